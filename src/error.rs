@@ -1,0 +1,311 @@
+//! The error type: one enum for everything that can go wrong, with the wording of the
+//! Python icmplib exceptions it re-creates.
+
+use std::fmt;
+use std::io;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::Family;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in icmplib.
+///
+/// Cheap to clone (an I/O error is kept in an [`Arc`]), so one socket failure can be
+/// handed to every request that was waiting on it.
+///
+/// [`std::error::Error`] and [`Display`](fmt::Display) are written by hand rather than
+/// derived with `thiserror`: the `source` field of the ICMP error variants is the address
+/// that sent the error (as in the Python library), not an underlying error.
+///
+/// ```
+/// use icmplib::{Error, Family};
+///
+/// let error = Error::DestinationUnreachable {
+///     source: "192.0.2.1".parse().unwrap(),
+///     code: 1,
+///     family: Family::V4,
+/// };
+/// assert_eq!(error.to_string(), "Destination host unreachable (from 192.0.2.1)");
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Error {
+    /// A name could not be resolved to an address of the requested family.
+    NameLookup {
+        /// The name that was looked up.
+        name: String,
+    },
+    /// The process may not open this kind of ICMP socket.
+    SocketPermission {
+        /// True for a raw socket (needs root or `CAP_NET_RAW`), false for an unprivileged
+        /// datagram socket (needs `net.ipv4.ping_group_range` to include the user's group).
+        privileged: bool,
+    },
+    /// The source address cannot be used: the machine does not have it.
+    SocketAddress {
+        /// The address that could not be bound.
+        address: IpAddr,
+    },
+    /// The socket cannot be used any more (closed, or its receive task has stopped).
+    SocketUnavailable,
+    /// A broadcast address was pinged on a socket that does not allow broadcast.
+    SocketBroadcast,
+    /// No reply arrived within the timeout.
+    TimeoutExceeded {
+        /// The timeout that was reached.
+        timeout: Duration,
+    },
+    /// A Destination Unreachable message came back for the request.
+    DestinationUnreachable {
+        /// The address that sent the message (often a router).
+        source: IpAddr,
+        /// The ICMP code: why the destination is unreachable.
+        code: u8,
+        /// The family of the message (ICMPv4 and ICMPv6 codes differ).
+        family: Family,
+    },
+    /// A Time Exceeded message came back: the TTL / hop limit reached zero on the way, or
+    /// the fragments could not be reassembled in time.
+    TimeExceeded {
+        /// The address that sent the message (the router where the TTL ran out).
+        source: IpAddr,
+        /// The ICMP code.
+        code: u8,
+        /// The family of the message.
+        family: Family,
+    },
+    /// Another ICMP message came back instead of an echo reply.
+    Icmp {
+        /// The ICMP type (`type` in the Python library, a keyword in Rust).
+        icmp_type: u8,
+        /// The ICMP code.
+        code: u8,
+    },
+    /// An option or argument is out of range (a zero count, a payload too large, ...).
+    InvalidOption {
+        /// What is wrong, naming the option.
+        reason: String,
+    },
+    /// The call was made in the wrong runtime context (a blocking function inside a
+    /// tokio runtime, an async socket outside one).
+    Runtime {
+        /// What was wrong and what to do instead.
+        reason: String,
+    },
+    /// Any other operating-system error from a socket.
+    Socket(Arc<io::Error>),
+}
+
+impl Error {
+    /// A readable explanation of an ICMP code, as the Python library gives it: for
+    /// [`Error::DestinationUnreachable`] and [`Error::TimeExceeded`] the meaning of the
+    /// code in its family, for other variants `None`.
+    ///
+    /// ```
+    /// use icmplib::{Error, Family};
+    ///
+    /// let error = Error::DestinationUnreachable {
+    ///     source: "2001:db8::1".parse().unwrap(),
+    ///     code: 0,
+    ///     family: Family::V6,
+    /// };
+    /// assert_eq!(error.code_message(), Some("No route to destination"));
+    /// ```
+    pub fn code_message(&self) -> Option<&'static str> {
+        match *self {
+            Error::DestinationUnreachable { code, family, .. } => {
+                Some(destination_unreachable_message(family, code))
+            }
+            Error::TimeExceeded { code, family, .. } => Some(time_exceeded_message(family, code)),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn invalid(reason: impl Into<String>) -> Error {
+        Error::InvalidOption {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The meaning of a Destination Unreachable code (RFC 792 / RFC 1812 for ICMPv4, RFC 4443
+/// for ICMPv6).
+fn destination_unreachable_message(family: Family, code: u8) -> &'static str {
+    match (family, code) {
+        (Family::V4, 0) => "Destination network unreachable",
+        (Family::V4, 1) => "Destination host unreachable",
+        (Family::V4, 2) => "Destination protocol unreachable",
+        (Family::V4, 3) => "Destination port unreachable",
+        (Family::V4, 4) => "Fragmentation needed and DF set",
+        (Family::V4, 5) => "Source route failed",
+        (Family::V4, 6) => "Destination network unknown",
+        (Family::V4, 7) => "Destination host unknown",
+        (Family::V4, 8) => "Source host isolated",
+        (Family::V4, 9) => "Destination network administratively prohibited",
+        (Family::V4, 10) => "Destination host administratively prohibited",
+        (Family::V4, 11) => "Destination network unreachable for type of service",
+        (Family::V4, 12) => "Destination host unreachable for type of service",
+        (Family::V4, 13) => "Communication administratively prohibited",
+        (Family::V4, 14) => "Host precedence violation",
+        (Family::V4, 15) => "Precedence cutoff in effect",
+        (Family::V6, 0) => "No route to destination",
+        (Family::V6, 1) => "Communication with destination administratively prohibited",
+        (Family::V6, 2) => "Beyond scope of source address",
+        (Family::V6, 3) => "Address unreachable",
+        (Family::V6, 4) => "Port unreachable",
+        (Family::V6, 5) => "Source address failed ingress/egress policy",
+        (Family::V6, 6) => "Reject route to destination",
+        _ => "Destination unreachable",
+    }
+}
+
+/// The meaning of a Time Exceeded code (the same two codes in both families).
+fn time_exceeded_message(family: Family, code: u8) -> &'static str {
+    match (family, code) {
+        (Family::V4, 0) => "Time to live exceeded",
+        (Family::V6, 0) => "Hop limit exceeded",
+        (_, 1) => "Fragment reassembly time exceeded",
+        _ => "Time exceeded",
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NameLookup { name } => write!(f, "The name '{name}' cannot be resolved"),
+            Error::SocketPermission { privileged: true } => f.write_str(
+                "Root privileges are required to create the socket: run as root, give the \
+                 program CAP_NET_RAW (setcap cap_net_raw+ep PROGRAM), or use unprivileged \
+                 sockets (privileged = false)",
+            ),
+            Error::SocketPermission { privileged: false } => f.write_str(
+                "Unprivileged ICMP sockets are not allowed for this user: the group of the \
+                 process must be in net.ipv4.ping_group_range (for example \
+                 sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")",
+            ),
+            Error::SocketAddress { address } => {
+                write!(f, "The requested address ({address}) cannot be assigned")
+            }
+            Error::SocketUnavailable => {
+                f.write_str("The socket can no longer be used after its closure")
+            }
+            Error::SocketBroadcast => f.write_str(
+                "Broadcast is not allowed: enable it on the socket (set_broadcast) to ping a \
+                 broadcast address",
+            ),
+            Error::TimeoutExceeded { timeout } => {
+                write!(
+                    f,
+                    "The timeout has been reached ({}s)",
+                    timeout.as_secs_f64()
+                )
+            }
+            Error::DestinationUnreachable { source, .. } | Error::TimeExceeded { source, .. } => {
+                let message = self.code_message().unwrap_or_default();
+                write!(f, "{message} (from {source})")
+            }
+            Error::Icmp { icmp_type, code } => {
+                write!(f, "ICMP error: type {icmp_type}, code {code}")
+            }
+            Error::InvalidOption { reason } => write!(f, "Invalid option: {reason}"),
+            Error::Runtime { reason } => f.write_str(reason),
+            Error::Socket(error) => write!(f, "Socket error: {error}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Socket(error) => Some(&**error),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(error: io::Error) -> Error {
+        Error::Socket(Arc::new(error))
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for Error {
+    /// An error is serialized as its message.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_unreachable_code_has_its_message() {
+        let mut seen = std::collections::HashSet::new();
+        for code in 0..=15 {
+            let message = destination_unreachable_message(Family::V4, code);
+            assert_ne!(message, "Destination unreachable", "ICMPv4 code {code}");
+            assert!(seen.insert(message), "duplicate message {message}");
+        }
+        for code in 0..=6 {
+            let message = destination_unreachable_message(Family::V6, code);
+            assert_ne!(message, "Destination unreachable", "ICMPv6 code {code}");
+            assert!(seen.insert(message), "duplicate message {message}");
+        }
+        assert_eq!(
+            destination_unreachable_message(Family::V4, 16),
+            "Destination unreachable"
+        );
+        assert_eq!(
+            destination_unreachable_message(Family::V6, 7),
+            "Destination unreachable"
+        );
+    }
+
+    #[test]
+    fn time_exceeded_messages() {
+        assert_eq!(
+            time_exceeded_message(Family::V4, 0),
+            "Time to live exceeded"
+        );
+        assert_eq!(time_exceeded_message(Family::V6, 0), "Hop limit exceeded");
+        assert_eq!(
+            time_exceeded_message(Family::V4, 1),
+            "Fragment reassembly time exceeded"
+        );
+        assert_eq!(
+            time_exceeded_message(Family::V6, 1),
+            "Fragment reassembly time exceeded"
+        );
+        assert_eq!(time_exceeded_message(Family::V6, 9), "Time exceeded");
+    }
+
+    #[test]
+    fn messages_name_what_to_do() {
+        let unprivileged = Error::SocketPermission { privileged: false }.to_string();
+        assert!(
+            unprivileged.contains("net.ipv4.ping_group_range"),
+            "{unprivileged}"
+        );
+        let privileged = Error::SocketPermission { privileged: true }.to_string();
+        assert!(privileged.contains("CAP_NET_RAW"), "{privileged}");
+        let timeout = Error::TimeoutExceeded {
+            timeout: Duration::from_millis(1500),
+        };
+        assert_eq!(timeout.to_string(), "The timeout has been reached (1.5s)");
+    }
+
+    #[test]
+    fn io_errors_are_shared_and_chained() {
+        let error = Error::from(io::Error::other("boom"));
+        let clone = error.clone();
+        assert!(std::error::Error::source(&clone).is_some());
+        assert_eq!(clone.to_string(), "Socket error: boom");
+    }
+}

@@ -1,0 +1,175 @@
+//! [`AsyncIcmpSocket`]: an ICMP socket driven by the tokio reactor.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use super::kind::{Received, SocketKind, receive_buffer_len};
+use super::sys::{self, AsyncSocket};
+use super::{IcmpReply, IcmpRequest, check_timeout};
+use crate::{Error, Family, Result};
+
+/// An asynchronous ICMPv4 or ICMPv6 socket (a socket2 socket in a tokio `AsyncFd`).
+///
+/// This is the low-level building block; [`crate::async_ping`] and friends share one
+/// such socket per family among all the pings of a runtime.
+///
+/// ```no_run
+/// # async fn run() -> icmplib::Result<()> {
+/// use std::time::Duration;
+/// use icmplib::{AsyncIcmpSocket, Family, IcmpRequest};
+///
+/// let socket = AsyncIcmpSocket::new(Family::V4, None, true)?;
+/// let request = IcmpRequest::new("127.0.0.1".parse().unwrap(), 7, 1);
+/// let sent = socket.send(&request).await?;
+/// let reply = socket.receive(Some(&request), Duration::from_secs(2)).await?;
+/// reply.raise_for_status()?;
+/// println!("{reply} in {:?}", reply.time() - sent);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AsyncIcmpSocket {
+    inner: AsyncSocket,
+    kind: SocketKind,
+}
+
+impl AsyncIcmpSocket {
+    /// Opens a socket of `family`: raw (`privileged`, needs root or `CAP_NET_RAW`) or
+    /// datagram (unprivileged), bound to `source` when given. Must be called within a
+    /// tokio runtime.
+    ///
+    /// # Errors
+    /// [`Error::SocketPermission`], [`Error::SocketAddress`], [`Error::InvalidOption`]
+    /// for a source of the other family, [`Error::Runtime`] outside a runtime.
+    pub fn new(
+        family: Family,
+        source: Option<IpAddr>,
+        privileged: bool,
+    ) -> Result<AsyncIcmpSocket> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(Error::Runtime {
+                reason: "AsyncIcmpSocket::new must be called within a tokio runtime".into(),
+            });
+        }
+        let kind = SocketKind { family, privileged };
+        let socket = kind.open(source)?;
+        Ok(AsyncIcmpSocket {
+            inner: AsyncSocket::new(socket)?,
+            kind,
+        })
+    }
+
+    /// The family of the socket.
+    pub fn family(&self) -> Family {
+        self.kind.family
+    }
+
+    /// True for a raw socket, false for a datagram socket.
+    pub fn is_privileged(&self) -> bool {
+        self.kind.privileged
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        let address = self.inner.get_ref().local_addr()?;
+        address
+            .as_socket()
+            .ok_or_else(|| io::Error::other("not an IP socket").into())
+    }
+
+    /// Allows (or forbids) sending to broadcast addresses (IPv4 `SO_BROADCAST`).
+    pub fn set_broadcast(&self, broadcast: bool) -> Result<()> {
+        Ok(self.inner.get_ref().set_broadcast(broadcast)?)
+    }
+
+    /// True when sending to broadcast addresses is allowed.
+    pub fn broadcast(&self) -> Result<bool> {
+        Ok(self.inner.get_ref().broadcast()?)
+    }
+
+    /// Sets the size of the kernel receive buffer (`SO_RCVBUF`, or `SO_RCVBUFFORCE` above
+    /// `net.core.rmem_max` when the process may).
+    pub fn set_recv_buffer_size(&self, size: usize) -> Result<()> {
+        Ok(sys::set_recv_buffer_size(self.inner.get_ref(), size)?)
+    }
+
+    /// The size of the kernel receive buffer.
+    pub fn recv_buffer_size(&self) -> Result<usize> {
+        Ok(self.inner.get_ref().recv_buffer_size()?)
+    }
+
+    /// Sends `request`, waiting for room in the send buffer if needed, and returns when it
+    /// was sent, on the monotonic clock.
+    ///
+    /// # Errors
+    /// As [`crate::IcmpV4Socket::send`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe: if the future is dropped before it completes, the request was not sent.
+    pub async fn send(&self, request: &IcmpRequest) -> Result<Instant> {
+        request.validate(self.kind.family)?;
+        let mut buf = Vec::with_capacity(request.payload_size() + 8);
+        request.encode(&mut buf);
+        let socket = self.inner.get_ref();
+        self.inner
+            .write_with(|socket| {
+                let sent_at = Instant::now();
+                self.kind
+                    .send_encoded(socket, request, &buf)
+                    .map(|()| sent_at)
+            })
+            .await
+            .map_err(|error| self.kind.send_error(socket, error))
+    }
+
+    /// Waits up to `timeout` for a reply to `request`, or for any reply (echo reply or
+    /// ICMP error) when `request` is `None`. Matching is that of
+    /// [`crate::IcmpV4Socket::receive`]; packets that do not match are consumed and skipped.
+    ///
+    /// # Errors
+    /// [`Error::TimeoutExceeded`] when nothing matching arrived in time;
+    /// [`Error::InvalidOption`] for a zero timeout.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: a matching reply is consumed only by the call that returns it. Packets
+    /// that do not match are consumed either way.
+    pub async fn receive(
+        &self,
+        request: Option<&IcmpRequest>,
+        timeout: Duration,
+    ) -> Result<IcmpReply> {
+        check_timeout(timeout)?;
+        let mut buf = vec![0u8; receive_buffer_len(request)];
+        let wait = async {
+            loop {
+                let received = self.recv_decoded(&mut buf).await?;
+                let Some(received) = received else { continue };
+                if request
+                    .is_none_or(|request| received.answers(request, self.kind.privileged, &buf))
+                {
+                    return Ok(received.to_reply(self.kind.family));
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .unwrap_or(Err(Error::TimeoutExceeded { timeout }))
+    }
+
+    /// Waits for the next datagram and decodes it (`None` when it is not a reply).
+    pub(crate) async fn recv_decoded(&self, buf: &mut [u8]) -> Result<Option<Received>> {
+        let datagram = self
+            .inner
+            .read_with(|socket, readiness| self.kind.read(socket, buf, readiness))
+            .await?;
+        Ok(self.kind.decode(buf, &datagram))
+    }
+}
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for AsyncIcmpSocket {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.inner.get_ref().as_raw_fd()
+    }
+}

@@ -1,0 +1,328 @@
+//! What the blocking and async sockets share: opening a socket of a given kind, sending a
+//! request, reading a datagram (from the normal queue or the error queue) and decoding it
+//! into something a request can be matched against.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::time::{Duration, Instant, SystemTime};
+
+use socket2::{SockAddr, Socket};
+
+use super::sys::{self, Datagram, Readiness};
+use super::{IcmpReply, IcmpRequest};
+use crate::packet::{Body, Ipv4Header, Kind, Message, parse_request_header};
+use crate::{Error, Family, Result};
+
+/// A kernel timestamp older than this is not trusted (the wall clock may have jumped
+/// between the packet's arrival and its reading): the reading time is used instead.
+const MAX_QUEUE_DELAY: Duration = Duration::from_secs(10);
+
+/// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SocketKind {
+    pub family: Family,
+    pub privileged: bool,
+}
+
+impl SocketKind {
+    /// Opens a socket of this kind, bound to `source` when given.
+    pub fn open(self, source: Option<IpAddr>) -> Result<Socket> {
+        let socket = sys::open(self.family, self.privileged).map_err(|error| {
+            if error.kind() == io::ErrorKind::PermissionDenied {
+                Error::SocketPermission {
+                    privileged: self.privileged,
+                }
+            } else {
+                Error::from(error)
+            }
+        })?;
+        if let Some(address) = source {
+            if Family::of(&address) != self.family {
+                return Err(Error::invalid(format!(
+                    "source address {address} is not an {} address",
+                    self.family
+                )));
+            }
+            socket
+                .bind(&SockAddr::from(SocketAddr::new(address, 0)))
+                .map_err(|error| match error.kind() {
+                    io::ErrorKind::AddrNotAvailable => Error::SocketAddress { address },
+                    _ => Error::from(error),
+                })?;
+        }
+        Ok(socket)
+    }
+
+    /// Sends an already encoded request; `WouldBlock` is returned as is.
+    pub fn send_encoded(
+        self,
+        socket: &Socket,
+        request: &IcmpRequest,
+        message: &[u8],
+    ) -> io::Result<()> {
+        sys::send_to(
+            socket,
+            message,
+            request.destination(),
+            request.ttl(),
+            request.traffic_class(),
+        )
+        .map(drop)
+    }
+
+    /// Maps a send error: `EACCES` on an IPv4 socket without broadcast is a broadcast
+    /// address refused by the kernel.
+    pub fn send_error(self, socket: &Socket, error: io::Error) -> Error {
+        if self.family == Family::V4
+            && sys::is_broadcast_refusal(&error)
+            && !socket.broadcast().unwrap_or(false)
+        {
+            Error::SocketBroadcast
+        } else {
+            Error::from(error)
+        }
+    }
+
+    /// Reads one datagram without blocking, from the error queue first when the socket
+    /// signals an error (datagram sockets queue ICMP errors there), else from the normal
+    /// queue. `WouldBlock` when both are empty.
+    pub fn read(
+        self,
+        socket: &Socket,
+        buf: &mut [u8],
+        readiness: Readiness,
+    ) -> io::Result<Datagram> {
+        let mut check_error_queue = readiness.error && !self.privileged;
+        // A pending socket error is reported once by a normal read and then cleared: two
+        // rounds are enough to see both queues after it.
+        for _ in 0..3 {
+            if check_error_queue {
+                match sys::recv_error_queue(socket, buf) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
+                    other => return other,
+                }
+            }
+            match sys::recv(socket, buf) {
+                Err(error) if !self.privileged && sys::is_queued_error_signal(&error) => {
+                    check_error_queue = true;
+                }
+                other => return other,
+            }
+        }
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    /// Decodes a datagram read by [`SocketKind::read`] from `buf`. `None` for anything
+    /// that cannot be a reply to one of our requests (echo requests, other ICMP types,
+    /// corrupt or truncated packets, errors quoting something else).
+    pub fn decode(self, buf: &[u8], datagram: &Datagram) -> Option<Received> {
+        let bytes = buf.get(..datagram.len)?;
+        if datagram.truncated {
+            return None;
+        }
+        let time = receive_instant(datagram.timestamp);
+        if let Some(error) = datagram.queued_error {
+            // The error queue returns the start of our own request; the kernel tells
+            // what came back and from where.
+            let echo = parse_request_header(self.family, bytes)?;
+            if !error.from_icmp {
+                return None;
+            }
+            let peer = datagram.source?;
+            return Some(Received {
+                source: error.offender.unwrap_or(peer),
+                peer,
+                id: echo.id,
+                sequence: echo.sequence,
+                icmp_type: error.icmp_type,
+                code: error.code,
+                kind: Kind::of(self.family, error.icmp_type),
+                payload: None,
+                bytes: datagram.len,
+                time,
+            });
+        }
+        let mut source = datagram.source?;
+        let mut offset = 0;
+        if self.family == Family::V4 && sys::ipv4_header_included(self.privileged) {
+            let (header, icmp) = Ipv4Header::parse(bytes).ok()?;
+            offset = bytes.len() - icmp.len();
+            source = IpAddr::V4(header.source);
+        }
+        let message = Message::parse(self.family, &bytes[offset..]).ok()?;
+        let (peer, id, sequence, payload) = match message.body {
+            Body::EchoReply(echo) => {
+                let start = datagram.len - echo.payload.len();
+                (source, echo.id, echo.sequence, Some(start..datagram.len))
+            }
+            Body::Error(_, Some(original)) => {
+                (original.destination, original.id, original.sequence, None)
+            }
+            _ => return None,
+        };
+        Some(Received {
+            source,
+            peer,
+            id,
+            sequence,
+            icmp_type: message.icmp_type,
+            code: message.code,
+            kind: message.kind(),
+            payload,
+            bytes: datagram.len,
+            time,
+        })
+    }
+}
+
+/// The arrival time of a datagram on the monotonic clock: now, minus how long the packet
+/// waited in the socket buffer according to its kernel timestamp.
+fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
+    let now = Instant::now();
+    let Some(timestamp) = timestamp else {
+        return now;
+    };
+    let queued = SystemTime::now()
+        .duration_since(timestamp)
+        .unwrap_or(Duration::ZERO);
+    if queued > MAX_QUEUE_DELAY {
+        return now;
+    }
+    now.checked_sub(queued).unwrap_or(now)
+}
+
+/// A decoded datagram that may answer one of our requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Received {
+    /// Who sent it: the pinged host, or a router for an error.
+    pub source: IpAddr,
+    /// The destination of the request it answers (the echo reply's source, or the
+    /// destination quoted in an error).
+    pub peer: IpAddr,
+    pub id: u16,
+    pub sequence: u16,
+    pub icmp_type: u8,
+    pub code: u8,
+    pub kind: Kind,
+    /// Where the echo payload lies in the buffer (echo replies only).
+    pub payload: Option<Range<usize>>,
+    pub bytes: usize,
+    pub time: Instant,
+}
+
+impl Received {
+    /// True when this answers `request`: same peer, identifier (raw sockets only: the
+    /// kernel owns the identifier of a datagram socket), sequence, and for an echo reply
+    /// the same payload.
+    pub fn answers(&self, request: &IcmpRequest, privileged: bool, buf: &[u8]) -> bool {
+        self.peer == request.destination()
+            && (!privileged || self.id == request.id())
+            && self.sequence == request.sequence()
+            && self.payload_is(request.payload(), buf)
+    }
+
+    /// True for an error message, or an echo reply whose payload equals `expected`.
+    pub fn payload_is(&self, expected: &[u8], buf: &[u8]) -> bool {
+        match &self.payload {
+            None => self.kind != Kind::EchoReply,
+            Some(range) => buf.get(range.clone()) == Some(expected),
+        }
+    }
+
+    /// The public form of this reply.
+    pub fn to_reply(&self, family: Family) -> IcmpReply {
+        IcmpReply {
+            source: self.source,
+            family,
+            id: self.id,
+            sequence: self.sequence,
+            icmp_type: self.icmp_type,
+            code: self.code,
+            bytes_received: self.bytes,
+            time: self.time,
+        }
+    }
+}
+
+/// Size of a receive buffer that holds any reply to `request`: its echo reply with an
+/// IPv4 header with options, or an ICMP error quoting it (at most 1,280 bytes for ICMPv6
+/// per RFC 4443, 576 for ICMPv4 per RFC 1812). Without a request, the largest datagram.
+pub(crate) fn receive_buffer_len(request: Option<&IcmpRequest>) -> usize {
+    match request {
+        Some(request) => (request.payload_size() + 128).max(2048),
+        None => 65_536,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packet::{EchoKind, emit_echo};
+
+    #[test]
+    fn kernel_timestamps_move_the_arrival_back() {
+        let before = Instant::now();
+        let arrived = receive_instant(Some(SystemTime::now() - Duration::from_millis(200)));
+        assert!(before.saturating_duration_since(arrived) >= Duration::from_millis(150));
+        // A timestamp in the future (clock stepped back) or far in the past (clock stepped
+        // forward) is ignored.
+        let future = receive_instant(Some(SystemTime::now() + Duration::from_secs(5)));
+        assert!(future >= before);
+        let ancient = receive_instant(Some(SystemTime::now() - Duration::from_secs(3600)));
+        assert!(ancient >= before);
+    }
+
+    fn datagram(len: usize, source: &str) -> Datagram {
+        Datagram {
+            len,
+            truncated: false,
+            source: Some(source.parse().unwrap()),
+            timestamp: None,
+            queued_error: None,
+        }
+    }
+
+    #[test]
+    fn decode_and_match_an_echo_reply() {
+        let kind = SocketKind {
+            family: Family::V6,
+            privileged: true,
+        };
+        let request =
+            IcmpRequest::new("2001:db8::7".parse().unwrap(), 9, 3).with_payload(b"abc".to_vec());
+        let mut buf = Vec::new();
+        emit_echo(Family::V6, EchoKind::Reply, 9, 3, b"abc", &mut buf);
+        let received = kind
+            .decode(&buf, &datagram(buf.len(), "2001:db8::7"))
+            .unwrap();
+        assert!(received.answers(&request, true, &buf));
+        // Wrong payload, wrong source, wrong id: not an answer.
+        let other = request.clone().with_payload(b"abd".to_vec());
+        assert!(!received.answers(&other, true, &buf));
+        let elsewhere = kind
+            .decode(&buf, &datagram(buf.len(), "2001:db8::8"))
+            .unwrap();
+        assert!(!elsewhere.answers(&request, true, &buf));
+        let wrong_id = IcmpRequest::new(request.destination(), 10, 3).with_payload(b"abc".to_vec());
+        assert!(!received.answers(&wrong_id, true, &buf));
+        // A datagram socket ignores the identifier (the kernel owns it).
+        assert!(received.answers(&wrong_id, false, &buf));
+    }
+
+    #[test]
+    fn echo_requests_and_truncated_datagrams_are_not_replies() {
+        let kind = SocketKind {
+            family: Family::V6,
+            privileged: true,
+        };
+        let mut buf = Vec::new();
+        emit_echo(Family::V6, EchoKind::Request, 9, 3, b"abc", &mut buf);
+        assert_eq!(kind.decode(&buf, &datagram(buf.len(), "::1")), None);
+        buf.clear();
+        emit_echo(Family::V6, EchoKind::Reply, 9, 3, b"abc", &mut buf);
+        let mut cut = datagram(buf.len(), "::1");
+        cut.truncated = true;
+        assert_eq!(kind.decode(&buf, &cut), None);
+    }
+}

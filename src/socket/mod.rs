@@ -1,0 +1,35 @@
+//! Low-level ICMP sockets: [`IcmpV4Socket`] and [`IcmpV6Socket`] (blocking) and
+//! [`AsyncIcmpSocket`] (tokio), with the [`IcmpRequest`] they send and the [`IcmpReply`]
+//! they receive.
+//!
+//! Each comes in two kinds:
+//! - **privileged** (`SOCK_RAW`): needs root or `CAP_NET_RAW`; sees every ICMP message
+//!   for the host and matches replies by address, identifier and sequence number.
+//! - **unprivileged** (`SOCK_DGRAM`, a "ping socket", Linux and macOS): needs the
+//!   process's group in `net.ipv4.ping_group_range` on Linux; the kernel picks the
+//!   identifier and delivers only this socket's replies, and ICMP errors arrive on the
+//!   socket's error queue (`IP_RECVERR` / `IPV6_RECVERR`), which is read for you.
+
+mod async_socket;
+mod blocking;
+mod kind;
+mod reply;
+mod request;
+pub(crate) mod sys;
+
+use std::time::Duration;
+
+pub use async_socket::AsyncIcmpSocket;
+pub use blocking::{IcmpV4Socket, IcmpV6Socket};
+pub use reply::IcmpReply;
+pub use request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
+
+use crate::{Error, Result};
+
+/// Rejects a zero timeout with a clear error.
+pub(crate) fn check_timeout(timeout: Duration) -> Result<()> {
+    if timeout.is_zero() {
+        return Err(Error::invalid("timeout must be greater than zero"));
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! The echo request a socket sends.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::packet::{EchoKind, emit_echo};
+use crate::{Error, Family, Result};
+
+/// Payload size of a request when none is given, as ping and the Python library use.
+pub const DEFAULT_PAYLOAD_SIZE: usize = 56;
+/// TTL / hop limit of a request when none is given.
+pub const DEFAULT_TTL: u8 = 64;
+
+/// The largest ICMPv4 echo payload: 65,535 bytes minus the IPv4 and ICMP headers.
+pub(crate) const MAX_PAYLOAD_V4: usize = 65_535 - 20 - 8;
+/// The largest ICMPv6 echo payload (no jumbograms): 65,535 bytes minus the ICMPv6 header.
+pub(crate) const MAX_PAYLOAD_V6: usize = 65_535 - 8;
+
+/// An ICMP echo request: where it goes, its identifier and sequence number, its payload,
+/// and the TTL and traffic class it is sent with.
+///
+/// Cloning is cheap: the payload is shared.
+///
+/// ```
+/// use icmplib::IcmpRequest;
+///
+/// let request = IcmpRequest::new("127.0.0.1".parse().unwrap(), 42, 1)
+///     .with_payload(b"hello".to_vec())
+///     .with_ttl(16);
+/// assert_eq!(request.payload(), b"hello");
+/// assert_eq!((request.id(), request.sequence(), request.ttl()), (42, 1, 16));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IcmpRequest {
+    destination: IpAddr,
+    id: u16,
+    sequence: u16,
+    payload: Arc<[u8]>,
+    ttl: u8,
+    traffic_class: u8,
+}
+
+impl IcmpRequest {
+    /// A request to `destination` with a random payload of [`DEFAULT_PAYLOAD_SIZE`]
+    /// bytes, TTL [`DEFAULT_TTL`] and traffic class 0.
+    ///
+    /// On an unprivileged (datagram) socket the kernel replaces `id` with its own.
+    pub fn new(destination: IpAddr, id: u16, sequence: u16) -> IcmpRequest {
+        IcmpRequest {
+            destination,
+            id,
+            sequence,
+            payload: random_payload(DEFAULT_PAYLOAD_SIZE),
+            ttl: DEFAULT_TTL,
+            traffic_class: 0,
+        }
+    }
+
+    /// Uses `payload` as the payload.
+    pub fn with_payload(mut self, payload: impl Into<Arc<[u8]>>) -> IcmpRequest {
+        self.payload = payload.into();
+        self
+    }
+
+    /// Uses a random payload of `size` bytes.
+    pub fn with_payload_size(mut self, size: usize) -> IcmpRequest {
+        self.payload = random_payload(size);
+        self
+    }
+
+    /// Sends the request with this TTL (IPv4) or hop limit (IPv6).
+    pub fn with_ttl(mut self, ttl: u8) -> IcmpRequest {
+        self.ttl = ttl;
+        self
+    }
+
+    /// Sends the request with this type of service (IPv4) or traffic class (IPv6) byte.
+    pub fn with_traffic_class(mut self, traffic_class: u8) -> IcmpRequest {
+        self.traffic_class = traffic_class;
+        self
+    }
+
+    /// The destination address.
+    pub fn destination(&self) -> IpAddr {
+        self.destination
+    }
+
+    /// The family of the destination.
+    pub fn family(&self) -> Family {
+        Family::of(&self.destination)
+    }
+
+    /// The identifier.
+    pub fn id(&self) -> u16 {
+        self.id
+    }
+
+    /// The sequence number.
+    pub fn sequence(&self) -> u16 {
+        self.sequence
+    }
+
+    /// The payload.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The payload size in bytes.
+    pub fn payload_size(&self) -> usize {
+        self.payload.len()
+    }
+
+    /// The TTL (IPv4) or hop limit (IPv6).
+    pub fn ttl(&self) -> u8 {
+        self.ttl
+    }
+
+    /// The type of service (IPv4) or traffic class (IPv6).
+    pub fn traffic_class(&self) -> u8 {
+        self.traffic_class
+    }
+
+    /// Checks that the request can be sent on a socket of `family`.
+    pub(crate) fn validate(&self, family: Family) -> Result<()> {
+        if self.family() != family {
+            return Err(Error::invalid(format!(
+                "cannot send an {} request to {} on an {family} socket",
+                self.family(),
+                self.destination
+            )));
+        }
+        check_payload_size(family, self.payload.len())?;
+        if self.ttl == 0 {
+            return Err(Error::invalid("ttl must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// Appends the ICMP message to `out` (see [`emit_echo`]).
+    pub(crate) fn encode(&self, out: &mut Vec<u8>) {
+        emit_echo(
+            self.family(),
+            EchoKind::Request,
+            self.id,
+            self.sequence,
+            &self.payload,
+            out,
+        );
+    }
+}
+
+/// Checks a payload size against the largest datagram of `family`.
+pub(crate) fn check_payload_size(family: Family, size: usize) -> Result<()> {
+    let max = match family {
+        Family::V4 => MAX_PAYLOAD_V4,
+        Family::V6 => MAX_PAYLOAD_V6,
+    };
+    if size > max {
+        return Err(Error::invalid(format!(
+            "payload of {size} bytes is too large: at most {max} bytes fit in an {family} packet"
+        )));
+    }
+    Ok(())
+}
+
+/// A payload of `size` random bytes.
+pub(crate) fn random_payload(size: usize) -> Arc<[u8]> {
+    let mut payload = vec![0u8; size];
+    rand::fill(&mut payload[..]);
+    payload.into()
+}
+
+impl fmt::Display for IcmpRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "echo request to {}: id={} seq={} size={} ttl={}",
+            self.destination,
+            self.id,
+            self.sequence,
+            self.payload.len(),
+            self.ttl
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_random_payloads() {
+        let a = IcmpRequest::new("127.0.0.1".parse().unwrap(), 1, 2);
+        let b = IcmpRequest::new("127.0.0.1".parse().unwrap(), 1, 2);
+        assert_eq!(a.payload_size(), DEFAULT_PAYLOAD_SIZE);
+        assert_eq!((a.ttl(), a.traffic_class()), (DEFAULT_TTL, 0));
+        assert_ne!(a.payload(), b.payload(), "payloads are random");
+        assert_eq!(
+            a.to_string(),
+            "echo request to 127.0.0.1: id=1 seq=2 size=56 ttl=64"
+        );
+    }
+
+    #[test]
+    fn validation() {
+        let v4 = IcmpRequest::new("192.0.2.1".parse().unwrap(), 1, 1);
+        assert!(v4.validate(Family::V4).is_ok());
+        assert!(matches!(
+            v4.validate(Family::V6),
+            Err(Error::InvalidOption { .. })
+        ));
+        let big = v4.clone().with_payload_size(MAX_PAYLOAD_V4 + 1);
+        assert!(matches!(
+            big.validate(Family::V4),
+            Err(Error::InvalidOption { .. })
+        ));
+        let fits = v4.clone().with_payload_size(MAX_PAYLOAD_V4);
+        assert!(fits.validate(Family::V4).is_ok());
+        assert!(v4.with_ttl(0).validate(Family::V4).is_err());
+        let v6 = IcmpRequest::new("2001:db8::1".parse().unwrap(), 1, 1);
+        assert!(
+            v6.with_payload_size(MAX_PAYLOAD_V6)
+                .validate(Family::V6)
+                .is_ok()
+        );
+    }
+}

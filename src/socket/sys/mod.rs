@@ -1,0 +1,63 @@
+//! Operating-system specifics, chosen by `cfg`, behind one interface:
+//!
+//! - `open(family, privileged)`: an ICMP socket, non-blocking, with kernel receive
+//!   timestamps on, and on Linux an in-kernel type filter (raw) or the error queue
+//!   (datagram);
+//! - `send_to`: one datagram with a per-packet TTL / hop limit and TOS / traffic class;
+//! - `recv` / `recv_error_queue`: one datagram with its source, kernel timestamp and, from
+//!   the error queue, the ICMP error the kernel attached to it;
+//! - `poll`: wait for a blocking socket; `AsyncSocket`: the socket registered with tokio.
+//!
+//! The only `unsafe` code of the crate lives here, each block with its `// SAFETY:` note.
+#![allow(unsafe_code)]
+
+use std::net::IpAddr;
+use std::time::SystemTime;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub(crate) use unix::*;
+
+#[cfg(not(unix))]
+mod other;
+#[cfg(not(unix))]
+pub(crate) use other::*;
+
+/// One datagram read from a socket; its bytes are in the caller's buffer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Datagram {
+    /// Bytes written to the buffer.
+    pub len: usize,
+    /// The datagram was longer than the buffer (`MSG_TRUNC`).
+    pub truncated: bool,
+    /// The sender's address (for the error queue: the destination of our request).
+    pub source: Option<IpAddr>,
+    /// Kernel receive timestamp (wall clock), when the OS gave one.
+    pub timestamp: Option<SystemTime>,
+    /// For a datagram read from the error queue: the ICMP error attached to it.
+    pub queued_error: Option<QueuedError>,
+}
+
+/// An ICMP error the kernel queued on a datagram socket (Linux `IP_RECVERR`): the bytes
+/// of the datagram are the start of the request that caused it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueuedError {
+    /// True when the error came from an ICMP / ICMPv6 message (not a local error).
+    pub from_icmp: bool,
+    /// ICMP type of the message.
+    pub icmp_type: u8,
+    /// ICMP code of the message.
+    pub code: u8,
+    /// The address that sent the message (a router, or the destination).
+    pub offender: Option<IpAddr>,
+}
+
+/// What a blocking wait found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    /// Data can be read.
+    pub readable: bool,
+    /// The socket has a pending error (or something on its error queue).
+    pub error: bool,
+}

@@ -1,0 +1,83 @@
+//! Systems without ICMP socket support in this crate yet (Windows): every socket fails to
+//! open with an "unsupported" error, so nothing below `open` is ever reached.
+
+use std::io;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use socket2::Socket;
+
+use super::{Datagram, Readiness};
+use crate::Family;
+
+fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "ICMP sockets are not supported on this platform yet",
+    )
+}
+
+pub(crate) fn ipv4_header_included(_privileged: bool) -> bool {
+    true
+}
+
+pub(crate) fn open(_family: Family, _privileged: bool) -> io::Result<Socket> {
+    Err(unsupported())
+}
+
+pub(crate) fn send_to(_: &Socket, _: &[u8], _: IpAddr, _: u8, _: u8) -> io::Result<usize> {
+    Err(unsupported())
+}
+
+pub(crate) fn recv(_: &Socket, _: &mut [u8]) -> io::Result<Datagram> {
+    Err(unsupported())
+}
+
+pub(crate) fn recv_error_queue(_: &Socket, _: &mut [u8]) -> io::Result<Datagram> {
+    Err(unsupported())
+}
+
+pub(crate) fn set_recv_buffer_size(_: &Socket, _: usize) -> io::Result<()> {
+    Err(unsupported())
+}
+
+pub(crate) fn poll(_: &Socket, _: Duration) -> io::Result<Readiness> {
+    Err(unsupported())
+}
+
+#[derive(Debug)]
+pub(crate) struct AsyncSocket {
+    socket: Socket,
+}
+
+impl AsyncSocket {
+    pub(crate) fn new(socket: Socket) -> io::Result<AsyncSocket> {
+        Ok(AsyncSocket { socket })
+    }
+
+    pub(crate) fn get_ref(&self) -> &Socket {
+        &self.socket
+    }
+
+    pub(crate) async fn read_with<R>(
+        &self,
+        _read: impl FnMut(&Socket, Readiness) -> io::Result<R>,
+    ) -> io::Result<R> {
+        Err(unsupported())
+    }
+
+    pub(crate) async fn write_with<R>(
+        &self,
+        _write: impl FnMut(&Socket) -> io::Result<R>,
+    ) -> io::Result<R> {
+        Err(unsupported())
+    }
+}
+
+pub(crate) fn is_queued_error_signal(_: &io::Error) -> bool {
+    false
+}
+
+pub(crate) fn is_broadcast_refusal(_: &io::Error) -> bool {
+    false
+}

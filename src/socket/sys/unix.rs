@@ -1,0 +1,553 @@
+//! Unix: Linux (tested), macOS and FreeBSD (compiled).
+//!
+//! Sockets come from socket2; `sendmsg(2)` / `recvmsg(2)` are called through libc because
+//! the control messages (per-packet TTL, kernel timestamps, queued ICMP errors) need the
+//! `CMSG_*` macros.
+
+use std::io;
+use std::mem::{self, MaybeUninit};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::ptr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+
+#[cfg(target_os = "linux")]
+use super::QueuedError;
+use super::{Datagram, Readiness};
+use crate::Family;
+
+/// Whether an IPv4 socket of this kind delivers the IP header in front of the ICMP
+/// message: raw sockets always do; datagram sockets do on macOS and FreeBSD, not on Linux.
+pub(crate) fn ipv4_header_included(privileged: bool) -> bool {
+    privileged || !cfg!(target_os = "linux")
+}
+
+/// Opens a non-blocking ICMP socket: raw (`SOCK_RAW`, needs root or `CAP_NET_RAW`) when
+/// `privileged`, else datagram (`SOCK_DGRAM`, "ping socket").
+pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
+    let (domain, protocol) = match family {
+        Family::V4 => (Domain::IPV4, Protocol::ICMPV4),
+        Family::V6 => (Domain::IPV6, Protocol::ICMPV6),
+    };
+    let kind = if privileged { Type::RAW } else { Type::DGRAM };
+    let socket = Socket::new(domain, kind, Some(protocol))?;
+    socket.set_nonblocking(true)?;
+    enable_timestamps(&socket)?;
+    #[cfg(target_os = "linux")]
+    if privileged {
+        linux::set_type_filter(&socket, family)?;
+    } else {
+        linux::enable_error_queue(&socket, family)?;
+    }
+    Ok(socket)
+}
+
+/// Sets an `int` socket option with `setsockopt(2)`.
+fn set_int_option(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    set_option(socket, level, name, &value)
+}
+
+/// Sets a socket option from a plain-data value with `setsockopt(2)`.
+fn set_option<T: Copy>(
+    socket: &Socket,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    let len =
+        libc::socklen_t::try_from(mem::size_of::<T>()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `value` points to `len` readable bytes of a `Copy` (plain data) value that
+    // outlives the call; the descriptor belongs to `socket`.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            ptr::from_ref(value).cast(),
+            len,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Sets the receive buffer size (`SO_RCVBUF`), forcing it past `net.core.rmem_max` with
+/// `SO_RCVBUFFORCE` on Linux when the process may (`CAP_NET_ADMIN`).
+pub(crate) fn set_recv_buffer_size(socket: &Socket, size: usize) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    if let Ok(value) = libc::c_int::try_from(size) {
+        if set_int_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value).is_ok() {
+            return Ok(());
+        }
+    }
+    socket.set_recv_buffer_size(size)
+}
+
+/// Asks for kernel receive timestamps: `SO_TIMESTAMPNS` (nanoseconds) on Linux,
+/// `SO_TIMESTAMP` (microseconds) elsewhere.
+fn enable_timestamps(socket: &Socket) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    let option = libc::SO_TIMESTAMPNS;
+    #[cfg(not(target_os = "linux"))]
+    let option = libc::SO_TIMESTAMP;
+    set_int_option(socket, libc::SOL_SOCKET, option, 1)
+}
+
+#[cfg(target_os = "linux")]
+mod linux {
+    use super::*;
+
+    /// `ICMP_FILTER` (level `SOL_RAW`) and `ICMPV6_FILTER` (level `SOL_ICMPV6`) from
+    /// `<linux/icmp.h>` / `<linux/icmpv6.h>`; libc does not export them.
+    const ICMP_FILTER: libc::c_int = 1;
+    const ICMPV6_FILTER: libc::c_int = 1;
+
+    /// ICMP types a raw socket passes up: echo replies and the errors that quote a request.
+    /// Everything else (echo requests looped back on loopback, neighbour discovery, ...)
+    /// is dropped in the kernel before it costs a wake-up.
+    const V4_TYPES: [u8; 6] = [0, 3, 4, 5, 11, 12];
+    const V6_TYPES: [u8; 5] = [1, 2, 3, 4, 129];
+
+    /// Installs the kernel-side type filter on a raw socket (a set bit blocks a type).
+    pub(super) fn set_type_filter(socket: &Socket, family: Family) -> io::Result<()> {
+        match family {
+            Family::V4 => {
+                let mut blocked = u32::MAX;
+                for t in V4_TYPES {
+                    blocked &= !(1u32 << t);
+                }
+                set_option(socket, libc::SOL_RAW, ICMP_FILTER, &blocked)
+            }
+            Family::V6 => {
+                let mut blocked = [u32::MAX; 8];
+                for t in V6_TYPES {
+                    blocked[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+                }
+                set_option(socket, libc::SOL_ICMPV6, ICMPV6_FILTER, &blocked)
+            }
+        }
+    }
+
+    /// `IP_RECVERR` / `IPV6_RECVERR`: ICMP errors for a datagram socket's requests are
+    /// queued on its error queue (`MSG_ERRQUEUE`) with the sender's address.
+    pub(super) fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
+        match family {
+            Family::V4 => set_int_option(socket, libc::SOL_IP, libc::IP_RECVERR, 1),
+            Family::V6 => set_int_option(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1),
+        }
+    }
+}
+
+/// Room for the control messages we ask for: a timestamp and an extended error with its
+/// offender address, with headroom. Aligned like `cmsghdr`.
+#[repr(C, align(8))]
+struct ControlBuffer([MaybeUninit<u8>; 256]);
+
+impl ControlBuffer {
+    fn new() -> ControlBuffer {
+        ControlBuffer([MaybeUninit::uninit(); 256])
+    }
+}
+
+/// Sends `message` to `destination` with `sendmsg(2)`. On Linux the TTL / hop limit and
+/// the TOS / traffic class travel as control messages (`IP_TTL`, `IP_TOS`,
+/// `IPV6_HOPLIMIT`, `IPV6_TCLASS`), so one socket serves requests with different values;
+/// elsewhere they are set on the socket before the send.
+pub(crate) fn send_to(
+    socket: &Socket,
+    message: &[u8],
+    destination: IpAddr,
+    ttl: u8,
+    traffic_class: u8,
+) -> io::Result<usize> {
+    let address = SockAddr::from(SocketAddr::new(destination, 0));
+    let mut control = ControlBuffer::new();
+    let control_len = per_packet_options(socket, &mut control, destination, ttl, traffic_class)?;
+    let mut iov = libc::iovec {
+        iov_base: message.as_ptr().cast_mut().cast(),
+        iov_len: message.len(),
+    };
+    // SAFETY: an all-zero `msghdr` is valid (null pointers, zero lengths).
+    let mut header: libc::msghdr = unsafe { mem::zeroed() };
+    header.msg_name = address.as_ptr().cast_mut().cast();
+    header.msg_namelen = address.len();
+    header.msg_iov = &mut iov;
+    header.msg_iovlen = 1;
+    if control_len > 0 {
+        header.msg_control = control.0.as_mut_ptr().cast();
+        header.msg_controllen = control_len as _;
+    }
+    // SAFETY: every pointer in `header` points to memory that outlives the call: the
+    // address, the message (only read by the kernel) and the control buffer.
+    let sent = unsafe { libc::sendmsg(socket.as_raw_fd(), &header, 0) };
+    if sent < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(sent as usize)
+    }
+}
+
+/// Writes the TTL and TOS control messages for `sendmsg` and returns their length.
+#[cfg(target_os = "linux")]
+fn per_packet_options(
+    _socket: &Socket,
+    control: &mut ControlBuffer,
+    destination: IpAddr,
+    ttl: u8,
+    traffic_class: u8,
+) -> io::Result<usize> {
+    let options = match destination {
+        IpAddr::V4(_) => [
+            (libc::SOL_IP, libc::IP_TTL, ttl),
+            (libc::SOL_IP, libc::IP_TOS, traffic_class),
+        ],
+        IpAddr::V6(_) => [
+            (libc::SOL_IPV6, libc::IPV6_HOPLIMIT, ttl),
+            (libc::SOL_IPV6, libc::IPV6_TCLASS, traffic_class),
+        ],
+    };
+    let int_len = mem::size_of::<libc::c_int>() as libc::c_uint;
+    // SAFETY: CMSG_SPACE only computes a size.
+    let space = unsafe { libc::CMSG_SPACE(int_len) } as usize;
+    let total = space * options.len();
+    if total > control.0.len() {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    // SAFETY: an all-zero `msghdr` is valid; it only describes `control` to the CMSG macros.
+    let mut header: libc::msghdr = unsafe { mem::zeroed() };
+    header.msg_control = control.0.as_mut_ptr().cast();
+    header.msg_controllen = total as _;
+    // SAFETY: `header` describes `control`, which holds `total` bytes, room for every
+    // control message written below; CMSG_FIRSTHDR / CMSG_NXTHDR stay inside it and each
+    // header and its `int` are written (unaligned-safe) before the next one is computed.
+    unsafe {
+        ptr::write_bytes(control.0.as_mut_ptr(), 0, total);
+        let mut cmsg = libc::CMSG_FIRSTHDR(&header);
+        for (level, kind, value) in options {
+            if cmsg.is_null() {
+                return Err(io::ErrorKind::InvalidInput.into());
+            }
+            (*cmsg).cmsg_level = level;
+            (*cmsg).cmsg_type = kind;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(int_len) as _;
+            ptr::write_unaligned(
+                libc::CMSG_DATA(cmsg).cast::<libc::c_int>(),
+                libc::c_int::from(value),
+            );
+            cmsg = libc::CMSG_NXTHDR(&header, cmsg);
+        }
+    }
+    Ok(total)
+}
+
+/// Sets the TTL and TOS on the socket itself (no per-packet control messages here).
+#[cfg(not(target_os = "linux"))]
+fn per_packet_options(
+    socket: &Socket,
+    _control: &mut ControlBuffer,
+    destination: IpAddr,
+    ttl: u8,
+    traffic_class: u8,
+) -> io::Result<usize> {
+    match destination {
+        IpAddr::V4(_) => {
+            socket.set_ttl_v4(u32::from(ttl))?;
+            set_int_option(socket, libc::IPPROTO_IP, libc::IP_TOS, traffic_class.into())?;
+        }
+        IpAddr::V6(_) => {
+            socket.set_unicast_hops_v6(u32::from(ttl))?;
+            set_int_option(
+                socket,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_TCLASS,
+                traffic_class.into(),
+            )?;
+        }
+    }
+    Ok(0)
+}
+
+/// Reads one datagram into `buf` without blocking (`WouldBlock` when there is none).
+pub(crate) fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<Datagram> {
+    recv_with_flags(socket, buf, 0)
+}
+
+/// Reads one entry of the error queue (Linux `MSG_ERRQUEUE`) without blocking:
+/// `WouldBlock` when it is empty, and always on systems without an error queue.
+pub(crate) fn recv_error_queue(socket: &Socket, buf: &mut [u8]) -> io::Result<Datagram> {
+    #[cfg(target_os = "linux")]
+    return recv_with_flags(socket, buf, libc::MSG_ERRQUEUE);
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (socket, buf);
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+fn recv_with_flags(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::Result<Datagram> {
+    // SAFETY: an all-zero `sockaddr_storage` is a valid (AF_UNSPEC) address.
+    let mut name: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut control = ControlBuffer::new();
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: an all-zero `msghdr` is valid (null pointers, zero lengths).
+    let mut header: libc::msghdr = unsafe { mem::zeroed() };
+    header.msg_name = ptr::from_mut(&mut name).cast();
+    header.msg_namelen = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    header.msg_iov = &mut iov;
+    header.msg_iovlen = 1;
+    header.msg_control = control.0.as_mut_ptr().cast();
+    header.msg_controllen = control.0.len() as _;
+    // SAFETY: `header` points to the address storage, the caller's buffer and the control
+    // buffer, all writable for their stated lengths and alive for the call.
+    let received =
+        unsafe { libc::recvmsg(socket.as_raw_fd(), &mut header, flags | libc::MSG_DONTWAIT) };
+    if received < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut datagram = Datagram {
+        len: (received as usize).min(buf.len()),
+        truncated: header.msg_flags & libc::MSG_TRUNC != 0,
+        // SAFETY: the kernel wrote `msg_namelen` bytes of a socket address into `name`.
+        source: unsafe { socket_address(ptr::from_ref(&name).cast(), header.msg_namelen as usize) },
+        timestamp: None,
+        queued_error: None,
+    };
+    // SAFETY: `header` now describes the control messages the kernel wrote into `control`
+    // (msg_controllen was updated by recvmsg).
+    unsafe { read_control_messages(&header, &mut datagram) };
+    Ok(datagram)
+}
+
+/// Reads the IP address of the socket address at `address` (`len` bytes long).
+///
+/// # Safety
+/// `address` must point to `len` readable bytes.
+unsafe fn socket_address(address: *const u8, len: usize) -> Option<IpAddr> {
+    if len < mem::size_of::<libc::sockaddr>() {
+        return None;
+    }
+    // SAFETY: at least `sizeof(sockaddr)` bytes are readable (checked above).
+    let family = libc::c_int::from(
+        unsafe { ptr::read_unaligned(address.cast::<libc::sockaddr>()) }.sa_family,
+    );
+    match family {
+        libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
+            // SAFETY: the length covers a `sockaddr_in`, and the family says it is one.
+            let v4 = unsafe { ptr::read_unaligned(address.cast::<libc::sockaddr_in>()) };
+            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))))
+        }
+        libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
+            // SAFETY: the length covers a `sockaddr_in6`, and the family says it is one.
+            let v6 = unsafe { ptr::read_unaligned(address.cast::<libc::sockaddr_in6>()) };
+            Some(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)))
+        }
+        _ => None,
+    }
+}
+
+/// Walks the control messages of a received datagram for its timestamp and, on Linux,
+/// its queued ICMP error.
+///
+/// # Safety
+/// `header` must describe a control buffer the kernel filled in by `recvmsg`.
+unsafe fn read_control_messages(header: &libc::msghdr, datagram: &mut Datagram) {
+    // SAFETY (whole loop): CMSG_FIRSTHDR / CMSG_NXTHDR return null or a header that lies
+    // inside the control buffer; the data of each message is read only after checking
+    // that its length covers the type read, with unaligned reads.
+    let mut cmsg = unsafe { libc::CMSG_FIRSTHDR(header) };
+    while !cmsg.is_null() {
+        let (level, kind, len) = unsafe {
+            (
+                (*cmsg).cmsg_level,
+                (*cmsg).cmsg_type,
+                (*cmsg).cmsg_len as usize,
+            )
+        };
+        let data = unsafe { libc::CMSG_DATA(cmsg) };
+        let data_len = len.saturating_sub(unsafe { libc::CMSG_LEN(0) } as usize);
+        if level == libc::SOL_SOCKET {
+            datagram.timestamp = unsafe { timestamp(kind, data, data_len) }.or(datagram.timestamp);
+        }
+        #[cfg(target_os = "linux")]
+        if (level == libc::SOL_IP && kind == libc::IP_RECVERR)
+            || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR)
+        {
+            datagram.queued_error = unsafe { extended_error(data, data_len) };
+        }
+        cmsg = unsafe { libc::CMSG_NXTHDR(header, cmsg) };
+    }
+}
+
+/// Reads a kernel timestamp control message.
+///
+/// # Safety
+/// `data` must point to `len` readable bytes.
+unsafe fn timestamp(kind: libc::c_int, data: *const u8, len: usize) -> Option<SystemTime> {
+    #[cfg(target_os = "linux")]
+    if kind == libc::SCM_TIMESTAMPNS && len >= mem::size_of::<libc::timespec>() {
+        // SAFETY: the length covers a `timespec`.
+        let ts = unsafe { ptr::read_unaligned(data.cast::<libc::timespec>()) };
+        let since_epoch = Duration::new(
+            u64::try_from(ts.tv_sec).ok()?,
+            u32::try_from(ts.tv_nsec).ok()?,
+        );
+        return UNIX_EPOCH.checked_add(since_epoch);
+    }
+    #[cfg(not(target_os = "linux"))]
+    if kind == libc::SCM_TIMESTAMP && len >= mem::size_of::<libc::timeval>() {
+        // SAFETY: the length covers a `timeval`.
+        let tv = unsafe { ptr::read_unaligned(data.cast::<libc::timeval>()) };
+        let micros = u32::try_from(tv.tv_usec).ok()?;
+        let since_epoch = Duration::new(u64::try_from(tv.tv_sec).ok()?, micros.checked_mul(1000)?);
+        return UNIX_EPOCH.checked_add(since_epoch);
+    }
+    None
+}
+
+/// Reads a `sock_extended_err` and the offender address that follows it
+/// (`SO_EE_OFFENDER`).
+///
+/// # Safety
+/// `data` must point to `len` readable bytes.
+#[cfg(target_os = "linux")]
+unsafe fn extended_error(data: *const u8, len: usize) -> Option<QueuedError> {
+    let size = mem::size_of::<libc::sock_extended_err>();
+    if len < size {
+        return None;
+    }
+    // SAFETY: the length covers a `sock_extended_err`.
+    let error = unsafe { ptr::read_unaligned(data.cast::<libc::sock_extended_err>()) };
+    Some(QueuedError {
+        from_icmp: error.ee_origin == libc::SO_EE_ORIGIN_ICMP
+            || error.ee_origin == libc::SO_EE_ORIGIN_ICMP6,
+        icmp_type: error.ee_type,
+        code: error.ee_code,
+        // SAFETY: the offender address follows the structure, `len - size` bytes long.
+        offender: unsafe { socket_address(data.add(size), len - size) },
+    })
+}
+
+/// Waits up to `timeout` for the socket to be readable or to have an error pending
+/// (`poll(2)`). An interrupted wait returns nothing ready.
+pub(crate) fn poll(socket: &Socket, timeout: Duration) -> io::Result<Readiness> {
+    let mut fd = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // Round up so that a sub-millisecond remainder still waits.
+    let millis = timeout
+        .as_micros()
+        .div_ceil(1000)
+        .min(libc::c_int::MAX as u128) as libc::c_int;
+    // SAFETY: `fd` is one valid `pollfd` for the duration of the call.
+    let rc = unsafe { libc::poll(&mut fd, 1, millis) };
+    if rc < 0 {
+        let error = io::Error::last_os_error();
+        return if error.kind() == io::ErrorKind::Interrupted {
+            Ok(Readiness::default())
+        } else {
+            Err(error)
+        };
+    }
+    Ok(Readiness {
+        readable: fd.revents & libc::POLLIN != 0,
+        error: fd.revents & libc::POLLERR != 0,
+    })
+}
+
+/// A socket registered with the tokio reactor.
+#[derive(Debug)]
+pub(crate) struct AsyncSocket {
+    fd: AsyncFd<Socket>,
+}
+
+impl AsyncSocket {
+    /// Registers `socket` (already non-blocking) with the current runtime's reactor.
+    pub(crate) fn new(socket: Socket) -> io::Result<AsyncSocket> {
+        let interest = Interest::READABLE | Interest::WRITABLE | Interest::ERROR;
+        // SAFETY: the `AsyncFd` owns the socket, whose descriptor stays open and the same
+        // until the `AsyncFd` is dropped: `AsyncSocket` never hands out `&mut Socket` nor
+        // takes the socket back out.
+        let fd = unsafe { AsyncFd::register_with_interest(socket, interest) };
+        Ok(AsyncSocket {
+            fd: fd.map_err(|error| error.into_parts().1)?,
+        })
+    }
+
+    /// The socket.
+    pub(crate) fn get_ref(&self) -> &Socket {
+        self.fd.get_ref()
+    }
+
+    /// Waits until the socket is readable or has an error pending, then calls `read` with
+    /// what was ready; `read` returning `WouldBlock` clears the readiness and waits again.
+    pub(crate) async fn read_with<R>(
+        &self,
+        mut read: impl FnMut(&Socket, Readiness) -> io::Result<R>,
+    ) -> io::Result<R> {
+        loop {
+            let mut guard = self.fd.ready(Interest::READABLE | Interest::ERROR).await?;
+            let ready = guard.ready();
+            let readiness = Readiness {
+                readable: ready.is_readable(),
+                error: ready.is_error(),
+            };
+            match guard.try_io(|fd| read(fd.get_ref(), readiness)) {
+                Ok(result) => return result,
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// Waits until the socket is writable and calls `write`, again after `WouldBlock`.
+    pub(crate) async fn write_with<R>(
+        &self,
+        mut write: impl FnMut(&Socket) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.fd
+            .async_io(Interest::WRITABLE, |socket| write(socket))
+            .await
+    }
+}
+
+/// True for the error a normal read returns on a datagram socket when an ICMP error for
+/// one of its requests is pending (Linux sets `sk_err` next to queueing the message).
+pub(crate) fn is_queued_error_signal(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(
+            libc::EHOSTUNREACH
+                | libc::ENETUNREACH
+                | libc::EHOSTDOWN
+                | libc::ECONNREFUSED
+                | libc::EPROTO
+                | libc::EMSGSIZE
+                | libc::EACCES
+                | libc::EPERM
+                | libc::ENOPROTOOPT
+                | libc::EOPNOTSUPP
+        )
+    )
+}
+
+/// True for the error `sendmsg` gives for a broadcast destination on a socket without
+/// `SO_BROADCAST` (`EACCES`).
+pub(crate) fn is_broadcast_refusal(error: &io::Error) -> bool {
+    error.raw_os_error() == Some(libc::EACCES)
+}

@@ -1,0 +1,47 @@
+//! Shared helpers for the integration tests: network namespaces made by the
+//! test itself ([`Netns`]), a routed chain of them ([`Chain`]) and the
+//! root / unprivileged-child plumbing.
+//!
+//! Real packets only ever go to loopback or to namespaces created here, and
+//! only documentation prefixes are used inside them.
+#![allow(dead_code)]
+
+mod chain;
+mod netns;
+
+// Not every test binary uses every item.
+#[allow(unused_imports)]
+pub use chain::{Chain, Reject};
+#[allow(unused_imports)]
+pub use netns::Netns;
+
+/// Environment variable naming the role of a child started by
+/// [`Netns::spawn_unprivileged`].
+pub const ROLE_ENV: &str = "ICMPLIB_TEST_ROLE";
+
+/// Environment variable that turns "skip when not root" into a failure.
+pub const REQUIRE_ROOT_ENV: &str = "ICMPLIB_REQUIRE_ROOT";
+
+/// True when the process is root.
+///
+/// When not root: panics if `ICMPLIB_REQUIRE_ROOT=1`, else prints
+/// "skipping <test>: needs root" to stderr and returns false, so callers
+/// write `if !support::require_root() { return; }`.
+pub fn require_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    let test = std::thread::current().name().unwrap_or("test").to_string();
+    if std::env::var(REQUIRE_ROOT_ENV).as_deref() == Ok("1") {
+        panic!("{test} needs root (network namespaces) and {REQUIRE_ROOT_ENV}=1 is set");
+    }
+    eprintln!("skipping {test}: needs root");
+    false
+}
+
+/// The role this process plays: `Some(role)` when it was started by
+/// [`Netns::spawn_unprivileged`] (env `ICMPLIB_TEST_ROLE`).
+pub fn child_role() -> Option<String> {
+    std::env::var(ROLE_ENV).ok().filter(|role| !role.is_empty())
+}
