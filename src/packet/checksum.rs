@@ -4,19 +4,30 @@ use std::net::Ipv6Addr;
 
 /// Adds `data` to a running one's-complement sum as big-endian 16-bit words
 /// (an odd last byte is padded with zero). Fold the result with [`fold`].
-pub(crate) fn accumulate(mut sum: u32, data: &[u8]) -> u32 {
-    let mut words = data.chunks_exact(2);
+///
+/// Eight bytes are summed at a time as two 32-bit words into a 64-bit accumulator: the
+/// one's-complement sum is the same modulo 0xffff, and folds down at the end.
+pub(crate) fn accumulate(sum: u32, data: &[u8]) -> u32 {
+    let mut wide = u64::from(sum);
+    let mut chunks = data.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        let word = u64::from_be_bytes(bytes);
+        // Two 32-bit halves: at most 2^33 per chunk, so 2^31 chunks cannot overflow.
+        wide += (word >> 32) + (word & 0xffff_ffff);
+    }
+    let mut words = chunks.remainder().chunks_exact(2);
     for word in &mut words {
-        sum = sum.wrapping_add(u32::from(u16::from_be_bytes([word[0], word[1]])));
-        // Fold early so the sum can never wrap, whatever the length.
-        if sum > 0xffff_0000 {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
+        wide += u64::from(u16::from_be_bytes([word[0], word[1]]));
     }
     if let [last] = words.remainder() {
-        sum = sum.wrapping_add(u32::from(*last) << 8);
+        wide += u64::from(*last) << 8;
     }
-    sum
+    while wide > 0xffff_ffff {
+        wide = (wide & 0xffff_ffff) + (wide >> 32);
+    }
+    wide as u32
 }
 
 /// Folds a running sum into 16 bits and complements it.

@@ -11,7 +11,7 @@ use crate::{Error, Family, Result};
 
 /// An asynchronous ICMPv4 or ICMPv6 socket (a socket2 socket in a tokio `AsyncFd`).
 ///
-/// This is the low-level building block; [`crate::async_ping`] and friends share one
+/// This is the low-level building block; the ping functions share one
 /// such socket per family among all the pings of a runtime.
 ///
 /// ```no_run

@@ -45,3 +45,30 @@ pub fn require_root() -> bool {
 pub fn child_role() -> Option<String> {
     std::env::var(ROLE_ENV).ok().filter(|role| !role.is_empty())
 }
+
+/// Panics unless the child started by [`Netns::spawn_unprivileged`] exited with success
+/// after running exactly one test (so a mistyped test name cannot pass by running none).
+pub fn assert_child_passed(output: &std::process::Output) {
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "child failed ({}):\n{text}",
+        output.status
+    );
+    assert!(
+        text.contains("1 passed"),
+        "child did not run the test:\n{text}"
+    );
+}
+
+/// Splits a child role of the form `name:arg1,arg2` into its name and arguments.
+pub fn role_parts(role: &str) -> (&str, Vec<&str>) {
+    match role.split_once(':') {
+        Some((name, args)) => (name, args.split(',').filter(|a| !a.is_empty()).collect()),
+        None => (role, Vec::new()),
+    }
+}
