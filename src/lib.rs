@@ -4,6 +4,25 @@
 //!
 //! # Quick start
 //!
+//! ```no_run
+//! use std::time::Duration;
+//! use icmplib::{PingOptions, async_ping};
+//!
+//! # async fn run() -> icmplib::Result<()> {
+//! let options = PingOptions::default().count(4).interval(Duration::from_millis(200));
+//! let host = async_ping("127.0.0.1", &options).await?;
+//! println!("{host}");
+//! if host.is_alive() {
+//!     println!("{} ms on average, {} ms of jitter", host.avg_rtt(), host.jitter());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! [`ping`] is the blocking form. All async pings of a runtime share one socket per family
+//! with one receive task routing replies; [`Pinger`] is an explicit handle on such sockets
+//! with its own configuration.
+//!
 //! The low-level sockets send an [`IcmpRequest`] and receive the matching [`IcmpReply`]:
 //!
 //! ```no_run
@@ -27,6 +46,10 @@
 //!   they quote). Knows nothing of sockets.
 //! - Sockets: [`IcmpV4Socket`], [`IcmpV6Socket`] (blocking) and [`AsyncIcmpSocket`]
 //!   (tokio). OS specifics live in one private module; it holds the only `unsafe` code.
+//! - The engine (private): one shared socket, a receive task and the table of requests
+//!   in flight. It knows nothing of statistics.
+//! - The functions: [`ping`], [`async_ping`], [`resolve`], [`async_resolve`], [`Pinger`],
+//!   and the results [`Host`] and [`Hop`].
 //!
 //! # Privileges
 //!
@@ -37,13 +60,23 @@
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
 
+mod engine;
 mod error;
 mod family;
+mod host;
 pub mod packet;
+mod ping;
+mod pinger;
+mod resolve;
+mod runtime;
 mod socket;
 
 pub use error::{Error, Result};
 pub use family::Family;
+pub use host::{Hop, Host};
+pub use ping::{PingOptions, async_ping, ping};
+pub use pinger::{Pinger, PingerBuilder};
+pub use resolve::{Resolver, async_resolve, resolve};
 pub use socket::{
     AsyncIcmpSocket, DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpReply, IcmpRequest, IcmpV4Socket,
     IcmpV6Socket,

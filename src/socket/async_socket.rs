@@ -111,16 +111,7 @@ impl AsyncIcmpSocket {
         request.validate(self.kind.family)?;
         let mut buf = Vec::with_capacity(request.payload_size() + 8);
         request.encode(&mut buf);
-        let socket = self.inner.get_ref();
-        self.inner
-            .write_with(|socket| {
-                let sent_at = Instant::now();
-                self.kind
-                    .send_encoded(socket, request, &buf)
-                    .map(|()| sent_at)
-            })
-            .await
-            .map_err(|error| self.kind.send_error(socket, error))
+        self.send_encoded(request, &buf).await
     }
 
     /// Waits up to `timeout` for a reply to `request`, or for any reply (echo reply or
@@ -158,12 +149,66 @@ impl AsyncIcmpSocket {
     }
 
     /// Waits for the next datagram and decodes it (`None` when it is not a reply).
-    pub(crate) async fn recv_decoded(&self, buf: &mut [u8]) -> Result<Option<Received>> {
+    async fn recv_decoded(&self, buf: &mut [u8]) -> Result<Option<Received>> {
         let datagram = self
             .inner
             .read_with(|socket, readiness| self.kind.read(socket, buf, readiness))
             .await?;
         Ok(self.kind.decode(buf, &datagram))
+    }
+
+    /// Sends a request already validated and encoded into `message`, waiting for room in
+    /// the send buffer; returns when it left.
+    pub(crate) async fn send_encoded(
+        &self,
+        request: &IcmpRequest,
+        message: &[u8],
+    ) -> Result<Instant> {
+        let socket = self.inner.get_ref();
+        self.inner
+            .write_with(|socket| {
+                let sent_at = Instant::now();
+                self.kind
+                    .send_encoded(socket, request, message)
+                    .map(|()| sent_at)
+            })
+            .await
+            .map_err(|error| self.kind.send_error(socket, error))
+    }
+
+    /// Waits for datagrams and hands each reply-like one to `on_reply` with the buffer
+    /// it lies in; returns after `max` datagrams so the caller can yield. Errors are
+    /// fatal for the socket: a read error, or the end of the stream after a shutdown.
+    pub(crate) async fn recv_batch(
+        &self,
+        buf: &mut [u8],
+        max: usize,
+        mut on_reply: impl FnMut(&Received, &[u8]),
+    ) -> Result<()> {
+        let result = self
+            .inner
+            .read_with(|socket, mut readiness| {
+                for _ in 0..max {
+                    let datagram = match self.kind.read(socket, buf, readiness) {
+                        Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
+                        other => other?,
+                    };
+                    // Once a datagram came from the normal queue, the error queue was empty.
+                    readiness.error &= datagram.queued_error.is_some();
+                    if let Some(received) = self.kind.decode(buf, &datagram) {
+                        on_reply(&received, buf);
+                    }
+                }
+                Ok(())
+            })
+            .await;
+        Ok(result?)
+    }
+
+    /// Shuts the socket down for reading, as a fatal error would: for tests of the engine.
+    #[cfg(test)]
+    pub(crate) fn shutdown_for_test(&self) {
+        let _ = self.inner.get_ref().shutdown(std::net::Shutdown::Read);
     }
 }
 

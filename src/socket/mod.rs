@@ -21,8 +21,10 @@ use std::time::Duration;
 
 pub use async_socket::AsyncIcmpSocket;
 pub use blocking::{IcmpV4Socket, IcmpV6Socket};
+pub(crate) use kind::{Received, SocketKind};
 pub use reply::IcmpReply;
 pub use request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
+pub(crate) use request::{check_payload_size, random_payload};
 
 use crate::{Error, Result};
 

@@ -57,6 +57,25 @@ impl IcmpRequest {
         }
     }
 
+    /// A request from all its parts, without drawing a random payload first.
+    pub(crate) fn from_parts(
+        destination: IpAddr,
+        id: u16,
+        sequence: u16,
+        payload: Arc<[u8]>,
+        ttl: u8,
+        traffic_class: u8,
+    ) -> IcmpRequest {
+        IcmpRequest {
+            destination,
+            id,
+            sequence,
+            payload,
+            ttl,
+            traffic_class,
+        }
+    }
+
     /// Uses `payload` as the payload.
     pub fn with_payload(mut self, payload: impl Into<Arc<[u8]>>) -> IcmpRequest {
         self.payload = payload.into();

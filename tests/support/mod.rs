@@ -7,13 +7,19 @@
 #![allow(dead_code)]
 
 mod chain;
+mod dns;
 mod netns;
+mod tun;
 
 // Not every test binary uses every item.
 #[allow(unused_imports)]
 pub use chain::{Chain, Reject};
 #[allow(unused_imports)]
+pub use dns::DnsResponder;
+#[allow(unused_imports)]
 pub use netns::Netns;
+#[allow(unused_imports)]
+pub use tun::{Craft, Reply, Script, SimulatedNet, craft_replies};
 
 /// Environment variable naming the role of a child started by
 /// [`Netns::spawn_unprivileged`].

@@ -260,19 +260,39 @@ impl Netns {
         role: &str,
         timeout: Duration,
     ) -> Output {
-        // Copy the binary where "nobody" can execute it whatever the checkout's permissions.
-        let dir = TempDir::new();
         let exe = std::env::current_exe().expect("current_exe");
-        let copy = dir.path.join(exe.file_name().expect("exe has a file name"));
-        fs::copy(&exe, &copy)
-            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", exe.display(), copy.display()));
+        self.run_unprivileged(
+            &exe,
+            &[test_name, "--exact", "--nocapture", "--test-threads=1"],
+            &[(super::ROLE_ENV, role)],
+            timeout,
+        )
+    }
+
+    /// Runs `program` with `args` and `envs` as uid/gid 65534 inside this namespace,
+    /// without `ICMPLIB_REQUIRE_ROOT`, from a copy in a world-readable temporary
+    /// directory (so "nobody" can execute it whatever the checkout's permissions). Waits
+    /// at most `timeout`, then kills it.
+    pub fn run_unprivileged(
+        &self,
+        program: &Path,
+        args: &[&str],
+        envs: &[(&str, &str)],
+        timeout: Duration,
+    ) -> Output {
+        let dir = TempDir::new();
+        let copy = dir
+            .path
+            .join(program.file_name().expect("program has a file name"));
+        fs::copy(program, &copy)
+            .unwrap_or_else(|e| panic!("copy {} to {}: {e}", program.display(), copy.display()));
         fs::set_permissions(&copy, fs::Permissions::from_mode(0o755))
-            .expect("chmod 0755 the test binary");
+            .expect("chmod 0755 the program");
 
         let mut command = Command::new(&copy);
         command
-            .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
-            .env(super::ROLE_ENV, role)
+            .args(args)
+            .envs(envs.iter().copied())
             .env_remove(super::REQUIRE_ROOT_ENV)
             .current_dir(&dir.path)
             .uid(NOBODY)
@@ -281,6 +301,19 @@ impl Netns {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         // The forked child inherits the namespace of the thread that forks it.
+        let child = self.run(move || spawn_retrying(&mut command));
+        wait_timeout(child, timeout)
+    }
+
+    /// Runs `program` with `args` as root inside this namespace (from a thread that
+    /// entered it), waiting at most `timeout`.
+    pub fn run_program(&self, program: &Path, args: &[&str], timeout: Duration) -> Output {
+        let mut command = Command::new(program);
+        command
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let child = self.run(move || spawn_retrying(&mut command));
         wait_timeout(child, timeout)
     }

@@ -87,10 +87,10 @@ fn set_option<T: Copy>(
 /// `SO_RCVBUFFORCE` on Linux when the process may (`CAP_NET_ADMIN`).
 pub(crate) fn set_recv_buffer_size(socket: &Socket, size: usize) -> io::Result<()> {
     #[cfg(target_os = "linux")]
-    if let Ok(value) = libc::c_int::try_from(size) {
-        if set_int_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value).is_ok() {
-            return Ok(());
-        }
+    if let Ok(value) = libc::c_int::try_from(size)
+        && set_int_option(socket, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, value).is_ok()
+    {
+        return Ok(());
     }
     socket.set_recv_buffer_size(size)
 }
@@ -510,6 +510,14 @@ impl AsyncSocket {
             };
             match guard.try_io(|fd| read(fd.get_ref(), readiness)) {
                 Ok(result) => return result,
+                // Nothing to read although the reactor says the read side is closed (a
+                // shutdown): that state never clears, so waiting again would spin.
+                Err(_would_block) if ready.is_read_closed() => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the socket was shut down",
+                    ));
+                }
                 Err(_would_block) => continue,
             }
         }

@@ -1,0 +1,228 @@
+//! The shared engine: one ICMP socket, one receive task (the demultiplexer) and the table
+//! of requests waiting for a reply.
+//!
+//! Any number of tasks send through one [`Engine`]; each request is registered in the
+//! [`PendingTable`](pending::PendingTable) under a key no other request in flight uses,
+//! then sent. The receive task drains the socket, decodes each datagram and hands the
+//! reply to the waiting request's oneshot channel when its peer, identifier, sequence and
+//! payload all match. A request that times out or whose future is dropped removes its
+//! entry, so late replies are dropped and the table only holds what is in flight.
+//!
+//! The engine knows nothing of ping statistics: it sends probes and returns replies.
+
+mod driver;
+mod pending;
+mod registry;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::socket::{AsyncIcmpSocket, IcmpReply, IcmpRequest, SocketKind};
+use crate::{Error, Result};
+use pending::{Key, PendingTable};
+
+pub(crate) use registry::engine_for;
+
+/// Default kernel receive buffer of an engine's socket: room for thousands of replies.
+pub(crate) const DEFAULT_RECV_BUFFER: usize = 4 << 20;
+
+/// What waits for a reply in the table.
+type Waiter = oneshot::Sender<Result<IcmpReply>>;
+
+/// How to open an engine's socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct EngineConfig {
+    pub kind: SocketKind,
+    pub source: Option<IpAddr>,
+    pub recv_buffer_size: usize,
+}
+
+/// One probe to send: an echo request whose sequence number the engine chooses.
+#[derive(Debug, Clone)]
+pub(crate) struct Probe {
+    pub destination: IpAddr,
+    /// The identifier to send (raw sockets); `None` for the engine's own.
+    pub id: Option<u16>,
+    pub payload: Arc<[u8]>,
+    pub ttl: u8,
+    pub traffic_class: u8,
+}
+
+/// A handle on a shared engine; cheap to clone. The receive task stops when the last
+/// handle is dropped.
+#[derive(Debug, Clone)]
+pub(crate) struct Engine {
+    handle: Arc<Handle>,
+}
+
+#[derive(Debug)]
+struct Handle {
+    core: Arc<Core>,
+    /// Dropped with the last handle, which tells the receive task to stop.
+    _stop: oneshot::Sender<()>,
+}
+
+/// What the engine's handles, its receive task and its requests in flight share.
+#[derive(Debug)]
+pub(crate) struct Core {
+    socket: AsyncIcmpSocket,
+    table: Mutex<PendingTable<Waiter>>,
+    /// The identifier of requests that do not ask for one (raw sockets).
+    id: u16,
+}
+
+impl Core {
+    fn table(&self) -> MutexGuard<'_, PendingTable<Waiter>> {
+        // The table stays consistent even if a holder panicked: every operation on it is
+        // a single map update.
+        self.table
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Closes the table with `error` and tells every waiter.
+    fn close(&self, error: Error) {
+        let waiters = self.table().close(error.clone());
+        for waiter in waiters {
+            let _ = waiter.send(Err(error.clone()));
+        }
+    }
+}
+
+/// A process-wide source of identifiers, starting at a random value, so that engines in
+/// one process (one per runtime and kind) use different identifiers on their raw sockets.
+fn next_engine_id() -> u16 {
+    static NEXT: OnceLock<AtomicU16> = OnceLock::new();
+    NEXT.get_or_init(|| AtomicU16::new(rand::random()))
+        .fetch_add(1, Ordering::Relaxed)
+}
+
+impl Engine {
+    /// Opens the socket and spawns the receive task on the current runtime.
+    pub fn open(config: EngineConfig) -> Result<Engine> {
+        let socket =
+            AsyncIcmpSocket::new(config.kind.family, config.source, config.kind.privileged)?;
+        // A smaller buffer than asked for is not fatal (unprivileged processes are capped
+        // by net.core.rmem_max); replies may then be dropped under heavy load.
+        if let Err(error) = socket.set_recv_buffer_size(config.recv_buffer_size) {
+            tracing::debug!(%error, "cannot set the receive buffer size");
+        }
+        let core = Arc::new(Core {
+            socket,
+            table: Mutex::new(PendingTable::new(rand::random())),
+            id: next_engine_id(),
+        });
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(driver::run(Arc::clone(&core), stopped));
+        Ok(Engine {
+            handle: Arc::new(Handle { core, _stop: stop }),
+        })
+    }
+
+    /// True once the engine cannot be used any more (its socket failed, or its receive
+    /// task stopped with its runtime).
+    pub fn is_closed(&self) -> bool {
+        self.handle.core.table().closed().is_some()
+    }
+
+    /// Registers `probe` and sends it. The returned [`InFlight`] waits for the reply.
+    ///
+    /// # Errors
+    /// The engine's error once it is closed; the send error (no route, broadcast, ...).
+    pub async fn send(&self, probe: &Probe) -> Result<InFlight> {
+        let core = &self.handle.core;
+        let privileged = core.socket.is_privileged();
+        let id = probe.id.unwrap_or(core.id);
+        let (waiter, reply) = oneshot::channel();
+        let key = core.table().insert(
+            probe.destination,
+            if privileged { id } else { 0 },
+            Arc::clone(&probe.payload),
+            waiter,
+        )?;
+        // From here on, dropping `registration` (on error or cancellation) removes the entry.
+        let registration = Registration {
+            core: Arc::clone(core),
+            key,
+        };
+        let request = IcmpRequest::from_parts(
+            probe.destination,
+            id,
+            key.sequence,
+            Arc::clone(&probe.payload),
+            probe.ttl,
+            probe.traffic_class,
+        );
+        let mut message = Vec::with_capacity(probe.payload.len() + 8);
+        request.encode(&mut message);
+        let sent_at = core.socket.send_encoded(&request, &message).await?;
+        Ok(InFlight {
+            registration,
+            reply,
+            sent_at,
+        })
+    }
+
+    /// Requests in flight: registered and not yet answered, timed out or dropped.
+    pub fn in_flight(&self) -> usize {
+        self.handle.core.table().len()
+    }
+
+    #[cfg(test)]
+    fn core(&self) -> &Arc<Core> {
+        &self.handle.core
+    }
+}
+
+/// Removes its request from the table when dropped, unless a reply took it already.
+#[derive(Debug)]
+struct Registration {
+    core: Arc<Core>,
+    key: Key,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.core.table().remove(&self.key);
+    }
+}
+
+/// A request that was sent and waits for its reply.
+#[derive(Debug)]
+pub(crate) struct InFlight {
+    registration: Registration,
+    reply: oneshot::Receiver<Result<IcmpReply>>,
+    sent_at: Instant,
+}
+
+impl InFlight {
+    /// When the request left, on the monotonic clock.
+    pub fn sent_at(&self) -> Instant {
+        self.sent_at
+    }
+
+    /// Waits for the reply (an echo reply or an ICMP error about the request) until
+    /// `timeout` after the request left.
+    ///
+    /// # Errors
+    /// [`Error::TimeoutExceeded`] when none came in time; the engine's error if its socket
+    /// failed meanwhile.
+    pub async fn reply(self, timeout: Duration) -> Result<IcmpReply> {
+        let deadline = tokio::time::Instant::from_std(self.sent_at + timeout);
+        let result = match tokio::time::timeout_at(deadline, self.reply).await {
+            Ok(Ok(result)) => result,
+            // The receive task went away without a word: its runtime is shutting down.
+            Ok(Err(_)) => Err(Error::SocketUnavailable),
+            Err(_) => Err(Error::TimeoutExceeded { timeout }),
+        };
+        drop(self.registration);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,276 @@
+//! The pending table: which requests are waiting for a reply, keyed by what a reply
+//! carries back (peer address, identifier, sequence number). Pure data, no I/O, no clock.
+//!
+//! Keys are allocated here, so two requests in flight never share one whatever the
+//! callers ask for: the sequence number is chosen by the table, skipping keys in use, and
+//! wraps around at 65,535.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::{Error, Result};
+
+/// What identifies a reply: the address it answers for, the identifier and the sequence
+/// number. On datagram sockets the kernel owns the identifier, so it is 0 in the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Key {
+    pub peer: IpAddr,
+    pub id: u16,
+    pub sequence: u16,
+}
+
+#[derive(Debug)]
+struct Entry<W> {
+    payload: Arc<[u8]>,
+    waiter: W,
+}
+
+/// Requests waiting for a reply, each with the payload it was sent with and its waiter
+/// (in the engine, a oneshot sender).
+#[derive(Debug)]
+pub(crate) struct PendingTable<W> {
+    entries: HashMap<Key, Entry<W>>,
+    next_sequence: u16,
+    closed: Option<Error>,
+}
+
+impl<W> PendingTable<W> {
+    /// An empty table whose first sequence number is `first_sequence`.
+    pub fn new(first_sequence: u16) -> PendingTable<W> {
+        PendingTable {
+            entries: HashMap::new(),
+            next_sequence: first_sequence,
+            closed: None,
+        }
+    }
+
+    /// Registers a request to `peer` with identifier `id`: allocates a sequence number no
+    /// request in flight to that peer and id uses, and returns the key.
+    ///
+    /// # Errors
+    /// The table's error once it is closed; [`Error::InvalidOption`] if all 65,536
+    /// sequence numbers for this peer and id are in flight.
+    pub fn insert(&mut self, peer: IpAddr, id: u16, payload: Arc<[u8]>, waiter: W) -> Result<Key> {
+        if let Some(error) = &self.closed {
+            return Err(error.clone());
+        }
+        for _ in 0..=u16::MAX {
+            let sequence = self.next_sequence;
+            self.next_sequence = self.next_sequence.wrapping_add(1);
+            let key = Key { peer, id, sequence };
+            if let std::collections::hash_map::Entry::Vacant(slot) = self.entries.entry(key) {
+                slot.insert(Entry { payload, waiter });
+                return Ok(key);
+            }
+        }
+        Err(Error::invalid(format!(
+            "65,536 requests to {peer} with id {id} are already in flight"
+        )))
+    }
+
+    /// A reply with `key` arrived: when a request waits for it and `accept` agrees with
+    /// its payload, the entry is removed and its waiter returned. A reply that does not
+    /// pass leaves the entry in place (the real reply may still come).
+    pub fn complete(&mut self, key: &Key, accept: impl FnOnce(&[u8]) -> bool) -> Option<W> {
+        let entry = self.entries.get(key)?;
+        if !accept(&entry.payload) {
+            return None;
+        }
+        self.entries.remove(key).map(|entry| entry.waiter)
+    }
+
+    /// The waiter gave up (its timeout expired, or its future was dropped): forgets the
+    /// request, so a late reply finds nothing.
+    pub fn remove(&mut self, key: &Key) -> Option<W> {
+        self.entries.remove(key).map(|entry| entry.waiter)
+    }
+
+    /// Closes the table with `error` and returns every waiter, so each can be told.
+    /// Later inserts fail with the same error. The first error sticks.
+    pub fn close(&mut self, error: Error) -> Vec<W> {
+        self.closed.get_or_insert(error);
+        self.entries
+            .drain()
+            .map(|(_, entry)| entry.waiter)
+            .collect()
+    }
+
+    /// The error the table was closed with, if it was.
+    pub fn closed(&self) -> Option<&Error> {
+        self.closed.as_ref()
+    }
+
+    /// Requests in flight.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Allocated room, to check that memory does not grow with requests in total.
+    #[cfg(test)]
+    pub fn capacity(&self) -> usize {
+        self.entries.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashSet;
+
+    fn payload(bytes: &[u8]) -> Arc<[u8]> {
+        bytes.to_vec().into()
+    }
+
+    const PEER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+
+    #[test]
+    fn complete_checks_the_payload_and_removes_once() {
+        let mut table = PendingTable::new(0);
+        let key = table.insert(PEER, 7, payload(b"abc"), "waiter").unwrap();
+        assert_eq!(
+            key,
+            Key {
+                peer: PEER,
+                id: 7,
+                sequence: 0
+            }
+        );
+        // A reply with another payload does not complete it.
+        assert_eq!(table.complete(&key, |p| p == b"abd"), None);
+        assert_eq!(table.len(), 1);
+        assert_eq!(table.complete(&key, |p| p == b"abc"), Some("waiter"));
+        // A duplicate finds nothing.
+        assert_eq!(table.complete(&key, |_| true), None);
+        assert_eq!(table.len(), 0);
+    }
+
+    #[test]
+    fn removed_entries_ignore_late_replies() {
+        let mut table = PendingTable::new(0);
+        let key = table.insert(PEER, 1, payload(b""), 1).unwrap();
+        assert_eq!(table.remove(&key), Some(1));
+        assert_eq!(table.complete(&key, |_| true), None);
+        assert_eq!(table.remove(&key), None);
+    }
+
+    #[test]
+    fn keys_in_use_are_skipped_and_sequences_wrap() {
+        let mut table = PendingTable::new(u16::MAX);
+        let first = table.insert(PEER, 1, payload(b""), ()).unwrap();
+        let second = table.insert(PEER, 1, payload(b""), ()).unwrap();
+        assert_eq!((first.sequence, second.sequence), (u16::MAX, 0));
+        // Go all the way round: the two in-flight sequences are skipped.
+        for _ in 0..(u16::MAX - 1) {
+            let key = table.insert(PEER, 1, payload(b""), ()).unwrap();
+            assert!(key.sequence != first.sequence && key.sequence != second.sequence);
+        }
+        assert_eq!(table.len(), 65_536);
+        assert!(matches!(
+            table.insert(PEER, 1, payload(b""), ()),
+            Err(Error::InvalidOption { .. })
+        ));
+        // Another id or another peer still has room.
+        assert!(table.insert(PEER, 2, payload(b""), ()).is_ok());
+        table.remove(&first);
+        assert_eq!(table.insert(PEER, 1, payload(b""), ()).unwrap(), first);
+    }
+
+    #[test]
+    fn close_hands_every_waiter_back_and_refuses_inserts() {
+        let mut table = PendingTable::new(10);
+        for id in 0..5 {
+            table.insert(PEER, id, payload(b"x"), id).unwrap();
+        }
+        let mut waiters = table.close(Error::SocketUnavailable);
+        waiters.sort();
+        assert_eq!(waiters, [0, 1, 2, 3, 4]);
+        assert!(matches!(table.closed(), Some(Error::SocketUnavailable)));
+        assert!(matches!(
+            table.insert(PEER, 9, payload(b""), 9),
+            Err(Error::SocketUnavailable)
+        ));
+        // The first error sticks.
+        table.close(Error::SocketBroadcast);
+        assert!(matches!(table.closed(), Some(Error::SocketUnavailable)));
+    }
+
+    #[test]
+    fn a_million_requests_leave_the_table_empty_and_small() {
+        let mut table = PendingTable::new(0);
+        let shared = payload(&[0u8; 56]);
+        let mut in_flight = std::collections::VecDeque::new();
+        for i in 0..1_000_000u32 {
+            let peer = IpAddr::V4(std::net::Ipv4Addr::from(0xc000_0200 + (i % 300)));
+            in_flight.push_back(table.insert(peer, 1, shared.clone(), i).unwrap());
+            // 1,000 in flight at a time; half answered, half given up.
+            if in_flight.len() > 1_000 {
+                let key = in_flight.pop_front().unwrap();
+                if i % 2 == 0 {
+                    assert!(table.complete(&key, |_| true).is_some());
+                } else {
+                    assert!(table.remove(&key).is_some());
+                }
+            }
+        }
+        while let Some(key) = in_flight.pop_front() {
+            table.remove(&key);
+        }
+        assert_eq!(table.len(), 0);
+        assert!(table.capacity() < 4_096, "capacity {}", table.capacity());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Insert(u8, u16),
+        Complete(usize),
+        Remove(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0u8..4, 0u16..3).prop_map(|(peer, id)| Op::Insert(peer, id)),
+            any::<usize>().prop_map(Op::Complete),
+            any::<usize>().prop_map(Op::Remove),
+        ]
+    }
+
+    proptest! {
+        /// Whatever the order of operations, keys in flight are unique and every waiter
+        /// comes back exactly once (completed, removed or at close).
+        #[test]
+        fn keys_stay_unique_and_waiters_come_back_once(start in any::<u16>(), ops in proptest::collection::vec(op(), 0..400)) {
+            let mut table = PendingTable::new(start);
+            let mut live: Vec<Key> = Vec::new();
+            let mut returned = HashSet::new();
+            let mut next = 0u32;
+            for op in ops {
+                match op {
+                    Op::Insert(peer, id) => {
+                        let peer = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, peer));
+                        let key = table.insert(peer, id, payload(b"p"), next).unwrap();
+                        prop_assert!(!live.contains(&key));
+                        live.push(key);
+                        next += 1;
+                    }
+                    Op::Complete(i) | Op::Remove(i) if !live.is_empty() => {
+                        let key = live.swap_remove(i % live.len());
+                        let waiter = if matches!(op, Op::Complete(_)) {
+                            table.complete(&key, |p| p == b"p")
+                        } else {
+                            table.remove(&key)
+                        };
+                        prop_assert!(returned.insert(waiter.unwrap()));
+                    }
+                    _ => {}
+                }
+                prop_assert_eq!(table.len(), live.len());
+            }
+            for waiter in table.close(Error::SocketUnavailable) {
+                prop_assert!(returned.insert(waiter));
+            }
+            prop_assert_eq!(returned.len() as u32, next);
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! Results: [`Host`] (a pinged host and its statistics) and [`Hop`] (a host on the path
+//! of a traceroute, with its distance).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::ops::Deref;
+
+use crate::Error;
+
+/// A pinged host: how many requests were sent and answered, and the round-trip times.
+///
+/// Times are in milliseconds. `min_rtt`, `avg_rtt`, `max_rtt` and `jitter` are rounded to
+/// 3 decimals, `packet_loss` to 2; `rtts` holds the raw values.
+///
+/// ```
+/// use icmplib::Host;
+///
+/// let host = Host::new("192.0.2.1", 4, vec![10.0, 12.5, 11.0]);
+/// assert_eq!(host.packets_received(), 3);
+/// assert_eq!(host.packet_loss(), 0.25);
+/// assert_eq!(host.avg_rtt(), 11.167);
+/// assert_eq!(host.jitter(), 2.0); // (|10 - 12.5| + |12.5 - 11|) / 2
+/// assert!(host.is_alive());
+/// ```
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Host {
+    address: String,
+    min_rtt: f64,
+    avg_rtt: f64,
+    max_rtt: f64,
+    rtts: Vec<f64>,
+    packets_sent: usize,
+    packets_received: usize,
+    packet_loss: f64,
+    jitter: f64,
+    is_alive: bool,
+    /// Serialized as its message; not restored by deserialization.
+    #[cfg_attr(feature = "serde", serde(skip_deserializing))]
+    error: Option<Error>,
+}
+
+/// Rounds to `decimals` decimal places.
+fn round(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
+
+impl Host {
+    /// The statistics of `address` after `packets_sent` requests, answered with these
+    /// round-trip times in milliseconds (one per reply received).
+    pub fn new(address: impl Into<String>, packets_sent: usize, rtts: Vec<f64>) -> Host {
+        let received = rtts.len();
+        let (min, max, avg) = if rtts.is_empty() {
+            (0.0, 0.0, 0.0)
+        } else {
+            let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = rtts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (min, max, rtts.iter().sum::<f64>() / received as f64)
+        };
+        let jitter = if received < 2 {
+            0.0
+        } else {
+            let deltas: f64 = rtts.windows(2).map(|pair| (pair[0] - pair[1]).abs()).sum();
+            deltas / (received - 1) as f64
+        };
+        let packet_loss = if packets_sent == 0 {
+            0.0
+        } else {
+            round(1.0 - received as f64 / packets_sent as f64, 2)
+        };
+        Host {
+            address: address.into(),
+            min_rtt: round(min, 3),
+            avg_rtt: round(avg, 3),
+            max_rtt: round(max, 3),
+            rtts,
+            packets_sent,
+            packets_received: received,
+            packet_loss,
+            jitter: round(jitter, 3),
+            is_alive: received > 0,
+            error: None,
+        }
+    }
+
+    /// The same host with `error` as the reason it is not (fully) reachable.
+    pub fn with_error(mut self, error: Option<Error>) -> Host {
+        self.error = error;
+        self
+    }
+
+    /// The IP address that was pinged, or the target as given when it could not be
+    /// resolved.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The address as an [`IpAddr`], when it is one.
+    pub fn ip(&self) -> Option<IpAddr> {
+        self.address.parse().ok()
+    }
+
+    /// The smallest round-trip time in milliseconds (0.0 without replies).
+    pub fn min_rtt(&self) -> f64 {
+        self.min_rtt
+    }
+
+    /// The mean round-trip time in milliseconds (0.0 without replies).
+    pub fn avg_rtt(&self) -> f64 {
+        self.avg_rtt
+    }
+
+    /// The largest round-trip time in milliseconds (0.0 without replies).
+    pub fn max_rtt(&self) -> f64 {
+        self.max_rtt
+    }
+
+    /// Every round-trip time in milliseconds, in the order of the replies, not rounded.
+    pub fn rtts(&self) -> &[f64] {
+        &self.rtts
+    }
+
+    /// Requests actually sent.
+    pub fn packets_sent(&self) -> usize {
+        self.packets_sent
+    }
+
+    /// Replies received.
+    pub fn packets_received(&self) -> usize {
+        self.packets_received
+    }
+
+    /// `1 - received / sent`, rounded to 2 decimals (0.0 when nothing was sent).
+    pub fn packet_loss(&self) -> f64 {
+        self.packet_loss
+    }
+
+    /// The mean absolute difference between consecutive round-trip times, in
+    /// milliseconds (0.0 with fewer than two replies).
+    pub fn jitter(&self) -> f64 {
+        self.jitter
+    }
+
+    /// True when at least one reply came back.
+    pub fn is_alive(&self) -> bool {
+        self.is_alive
+    }
+
+    /// Why the host is not (fully) reachable: the last ICMP error (Destination
+    /// Unreachable, Time Exceeded, ...), send error or name lookup failure. `None` when
+    /// requests were simply not answered.
+    pub fn error(&self) -> Option<&Error> {
+        self.error.as_ref()
+    }
+}
+
+impl fmt::Display for Host {
+    /// ```
+    /// let host = icmplib::Host::new("192.0.2.1", 4, vec![1.5, 2.25, 1.0]);
+    /// assert_eq!(
+    ///     host.to_string(),
+    ///     "192.0.2.1: 4 packets sent, 3 received, 25% packet loss, \
+    ///      rtt min/avg/max/jitter = 1/1.583/2.25/1 ms"
+    /// );
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} packets sent, {} received, {}% packet loss",
+            self.address,
+            self.packets_sent,
+            self.packets_received,
+            round(self.packet_loss * 100.0, 0)
+        )?;
+        if self.is_alive {
+            write!(
+                f,
+                ", rtt min/avg/max/jitter = {}/{}/{}/{} ms",
+                self.min_rtt, self.avg_rtt, self.max_rtt, self.jitter
+            )?;
+        }
+        if let Some(error) = &self.error {
+            write!(f, " ({error})")?;
+        }
+        Ok(())
+    }
+}
+
+/// A host on the path to a traceroute's destination: a [`Host`] (dereferences to it)
+/// with its distance in hops (the TTL of the probes it answered).
+#[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Hop {
+    #[cfg_attr(feature = "serde", serde(flatten))]
+    host: Host,
+    distance: u8,
+}
+
+impl Hop {
+    /// A hop at `distance` with the statistics of `host`.
+    pub fn new(host: Host, distance: u8) -> Hop {
+        Hop { host, distance }
+    }
+
+    /// The distance in hops (1 is the first router).
+    pub fn distance(&self) -> u8 {
+        self.distance
+    }
+
+    /// The statistics of the hop.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+}
+
+impl Deref for Hop {
+    type Target = Host;
+
+    fn deref(&self) -> &Host {
+        &self.host
+    }
+}
+
+impl fmt::Display for Hop {
+    /// ```
+    /// use icmplib::{Hop, Host};
+    ///
+    /// let hop = Hop::new(Host::new("192.0.2.2", 2, vec![0.5, 0.25]), 1);
+    /// assert_eq!(hop.to_string(), " 1  192.0.2.2  0.5 ms  0.25 ms");
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:2}  {}", self.distance, self.host.address)?;
+        for rtt in &self.host.rtts {
+            write!(f, "  {} ms", round(*rtt, 3))?;
+        }
+        for _ in self.host.packets_received..self.host.packets_sent {
+            f.write_str("  *")?;
+        }
+        if let Some(error) = &self.host.error {
+            write!(f, "  ({error})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_sent_or_received() {
+        let host = Host::new("192.0.2.1", 0, vec![]);
+        assert_eq!(
+            (host.packet_loss(), host.min_rtt(), host.jitter()),
+            (0.0, 0.0, 0.0)
+        );
+        assert!(!host.is_alive());
+        let lost = Host::new("192.0.2.1", 3, vec![]);
+        assert_eq!(lost.packet_loss(), 1.0);
+        assert_eq!(
+            lost.to_string(),
+            "192.0.2.1: 3 packets sent, 0 received, 100% packet loss"
+        );
+    }
+
+    #[test]
+    fn formulas_with_fixed_rtts() {
+        let host = Host::new("h", 5, vec![1.0, 3.0, 2.0, 6.0]);
+        assert_eq!(host.min_rtt(), 1.0);
+        assert_eq!(host.max_rtt(), 6.0);
+        assert_eq!(host.avg_rtt(), 3.0);
+        // |1-3| + |3-2| + |2-6| = 7 over 3 differences.
+        assert_eq!(host.jitter(), 2.333);
+        assert_eq!(host.packet_loss(), 0.2);
+        assert_eq!(host.packets_received(), 4);
+        assert_eq!(host.rtts(), &[1.0, 3.0, 2.0, 6.0]);
+    }
+
+    #[test]
+    fn one_reply_has_no_jitter() {
+        let host = Host::new("h", 1, vec![0.123_456]);
+        assert_eq!(host.jitter(), 0.0);
+        assert_eq!(host.min_rtt(), 0.123);
+        assert_eq!(host.rtts(), &[0.123_456], "raw values are kept");
+    }
+
+    #[test]
+    fn rounding_cases() {
+        // Halfway cases round away from zero; binary artefacts do not leak into output.
+        let host = Host::new("h", 3, vec![0.1 + 0.2, 0.0005, 1.0005]);
+        assert_eq!(host.min_rtt(), 0.001);
+        assert_eq!(host.max_rtt(), 1.001);
+        assert_eq!(host.avg_rtt(), 0.434);
+        assert_eq!(Host::new("h", 3, vec![1.0]).packet_loss(), 0.67);
+        assert_eq!(Host::new("h", 3, vec![1.0, 1.0]).packet_loss(), 0.33);
+        assert_eq!(Host::new("h", 7, vec![1.0; 5]).packet_loss(), 0.29);
+        let shown = Host::new("h", 7, vec![0.1 + 0.2; 5]).to_string();
+        assert!(shown.contains("29% packet loss"), "{shown}");
+        assert!(shown.contains("0.3/0.3/0.3/0 ms"), "{shown}");
+    }
+
+    #[test]
+    fn errors_are_shown() {
+        let host = Host::new("nowhere.invalid", 0, vec![]).with_error(Some(Error::NameLookup {
+            name: "nowhere.invalid".into(),
+        }));
+        assert_eq!(host.ip(), None);
+        assert!(
+            host.to_string()
+                .ends_with("(The name 'nowhere.invalid' cannot be resolved)")
+        );
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn json_fields_are_those_of_the_spec() {
+        let host = Host::new("192.0.2.1", 2, vec![1.0]).with_error(Some(Error::SocketBroadcast));
+        let value = serde_json::to_value(Hop::new(host, 3)).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "address",
+                "avg_rtt",
+                "distance",
+                "error",
+                "is_alive",
+                "jitter",
+                "max_rtt",
+                "min_rtt",
+                "packet_loss",
+                "packets_received",
+                "packets_sent",
+                "rtts"
+            ]
+        );
+        assert_eq!(value["packet_loss"], 0.5);
+        assert!(
+            value["error"]
+                .as_str()
+                .unwrap()
+                .starts_with("Broadcast is not allowed")
+        );
+        let back: Hop = serde_json::from_value(value).unwrap();
+        assert_eq!((back.distance(), back.packets_sent()), (3, 2));
+    }
+}

@@ -1,0 +1,211 @@
+//! The command-line examples, run as programs inside private namespaces: their output,
+//! JSON and exit status.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use icmplib::Family;
+use support::{Craft, Netns, Reply, SimulatedNet};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The example binary `name`. `cargo test` compiles the examples but keeps no binary
+/// under a stable name, so they are built once here, into the same target directory.
+fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        // target/debug/deps/examples-HASH -> target/debug
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let target_dir = profile_dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "--examples", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build --examples");
+        assert!(status.success(), "cargo build --examples failed");
+        profile_dir.join("examples")
+    });
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|error| panic!("{error}: {}\n{}", stdout(output), stderr(output)))
+}
+
+fn check_ping_json(host: &serde_json::Value, address: &str, count: u64) {
+    assert_eq!(host["address"], address);
+    assert_eq!(host["packets_sent"], count);
+    assert_eq!(host["packets_received"], count);
+    assert_eq!(host["is_alive"], true);
+    assert!(host["error"].is_null());
+    let (min, avg, max) = (
+        host["min_rtt"].as_f64().unwrap(),
+        host["avg_rtt"].as_f64().unwrap(),
+        host["max_rtt"].as_f64().unwrap(),
+    );
+    assert!(min <= avg && avg <= max, "{host}");
+    assert_eq!(host["rtts"].as_array().unwrap().len() as u64, count);
+    let mut fields: Vec<&str> = host
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        [
+            "address",
+            "avg_rtt",
+            "error",
+            "is_alive",
+            "jitter",
+            "max_rtt",
+            "min_rtt",
+            "packet_loss",
+            "packets_received",
+            "packets_sent",
+            "rtts"
+        ]
+    );
+}
+
+#[test]
+fn ping_prints_replies_and_a_summary() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exping");
+    let ping = example("ping");
+    for address in ["127.0.0.1", "::1"] {
+        let output = netns.run_program(&ping, &["-c", "5", "-i", "0.05", address], TIMEOUT);
+        assert!(
+            output.status.success(),
+            "{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        let text = stdout(&output);
+        let replies = text
+            .lines()
+            .filter(|line| line.starts_with(&format!("64 bytes from {address}: icmp_seq=")))
+            .count();
+        assert_eq!(replies, 5, "{text}");
+        assert!(
+            text.contains(&format!(
+                "{address}: 5 packets sent, 5 received, 0% packet loss"
+            )),
+            "{text}"
+        );
+
+        let output = netns.run_program(
+            &ping,
+            &["-c", "5", "-i", "0.05", "--json", address],
+            TIMEOUT,
+        );
+        assert!(output.status.success());
+        check_ping_json(&json(&output), address, 5);
+        assert!(
+            stderr(&output).contains("icmp_seq=5"),
+            "progress goes to stderr"
+        );
+    }
+}
+
+#[test]
+fn ping_exit_status_says_alive_down_or_error() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exstat");
+    let net = SimulatedNet::new(&netns);
+    let unreachable = SimulatedNet::host(Family::V4, 7);
+    net.script(
+        unreachable,
+        vec![Reply::after(
+            0,
+            Craft::Unreachable {
+                from: SimulatedNet::host(Family::V4, 254),
+                code: 1,
+            },
+        )],
+    );
+    let silent = SimulatedNet::host(Family::V4, 8).to_string();
+    let ping = example("ping");
+    let output = netns.run_program(
+        &ping,
+        &["-c", "2", "-i", "0", "-W", "0.2", &silent],
+        TIMEOUT,
+    );
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(stdout(&output).contains("Request timeout for icmp_seq 2"));
+
+    let output = netns.run_program(
+        &ping,
+        &["-c", "1", "--json", &unreachable.to_string()],
+        TIMEOUT,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let host = json(&output);
+    assert_eq!(host["is_alive"], false);
+    assert_eq!(
+        host["error"],
+        "Destination host unreachable (from 198.51.100.254)"
+    );
+
+    for bad in [
+        &["-c", "0", "127.0.0.1"][..],
+        &["-W", "0", "127.0.0.1"],
+        &["-s", "70000", "127.0.0.1"],
+    ] {
+        let output = netns.run_program(&ping, bad, TIMEOUT);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn ping_unprivileged_as_a_normal_user() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exunpr");
+    netns.allow_unprivileged_ping();
+    let ping = example("ping");
+    for address in ["127.0.0.1", "::1"] {
+        let args = ["-c", "5", "-i", "0.05", "--unprivileged", "--json", address];
+        let output = netns.run_unprivileged(&ping, &args, &[], TIMEOUT);
+        assert!(output.status.success(), "{}", stderr(&output));
+        check_ping_json(&json(&output), address, 5);
+        // And the privileged default is refused with the reason.
+        let output = netns.run_unprivileged(&ping, &["-c", "1", address], &[], TIMEOUT);
+        assert_eq!(output.status.code(), Some(2));
+        assert!(
+            stderr(&output).contains("CAP_NET_RAW"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}

@@ -1,0 +1,510 @@
+//! `ping` / `async_ping` / `Pinger` on real packets: loopback inside a fresh namespace,
+//! the correctness rules of SPEC §5 against a simulated host behind a TUN device, raw and
+//! datagram sockets, IPv4 and IPv6, and the shared-socket design under load.
+
+mod support;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use icmplib::{Error, Family, Host, PingOptions, Pinger, async_ping, ping};
+use support::{Craft, Netns, Reply, SimulatedNet};
+
+fn fast(count: usize) -> PingOptions {
+    PingOptions::default()
+        .count(count)
+        .interval(Duration::from_millis(20))
+        .timeout(Duration::from_secs(1))
+}
+
+fn assert_all_answered(host: &Host, count: usize) {
+    assert_eq!(host.packets_sent(), count, "{host}");
+    assert_eq!(host.packets_received(), count, "{host}");
+    assert_eq!(host.rtts().len(), count);
+    assert!(
+        host.min_rtt() <= host.avg_rtt() && host.avg_rtt() <= host.max_rtt(),
+        "{host}"
+    );
+    assert!(
+        host.is_alive() && host.packet_loss() == 0.0 && host.error().is_none(),
+        "{host}"
+    );
+}
+
+async fn loopback(privileged: bool) {
+    for address in ["127.0.0.1", "::1"] {
+        let host = async_ping(address, &fast(5).privileged(privileged))
+            .await
+            .unwrap();
+        assert_eq!(host.address(), address);
+        assert_all_answered(&host, 5);
+    }
+}
+
+#[test]
+fn async_ping_answers_on_loopback_raw() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pinglo").block_on(|| loopback(true));
+}
+
+#[test]
+fn async_ping_answers_on_loopback_datagram() {
+    if let Some(role) = support::child_role() {
+        assert_eq!(role, "dgram");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(loopback(false));
+        // The blocking form works too, from a plain thread.
+        let host = ping("127.0.0.1", &fast(2).privileged(false)).unwrap();
+        assert_all_answered(&host, 2);
+        return;
+    }
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("pingdg");
+    netns.allow_unprivileged_ping();
+    support::assert_child_passed(
+        &netns.spawn_unprivileged("async_ping_answers_on_loopback_datagram", "dgram"),
+    );
+}
+
+#[test]
+fn blocking_ping_from_several_threads_and_runtimes() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("pingbl");
+    netns.run(|| {
+        let threads: Vec<_> = (1..=4u8)
+            .map(|i| {
+                std::thread::spawn(move || {
+                    let address = format!("127.0.0.{i}");
+                    for _ in 0..2 {
+                        let host = ping(&address, &fast(2)).unwrap();
+                        assert_all_answered(&host, 2);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn bad_input_gets_typed_errors() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pingbad").block_on(|| async {
+        let invalid =
+            |result: icmplib::Result<Host>| matches!(result, Err(Error::InvalidOption { .. }));
+        assert!(invalid(async_ping("127.0.0.1", &fast(0)).await));
+        assert!(invalid(
+            async_ping("127.0.0.1", &fast(1).timeout(Duration::ZERO)).await
+        ));
+        assert!(invalid(
+            async_ping("127.0.0.1", &fast(1).payload_size(65_508)).await
+        ));
+        assert!(invalid(async_ping("127.0.0.1", &fast(1).ttl(0)).await));
+        let error = async_ping("not an address", &fast(1)).await.unwrap_err();
+        assert!(matches!(error, Error::NameLookup { .. }), "{error:?}");
+        let error = async_ping("127.0.0.1", &fast(1).family(Family::V6))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::NameLookup { .. }), "{error:?}");
+        let source: IpAddr = "192.0.2.200".parse().unwrap();
+        let error = async_ping("127.0.0.1", &fast(1).source(source))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, Error::SocketAddress { address } if address == source),
+            "{error:?}"
+        );
+        // No route out of the namespace: the send fails, nothing counts as sent, and the
+        // reason is kept.
+        let host = async_ping("192.0.2.9", &fast(2)).await.unwrap();
+        assert_eq!((host.packets_sent(), host.is_alive()), (0, false));
+        assert!(matches!(host.error(), Some(Error::Socket(_))), "{host}");
+    });
+}
+
+#[test]
+fn a_thousand_concurrent_pings_share_one_socket_per_family() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pingk").block_on_multi(|| async {
+        let before = icmp_sockets();
+        let tasks: Vec<_> = (0..1000u32)
+            .map(|i| {
+                let address = if i % 2 == 0 {
+                    format!("127.3.{}.{}", i / 250, i % 250 + 1)
+                } else {
+                    "::1".to_string()
+                };
+                tokio::spawn(async move { async_ping(&address, &fast(2)).await })
+            })
+            .collect();
+        let during = icmp_sockets();
+        for task in tasks {
+            let host = task.await.unwrap().unwrap();
+            assert_all_answered(&host, 2);
+        }
+        // One raw socket per family for the whole runtime.
+        assert_eq!(before, (0, 0));
+        assert_eq!(icmp_sockets(), (1, 1));
+        assert!(during.0 <= 1 && during.1 <= 1, "{during:?}");
+    });
+}
+
+/// The raw ICMP and ICMPv6 sockets this process holds, counted from its descriptors and
+/// the namespace's socket tables (the calling thread must be in the namespace).
+fn icmp_sockets() -> (usize, usize) {
+    let inodes = |table: &str, protocol: &str| -> HashSet<String> {
+        std::fs::read_to_string(format!("/proc/thread-self/net/{table}"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                // local_address is "ADDR:PROTOCOL" on raw sockets.
+                let local = line.split_whitespace().nth(1).unwrap_or("");
+                local.rsplit(':').next() == Some(protocol)
+            })
+            .filter_map(|line| line.split_whitespace().nth(9).map(str::to_string))
+            .collect()
+    };
+    let (v4, v6) = (inodes("raw", "0001"), inodes("raw6", "003A"));
+    let mut counts = (0, 0);
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
+        else {
+            continue;
+        };
+        counts.0 += usize::from(v4.contains(inode));
+        counts.1 += usize::from(v6.contains(inode));
+    }
+    counts
+}
+
+#[test]
+fn many_pings_leave_nothing_in_flight_and_memory_flat() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("pingmem");
+    // A silent host behind a TUN, for the abandoned ping at the end.
+    let _net = SimulatedNet::new(&netns);
+    netns.block_on_multi(|| async {
+        let pinger = Pinger::new();
+        let options = PingOptions::default()
+            .count(1)
+            .interval(Duration::ZERO)
+            .timeout(Duration::from_secs(1));
+        let run = |pings: usize| {
+            let pinger = pinger.clone();
+            let options = options.clone();
+            async move {
+                let workers: Vec<_> = (0..100usize)
+                    .map(|worker| {
+                        let (pinger, options) = (pinger.clone(), options.clone());
+                        tokio::spawn(async move {
+                            let address = format!("127.4.{}.{}", worker / 200, worker % 200 + 1);
+                            for _ in 0..pings / 100 {
+                                let host = pinger.ping(&address, &options).await.unwrap();
+                                assert!(host.is_alive(), "{host}");
+                            }
+                        })
+                    })
+                    .collect();
+                for worker in workers {
+                    worker.await.unwrap();
+                }
+            }
+        };
+        run(20_000).await;
+        let warm = resident_kib();
+        run(180_000).await;
+        let after = resident_kib();
+        assert_eq!(pinger.requests_in_flight(), 0);
+        assert!(
+            after < warm + 8 * 1024,
+            "resident memory grew from {warm} KiB to {after} KiB"
+        );
+
+        // A ping whose future is dropped leaves nothing behind either.
+        let silent = SimulatedNet::host(Family::V4, 200).to_string();
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(100), pinger.ping(&silent, &options)).await;
+        assert!(
+            abandoned.is_err(),
+            "the ping should still have been waiting"
+        );
+        assert_eq!(pinger.requests_in_flight(), 0);
+    });
+}
+
+fn resident_kib() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------
+// SPEC §5 against a simulated host: each case is a host number behind the TUN, a script
+// for it, and what a ping of it must report.
+
+/// A host behind the TUN, what it does, and what a ping must find.
+struct Case {
+    n: u8,
+    name: &'static str,
+    script: fn(Family) -> Vec<Reply>,
+    expect: fn(&Host, Family),
+}
+
+fn received(expected: usize) -> impl Fn(&Host) {
+    move |host: &Host| assert_eq!(host.packets_received(), expected, "{host}")
+}
+
+const CASES: &[Case] = &[
+    Case {
+        n: 2,
+        name: "good",
+        script: |_| vec![Reply::good()],
+        expect: |host, _| received(3)(host),
+    },
+    Case {
+        n: 3,
+        name: "300 ms away",
+        script: |_| vec![Reply::after(300, Craft::Good)],
+        expect: |host, _| {
+            received(3)(host);
+            assert!(host.min_rtt() >= 300.0 && host.max_rtt() < 450.0, "{host}");
+        },
+    },
+    Case {
+        n: 4,
+        name: "duplicates",
+        script: |_| {
+            vec![
+                Reply::good(),
+                Reply::after(5, Craft::Good),
+                Reply::after(10, Craft::Good),
+            ]
+        },
+        expect: |host, _| received(3)(host),
+    },
+    Case {
+        n: 5,
+        name: "bad checksum",
+        script: |_| vec![Reply::good().with(Craft::BadChecksum)],
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 6,
+        name: "wrong id",
+        script: |_| vec![Reply::good().with(Craft::WrongId)],
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 7,
+        name: "wrong payload",
+        script: |_| vec![Reply::good().with(Craft::WrongPayload)],
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 8,
+        name: "another source",
+        script: |family| {
+            vec![Reply::good().with(Craft::FromOtherSource(SimulatedNet::host(family, 99)))]
+        },
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 9,
+        name: "late",
+        script: |_| vec![Reply::after(450, Craft::Good)],
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 10,
+        name: "truncated",
+        script: |_| {
+            vec![
+                Reply::good().with(Craft::Truncated(20)),
+                Reply::good().with(Craft::Truncated(6)),
+            ]
+        },
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 11,
+        name: "wrong sequence",
+        script: |_| vec![Reply::good().with(Craft::WrongSequence)],
+        expect: |host, _| received(0)(host),
+    },
+    Case {
+        n: 12,
+        name: "flood of foreign replies, then the real one",
+        script: |_| {
+            vec![
+                Reply::good().with(Craft::ForeignFlood(3000)),
+                Reply::after(1, Craft::Good),
+            ]
+        },
+        expect: |host, _| received(3)(host),
+    },
+    Case {
+        n: 13,
+        name: "bad replies first, then the real one",
+        script: |_| {
+            vec![
+                Reply::good().with(Craft::BadChecksum),
+                Reply::good().with(Craft::WrongPayload),
+                Reply::good().with(Craft::Truncated(12)),
+                Reply::after(2, Craft::Good),
+            ]
+        },
+        expect: |host, _| {
+            received(3)(host);
+            assert!(host.error().is_none(), "{host}");
+        },
+    },
+    Case {
+        n: 14,
+        name: "destination unreachable",
+        script: |family| {
+            let code = if family == Family::V4 { 1 } else { 3 };
+            vec![Reply::good().with(Craft::Unreachable {
+                from: SimulatedNet::host(family, 254),
+                code,
+            })]
+        },
+        expect: |host, family| {
+            received(0)(host);
+            let code = if family == Family::V4 { 1 } else { 3 };
+            let from = SimulatedNet::host(family, 254);
+            assert!(
+                matches!(host.error(), Some(Error::DestinationUnreachable { source, code: c, family: f })
+                    if *source == from && *c == code && *f == family),
+                "{host}: {:?}",
+                host.error()
+            );
+        },
+    },
+    Case {
+        n: 15,
+        name: "IPv4 options (IPv6: plain)",
+        script: |family| {
+            let craft = if family == Family::V4 {
+                Craft::WithIpOptions
+            } else {
+                Craft::Good
+            };
+            vec![Reply::good().with(craft)]
+        },
+        expect: |host, _| received(3)(host),
+    },
+];
+
+trait With {
+    fn with(self, craft: Craft) -> Reply;
+}
+
+impl With for Reply {
+    fn with(mut self, craft: Craft) -> Reply {
+        self.craft = craft;
+        self
+    }
+}
+
+/// Pings every case at once (on one shared socket per family) and checks each result.
+async fn check_cases(privileged: bool) {
+    let options = PingOptions::default()
+        .count(3)
+        .interval(Duration::from_millis(10))
+        .timeout(Duration::from_millis(400))
+        .privileged(privileged);
+    let mut tasks = Vec::new();
+    for family in [Family::V4, Family::V6] {
+        for case in CASES {
+            let address = SimulatedNet::host(family, case.n).to_string();
+            let options = options.clone();
+            tasks.push((
+                family,
+                case,
+                tokio::spawn(async move { async_ping(&address, &options).await }),
+            ));
+        }
+    }
+    for (family, case, task) in tasks {
+        let host = task.await.unwrap().unwrap();
+        assert_eq!(host.packets_sent(), 3, "{family} {}: {host}", case.name);
+        let check = std::panic::AssertUnwindSafe(|| (case.expect)(&host, family));
+        if let Err(panic) = std::panic::catch_unwind(check) {
+            eprintln!("{family} case '{}' failed", case.name);
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
+
+fn simulated_net(netns: &Netns) -> SimulatedNet {
+    let net = SimulatedNet::new(netns);
+    for family in [Family::V4, Family::V6] {
+        for case in CASES {
+            net.script(SimulatedNet::host(family, case.n), (case.script)(family));
+        }
+    }
+    net
+}
+
+#[test]
+fn simulated_host_rules_raw() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("simraw");
+    let net = simulated_net(&netns);
+    netns.block_on_multi(|| check_cases(true));
+    // What ping reported matches what went on the wire.
+    for family in [Family::V4, Family::V6] {
+        assert_eq!(net.requests_seen(SimulatedNet::host(family, 2)), 3);
+    }
+}
+
+#[test]
+fn simulated_host_rules_datagram() {
+    if let Some(role) = support::child_role() {
+        assert_eq!(role, "sim");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(check_cases(false));
+        return;
+    }
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("simdg");
+    netns.allow_unprivileged_ping();
+    let _net = simulated_net(&netns);
+    support::assert_child_passed(&netns.spawn_unprivileged("simulated_host_rules_datagram", "sim"));
+}

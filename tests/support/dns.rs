@@ -1,0 +1,143 @@
+//! A tiny DNS responder for resolver tests: answers A and AAAA questions for the names it
+//! was given over UDP on loopback, NXDOMAIN for the rest, and counts the questions.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::Netns;
+
+/// A DNS server on 127.0.0.1 inside a namespace, stopped on drop.
+pub struct DnsResponder {
+    address: SocketAddr,
+    queries: Arc<Mutex<HashMap<String, usize>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl DnsResponder {
+    /// Serves `records` (lower-case names without the final dot) inside `netns`.
+    pub fn start(netns: &Netns, records: &[(&str, &[IpAddr])]) -> DnsResponder {
+        let records: HashMap<String, Vec<IpAddr>> = records
+            .iter()
+            .map(|(name, addresses)| (name.to_string(), addresses.to_vec()))
+            .collect();
+        let socket = netns.run(|| UdpSocket::bind("127.0.0.1:0").expect("bind the DNS responder"));
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let address = socket.local_addr().unwrap();
+        let queries = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (queries, stop) = (Arc::clone(&queries), Arc::clone(&stop));
+            std::thread::spawn(move || serve(&socket, &records, &queries, &stop))
+        };
+        DnsResponder {
+            address,
+            queries,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Where the server listens.
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Questions asked about `name` so far.
+    pub fn queries(&self, name: &str) -> usize {
+        let queries = self.queries.lock().unwrap_or_else(PoisonError::into_inner);
+        queries.get(name).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for DnsResponder {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(
+    socket: &UdpSocket,
+    records: &HashMap<String, Vec<IpAddr>>,
+    queries: &Mutex<HashMap<String, usize>>,
+    stop: &AtomicBool,
+) {
+    let mut buf = [0u8; 1500];
+    while !stop.load(Ordering::Relaxed) {
+        let Ok((len, peer)) = socket.recv_from(&mut buf) else {
+            continue;
+        };
+        let Some((name, qtype, question_end)) = parse_question(&buf[..len]) else {
+            continue;
+        };
+        *queries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(name.clone())
+            .or_default() += 1;
+        let reply = answer(&buf[..question_end], records.get(&name), qtype);
+        let _ = socket.send_to(&reply, peer);
+    }
+}
+
+/// The lower-cased name, the type and the end of the (single) question.
+fn parse_question(packet: &[u8]) -> Option<(String, u16, usize)> {
+    if packet.len() < 12 || u16::from_be_bytes([packet[4], packet[5]]) != 1 {
+        return None;
+    }
+    let mut labels = Vec::new();
+    let mut at = 12;
+    loop {
+        let len = usize::from(*packet.get(at)?);
+        at += 1;
+        if len == 0 {
+            break;
+        }
+        labels.push(String::from_utf8_lossy(packet.get(at..at + len)?).to_lowercase());
+        at += len;
+    }
+    let qtype = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
+    Some((labels.join("."), qtype, at + 4))
+}
+
+/// A response to the query whose header and question are `query`.
+fn answer(query: &[u8], addresses: Option<&Vec<IpAddr>>, qtype: u16) -> Vec<u8> {
+    let matching: Vec<&IpAddr> = addresses
+        .map(|all| {
+            all.iter()
+                .filter(|a| (qtype == 1 && a.is_ipv4()) || (qtype == 28 && a.is_ipv6()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut reply = query.to_vec();
+    let rcode = if addresses.is_none() { 3 } else { 0 };
+    reply[2] = 0x81 | (query[2] & 0x01); // QR, opcode 0, AA, RD copied
+    reply[3] = 0x80 | rcode; // RA
+    reply[6..8].copy_from_slice(&(matching.len() as u16).to_be_bytes());
+    reply[8..12].fill(0); // no authority, no additional records
+    for address in matching {
+        reply.extend_from_slice(&[0xc0, 12]); // the name of the question
+        reply.extend_from_slice(&qtype.to_be_bytes());
+        reply.extend_from_slice(&[0, 1, 0, 0, 0, 60]); // class IN, TTL 60
+        match address {
+            IpAddr::V4(v4) => {
+                reply.extend_from_slice(&4u16.to_be_bytes());
+                reply.extend_from_slice(&v4.octets());
+            }
+            IpAddr::V6(v6) => {
+                reply.extend_from_slice(&16u16.to_be_bytes());
+                reply.extend_from_slice(&v6.octets());
+            }
+        }
+    }
+    reply
+}
