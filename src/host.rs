@@ -38,6 +38,9 @@ pub struct Host {
     /// Serialized as its message; not restored by deserialization.
     #[cfg_attr(feature = "serde", serde(skip_deserializing))]
     error: Option<Error>,
+    /// The target as the caller gave it, when not the address itself (a name).
+    #[cfg_attr(feature = "serde", serde(skip))]
+    target: Option<String>,
 }
 
 /// Rounds to `decimals` decimal places.
@@ -81,12 +84,27 @@ impl Host {
             jitter: round(jitter, 3),
             is_alive: received > 0,
             error: None,
+            target: None,
         }
     }
 
     /// The same host with `error` as the reason it is not (fully) reachable.
     pub fn with_error(mut self, error: Option<Error>) -> Host {
         self.error = error;
+        self
+    }
+
+    /// The target as the caller gave it: a name, or the address as written. Lets a
+    /// stream of results be matched back to its targets (not serialized).
+    pub fn target(&self) -> &str {
+        self.target.as_deref().unwrap_or(&self.address)
+    }
+
+    /// The same host, pinged for `target` (as given by the caller).
+    pub(crate) fn with_target(mut self, target: &str) -> Host {
+        if target != self.address {
+            self.target = Some(target.to_string());
+        }
         self
     }
 

@@ -60,10 +60,13 @@
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
 
+mod context;
 mod engine;
 mod error;
 mod family;
 mod host;
+mod multiping;
+mod pacer;
 pub mod packet;
 mod ping;
 mod pinger;
@@ -74,6 +77,7 @@ mod socket;
 pub use error::{Error, Result};
 pub use family::Family;
 pub use host::{Hop, Host};
+pub use multiping::{MultipingOptions, async_multiping, multiping, multiping_stream};
 pub use ping::{PingOptions, async_ping, ping};
 pub use pinger::{Pinger, PingerBuilder};
 pub use resolve::{Resolver, async_resolve, resolve};

@@ -4,9 +4,10 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::context::Context;
 use crate::engine::{Engine, Probe};
-use crate::pinger::Engines;
-use crate::runtime::block_on;
+use crate::pacer::Pacer;
+use crate::runtime::{Threads, block_on};
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size, random_payload};
 use crate::{Error, Family, Host, Result};
 
@@ -84,6 +85,7 @@ macro_rules! setters {
         }
     };
 }
+pub(crate) use setters;
 
 setters!(PingOptions {
     /// Sets [`PingOptions::count`].
@@ -111,19 +113,8 @@ setters!(PingOptions {
 });
 
 impl PingOptions {
-    /// The family names resolve to: the forced one, else the source's.
-    pub(crate) fn resolve_family(&self) -> Option<Family> {
-        self.family.or(self.source.as_ref().map(Family::of))
-    }
-
-    /// What the requests to one host look like.
+    /// What the requests to one host look like, checked.
     pub(crate) fn requests(&self) -> Result<Requests> {
-        if self.count == 0 {
-            return Err(Error::invalid("count must be at least 1"));
-        }
-        if self.timeout.is_zero() {
-            return Err(Error::invalid("timeout must be greater than zero"));
-        }
         if let (Some(source), Some(family)) = (self.source, self.family)
             && Family::of(&source) != family
         {
@@ -131,23 +122,22 @@ impl PingOptions {
                 "source {source} is not an {family} address"
             )));
         }
-        Requests::new(
-            self.id,
-            self.payload.clone(),
-            self.payload_size,
-            self.ttl,
-            self.traffic_class,
-        )
-        .map(|requests| Requests {
+        Requests {
             count: self.count,
             interval: self.interval,
             timeout: self.timeout,
-            ..requests
-        })
+            id: self.id,
+            payload: self.payload.clone().map(Arc::from),
+            payload_size: self.payload_size,
+            ttl: self.ttl,
+            traffic_class: self.traffic_class,
+            pacer: None,
+        }
+        .check()
     }
 }
 
-/// The requests to send to each host, with their options checked.
+/// The requests to send to each host.
 #[derive(Debug, Clone)]
 pub(crate) struct Requests {
     pub count: usize,
@@ -158,33 +148,31 @@ pub(crate) struct Requests {
     pub payload_size: usize,
     pub ttl: u8,
     pub traffic_class: u8,
+    /// Spaces the requests of a whole call to respect a rate limit.
+    pub pacer: Option<Arc<Pacer>>,
 }
 
 impl Requests {
-    /// Checks the parts of a request; count, interval and timeout are left to the caller.
-    pub(crate) fn new(
-        id: Option<u16>,
-        payload: Option<Vec<u8>>,
-        payload_size: usize,
-        ttl: u8,
-        traffic_class: u8,
-    ) -> Result<Requests> {
-        if ttl == 0 {
+    /// Checks the options: a count and a timeout above zero, a TTL of at least 1, a
+    /// payload that fits an IPv6 packet (the family's own limit is checked once known).
+    pub(crate) fn check(self) -> Result<Requests> {
+        if self.count == 0 {
+            return Err(Error::invalid("count must be at least 1"));
+        }
+        if self.timeout.is_zero() {
+            return Err(Error::invalid("timeout must be greater than zero"));
+        }
+        if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
         }
-        let size = payload.as_ref().map_or(payload_size, Vec::len);
-        // The IPv4 limit is the smaller one; the family is checked again once known.
-        check_payload_size(Family::V6, size)?;
-        Ok(Requests {
-            count: 1,
-            interval: Duration::ZERO,
-            timeout: Duration::from_secs(2),
-            id,
-            payload: payload.map(Arc::from),
-            payload_size,
-            ttl,
-            traffic_class,
-        })
+        check_payload_size(Family::V6, self.payload_len())?;
+        Ok(self)
+    }
+
+    fn payload_len(&self) -> usize {
+        self.payload
+            .as_ref()
+            .map_or(self.payload_size, |payload| payload.len())
     }
 
     /// The probe to send to `destination` with this TTL.
@@ -201,10 +189,16 @@ impl Requests {
         }
     }
 
-    /// The payload size, checked against the limit of `family`.
+    /// Checks the payload size against the limit of `family`.
     pub(crate) fn check_family(&self, family: Family) -> Result<()> {
-        let size = self.payload.as_ref().map_or(self.payload_size, |p| p.len());
-        check_payload_size(family, size)
+        check_payload_size(family, self.payload_len())
+    }
+
+    /// Waits for the rate limit, if there is one.
+    pub(crate) async fn pace(&self) {
+        if let Some(pacer) = &self.pacer {
+            pacer.wait().await;
+        }
     }
 }
 
@@ -223,6 +217,7 @@ pub(crate) async fn ping_address(engine: &Engine, address: IpAddr, requests: &Re
         if index > 0 && !requests.interval.is_zero() {
             tokio::time::sleep(requests.interval).await;
         }
+        requests.pace().await;
         let in_flight = match engine.send(&requests.probe(address, requests.ttl)).await {
             Ok(in_flight) => in_flight,
             Err(send_error) => {
@@ -246,16 +241,18 @@ pub(crate) async fn ping_address(engine: &Engine, address: IpAddr, requests: &Re
 
 /// Resolves and pings one target with the engines of `engines`.
 pub(crate) async fn ping_target(
-    engines: &Engines<'_>,
+    context: &Context,
     address: &str,
     options: &PingOptions,
 ) -> Result<Host> {
     let requests = options.requests()?;
-    let destination = engines.resolve(address, options.resolve_family()).await?;
+    let destination = context.resolve(address, options.family).await?;
     let family = Family::of(&destination);
     requests.check_family(family)?;
-    let engine = engines.engine(family, options)?;
-    Ok(ping_address(&engine, destination, &requests).await)
+    let engine = context.engine(family)?;
+    Ok(ping_address(&engine, destination, &requests)
+        .await
+        .with_target(address))
 }
 
 /// Pings `address` (an IP address or a name) and returns its statistics, as
@@ -281,7 +278,7 @@ pub(crate) async fn ping_target(
 /// and [`Error::SocketAddress`] when the socket cannot be opened; [`Error::Runtime`] when
 /// called within a tokio runtime.
 pub fn ping(address: &str, options: &PingOptions) -> Result<Host> {
-    block_on("ping", async_ping(address, options))
+    block_on("ping", Threads::One, async_ping(address, options))
 }
 
 /// The async form of [`ping`]. All pings of a runtime share one socket per family (and
@@ -304,7 +301,12 @@ pub fn ping(address: &str, options: &PingOptions) -> Result<Host> {
 /// Cancel safe: dropping the future abandons the ping; its requests in flight are
 /// forgotten and their late replies dropped.
 pub async fn async_ping(address: &str, options: &PingOptions) -> Result<Host> {
-    ping_target(&Engines::Default, address, options).await
+    ping_target(
+        &Context::new(options.privileged, options.source),
+        address,
+        options,
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -331,6 +333,7 @@ mod tests {
                 .is_ok()
         );
         // Fits IPv6 but not IPv4.
+        assert!(invalid(PingOptions::default().payload_size(65_528)));
         let requests = PingOptions::default()
             .payload_size(65_510)
             .requests()

@@ -4,11 +4,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::engine::{DEFAULT_RECV_BUFFER, Engine, EngineConfig, engine_for};
+use crate::context::Context;
+use crate::engine::{DEFAULT_RECV_BUFFER, Engine, EngineConfig};
+use crate::multiping::{multiping_with, stream_with};
 use crate::ping::ping_target;
-use crate::resolve::resolve_target;
 use crate::socket::SocketKind;
-use crate::{Error, Family, Host, PingOptions, Resolver, Result};
+use futures::Stream;
+
+use crate::{Error, Family, Host, MultipingOptions, PingOptions, Resolver, Result};
 
 /// A handle on one socket per family (opened on first use), shared by every call made
 /// through it and its clones, with its own configuration: raw or datagram sockets, source
@@ -94,7 +97,40 @@ impl Pinger {
     /// # Cancel safety
     /// Cancel safe, as [`crate::async_ping`].
     pub async fn ping(&self, address: &str, options: &PingOptions) -> Result<Host> {
-        ping_target(&Engines::Pinger(self), address, options).await
+        ping_target(&Context::pinger(self), address, options).await
+    }
+
+    /// Pings many hosts, as [`crate::async_multiping`] does, on this pinger's sockets.
+    ///
+    /// # Errors
+    /// As [`crate::async_multiping`].
+    ///
+    /// # Cancel safety
+    /// Cancel safe, as [`crate::async_multiping`].
+    pub async fn multiping<S: AsRef<str>>(
+        &self,
+        addresses: &[S],
+        options: &MultipingOptions,
+    ) -> Result<Vec<Host>> {
+        multiping_with(Context::pinger(self), addresses, options).await
+    }
+
+    /// Streams the hosts of a sweep as they finish, as [`crate::multiping_stream`] does,
+    /// on this pinger's sockets.
+    ///
+    /// # Errors
+    /// As [`crate::multiping_stream`].
+    pub fn multiping_stream<I>(
+        &self,
+        targets: I,
+        options: &MultipingOptions,
+    ) -> Result<impl Stream<Item = Host> + Send + 'static>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str> + Send + 'static,
+        I::IntoIter: Send + 'static,
+    {
+        stream_with(Context::pinger(self), targets, options)
     }
 
     /// Resolves `name` with this pinger's resolver (the system's if none was set).
@@ -111,8 +147,18 @@ impl Pinger {
         }
     }
 
+    /// The resolver set for this pinger.
+    pub(crate) fn resolver(&self) -> Option<&Resolver> {
+        self.inner.resolver.as_ref()
+    }
+
+    /// The source address set for this pinger.
+    pub(crate) fn source(&self) -> Option<IpAddr> {
+        self.inner.source
+    }
+
     /// This pinger's engine for `family`, opened now if needed (again if it failed).
-    fn engine(&self, family: Family) -> Result<Engine> {
+    pub(crate) fn engine(&self, family: Family) -> Result<Engine> {
         let inner = &self.inner;
         if let Some(source) = inner.source
             && Family::of(&source) != family
@@ -184,51 +230,5 @@ impl PingerBuilder {
                 engines: Mutex::new(HashMap::new()),
             }),
         }
-    }
-}
-
-/// Where a call gets its engines and resolver: the runtime's defaults (configured by the
-/// call's options) or a [`Pinger`]'s own.
-pub(crate) enum Engines<'a> {
-    Default,
-    Pinger(&'a Pinger),
-}
-
-impl Engines<'_> {
-    /// The engine for `family`.
-    pub(crate) fn engine(&self, family: Family, options: &PingOptions) -> Result<Engine> {
-        match self {
-            Engines::Default => {
-                if let Some(source) = options.source
-                    && Family::of(&source) != family
-                {
-                    return Err(Error::invalid(format!(
-                        "source {source} cannot reach an {family} address"
-                    )));
-                }
-                engine_for(EngineConfig {
-                    kind: SocketKind {
-                        family,
-                        privileged: options.privileged,
-                    },
-                    source: options.source,
-                    recv_buffer_size: DEFAULT_RECV_BUFFER,
-                })
-            }
-            Engines::Pinger(pinger) => pinger.engine(family),
-        }
-    }
-
-    /// Resolves `target` to one address.
-    pub(crate) async fn resolve(&self, target: &str, family: Option<Family>) -> Result<IpAddr> {
-        let resolver = match self {
-            Engines::Default => None,
-            Engines::Pinger(pinger) => pinger.inner.resolver.as_ref(),
-        };
-        let family = match self {
-            Engines::Pinger(pinger) => family.or(pinger.inner.source.as_ref().map(Family::of)),
-            Engines::Default => family,
-        };
-        resolve_target(target, family, resolver).await
     }
 }

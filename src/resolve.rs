@@ -9,7 +9,7 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
-use crate::runtime::block_on;
+use crate::runtime::{Threads, block_on};
 use crate::{Error, Family, Result};
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
@@ -139,7 +139,7 @@ pub(crate) async fn resolve_target(
     resolver: Option<&Resolver>,
 ) -> Result<IpAddr> {
     if let Some(address) = parse_literal(target) {
-        return Resolver::check_literal(target, address, family);
+        return check_literal(target, address, family);
     }
     match resolver {
         Some(resolver) => resolver.lookup_first(target, family).await,
@@ -147,14 +147,14 @@ pub(crate) async fn resolve_target(
     }
 }
 
-impl Resolver {
-    fn check_literal(name: &str, address: IpAddr, family: Option<Family>) -> Result<IpAddr> {
-        match family {
-            Some(family) if Family::of(&address) != family => Err(Error::NameLookup {
-                name: name.to_string(),
-            }),
-            _ => Ok(address),
-        }
+/// An address written as `name`, if of `family`: a literal of the other family does not
+/// resolve to one of this family.
+pub(crate) fn check_literal(name: &str, address: IpAddr, family: Option<Family>) -> Result<IpAddr> {
+    match family {
+        Some(family) if Family::of(&address) != family => Err(Error::NameLookup {
+            name: name.to_string(),
+        }),
+        _ => Ok(address),
     }
 }
 
@@ -173,7 +173,7 @@ impl Resolver {
 /// [`Error::NameLookup`] when nothing is found; [`Error::Runtime`] inside a tokio runtime
 /// (use [`async_resolve`] there).
 pub fn resolve(name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
-    block_on("resolve", async_resolve(name, family))
+    block_on("resolve", Threads::One, async_resolve(name, family))
 }
 
 /// The async form of [`resolve`].
@@ -185,7 +185,7 @@ pub fn resolve(name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
 /// Cancel safe: dropping the future abandons the lookup.
 pub async fn async_resolve(name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
     if let Some(address) = parse_literal(name) {
-        return Resolver::check_literal(name, address, family).map(|address| vec![address]);
+        return check_literal(name, address, family).map(|address| vec![address]);
     }
     Resolver::system()?.lookup(name, family).await
 }

@@ -4,17 +4,12 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::Core;
-use super::pending::Key;
+use super::{Core, DATAGRAM_BUFFER_LEN};
 use crate::Error;
-use crate::packet::Kind;
-use crate::socket::Received;
+use crate::socket::RecvBatch;
 
 /// Datagrams read per wake-up before giving the scheduler a turn.
 const BATCH: usize = 256;
-
-/// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
-const BUFFER_LEN: usize = 65_536 + 60;
 
 /// Closes the table when the task ends in any way: a fatal error, the last handle
 /// dropped, or the runtime shutting down (which drops the task without finishing it).
@@ -29,15 +24,17 @@ impl Drop for CloseOnExit {
 /// Runs until `stop` fires (its sender is dropped) or the socket fails.
 pub(super) async fn run(core: Arc<Core>, mut stop: oneshot::Receiver<()>) {
     let guard = CloseOnExit(Arc::clone(&core));
-    let mut buf = vec![0u8; BUFFER_LEN];
-    let privileged = core.socket.is_privileged();
+    let mut batch = RecvBatch::new(DATAGRAM_BUFFER_LEN);
     loop {
-        let batch = core.socket.recv_batch(&mut buf, BATCH, |received, buf| {
-            dispatch(&core, privileged, received, buf);
-        });
+        let received = core.socket.recv_batch(
+            &mut batch,
+            BATCH,
+            |received, buf| core.dispatch(received, buf),
+            |checked_at| core.mark_drained(checked_at),
+        );
         tokio::select! {
             _ = &mut stop => break,
-            result = batch => {
+            result = received => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "ICMP socket failed; failing every request in flight");
                     core.close(error);
@@ -47,25 +44,4 @@ pub(super) async fn run(core: Arc<Core>, mut stop: oneshot::Receiver<()>) {
         }
     }
     drop(guard);
-}
-
-/// Hands `received` to the request it answers, if one waits for it.
-fn dispatch(core: &Core, privileged: bool, received: &Received, buf: &[u8]) {
-    let key = Key {
-        peer: received.peer,
-        id: if privileged { received.id } else { 0 },
-        sequence: received.sequence,
-    };
-    let waiter = core
-        .table()
-        .complete(&key, |payload| received.payload_is(payload, buf));
-    match waiter {
-        Some(waiter) => {
-            let _ = waiter.send(Ok(received.to_reply(core.socket.family())));
-        }
-        None if received.kind == Kind::EchoReply => {
-            tracing::trace!(peer = %received.peer, id = received.id, sequence = received.sequence, "reply for no request in flight");
-        }
-        None => {}
-    }
 }

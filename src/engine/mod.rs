@@ -14,14 +14,17 @@ mod driver;
 mod pending;
 mod registry;
 
+use std::cell::RefCell;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
-use crate::socket::{AsyncIcmpSocket, IcmpReply, IcmpRequest, SocketKind};
+use crate::socket::{
+    AsyncIcmpSocket, Drained, IcmpReply, IcmpRequest, Received, RecvBatch, SocketKind,
+};
 use crate::{Error, Result};
 use pending::{Key, PendingTable};
 
@@ -29,6 +32,20 @@ pub(crate) use registry::engine_for;
 
 /// Default kernel receive buffer of an engine's socket: room for thousands of replies.
 pub(crate) const DEFAULT_RECV_BUFFER: usize = 4 << 20;
+
+/// Receive buffer room per request in flight: a small reply costs the kernel about a
+/// kilobyte of buffer accounting (its `truesize`), with headroom.
+const BUFFER_PER_REQUEST: usize = 2048;
+
+/// The receive buffer is not grown beyond this.
+const MAX_RECV_BUFFER: usize = 256 << 20;
+
+/// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
+pub(crate) const DATAGRAM_BUFFER_LEN: usize = 65_536 + 60;
+
+/// Datagrams a request whose timeout expired reads at most on its own (see
+/// [`Core::catch_up`]).
+const CATCH_UP_MAX: usize = 65_536;
 
 /// What waits for a reply in the table.
 type Waiter = oneshot::Sender<Result<IcmpReply>>;
@@ -73,6 +90,12 @@ pub(crate) struct Core {
     table: Mutex<PendingTable<Waiter>>,
     /// The identifier of requests that do not ask for one (raw sockets).
     id: u16,
+    /// The receive buffer size asked for so far.
+    recv_buffer: AtomicUsize,
+    /// When the socket was last seen empty, in nanoseconds since `epoch`: every reply
+    /// that arrived before was handed to its request.
+    drained_at: AtomicU64,
+    epoch: Instant,
 }
 
 impl Core {
@@ -82,6 +105,89 @@ impl Core {
         self.table
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Hands `received` to the request it answers, if one waits for it.
+    fn dispatch(&self, received: &Received, buf: &[u8]) {
+        let privileged = self.socket.is_privileged();
+        let key = Key {
+            peer: received.peer,
+            id: if privileged { received.id } else { 0 },
+            sequence: received.sequence,
+        };
+        let waiter = self
+            .table()
+            .complete(&key, |payload| received.payload_is(payload, buf));
+        match waiter {
+            Some(waiter) => {
+                let _ = waiter.send(Ok(received.to_reply(self.socket.family())));
+            }
+            None => tracing::trace!(
+                peer = %received.peer,
+                id = received.id,
+                sequence = received.sequence,
+                "reply for no request in flight"
+            ),
+        }
+    }
+
+    /// Records that the socket was found empty at `now`.
+    fn mark_drained(&self, now: Instant) {
+        let nanos =
+            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
+        self.drained_at.fetch_max(nanos, Ordering::Relaxed);
+    }
+
+    /// True when the socket was found empty at or after `instant`.
+    fn drained_since(&self, instant: Instant) -> bool {
+        let nanos = u64::try_from(instant.saturating_duration_since(self.epoch).as_nanos())
+            .unwrap_or(u64::MAX);
+        self.drained_at.load(Ordering::Relaxed) >= nanos
+    }
+
+    /// Makes sure every reply that arrived before `deadline` was handed out: when the
+    /// receive task is behind (a burst of thousands of replies), the calling task reads
+    /// the socket itself instead of declaring its request timed out while its reply waits
+    /// in the buffer.
+    fn catch_up(&self, deadline: Instant) {
+        if self.drained_since(deadline) {
+            return;
+        }
+        thread_local! {
+            static BATCH: RefCell<Option<RecvBatch>> = const { RefCell::new(None) };
+        }
+        BATCH.with_borrow_mut(|batch| {
+            let batch = batch.get_or_insert_with(|| RecvBatch::new(DATAGRAM_BUFFER_LEN));
+            let result = self.socket.try_drain(batch, CATCH_UP_MAX, |received, buf| {
+                self.dispatch(received, buf)
+            });
+            if let Ok(Drained::Empty(checked_at)) = result {
+                self.mark_drained(checked_at);
+            }
+        });
+    }
+
+    /// Grows the receive buffer with the requests in flight, so that a burst of replies
+    /// is not dropped by the kernel before the receive task reads it.
+    fn reserve_buffer(&self, in_flight: usize) {
+        let wanted = in_flight
+            .saturating_mul(BUFFER_PER_REQUEST)
+            .min(MAX_RECV_BUFFER);
+        let current = self.recv_buffer.load(Ordering::Relaxed);
+        if wanted <= current {
+            return;
+        }
+        let grown = wanted
+            .saturating_mul(2)
+            .next_power_of_two()
+            .min(MAX_RECV_BUFFER);
+        let claimed = self
+            .recv_buffer
+            .compare_exchange(current, grown, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok();
+        if claimed && let Err(error) = self.socket.set_recv_buffer_size(grown) {
+            tracing::debug!(%error, grown, "cannot grow the receive buffer");
+        }
     }
 
     /// Closes the table with `error` and tells every waiter.
@@ -115,6 +221,9 @@ impl Engine {
             socket,
             table: Mutex::new(PendingTable::new(rand::random())),
             id: next_engine_id(),
+            recv_buffer: AtomicUsize::new(config.recv_buffer_size),
+            drained_at: AtomicU64::new(0),
+            epoch: Instant::now(),
         });
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(driver::run(Arc::clone(&core), stopped));
@@ -138,12 +247,17 @@ impl Engine {
         let privileged = core.socket.is_privileged();
         let id = probe.id.unwrap_or(core.id);
         let (waiter, reply) = oneshot::channel();
-        let key = core.table().insert(
-            probe.destination,
-            if privileged { id } else { 0 },
-            Arc::clone(&probe.payload),
-            waiter,
-        )?;
+        let (key, in_flight) = {
+            let mut table = core.table();
+            let key = table.insert(
+                probe.destination,
+                if privileged { id } else { 0 },
+                Arc::clone(&probe.payload),
+                waiter,
+            )?;
+            (key, table.len())
+        };
+        core.reserve_buffer(in_flight);
         // From here on, dropping `registration` (on error or cancellation) removes the entry.
         let registration = Registration {
             core: Arc::clone(core),
@@ -211,13 +325,22 @@ impl InFlight {
     /// # Errors
     /// [`Error::TimeoutExceeded`] when none came in time; the engine's error if its socket
     /// failed meanwhile.
-    pub async fn reply(self, timeout: Duration) -> Result<IcmpReply> {
-        let deadline = tokio::time::Instant::from_std(self.sent_at + timeout);
-        let result = match tokio::time::timeout_at(deadline, self.reply).await {
+    pub async fn reply(mut self, timeout: Duration) -> Result<IcmpReply> {
+        let deadline = self.sent_at + timeout;
+        let waited = tokio::time::timeout_at(deadline.into(), &mut self.reply).await;
+        let result = match waited {
             Ok(Ok(result)) => result,
             // The receive task went away without a word: its runtime is shutting down.
             Ok(Err(_)) => Err(Error::SocketUnavailable),
-            Err(_) => Err(Error::TimeoutExceeded { timeout }),
+            Err(_) => {
+                // The reply may have arrived in time and still wait in the socket buffer.
+                self.registration.core.catch_up(deadline);
+                match self.reply.try_recv() {
+                    Ok(Ok(reply)) if reply.time() <= deadline => Ok(reply),
+                    Ok(Err(error)) => Err(error),
+                    _ => Err(Error::TimeoutExceeded { timeout }),
+                }
+            }
         };
         drop(self.registration);
         result

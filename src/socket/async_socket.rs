@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::kind::{Received, SocketKind, receive_buffer_len};
-use super::sys::{self, AsyncSocket};
+use super::sys::{self, AsyncSocket, RecvBatch};
 use super::{IcmpReply, IcmpRequest, check_timeout};
 use crate::{Error, Family, Result};
 
@@ -177,32 +177,95 @@ impl AsyncIcmpSocket {
     }
 
     /// Waits for datagrams and hands each reply-like one to `on_reply` with the buffer
-    /// it lies in; returns after `max` datagrams so the caller can yield. Errors are
-    /// fatal for the socket: a read error, or the end of the stream after a shutdown.
+    /// it lies in, reading many per system call into `batch`; calls `on_empty` with the
+    /// instant the socket was found empty. Returns after about `max` datagrams so that the
+    /// caller can yield. Errors are fatal for the socket.
     pub(crate) async fn recv_batch(
         &self,
-        buf: &mut [u8],
+        batch: &mut RecvBatch,
         max: usize,
         mut on_reply: impl FnMut(&Received, &[u8]),
+        mut on_empty: impl FnMut(Instant),
     ) -> Result<()> {
         let result = self
             .inner
-            .read_with(|socket, mut readiness| {
-                for _ in 0..max {
-                    let datagram = match self.kind.read(socket, buf, readiness) {
-                        Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-                        other => other?,
-                    };
-                    // Once a datagram came from the normal queue, the error queue was empty.
-                    readiness.error &= datagram.queued_error.is_some();
-                    if let Some(received) = self.kind.decode(buf, &datagram) {
-                        on_reply(&received, buf);
+            .read_with(|socket, readiness| {
+                match self.drain(socket, batch, readiness, max, &mut on_reply)? {
+                    Drained::Full => Ok(()),
+                    Drained::Empty(checked_at) => {
+                        on_empty(checked_at);
+                        Err(io::ErrorKind::WouldBlock.into())
                     }
                 }
-                Ok(())
             })
             .await;
         Ok(result?)
+    }
+
+    /// Reads what is queued now, without waiting, as [`AsyncIcmpSocket::recv_batch`]
+    /// does: for a task that must not wait for the receive task to get to it.
+    pub(crate) fn try_drain(
+        &self,
+        batch: &mut RecvBatch,
+        max: usize,
+        mut on_reply: impl FnMut(&Received, &[u8]),
+    ) -> io::Result<Drained> {
+        let readiness = sys::Readiness {
+            readable: true,
+            error: true,
+        };
+        self.drain(self.inner.get_ref(), batch, readiness, max, &mut on_reply)
+    }
+
+    /// Reads up to about `max` datagrams, handing the replies to `on_reply`: first the
+    /// error queue of a datagram socket when it signals something there, then the normal
+    /// queue, many datagrams per system call.
+    fn drain(
+        &self,
+        socket: &socket2::Socket,
+        batch: &mut RecvBatch,
+        readiness: sys::Readiness,
+        max: usize,
+        on_reply: &mut impl FnMut(&Received, &[u8]),
+    ) -> io::Result<Drained> {
+        let mut error_queue = readiness.error && !self.kind.privileged;
+        let mut read = 0;
+        // Bounded even if the socket kept returning errors without data.
+        for _ in 0..max + 8 {
+            if read >= max {
+                return Ok(Drained::Full);
+            }
+            let checked_at = Instant::now();
+            let result = if error_queue {
+                batch.recv_error_queue(socket)
+            } else {
+                batch.recv(socket)
+            };
+            match result {
+                Ok(count) => {
+                    for index in 0..count {
+                        let (datagram, bytes) = batch.get(index);
+                        if let Some(received) = self.kind.decode(bytes, datagram) {
+                            on_reply(&received, bytes);
+                        }
+                    }
+                    read += count;
+                }
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    if !error_queue {
+                        return Ok(Drained::Empty(checked_at));
+                    }
+                    error_queue = false;
+                }
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                // A datagram socket reports a queued ICMP error once as a read error.
+                Err(error) if !self.kind.privileged && sys::is_queued_error_signal(&error) => {
+                    error_queue = true;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Drained::Full)
     }
 
     /// Shuts the socket down for reading, as a fatal error would: for tests of the engine.
@@ -210,6 +273,16 @@ impl AsyncIcmpSocket {
     pub(crate) fn shutdown_for_test(&self) {
         let _ = self.inner.get_ref().shutdown(std::net::Shutdown::Read);
     }
+}
+
+/// How a drain of the socket ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// The socket had nothing more to read when checked at this instant: everything
+    /// that arrived before was read.
+    Empty(Instant),
+    /// The maximum was read; there may be more.
+    Full,
 }
 
 #[cfg(unix)]

@@ -55,20 +55,36 @@ impl SocketKind {
     }
 
     /// Sends an already encoded request; `WouldBlock` is returned as is.
+    ///
+    /// On a datagram socket, an ICMP error that arrived for an earlier request (queued on
+    /// the error queue) is also reported once by the next send, whatever its destination:
+    /// that send did not happen, and is tried again. A send that fails for its own reason
+    /// fails the same way again and that error is returned.
     pub fn send_encoded(
         self,
         socket: &Socket,
         request: &IcmpRequest,
         message: &[u8],
     ) -> io::Result<()> {
-        sys::send_to(
-            socket,
-            message,
-            request.destination(),
-            request.ttl(),
-            request.traffic_class(),
-        )
-        .map(drop)
+        let send = || {
+            sys::send_to(
+                socket,
+                message,
+                request.destination(),
+                request.ttl(),
+                request.traffic_class(),
+            )
+        };
+        let mut result = send();
+        for _ in 0..2 {
+            match &result {
+                Err(error) if !self.privileged && sys::is_queued_error_signal(error) => {
+                    result = send();
+                }
+                _ => break,
+            }
+        }
+        result.map(drop)
     }
 
     /// Maps a send error: `EACCES` on an IPv4 socket without broadcast is a broadcast

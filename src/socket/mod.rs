@@ -17,9 +17,12 @@ mod reply;
 mod request;
 pub(crate) mod sys;
 
+pub(crate) use sys::RecvBatch;
+
 use std::time::Duration;
 
 pub use async_socket::AsyncIcmpSocket;
+pub(crate) use async_socket::Drained;
 pub use blocking::{IcmpV4Socket, IcmpV6Socket};
 pub(crate) use kind::{Received, SocketKind};
 pub use reply::IcmpReply;

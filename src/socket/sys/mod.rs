@@ -14,8 +14,10 @@
 use std::net::IpAddr;
 use std::time::SystemTime;
 
+mod batch;
 #[cfg(unix)]
 mod unix;
+pub(crate) use batch::RecvBatch;
 #[cfg(unix)]
 pub(crate) use unix::*;
 

@@ -153,10 +153,10 @@ mod linux {
 /// Room for the control messages we ask for: a timestamp and an extended error with its
 /// offender address, with headroom. Aligned like `cmsghdr`.
 #[repr(C, align(8))]
-struct ControlBuffer([MaybeUninit<u8>; 256]);
+pub(super) struct ControlBuffer(pub(super) [MaybeUninit<u8>; 256]);
 
 impl ControlBuffer {
-    fn new() -> ControlBuffer {
+    pub(super) fn new() -> ControlBuffer {
         ControlBuffer([MaybeUninit::uninit(); 256])
     }
 }
@@ -337,7 +337,7 @@ fn recv_with_flags(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::R
 ///
 /// # Safety
 /// `address` must point to `len` readable bytes.
-unsafe fn socket_address(address: *const u8, len: usize) -> Option<IpAddr> {
+pub(super) unsafe fn socket_address(address: *const u8, len: usize) -> Option<IpAddr> {
     if len < mem::size_of::<libc::sockaddr>() {
         return None;
     }
@@ -365,7 +365,7 @@ unsafe fn socket_address(address: *const u8, len: usize) -> Option<IpAddr> {
 ///
 /// # Safety
 /// `header` must describe a control buffer the kernel filled in by `recvmsg`.
-unsafe fn read_control_messages(header: &libc::msghdr, datagram: &mut Datagram) {
+pub(super) unsafe fn read_control_messages(header: &libc::msghdr, datagram: &mut Datagram) {
     // SAFETY (whole loop): CMSG_FIRSTHDR / CMSG_NXTHDR return null or a header that lies
     // inside the control buffer; the data of each message is read only after checking
     // that its length covers the type read, with unaligned reads.

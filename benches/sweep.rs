@@ -1,0 +1,261 @@
+//! The sweep benchmark (SPEC §7): 127.1.0.0/16 (65,534 loopback hosts, one request each)
+//! inside a private network namespace, at several levels of hosts in flight. Prints, per
+//! level, the median elapsed time over several rounds, hosts per second, live hosts
+//! reported dead and peak resident memory, next to two references measured in the same
+//! run: a plain loop on one raw socket (the kernel's limit) and fping when installed.
+//!
+//! `cargo bench --bench sweep` (as root: it makes a namespace; it skips otherwise).
+//! `SWEEP_ROUNDS=N` changes the number of rounds (default 5).
+
+#[path = "../tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
+
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use icmplib::packet::{EchoKind, emit_echo};
+use icmplib::{Family, MultipingOptions, multiping_stream};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use support::Netns;
+
+const FIRST: u32 = 0x7f01_0001; // 127.1.0.1
+const HOSTS: u32 = 65_534;
+const LEVELS: [usize; 4] = [100, 1_000, 10_000, 65_534];
+
+fn targets(hosts: u32) -> impl Iterator<Item = String> + Send + 'static {
+    (FIRST..FIRST + hosts).map(|address| Ipv4Addr::from(address).to_string())
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Peak resident size of the process, in MiB.
+fn peak_memory_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// The reference: one raw socket with a 16 MiB receive buffer, requests sent back to
+/// back, replies drained whenever the socket has some. Returns (seconds, replies).
+fn kernel_limit(hosts: u32) -> (f64, usize) {
+    let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).expect("raw socket");
+    socket.set_nonblocking(true).unwrap();
+    let _ = socket.set_recv_buffer_size(16 << 20);
+    let mut message = Vec::with_capacity(64);
+    let mut buf = [0u8; 2048];
+    let mut replies = 0usize;
+    let mut drain = |replies: &mut usize| {
+        // The IPv4 header (20 bytes), then the ICMP type: 0 is an echo reply.
+        while let Ok(len) = (&socket).read(&mut buf) {
+            *replies += usize::from(len > 20 && buf[20] == 0);
+        }
+    };
+    let started = Instant::now();
+    for (i, address) in (FIRST..FIRST + hosts).enumerate() {
+        message.clear();
+        emit_echo(
+            Family::V4,
+            EchoKind::Request,
+            0x5eed,
+            i as u16,
+            &[0x5a; 56],
+            &mut message,
+        );
+        let to = SockAddr::from(SocketAddr::new(Ipv4Addr::from(address).into(), 0));
+        while socket.send_to(&message, &to).is_err() {
+            drain(&mut replies);
+        }
+        if i % 64 == 0 {
+            drain(&mut replies);
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while replies < hosts as usize && Instant::now() < deadline {
+        drain(&mut replies);
+    }
+    (started.elapsed().as_secs_f64(), replies)
+}
+
+/// One sweep with the library, in a child process (so that its peak memory is its own):
+/// (seconds, hosts reported dead, peak MiB).
+fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (f64, u64, f64) {
+    let exe = std::env::current_exe().expect("current_exe");
+    let args = [
+        "--child",
+        flavor,
+        &hosts.to_string(),
+        &in_flight.to_string(),
+    ];
+    let output = netns.run_program(&exe, &args, Duration::from_secs(120));
+    let text = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    assert!(
+        output.status.success() && fields.len() == 3,
+        "child failed: {text}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (fields[0], fields[1] as u64, fields[2])
+}
+
+/// The child: sweeps `hosts` addresses from 127.1.0.1 with `in_flight` in flight on a
+/// runtime of `flavor` and prints "seconds dead peak_mib".
+fn child(flavor: &str, hosts: u32, in_flight: usize) {
+    let runtime = match flavor {
+        "current" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+    .expect("runtime");
+    let options = MultipingOptions::default()
+        .count(1)
+        .timeout(Duration::from_secs(1))
+        .concurrent_tasks(in_flight);
+    let started = Instant::now();
+    let dead = runtime.block_on(async {
+        let mut stream = std::pin::pin!(multiping_stream(targets(hosts), &options).expect("sweep"));
+        let mut dead = 0u64;
+        while let Some(host) = stream.next().await {
+            dead += u64::from(!host.is_alive());
+        }
+        dead
+    });
+    println!(
+        "{} {dead} {}",
+        started.elapsed().as_secs_f64(),
+        peak_memory_mib()
+    );
+}
+
+/// fping on the same hosts: (seconds, hosts reported dead), or None without fping.
+fn fping(netns: &Netns) -> Option<(f64, u64)> {
+    let started = Instant::now();
+    let output = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns.name(),
+            "fping",
+            "-C1",
+            "-i0",
+            "-q",
+            "-g",
+            "127.1.0.1",
+            "127.1.255.254",
+        ])
+        .output()
+        .ok()?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let report = String::from_utf8_lossy(&output.stderr);
+    if !report.contains(" : ") {
+        return None;
+    }
+    let dead = report
+        .lines()
+        .filter(|line| line.trim_end().ends_with(": -"))
+        .count() as u64;
+    Some((elapsed, dead))
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == "--child") {
+        let hosts = args[at + 2].parse().expect("hosts");
+        let in_flight = args[at + 3].parse().expect("in flight");
+        child(&args[at + 1], hosts, in_flight);
+        return;
+    }
+    // Only root can make namespaces.
+    if !std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0"))
+    {
+        println!("sweep benchmark skipped: it needs root (it makes a network namespace)");
+        return;
+    }
+    let rounds: usize = std::env::var("SWEEP_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(5);
+    let netns = Netns::new("sweep");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = cores;
+    println!(
+        "sweep of 127.1.0.0/16: {HOSTS} hosts, 1 request each, {rounds} rounds, median; {cores} cores"
+    );
+
+    let reference = netns.run(move || {
+        let runs: Vec<(f64, usize)> = (0..rounds).map(|_| kernel_limit(HOSTS)).collect();
+        let lost = runs
+            .iter()
+            .map(|(_, replies)| HOSTS as usize - replies)
+            .max()
+            .unwrap_or(0);
+        (median(runs.iter().map(|(s, _)| *s).collect()), lost)
+    });
+    println!(
+        "{:<28} {:>8.3} s {:>10.0} hosts/s  {:>6} lost",
+        "reference raw-socket loop",
+        reference.0,
+        f64::from(HOSTS) / reference.0,
+        reference.1
+    );
+
+    let fping_runs: Vec<(f64, u64)> = (0..rounds).filter_map(|_| fping(&netns)).collect();
+    let fping_median = (!fping_runs.is_empty()).then(|| {
+        let dead = fping_runs.iter().map(|(_, dead)| *dead).max().unwrap_or(0);
+        (median(fping_runs.iter().map(|(s, _)| *s).collect()), dead)
+    });
+    match fping_median {
+        Some((seconds, dead)) => println!(
+            "{:<28} {:>8.3} s {:>10.0} hosts/s  {:>6} dead  ({:.2}x the reference)",
+            "fping -C1 -i0",
+            seconds,
+            f64::from(HOSTS) / seconds,
+            dead,
+            seconds / reference.0
+        ),
+        None => println!("fping: not installed, skipped"),
+    }
+
+    for flavor in ["multi", "current"] {
+        println!("icmplib on a {flavor}-thread tokio runtime:");
+        for in_flight in LEVELS {
+            let runs: Vec<(f64, u64, f64)> = (0..rounds)
+                .map(|_| library_sweep(&netns, flavor, HOSTS, in_flight))
+                .collect();
+            let dead = runs.iter().map(|(_, dead, _)| *dead).max().unwrap_or(0);
+            let peak = runs.iter().map(|(_, _, peak)| *peak).fold(0.0, f64::max);
+            let seconds = median(runs.iter().map(|(s, _, _)| *s).collect());
+            let vs_fping = fping_median.map_or(String::new(), |(f, _)| {
+                format!(", {:.2}x fping", seconds / f)
+            });
+            println!(
+                "  {in_flight:>6} in flight            {seconds:>8.3} s {:>10.0} hosts/s  {dead:>6} dead  peak {peak:>6.1} MiB  ({:.2}x the reference{vs_fping})",
+                f64::from(HOSTS) / seconds,
+                seconds / reference.0
+            );
+        }
+    }
+    // Memory grows with hosts in flight, not hosts in total: a /20 and a /16 at 1,000.
+    let small = library_sweep(&netns, "multi", 4_094, 1_000).2;
+    let large = library_sweep(&netns, "multi", HOSTS, 1_000).2;
+    println!("peak memory at 1,000 in flight: /20 {small:.1} MiB, /16 {large:.1} MiB");
+}

@@ -1,0 +1,249 @@
+//! `multiping`, `async_multiping` and `multiping_stream` on real packets: loopback sweeps
+//! at several concurrency levels, a mix of live, unreachable, silent and unresolvable
+//! targets in the router chain, lazy targets, the rate limit, unprivileged sweeps.
+
+mod support;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use icmplib::{
+    Error, Family, MultipingOptions, Pinger, Resolver, async_multiping, multiping, multiping_stream,
+};
+use support::{Chain, DnsResponder, Netns, Reject};
+
+/// The `hosts` first host addresses of 127.1.0.0/16.
+fn loopback_block(hosts: u32) -> Vec<String> {
+    (1..=hosts)
+        .map(|i| Ipv4Addr::from(0x7f01_0000 + i).to_string())
+        .collect()
+}
+
+fn sweep_options(in_flight: usize) -> MultipingOptions {
+    MultipingOptions::default()
+        .count(1)
+        .timeout(Duration::from_secs(1))
+        .concurrent_tasks(in_flight)
+}
+
+#[test]
+fn a_slash_20_is_all_alive_in_input_order_at_every_concurrency() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mp20").block_on_multi(|| async {
+        let targets = loopback_block(4094);
+        for in_flight in [100, 1000, 4094] {
+            let hosts = async_multiping(&targets, &sweep_options(in_flight))
+                .await
+                .unwrap();
+            assert_eq!(hosts.len(), targets.len());
+            for (host, target) in hosts.iter().zip(&targets) {
+                assert_eq!(host.address(), target, "input order");
+                assert!(host.is_alive(), "{host} at {in_flight} in flight");
+                assert_eq!((host.packets_sent(), host.packets_received()), (1, 1));
+            }
+        }
+        // The stream finds the same, as hosts finish.
+        let mut stream =
+            std::pin::pin!(multiping_stream(loopback_block(4094), &sweep_options(1000)).unwrap());
+        let (mut seen, mut alive) = (0, 0);
+        while let Some(host) = stream.next().await {
+            seen += 1;
+            alive += usize::from(host.is_alive());
+        }
+        assert_eq!((seen, alive), (4094, 4094));
+    });
+}
+
+#[test]
+fn blocking_multiping_works_from_a_plain_thread() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mpbl").run(|| {
+        let hosts = multiping(&["127.0.0.1", "::1", "127.0.0.2"], &sweep_options(10)).unwrap();
+        let addresses: Vec<&str> = hosts.iter().map(|host| host.address()).collect();
+        assert_eq!(addresses, ["127.0.0.1", "::1", "127.0.0.2"]);
+        assert!(hosts.iter().all(|host| host.is_alive()));
+    });
+}
+
+#[test]
+fn each_target_gets_its_own_result_in_the_router_chain() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = Chain::new(2);
+    chain.warm_up();
+    let dns = DnsResponder::start(
+        chain.client(),
+        &[("target.test", &[chain.target(Family::V6)])],
+    );
+    let server = dns.address();
+    let last4 = chain.last_router_address(Family::V4);
+    let last6 = chain.last_router_address(Family::V6);
+    let targets: Vec<String> = [
+        chain.target(Family::V4).to_string(),
+        chain
+            .rejected(Reject::HostUnreachable, Family::V4)
+            .to_string(),
+        chain.silent(Family::V4).to_string(),
+        "missing.test".to_string(),
+        "target.test".to_string(),
+        chain.rejected(Reject::NoRoute, Family::V6).to_string(),
+        chain.silent(Family::V6).to_string(),
+    ]
+    .into();
+    let expected_target6 = chain.target(Family::V6);
+    let hosts = chain.client().block_on(move || async move {
+        let pinger = Pinger::builder()
+            .resolver(Resolver::with_name_servers(&[server]).unwrap())
+            .build();
+        let options = MultipingOptions::default()
+            .count(2)
+            .interval(Duration::from_millis(10))
+            .timeout(Duration::from_millis(500));
+        pinger.multiping(&targets, &options).await.unwrap()
+    });
+    let summary: Vec<String> = hosts.iter().map(ToString::to_string).collect();
+    let [live, unreachable, silent, missing, named, no_route, silent6] = &hosts[..] else {
+        panic!("{summary:#?}")
+    };
+    assert!(live.is_alive() && live.error().is_none(), "{live}");
+    assert!(!unreachable.is_alive(), "{unreachable}");
+    assert!(
+        matches!(unreachable.error(), Some(Error::DestinationUnreachable { source, code: 1, family: Family::V4 }) if *source == last4),
+        "{unreachable}"
+    );
+    assert_eq!(unreachable.packets_sent(), 2);
+    assert!(!silent.is_alive() && silent.error().is_none(), "{silent}");
+    assert_eq!(silent.packets_sent(), 2);
+    assert_eq!(missing.address(), "missing.test");
+    assert!(
+        matches!(missing.error(), Some(Error::NameLookup { .. })),
+        "{missing}"
+    );
+    assert_eq!(missing.packets_sent(), 0);
+    assert_eq!(named.ip(), Some(expected_target6));
+    assert_eq!(named.target(), "target.test");
+    assert!(named.is_alive(), "{named}");
+    assert!(
+        matches!(no_route.error(), Some(Error::DestinationUnreachable { source, code: 0, family: Family::V6 }) if *source == last6),
+        "{no_route}"
+    );
+    assert!(
+        !silent6.is_alive() && silent6.error().is_none(),
+        "{silent6}"
+    );
+}
+
+#[test]
+fn the_stream_pulls_targets_only_as_room_frees_up() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mplazy").block_on(|| async {
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&pulled);
+        // A million targets, produced lazily: only those in flight are ever held.
+        let targets = (0u32..1_000_000).map(move |i| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            IpAddr::from(Ipv4Addr::from(0x7f05_0001 + i)).to_string()
+        });
+        let in_flight = 20;
+        let mut stream =
+            std::pin::pin!(multiping_stream(targets, &sweep_options(in_flight)).unwrap());
+        for done in 1..=500 {
+            let host = stream.next().await.unwrap();
+            assert!(host.is_alive(), "{host}");
+            let pulled = pulled.load(Ordering::Relaxed);
+            assert!(
+                pulled <= done + in_flight,
+                "{pulled} targets pulled for {done} hosts done"
+            );
+        }
+    });
+}
+
+#[test]
+fn the_rate_limit_spaces_requests() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mprate").block_on(|| async {
+        let targets = loopback_block(101);
+        let options = sweep_options(1000).rate_limit(500);
+        let started = Instant::now();
+        let hosts = async_multiping(&targets, &options).await.unwrap();
+        // 101 requests at 500 per second cannot all leave in less than 0.2 s.
+        assert!(
+            started.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(hosts.iter().all(|host| host.is_alive()));
+    });
+}
+
+#[test]
+fn whole_call_failures_are_errors() {
+    if let Some(role) = support::child_role() {
+        assert_eq!(role, "noraw");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // Raw sockets are refused to this user: an error for the call, not per host.
+            let error = async_multiping(&["127.0.0.1", "::1"], &sweep_options(2))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, Error::SocketPermission { privileged: true }),
+                "{error:?}"
+            );
+            let error = multiping_stream(vec!["127.0.0.1"], &sweep_options(2))
+                .err()
+                .unwrap();
+            assert!(
+                matches!(error, Error::SocketPermission { privileged: true }),
+                "{error:?}"
+            );
+            // Datagram sockets are allowed here: a sweep of a /22 finds every host.
+            let targets = loopback_block(1022);
+            let hosts = async_multiping(&targets, &sweep_options(1000).privileged(false))
+                .await
+                .unwrap();
+            let dead: Vec<String> = hosts
+                .iter()
+                .filter(|h| !h.is_alive())
+                .map(ToString::to_string)
+                .collect();
+            assert!(
+                dead.is_empty(),
+                "{} of 1022 reported dead: {:?}",
+                dead.len(),
+                &dead[..dead.len().min(5)]
+            );
+        });
+        // Invalid options are refused before anything is sent.
+        let invalid = multiping(&["127.0.0.1"], &sweep_options(0).privileged(false)).unwrap_err();
+        assert!(
+            matches!(invalid, Error::InvalidOption { .. }),
+            "{invalid:?}"
+        );
+        return;
+    }
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("mpfail");
+    netns.allow_unprivileged_ping();
+    support::assert_child_passed(
+        &netns.spawn_unprivileged("whole_call_failures_are_errors", "noraw"),
+    );
+}
