@@ -87,8 +87,8 @@ fn kernel_limit(hosts: u32) -> (f64, usize) {
     (started.elapsed().as_secs_f64(), replies)
 }
 
-/// One sweep with the library, in a child process (so that its peak memory is its own):
-/// (seconds, hosts reported dead, peak MiB).
+/// One sweep in a child process (so that its peak memory is its own), with the library
+/// on a runtime of `flavor`, or the reference loop: (seconds, hosts reported dead, peak MiB).
 fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (f64, u64, f64) {
     let exe = std::env::current_exe().expect("current_exe");
     let args = [
@@ -114,6 +114,15 @@ fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (
 /// The child: sweeps `hosts` addresses from 127.1.0.1 with `in_flight` in flight on a
 /// runtime of `flavor` and prints "seconds dead peak_mib".
 fn child(flavor: &str, hosts: u32, in_flight: usize) {
+    if flavor == "reference" {
+        let (seconds, replies) = kernel_limit(hosts);
+        println!(
+            "{seconds} {} {}",
+            hosts as usize - replies,
+            peak_memory_mib()
+        );
+        return;
+    }
     let runtime = match flavor {
         "current" => tokio::runtime::Builder::new_current_thread()
             .enable_all()

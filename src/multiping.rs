@@ -13,7 +13,7 @@ use futures::{Stream, StreamExt, stream};
 use crate::context::Context;
 use crate::pacer::Pacer;
 use crate::ping::{Requests, ping_address};
-use crate::runtime::{Threads, block_on};
+use crate::runtime::block_on;
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL};
 use crate::{Error, Family, Host, Result};
 
@@ -310,11 +310,7 @@ pub(crate) async fn multiping_with<S: AsRef<str>>(
 /// [`Error::SocketAddress`] when a socket cannot be opened; [`Error::Runtime`] within a
 /// tokio runtime.
 pub fn multiping<S: AsRef<str>>(addresses: &[S], options: &MultipingOptions) -> Result<Vec<Host>> {
-    block_on(
-        "multiping",
-        Threads::PerCore,
-        async_multiping(addresses, options),
-    )
+    block_on("multiping", async_multiping(addresses, options))
 }
 
 /// The async form of [`multiping`]: every request goes through the runtime's shared

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::context::Context;
 use crate::engine::{Engine, Probe};
 use crate::pacer::Pacer;
-use crate::runtime::{Threads, block_on};
+use crate::runtime::block_on;
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size, random_payload};
 use crate::{Error, Family, Host, Result};
 
@@ -278,7 +278,7 @@ pub(crate) async fn ping_target(
 /// and [`Error::SocketAddress`] when the socket cannot be opened; [`Error::Runtime`] when
 /// called within a tokio runtime.
 pub fn ping(address: &str, options: &PingOptions) -> Result<Host> {
-    block_on("ping", Threads::One, async_ping(address, options))
+    block_on("ping", async_ping(address, options))
 }
 
 /// The async form of [`ping`]. All pings of a runtime share one socket per family (and

@@ -9,7 +9,7 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
-use crate::runtime::{Threads, block_on};
+use crate::runtime::block_on;
 use crate::{Error, Family, Result};
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
@@ -173,7 +173,7 @@ pub(crate) fn check_literal(name: &str, address: IpAddr, family: Option<Family>)
 /// [`Error::NameLookup`] when nothing is found; [`Error::Runtime`] inside a tokio runtime
 /// (use [`async_resolve`] there).
 pub fn resolve(name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
-    block_on("resolve", Threads::One, async_resolve(name, family))
+    block_on("resolve", async_resolve(name, family))
 }
 
 /// The async form of [`resolve`].

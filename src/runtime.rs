@@ -4,23 +4,13 @@ use std::future::Future;
 
 use crate::{Error, Result};
 
-/// How the blocking function's runtime runs its tasks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Threads {
-    /// One thread: enough for one host.
-    One,
-    /// A worker per core (at most 4): sweeps send on one while another receives.
-    PerCore,
-}
-
-/// Runs `future` to completion on a new runtime, for the blocking function `name`.
-/// Refuses to run inside a tokio runtime, where blocking would stall the runtime's
-/// thread (and building a runtime there panics).
-pub(crate) fn block_on<T>(
-    name: &str,
-    threads: Threads,
-    future: impl Future<Output = Result<T>>,
-) -> Result<T> {
+/// Runs `future` to completion on a new single-threaded runtime, for the blocking
+/// function `name`. Refuses to run inside a tokio runtime, where blocking would stall
+/// the runtime's thread (and building a runtime there panics).
+///
+/// One thread is also the fastest way to sweep: the sends, the receive task and the
+/// replies' wake-ups then never cross threads (measured with `cargo bench --bench sweep`).
+pub(crate) fn block_on<T>(name: &str, future: impl Future<Output = Result<T>>) -> Result<T> {
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(Error::Runtime {
             reason: format!(
@@ -29,17 +19,8 @@ pub(crate) fn block_on<T>(
             ),
         });
     }
-    let runtime = match threads {
-        Threads::One => tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?,
-        Threads::PerCore => {
-            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(cores.clamp(2, 4))
-                .enable_all()
-                .build()?
-        }
-    };
-    runtime.block_on(future)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(future)
 }

@@ -209,3 +209,160 @@ fn ping_unprivileged_as_a_normal_user() {
         );
     }
 }
+
+#[test]
+fn multiping_summary_counts_a_sweep() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exmp");
+    let multiping = example("multiping");
+    let args = [
+        "--summary",
+        "--concurrency",
+        "1000",
+        "-c",
+        "1",
+        "-W",
+        "1",
+        "127.1.0.0/20",
+    ];
+    let output = netns.run_program(&multiping, &args, TIMEOUT);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(
+        text.starts_with(
+            "summary: hosts=4094 alive=4094 down=0 sent=4094 received=4094 elapsed_s="
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        text.lines().count(),
+        1,
+        "only the summary on stdout: {text}"
+    );
+}
+
+#[test]
+fn multiping_json_keeps_input_order_and_exit_status() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exmpj");
+    let net = SimulatedNet::new(&netns);
+    let unreachable = SimulatedNet::host(Family::V4, 9);
+    net.script(
+        unreachable,
+        vec![Reply::after(
+            0,
+            Craft::Unreachable {
+                from: SimulatedNet::host(Family::V4, 254),
+                code: 1,
+            },
+        )],
+    );
+    net.script(
+        SimulatedNet::host(Family::V6, 5),
+        vec![Reply::after(30, Craft::Good)],
+    );
+    let silent = SimulatedNet::host(Family::V4, 10).to_string();
+    let slow6 = SimulatedNet::host(Family::V6, 5).to_string();
+    let unreachable = unreachable.to_string();
+    let multiping = example("multiping");
+    // A /30 is its two host addresses, as fping -g; the slow IPv6 host finishes last
+    // but is printed in its place.
+    let args = [
+        "--json",
+        "-c",
+        "1",
+        "-W",
+        "0.3",
+        "--concurrency",
+        "10",
+        &slow6,
+        "127.0.0.0/30",
+        &silent,
+        &unreachable,
+        "::1",
+    ];
+    let output = netns.run_program(&multiping, &args, TIMEOUT);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let hosts = json(&output);
+    let hosts = hosts.as_array().unwrap();
+    let addresses: Vec<&str> = hosts
+        .iter()
+        .map(|h| h["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses,
+        [
+            slow6.as_str(),
+            "127.0.0.1",
+            "127.0.0.2",
+            &silent,
+            &unreachable,
+            "::1"
+        ]
+    );
+    let alive: Vec<bool> = hosts
+        .iter()
+        .map(|h| h["is_alive"].as_bool().unwrap())
+        .collect();
+    assert_eq!(alive, [true, true, true, false, false, true]);
+    assert!(hosts[3]["error"].is_null());
+    assert_eq!(
+        hosts[4]["error"],
+        "Destination host unreachable (from 198.51.100.254)"
+    );
+
+    // Targets from a file, with a comment; all alive: exit status 0.
+    let list = std::env::temp_dir().join(format!("icmplib-targets-{}", std::process::id()));
+    std::fs::write(
+        &list,
+        "# loopback\n127.0.0.1\n\n::1  # IPv6\n127.0.0.8/31\n",
+    )
+    .unwrap();
+    let output = netns.run_program(
+        &multiping,
+        &["-c", "1", "-f", list.to_str().unwrap()],
+        TIMEOUT,
+    );
+    let _ = std::fs::remove_file(&list);
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let lines: Vec<String> = stdout(&output).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (line, address) in lines
+        .iter()
+        .zip(["127.0.0.1", "::1", "127.0.0.8", "127.0.0.9"])
+    {
+        assert!(
+            line.starts_with(&format!("{address}: 1 packets sent, 1 received")),
+            "{line}"
+        );
+    }
+
+    // Bad input: exit status 2.
+    for bad in [
+        &["--concurrency", "0", "127.0.0.1"][..],
+        &["127.0.0.0/33"],
+        &["-f", "/nonexistent/list"],
+    ] {
+        let output = netns.run_program(&multiping, bad, TIMEOUT);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{bad:?}: {}",
+            stderr(&output)
+        );
+    }
+}

@@ -6,6 +6,7 @@
 //! wraps around at 65,535.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -20,6 +21,47 @@ pub(crate) struct Key {
     pub sequence: u16,
 }
 
+/// A fast hasher for keys: a multiply-rotate mix of the key's words (as FxHash does).
+///
+/// Flooding cannot degrade it: only the library inserts keys (it chooses the sequence
+/// numbers), and looking up a key taken from a hostile packet inserts nothing.
+#[derive(Debug, Default, Clone, Copy)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u16(&mut self, value: u16) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, value: usize) {
+        self.write_u64(value as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Debug)]
 struct Entry<W> {
     payload: Arc<[u8]>,
@@ -30,7 +72,7 @@ struct Entry<W> {
 /// (in the engine, a oneshot sender).
 #[derive(Debug)]
 pub(crate) struct PendingTable<W> {
-    entries: HashMap<Key, Entry<W>>,
+    entries: HashMap<Key, Entry<W>, BuildHasherDefault<KeyHasher>>,
     next_sequence: u16,
     closed: Option<Error>,
 }
@@ -39,7 +81,7 @@ impl<W> PendingTable<W> {
     /// An empty table whose first sequence number is `first_sequence`.
     pub fn new(first_sequence: u16) -> PendingTable<W> {
         PendingTable {
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             next_sequence: first_sequence,
             closed: None,
         }

@@ -20,6 +20,11 @@ use super::QueuedError;
 use super::{Datagram, Readiness};
 use crate::Family;
 
+/// The TTL / hop limit every socket is opened with (and requests use by default).
+const DEFAULT_TTL: u8 = crate::socket::DEFAULT_TTL;
+/// The TOS / traffic class every socket is opened with.
+const DEFAULT_TRAFFIC_CLASS: u8 = 0;
+
 /// Whether an IPv4 socket of this kind delivers the IP header in front of the ICMP
 /// message: raw sockets always do; datagram sockets do on macOS and FreeBSD, not on Linux.
 pub(crate) fn ipv4_header_included(privileged: bool) -> bool {
@@ -37,6 +42,28 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
     let socket = Socket::new(domain, kind, Some(protocol))?;
     socket.set_nonblocking(true)?;
     enable_timestamps(&socket)?;
+    // The socket's own TTL and TOS are the defaults of a request, whatever the system's
+    // defaults: requests that use them need no per-packet control message.
+    match family {
+        Family::V4 => {
+            socket.set_ttl_v4(u32::from(DEFAULT_TTL))?;
+            set_int_option(
+                &socket,
+                libc::IPPROTO_IP,
+                libc::IP_TOS,
+                DEFAULT_TRAFFIC_CLASS.into(),
+            )?;
+        }
+        Family::V6 => {
+            socket.set_unicast_hops_v6(u32::from(DEFAULT_TTL))?;
+            set_int_option(
+                &socket,
+                libc::IPPROTO_IPV6,
+                libc::IPV6_TCLASS,
+                DEFAULT_TRAFFIC_CLASS.into(),
+            )?;
+        }
+    }
     #[cfg(target_os = "linux")]
     if privileged {
         linux::set_type_filter(&socket, family)?;
@@ -199,7 +226,8 @@ pub(crate) fn send_to(
     }
 }
 
-/// Writes the TTL and TOS control messages for `sendmsg` and returns their length.
+/// Writes the TTL and TOS control messages for `sendmsg` and returns their length (none
+/// when the request uses the socket's own values).
 #[cfg(target_os = "linux")]
 fn per_packet_options(
     _socket: &Socket,
@@ -208,6 +236,9 @@ fn per_packet_options(
     ttl: u8,
     traffic_class: u8,
 ) -> io::Result<usize> {
+    if ttl == DEFAULT_TTL && traffic_class == DEFAULT_TRAFFIC_CLASS {
+        return Ok(0);
+    }
     let options = match destination {
         IpAddr::V4(_) => [
             (libc::SOL_IP, libc::IP_TTL, ttl),
