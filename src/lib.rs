@@ -21,7 +21,9 @@
 //!
 //! [`ping`] is the blocking form. All async pings of a runtime share one socket per family
 //! with one receive task routing replies; [`Pinger`] is an explicit handle on such sockets
-//! with its own configuration.
+//! with its own configuration. [`async_multiping`] and [`multiping_stream`] ping many hosts
+//! at once with a bound on the hosts in flight; [`async_traceroute`] finds the routers on
+//! the way, with or without root.
 //!
 //! The low-level sockets send an [`IcmpRequest`] and receive the matching [`IcmpReply`]:
 //!
@@ -48,8 +50,8 @@
 //!   (tokio). OS specifics live in one private module; it holds the only `unsafe` code.
 //! - The engine (private): one shared socket, a receive task and the table of requests
 //!   in flight. It knows nothing of statistics.
-//! - The functions: [`ping`], [`async_ping`], [`resolve`], [`async_resolve`], [`Pinger`],
-//!   and the results [`Host`] and [`Hop`].
+//! - The functions: [`ping`], [`multiping`], [`multiping_stream`], [`traceroute`],
+//!   [`resolve`], their `async_` forms, [`Pinger`], and the results [`Host`] and [`Hop`].
 //!
 //! # Privileges
 //!
@@ -73,6 +75,7 @@ mod pinger;
 mod resolve;
 mod runtime;
 mod socket;
+mod traceroute;
 
 pub use error::{Error, Result};
 pub use family::Family;
@@ -85,3 +88,4 @@ pub use socket::{
     AsyncIcmpSocket, DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpReply, IcmpRequest, IcmpV4Socket,
     IcmpV6Socket,
 };
+pub use traceroute::{TracerouteOptions, async_traceroute, traceroute};

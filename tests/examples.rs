@@ -366,3 +366,100 @@ fn multiping_json_keeps_input_order_and_exit_status() {
         );
     }
 }
+
+#[test]
+fn traceroute_prints_the_path_like_traceroute() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = support::Chain::new(3);
+    chain.warm_up();
+    chain.client().allow_unprivileged_ping();
+    // Router 2 never answers: its line is stars.
+    chain.router(2).nft(
+        "table inet silent {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    icmp type time-exceeded drop\n    icmpv6 type time-exceeded drop\n  }\n}\n",
+    );
+    let traceroute = example("traceroute");
+    for family in [Family::V4, Family::V6] {
+        let target = chain.target(family).to_string();
+        let args = [
+            "-c",
+            "2",
+            "-W",
+            "0.5",
+            "-i",
+            "0",
+            "-m",
+            "8",
+            target.as_str(),
+        ];
+        let output = chain.client().run_program(&traceroute, &args, TIMEOUT);
+        assert!(
+            output.status.success(),
+            "{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        let text = stdout(&output);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with(&format!("traceroute to {target} ({target}), 8 hops max")),
+            "{text}"
+        );
+        assert!(
+            lines[1].starts_with(&format!(" 1  {}  ", chain.hop_address(1, family))),
+            "{text}"
+        );
+        assert_eq!(lines[2], " 2  * *", "{text}");
+        assert!(
+            lines[3].starts_with(&format!(" 3  {}  ", chain.hop_address(3, family))),
+            "{text}"
+        );
+        assert!(lines[4].starts_with(&format!(" 4  {target}  ")), "{text}");
+        assert_eq!(lines.len(), 5, "{text}");
+
+        // JSON, unprivileged, all hops at once.
+        let args = [
+            "--json",
+            "--unprivileged",
+            "--parallel",
+            "-W",
+            "0.5",
+            "-m",
+            "8",
+            target.as_str(),
+        ];
+        let output = chain
+            .client()
+            .run_unprivileged(&traceroute, &args, &[], TIMEOUT);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let hops = json(&output);
+        let hops: Vec<(u64, String)> = hops
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|hop| {
+                (
+                    hop["distance"].as_u64().unwrap(),
+                    hop["address"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        let expected: Vec<(u64, String)> = [1, 3, 4]
+            .into_iter()
+            .map(|d| (d as u64, chain.hop_address(d, family).to_string()))
+            .collect();
+        assert_eq!(hops, expected);
+    }
+    // Not reached within the hop limit: exit status 1; a bad option: 2.
+    let target = chain.target(Family::V4).to_string();
+    let output =
+        chain
+            .client()
+            .run_program(&traceroute, &["-m", "2", "-W", "0.5", &target], TIMEOUT);
+    assert_eq!(output.status.code(), Some(1));
+    let output = chain
+        .client()
+        .run_program(&traceroute, &["-f", "0", &target], TIMEOUT);
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -1,0 +1,125 @@
+//! `traceroute` with icmplib, privileged or not, one hop at a time or all at once.
+//!
+//! ```text
+//! cargo run --release --example traceroute -- [-c PROBES] [-f FIRST_HOP] [-m MAX_HOPS]
+//!     [-W SECONDS] [-i SECONDS] [--fast] [--parallel] [--unprivileged] [-4|-6] [--json] HOST
+//! ```
+//!
+//! Lines like traceroute's (`*` for a distance where nobody answered); `--json`, a JSON
+//! array of the hops. Exit status: 0 when the host was reached, 1 when not, 2 on error.
+
+mod common;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use icmplib::{Error, Family, Hop, TracerouteOptions, async_resolve, async_traceroute};
+
+#[derive(Parser)]
+#[command(about = "Print the route packets take to a host")]
+struct Args {
+    /// Probes per hop.
+    #[arg(short = 'c', default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    probes: u64,
+    /// TTL of the first probes.
+    #[arg(short = 'f', default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
+    first_hop: u8,
+    /// Largest TTL.
+    #[arg(short = 'm', default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
+    max_hops: u8,
+    /// Seconds to wait for each answer.
+    #[arg(short = 'W', default_value = "2", value_parser = common::positive_seconds)]
+    timeout: Duration,
+    /// Seconds between probes.
+    #[arg(short = 'i', default_value = "0.05", value_parser = common::seconds)]
+    interval: Duration,
+    /// Go to the next hop as soon as one probe was answered.
+    #[arg(long)]
+    fast: bool,
+    /// Probe every hop at once (a trace then takes about one timeout).
+    #[arg(long)]
+    parallel: bool,
+    /// Use unprivileged datagram sockets (Linux reads the routers' answers from the
+    /// socket's error queue).
+    #[arg(long)]
+    unprivileged: bool,
+    /// Resolve names to IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Resolve names to IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Print the hops as a JSON array.
+    #[arg(long)]
+    json: bool,
+    /// The host: an IP address or a name.
+    host: String,
+}
+
+async fn run(args: &Args) -> Result<(String, Vec<Hop>), Error> {
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => Some(Family::V4),
+        (_, true) => Some(Family::V6),
+        _ => None,
+    };
+    let address = async_resolve(&args.host, family).await?[0].to_string();
+    let progress = format!(
+        "traceroute to {} ({address}), {} hops max, 56 byte packets",
+        args.host, args.max_hops
+    );
+    if args.json {
+        eprintln!("{progress}");
+    } else {
+        println!("{progress}");
+    }
+    let options = TracerouteOptions::default()
+        .count(args.probes as usize)
+        .first_hop(args.first_hop)
+        .max_hops(args.max_hops)
+        .timeout(args.timeout)
+        .interval(args.interval)
+        .fast(args.fast)
+        .parallel(args.parallel)
+        .privileged(!args.unprivileged);
+    Ok((address.clone(), async_traceroute(&address, &options).await?))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let (address, hops) = match run(&args).await {
+        Ok(result) => result,
+        Err(error) => {
+            eprintln!("traceroute: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        let hops: Vec<_> = hops.iter().map(common::hop_json).collect();
+        println!("{}", serde_json::Value::Array(hops));
+    } else {
+        let last = hops.last().map_or(args.first_hop, Hop::distance);
+        for distance in args.first_hop..=last {
+            let here: Vec<&Hop> = hops
+                .iter()
+                .filter(|hop| hop.distance() == distance)
+                .collect();
+            if here.is_empty() {
+                println!(
+                    "{distance:2}  {}",
+                    vec!["*"; args.probes as usize].join(" ")
+                );
+            }
+            for hop in here {
+                println!("{hop}");
+            }
+        }
+    }
+    let reached = hops.last().is_some_and(|hop| hop.address() == address);
+    if reached {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
