@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt, stream};
 
 use crate::context::Context;
 use crate::pacer::Pacer;
-use crate::ping::{Requests, ping_address};
+use crate::ping::{Requests, check_source_family, ping_address};
 use crate::runtime::block_on;
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL};
 use crate::{Error, Family, Host, Result};
@@ -127,13 +127,7 @@ impl MultipingOptions {
                 "rate_limit must be at least 1 request per second",
             ));
         }
-        if let (Some(source), Some(family)) = (self.source, self.family)
-            && Family::of(&source) != family
-        {
-            return Err(Error::invalid(format!(
-                "source {source} is not an {family} address"
-            )));
-        }
+        check_source_family(self.source, self.family)?;
         let requests = Requests {
             count: self.count,
             interval: self.interval,

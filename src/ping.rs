@@ -115,13 +115,7 @@ setters!(PingOptions {
 impl PingOptions {
     /// What the requests to one host look like, checked.
     pub(crate) fn requests(&self) -> Result<Requests> {
-        if let (Some(source), Some(family)) = (self.source, self.family)
-            && Family::of(&source) != family
-        {
-            return Err(Error::invalid(format!(
-                "source {source} is not an {family} address"
-            )));
-        }
+        check_source_family(self.source, self.family)?;
         Requests {
             count: self.count,
             interval: self.interval,
@@ -134,6 +128,16 @@ impl PingOptions {
             pacer: None,
         }
         .check()
+    }
+}
+
+/// Checks that a source address and a forced family agree.
+pub(crate) fn check_source_family(source: Option<IpAddr>, family: Option<Family>) -> Result<()> {
+    match (source, family) {
+        (Some(source), Some(family)) if Family::of(&source) != family => Err(Error::invalid(
+            format!("source {source} is not an {family} address"),
+        )),
+        _ => Ok(()),
     }
 }
 

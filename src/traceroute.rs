@@ -10,7 +10,7 @@ use futures::future::join_all;
 use crate::context::Context;
 use crate::engine::{Engine, InFlight};
 use crate::packet::Kind;
-use crate::ping::{Requests, millis};
+use crate::ping::{Requests, check_source_family, millis};
 use crate::runtime::block_on;
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, IcmpReply};
 use crate::{Error, Family, Hop, Host, Pinger, Result};
@@ -123,13 +123,7 @@ impl TracerouteOptions {
                 self.max_hops, self.first_hop
             )));
         }
-        if let (Some(source), Some(family)) = (self.source, self.family)
-            && Family::of(&source) != family
-        {
-            return Err(Error::invalid(format!(
-                "source {source} is not an {family} address"
-            )));
-        }
+        check_source_family(self.source, self.family)?;
         Requests {
             count: self.count,
             interval: self.interval,

@@ -95,6 +95,8 @@ fn blocking_ping_from_several_threads_and_runtimes() {
         for thread in threads {
             thread.join().unwrap();
         }
+        // Each call's runtime is gone, and so are its sockets.
+        assert_eq!(icmp_sockets(), (0, 0));
     });
 }
 

@@ -255,9 +255,7 @@ fn a_router_that_stays_silent_is_left_out_and_later_hops_found() {
     let chain = Chain::new(3);
     chain.warm_up();
     // Router 2 forwards but never says Time Exceeded.
-    chain.router(2).nft(
-        "table inet silent {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    icmp type time-exceeded drop\n    icmpv6 type time-exceeded drop\n  }\n}\n",
-    );
+    chain.silence(2);
     for family in [Family::V4, Family::V6] {
         let all = addresses(
             &hop_args(&chain, family)

@@ -18,6 +18,7 @@ struct CloseOnExit(Arc<Core>);
 impl Drop for CloseOnExit {
     fn drop(&mut self) {
         self.0.close(Error::SocketUnavailable);
+        super::registry::forget_closed();
     }
 }
 

@@ -32,3 +32,16 @@ pub(crate) fn engine_for(config: EngineConfig) -> Result<Engine> {
     engines.insert(key, engine.clone());
     Ok(engine)
 }
+
+/// Drops the closed engines, closing their sockets: called when a receive task ends (its
+/// runtime shutting down, say), so that a program that made a runtime for one blocking
+/// call does not keep that call's socket open. Skipped if the registry is busy (the task
+/// may end inside `engine_for` itself); the next `engine_for` drops them then.
+pub(super) fn forget_closed() {
+    let Ok(mut engines) = ENGINES.try_lock() else {
+        return;
+    };
+    if let Some(engines) = engines.as_mut() {
+        engines.retain(|_, engine| !engine.is_closed());
+    }
+}

@@ -261,6 +261,14 @@ impl Chain {
         self.hop_address(self.routers, family)
     }
 
+    /// Makes the router at `distance` forward packets but never send Time Exceeded, as
+    /// routers that filter ICMP do (an nftables rule on its output).
+    pub fn silence(&self, distance: usize) {
+        self.router(distance).nft(
+            "table inet silent {\n  chain output {\n    type filter hook output priority 0; policy accept;\n    icmp type time-exceeded drop\n    icmpv6 type time-exceeded drop\n  }\n}\n",
+        );
+    }
+
     /// Pings the target (both families) from the client with iputils
     /// `ping -c1 -W1` until it answers (at most 5 tries, panics otherwise),
     /// then every router once, so that neighbour discovery is done on every
