@@ -100,11 +100,14 @@ impl Context {
 
     /// Resolves `target` (an address or a name) to one address of `family`, or of the
     /// source's family, or IPv4 then IPv6.
+    ///
+    /// An address of the other family than the source's is returned as is: the engine
+    /// then says that the source cannot reach it, which is the clearer message.
     pub(crate) async fn resolve(&self, target: &str, family: Option<Family>) -> Result<IpAddr> {
-        let family = family.or(self.source().as_ref().map(Family::of));
         if let Some(address) = parse_literal(target) {
             return check_literal(target, address, family);
         }
+        let family = family.or(self.source().as_ref().map(Family::of));
         let resolver = self.resolver.get_or_init(Resolver::system).as_ref();
         let resolver = resolver.map_err(Clone::clone)?;
         // A lookup's future is large (about 2 KiB); boxed, it costs only the names, not

@@ -125,6 +125,15 @@ impl Error {
         }
     }
 
+    /// True for the errors that fail a whole call rather than one of its targets: the
+    /// socket cannot be opened for this process, this source or this runtime.
+    pub(crate) fn fails_the_call(&self) -> bool {
+        matches!(
+            self,
+            Error::SocketPermission { .. } | Error::SocketAddress { .. } | Error::Runtime { .. }
+        )
+    }
+
     pub(crate) fn invalid(reason: impl Into<String>) -> Error {
         Error::InvalidOption {
             reason: reason.into(),

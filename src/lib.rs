@@ -42,6 +42,11 @@
 //! # }
 //! ```
 //!
+//! The async functions need a tokio runtime with its I/O and time drivers enabled
+//! (`enable_all()`, as `#[tokio::main]` and `#[tokio::test]` do). The blocking functions
+//! make their own and refuse to run within one: from `spawn_blocking`, call
+//! `Handle::current().block_on(async_ping(..))` instead.
+//!
 //! # Layers
 //!
 //! - [`packet`]: the sans-IO codec (checksums, echo messages, ICMP errors with the request

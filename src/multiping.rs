@@ -182,8 +182,8 @@ async fn ping_one(context: &Context, target: &str, sweep: &Sweep) -> Outcome {
             fatal: None,
         },
         Err(error) => Outcome {
-            host: Host::new(destination.to_string(), 0, Vec::new()).with_error(Some(error.clone())),
-            fatal: Some(error),
+            fatal: error.fails_the_call().then(|| error.clone()),
+            host: Host::new(destination.to_string(), 0, Vec::new()).with_error(Some(error)),
         },
     }
 }
@@ -249,16 +249,10 @@ where
     // Open the socket of the likely family now, so that a permission problem is the
     // call's error rather than every host's.
     let family = options.family.or(context.source().as_ref().map(Family::of));
-    match context.engine(family.unwrap_or(Family::V4)) {
-        Err(
-            error @ (Error::SocketPermission { .. }
-            | Error::SocketAddress { .. }
-            | Error::Runtime { .. }),
-        ) => {
-            return Err(error);
-        }
-        Err(error) if family.is_some() => return Err(error),
-        _ => {}
+    if let Err(error) = context.engine(family.unwrap_or(Family::V4))
+        && error.fails_the_call()
+    {
+        return Err(error);
     }
     Ok(sweep(context, targets.into_iter(), checked).map(|(_, outcome)| outcome.host))
 }

@@ -233,6 +233,7 @@ async fn sequential(
 ) -> Result<Vec<Hop>> {
     let mut hops = Vec::new();
     let mut first_probe = true;
+    let mut failed_send = None;
     for ttl in first..=last {
         let mut distance = Distance::default();
         for _ in 0..requests.count {
@@ -240,7 +241,13 @@ async fn sequential(
                 tokio::time::sleep(requests.interval).await;
             }
             first_probe = false;
-            let in_flight = engine.send(&requests.probe(destination, ttl)).await?;
+            let in_flight = match engine.send(&requests.probe(destination, ttl)).await {
+                Ok(in_flight) => in_flight,
+                Err(error) => {
+                    failed_send.get_or_insert(error);
+                    continue;
+                }
+            };
             distance.sent += 1;
             if let Some(answer) = answer(in_flight, requests.timeout).await? {
                 distance.answers.push(answer);
@@ -254,7 +261,16 @@ async fn sequential(
             break;
         }
     }
-    Ok(hops)
+    finish(hops, failed_send)
+}
+
+/// The trace, unless no probe could be sent at all: then the send error is the answer.
+/// A probe whose send failed (a passing error) is not counted and the trace goes on.
+fn finish(hops: Vec<Hop>, failed_send: Option<Error>) -> Result<Vec<Hop>> {
+    match failed_send {
+        Some(error) if hops.is_empty() => Err(error),
+        _ => Ok(hops),
+    }
 }
 
 /// Every hop at once: `count` rounds of probes with TTLs `first..=last`, `interval` apart,
@@ -267,13 +283,20 @@ async fn parallel(
     last: u8,
 ) -> Result<Vec<Hop>> {
     let mut waiting = Vec::new();
+    let mut failed_send = None;
     for round in 0..requests.count {
         if round > 0 && !requests.interval.is_zero() {
             tokio::time::sleep(requests.interval).await;
         }
         for ttl in first..=last {
-            let in_flight = engine.send(&requests.probe(destination, ttl)).await?;
-            waiting.push(async move { (ttl, answer(in_flight, requests.timeout).await) });
+            match engine.send(&requests.probe(destination, ttl)).await {
+                Ok(in_flight) => {
+                    waiting.push(async move { (ttl, answer(in_flight, requests.timeout).await) })
+                }
+                Err(error) => {
+                    failed_send.get_or_insert(error);
+                }
+            }
         }
     }
     let mut distances: Vec<Distance> = (first..=last).map(|_| Distance::default()).collect();
@@ -289,7 +312,7 @@ async fn parallel(
             break;
         }
     }
-    Ok(hops)
+    finish(hops, failed_send)
 }
 
 /// Resolves `address` and traces the path to it with `context`'s engines.

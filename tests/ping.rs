@@ -345,6 +345,38 @@ const CASES: &[Case] = &[
         },
     },
     Case {
+        n: 16,
+        name: "a redirect, then the real reply (IPv6: plain)",
+        script: |family| {
+            let advice = match family {
+                Family::V4 => Craft::Redirect {
+                    from: SimulatedNet::host(family, 254),
+                },
+                Family::V6 => Craft::Good,
+            };
+            vec![Reply::good().with(advice), Reply::after(2, Craft::Good)]
+        },
+        expect: |host, _| {
+            received(3)(host);
+            assert!(host.error().is_none(), "{host}");
+        },
+    },
+    Case {
+        n: 17,
+        name: "a forged unreachable, then the real reply",
+        script: |family| {
+            let from = SimulatedNet::host(family, 254);
+            vec![
+                Reply::good().with(Craft::ForgedUnreachable { from, code: 1 }),
+                Reply::after(2, Craft::Good),
+            ]
+        },
+        expect: |host, _| {
+            received(3)(host);
+            assert!(host.error().is_none(), "{host}");
+        },
+    },
+    Case {
         n: 15,
         name: "IPv4 options (IPv6: plain)",
         script: |family| {
@@ -443,4 +475,65 @@ fn simulated_host_rules_datagram() {
     netns.allow_unprivileged_ping();
     let _net = simulated_net(&netns);
     support::assert_child_passed(&netns.spawn_unprivileged("simulated_host_rules_datagram", "sim"));
+}
+
+#[test]
+fn a_pinger_outlives_the_runtime_that_opened_its_sockets() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pingrt").run(|| {
+        let pinger = icmplib::Pinger::new();
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+        };
+        {
+            // Opens the IPv4 socket and spawns its receive task, which this runtime never
+            // polls: it is dropped first.
+            let options = icmplib::MultipingOptions::default();
+            runtime().block_on(async {
+                drop(
+                    pinger
+                        .multiping_stream(vec!["127.0.0.1"], &options)
+                        .unwrap(),
+                )
+            });
+        }
+        for _ in 0..2 {
+            let host = runtime()
+                .block_on(pinger.ping("127.0.0.1", &fast(2)))
+                .unwrap();
+            assert_all_answered(&host, 2);
+        }
+    });
+}
+
+#[test]
+fn an_address_the_source_cannot_reach_is_an_invalid_option() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pingsrc").block_on(|| async {
+        let source: IpAddr = "127.0.0.1".parse().unwrap();
+        let error = async_ping("::1", &fast(1).source(source))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, Error::InvalidOption { reason } if reason.contains("cannot reach")),
+            "{error:?}"
+        );
+        // A name resolves within the source's family.
+        let host = async_ping("127.0.0.2", &fast(1).source(source))
+            .await
+            .unwrap();
+        assert!(host.is_alive());
+        // A timeout too long for the clock is not a panic.
+        let host = async_ping("127.0.0.1", &fast(1).timeout(Duration::MAX))
+            .await
+            .unwrap();
+        assert!(host.is_alive());
+    });
 }

@@ -7,15 +7,14 @@ use std::time::Duration;
 use icmplib::{Hop, Host};
 use serde_json::{Value, json};
 
-/// Parses a number of seconds ("0.2", "1") into a duration; negative or zero is refused.
+/// Parses a number of seconds ("0.2", "1") into a duration; negative, infinite or too
+/// large numbers are refused.
 pub fn seconds(text: &str) -> Result<Duration, String> {
     let value: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
-    if !value.is_finite() || value < 0.0 {
-        return Err(format!("'{text}' is not a positive number of seconds"));
-    }
-    Ok(Duration::from_secs_f64(value))
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| format!("'{text}' is not a positive number of seconds that fits a duration"))
 }
 
 /// Like [`seconds`], but zero is refused too (timeouts).

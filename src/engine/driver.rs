@@ -13,7 +13,7 @@ const BATCH: usize = 256;
 
 /// Closes the table when the task ends in any way: a fatal error, the last handle
 /// dropped, or the runtime shutting down (which drops the task without finishing it).
-struct CloseOnExit(Arc<Core>);
+pub(super) struct CloseOnExit(pub(super) Arc<Core>);
 
 impl Drop for CloseOnExit {
     fn drop(&mut self) {
@@ -23,12 +23,13 @@ impl Drop for CloseOnExit {
 }
 
 /// Runs until `stop` fires (its sender is dropped) or the socket fails.
-pub(super) async fn run(core: Arc<Core>, mut stop: oneshot::Receiver<()>) {
-    let guard = CloseOnExit(Arc::clone(&core));
+pub(super) async fn run(guard: CloseOnExit, mut stop: oneshot::Receiver<()>) {
+    let core = Arc::clone(&guard.0);
     let mut batch = RecvBatch::new(DATAGRAM_BUFFER_LEN);
     loop {
         let received = core.socket.recv_batch(
             &mut batch,
+            &core.reading,
             BATCH,
             |received, buf| core.dispatch(received, buf),
             |checked_at| core.mark_drained(checked_at),

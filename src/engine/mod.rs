@@ -26,7 +26,7 @@ use crate::socket::{
     AsyncIcmpSocket, Drained, IcmpReply, IcmpRequest, Received, RecvBatch, SocketKind,
 };
 use crate::{Error, Result};
-use pending::{Key, PendingTable};
+use pending::{Key, PendingTable, Ticket};
 
 pub(crate) use registry::engine_for;
 
@@ -42,6 +42,9 @@ const MAX_RECV_BUFFER: usize = 256 << 20;
 
 /// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
 pub(crate) const DATAGRAM_BUFFER_LEN: usize = 65_536 + 60;
+
+/// What a timeout too long to add to the clock is cut to: a year.
+pub(crate) const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Datagrams a request whose timeout expired reads at most on its own (see
 /// [`Core::catch_up`]).
@@ -92,6 +95,10 @@ pub(crate) struct Core {
     id: u16,
     /// The receive buffer size asked for so far.
     recv_buffer: AtomicUsize,
+    /// Held by whoever reads the socket (the receive task, or a request catching up) from
+    /// the read until the datagrams read are handed out: a reader that finds the socket
+    /// empty then knows nothing read earlier is still on its way to its request.
+    reading: Mutex<()>,
     /// When the socket was last seen empty, in nanoseconds since `epoch`: every reply
     /// that arrived before was handed to its request.
     drained_at: AtomicU64,
@@ -158,9 +165,11 @@ impl Core {
         }
         BATCH.with_borrow_mut(|batch| {
             let batch = batch.get_or_insert_with(|| RecvBatch::new(DATAGRAM_BUFFER_LEN));
-            let result = self.socket.try_drain(batch, CATCH_UP_MAX, |received, buf| {
-                self.dispatch(received, buf)
-            });
+            let result =
+                self.socket
+                    .try_drain(batch, &self.reading, CATCH_UP_MAX, |received, buf| {
+                        self.dispatch(received, buf)
+                    });
             if let Ok(Drained::Empty(checked_at)) = result {
                 self.mark_drained(checked_at);
             }
@@ -222,11 +231,14 @@ impl Engine {
             table: Mutex::new(PendingTable::new(rand::random())),
             id: next_engine_id(),
             recv_buffer: AtomicUsize::new(config.recv_buffer_size),
+            reading: Mutex::new(()),
             drained_at: AtomicU64::new(0),
             epoch: Instant::now(),
         });
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(driver::run(Arc::clone(&core), stopped));
+        // The guard is made here, not in the task: a task dropped before its first poll
+        // (its runtime shutting down) still closes the table.
+        tokio::spawn(driver::run(driver::CloseOnExit(Arc::clone(&core)), stopped));
         Ok(Engine {
             handle: Arc::new(Handle { core, _stop: stop }),
         })
@@ -247,26 +259,26 @@ impl Engine {
         let privileged = core.socket.is_privileged();
         let id = probe.id.unwrap_or(core.id);
         let (waiter, reply) = oneshot::channel();
-        let (key, in_flight) = {
+        let (ticket, in_flight) = {
             let mut table = core.table();
-            let key = table.insert(
+            let ticket = table.insert(
                 probe.destination,
                 if privileged { id } else { 0 },
                 Arc::clone(&probe.payload),
                 waiter,
             )?;
-            (key, table.len())
+            (ticket, table.len())
         };
         core.reserve_buffer(in_flight);
         // From here on, dropping `registration` (on error or cancellation) removes the entry.
         let registration = Registration {
             core: Arc::clone(core),
-            key,
+            ticket,
         };
         let request = IcmpRequest::from_parts(
             probe.destination,
             id,
-            key.sequence,
+            ticket.key.sequence,
             Arc::clone(&probe.payload),
             probe.ttl,
             probe.traffic_class,
@@ -296,12 +308,12 @@ impl Engine {
 #[derive(Debug)]
 struct Registration {
     core: Arc<Core>,
-    key: Key,
+    ticket: Ticket,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.core.table().remove(&self.key);
+        self.core.table().remove(&self.ticket);
     }
 }
 
@@ -326,7 +338,11 @@ impl InFlight {
     /// [`Error::TimeoutExceeded`] when none came in time; the engine's error if its socket
     /// failed meanwhile.
     pub async fn reply(mut self, timeout: Duration) -> Result<IcmpReply> {
-        let deadline = self.sent_at + timeout;
+        // A timeout too long for the clock (Duration::MAX) waits as good as forever.
+        let deadline = self
+            .sent_at
+            .checked_add(timeout)
+            .unwrap_or_else(|| self.sent_at + FOREVER);
         let waited = tokio::time::timeout_at(deadline.into(), &mut self.reply).await;
         let result = match waited {
             Ok(Ok(result)) => result,

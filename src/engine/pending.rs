@@ -66,6 +66,16 @@ impl Hasher for KeyHasher {
 struct Entry<W> {
     payload: Arc<[u8]>,
     waiter: W,
+    generation: u64,
+}
+
+/// What [`PendingTable::insert`] hands back: the request's key, and which use of that key
+/// it is, so that a request that gave up late never removes a newer request that was given
+/// the same key after the sequence numbers wrapped around.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ticket {
+    pub key: Key,
+    generation: u64,
 }
 
 /// Requests waiting for a reply, each with the payload it was sent with and its waiter
@@ -74,6 +84,7 @@ struct Entry<W> {
 pub(crate) struct PendingTable<W> {
     entries: HashMap<Key, Entry<W>, BuildHasherDefault<KeyHasher>>,
     next_sequence: u16,
+    next_generation: u64,
     closed: Option<Error>,
 }
 
@@ -83,17 +94,24 @@ impl<W> PendingTable<W> {
         PendingTable {
             entries: HashMap::default(),
             next_sequence: first_sequence,
+            next_generation: 0,
             closed: None,
         }
     }
 
     /// Registers a request to `peer` with identifier `id`: allocates a sequence number no
-    /// request in flight to that peer and id uses, and returns the key.
+    /// request in flight to that peer and id uses, and returns its ticket.
     ///
     /// # Errors
     /// The table's error once it is closed; [`Error::InvalidOption`] if all 65,536
     /// sequence numbers for this peer and id are in flight.
-    pub fn insert(&mut self, peer: IpAddr, id: u16, payload: Arc<[u8]>, waiter: W) -> Result<Key> {
+    pub fn insert(
+        &mut self,
+        peer: IpAddr,
+        id: u16,
+        payload: Arc<[u8]>,
+        waiter: W,
+    ) -> Result<Ticket> {
         if let Some(error) = &self.closed {
             return Err(error.clone());
         }
@@ -102,8 +120,14 @@ impl<W> PendingTable<W> {
             self.next_sequence = self.next_sequence.wrapping_add(1);
             let key = Key { peer, id, sequence };
             if let std::collections::hash_map::Entry::Vacant(slot) = self.entries.entry(key) {
-                slot.insert(Entry { payload, waiter });
-                return Ok(key);
+                let generation = self.next_generation;
+                self.next_generation += 1;
+                slot.insert(Entry {
+                    payload,
+                    waiter,
+                    generation,
+                });
+                return Ok(Ticket { key, generation });
             }
         }
         Err(Error::invalid(format!(
@@ -123,9 +147,15 @@ impl<W> PendingTable<W> {
     }
 
     /// The waiter gave up (its timeout expired, or its future was dropped): forgets the
-    /// request, so a late reply finds nothing.
-    pub fn remove(&mut self, key: &Key) -> Option<W> {
-        self.entries.remove(key).map(|entry| entry.waiter)
+    /// request, so a late reply finds nothing. Does nothing if the ticket's request is gone
+    /// already (answered), even if a newer request now holds the same key.
+    pub fn remove(&mut self, ticket: &Ticket) -> Option<W> {
+        match self.entries.get(&ticket.key) {
+            Some(entry) if entry.generation == ticket.generation => {
+                self.entries.remove(&ticket.key).map(|entry| entry.waiter)
+            }
+            _ => None,
+        }
     }
 
     /// Closes the table with `error` and returns every waiter, so each can be told.
@@ -170,7 +200,10 @@ mod tests {
     #[test]
     fn complete_checks_the_payload_and_removes_once() {
         let mut table = PendingTable::new(0);
-        let key = table.insert(PEER, 7, payload(b"abc"), "waiter").unwrap();
+        let key = table
+            .insert(PEER, 7, payload(b"abc"), "waiter")
+            .unwrap()
+            .key;
         assert_eq!(
             key,
             Key {
@@ -191,22 +224,39 @@ mod tests {
     #[test]
     fn removed_entries_ignore_late_replies() {
         let mut table = PendingTable::new(0);
-        let key = table.insert(PEER, 1, payload(b""), 1).unwrap();
-        assert_eq!(table.remove(&key), Some(1));
-        assert_eq!(table.complete(&key, |_| true), None);
-        assert_eq!(table.remove(&key), None);
+        let ticket = table.insert(PEER, 1, payload(b""), 1).unwrap();
+        assert_eq!(table.remove(&ticket), Some(1));
+        assert_eq!(table.complete(&ticket.key, |_| true), None);
+        assert_eq!(table.remove(&ticket), None);
+    }
+
+    #[test]
+    fn a_late_removal_spares_a_newer_request_with_the_same_key() {
+        let mut table = PendingTable::new(0);
+        let old = table.insert(PEER, 1, payload(b""), "old").unwrap();
+        assert_eq!(table.complete(&old.key, |_| true), Some("old"));
+        // The sequence numbers wrap around and the same key is handed out again.
+        for _ in 0..u16::MAX {
+            let ticket = table.insert(PEER, 1, payload(b""), "filler").unwrap();
+            table.remove(&ticket);
+        }
+        let new = table.insert(PEER, 1, payload(b""), "new").unwrap();
+        assert_eq!(new.key, old.key);
+        // The answered request's registration goes away late: the new one stays.
+        assert_eq!(table.remove(&old), None);
+        assert_eq!(table.complete(&new.key, |_| true), Some("new"));
     }
 
     #[test]
     fn keys_in_use_are_skipped_and_sequences_wrap() {
         let mut table = PendingTable::new(u16::MAX);
         let first = table.insert(PEER, 1, payload(b""), ()).unwrap();
-        let second = table.insert(PEER, 1, payload(b""), ()).unwrap();
-        assert_eq!((first.sequence, second.sequence), (u16::MAX, 0));
+        let second = table.insert(PEER, 1, payload(b""), ()).unwrap().key;
+        assert_eq!((first.key.sequence, second.sequence), (u16::MAX, 0));
         // Go all the way round: the two in-flight sequences are skipped.
         for _ in 0..(u16::MAX - 1) {
-            let key = table.insert(PEER, 1, payload(b""), ()).unwrap();
-            assert!(key.sequence != first.sequence && key.sequence != second.sequence);
+            let key = table.insert(PEER, 1, payload(b""), ()).unwrap().key;
+            assert!(key.sequence != first.key.sequence && key.sequence != second.sequence);
         }
         assert_eq!(table.len(), 65_536);
         assert!(matches!(
@@ -216,7 +266,10 @@ mod tests {
         // Another id or another peer still has room.
         assert!(table.insert(PEER, 2, payload(b""), ()).is_ok());
         table.remove(&first);
-        assert_eq!(table.insert(PEER, 1, payload(b""), ()).unwrap(), first);
+        assert_eq!(
+            table.insert(PEER, 1, payload(b""), ()).unwrap().key,
+            first.key
+        );
     }
 
     #[test]
@@ -248,16 +301,16 @@ mod tests {
             in_flight.push_back(table.insert(peer, 1, shared.clone(), i).unwrap());
             // 1,000 in flight at a time; half answered, half given up.
             if in_flight.len() > 1_000 {
-                let key = in_flight.pop_front().unwrap();
+                let ticket: Ticket = in_flight.pop_front().unwrap();
                 if i % 2 == 0 {
-                    assert!(table.complete(&key, |_| true).is_some());
+                    assert!(table.complete(&ticket.key, |_| true).is_some());
                 } else {
-                    assert!(table.remove(&key).is_some());
+                    assert!(table.remove(&ticket).is_some());
                 }
             }
         }
-        while let Some(key) = in_flight.pop_front() {
-            table.remove(&key);
+        while let Some(ticket) = in_flight.pop_front() {
+            table.remove(&ticket);
         }
         assert_eq!(table.len(), 0);
         assert!(table.capacity() < 4_096, "capacity {}", table.capacity());
@@ -284,24 +337,24 @@ mod tests {
         #[test]
         fn keys_stay_unique_and_waiters_come_back_once(start in any::<u16>(), ops in proptest::collection::vec(op(), 0..400)) {
             let mut table = PendingTable::new(start);
-            let mut live: Vec<Key> = Vec::new();
+            let mut live: Vec<Ticket> = Vec::new();
             let mut returned = HashSet::new();
             let mut next = 0u32;
             for op in ops {
                 match op {
                     Op::Insert(peer, id) => {
                         let peer = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, peer));
-                        let key = table.insert(peer, id, payload(b"p"), next).unwrap();
-                        prop_assert!(!live.contains(&key));
-                        live.push(key);
+                        let ticket = table.insert(peer, id, payload(b"p"), next).unwrap();
+                        prop_assert!(!live.iter().any(|live| live.key == ticket.key));
+                        live.push(ticket);
                         next += 1;
                     }
                     Op::Complete(i) | Op::Remove(i) if !live.is_empty() => {
-                        let key = live.swap_remove(i % live.len());
+                        let ticket = live.swap_remove(i % live.len());
                         let waiter = if matches!(op, Op::Complete(_)) {
-                            table.complete(&key, |p| p == b"p")
+                            table.complete(&ticket.key, |p| p == b"p")
                         } else {
-                            table.remove(&key)
+                            table.remove(&ticket)
                         };
                         prop_assert!(returned.insert(waiter.unwrap()));
                     }

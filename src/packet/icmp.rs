@@ -111,7 +111,7 @@ pub struct Echo<'a> {
 
 /// The echo request quoted inside an ICMP error message: which request caused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Original {
+pub struct Original<'a> {
     /// Source address of the quoted request (our address).
     pub source: IpAddr,
     /// Destination address of the quoted request (the host we pinged).
@@ -120,6 +120,10 @@ pub struct Original {
     pub id: u16,
     /// Sequence number of the quoted request.
     pub sequence: u16,
+    /// As much of the request's payload as the error quoted (routers quote at least the
+    /// 8-byte ICMP header, Linux as much as fits in 576 / 1,280 bytes): a prefix of what
+    /// was sent, possibly empty.
+    pub payload: &'a [u8],
 }
 
 /// A parsed ICMP message.
@@ -143,7 +147,7 @@ pub enum Body<'a> {
     /// An error message ([`Kind::DestinationUnreachable`], [`Kind::TimeExceeded`] or
     /// [`Kind::OtherError`]) with the echo request it quotes, when the quoted datagram
     /// was an echo request of the same family whose header survived.
-    Error(Kind, Option<Original>),
+    Error(Kind, Option<Original<'a>>),
     /// Any other message.
     Other,
 }
@@ -206,7 +210,7 @@ impl<'a> Message<'a> {
 
 /// Finds the echo request quoted in the body of an error message: the original IP header
 /// (its length read from the packet) followed by at least the 8-byte ICMP header.
-fn quoted_request(family: Family, quoted: &[u8]) -> Option<Original> {
+fn quoted_request(family: Family, quoted: &[u8]) -> Option<Original<'_>> {
     let (source, destination, icmp) = match family {
         Family::V4 => {
             let (header, icmp) = Ipv4Header::parse(quoted).ok()?;
@@ -229,6 +233,7 @@ fn quoted_request(family: Family, quoted: &[u8]) -> Option<Original> {
         destination,
         id: echo.id,
         sequence: echo.sequence,
+        payload: echo.payload,
     })
 }
 

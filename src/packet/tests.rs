@@ -129,6 +129,7 @@ fn ipv4_time_exceeded_quotes_the_request() {
         destination: IpAddr::V4(Ipv4Addr::LOCALHOST),
         id: 4148,
         sequence: 1,
+        payload: &[],
     };
     assert_eq!(parsed.body, Body::Error(Kind::TimeExceeded, Some(original)));
 }
@@ -178,6 +179,7 @@ fn ipv6_destination_unreachable_quotes_the_request() {
         destination: destination.into(),
         id: 4149,
         sequence: 1,
+        payload: &V6_REQUEST[8..],
     };
     assert_eq!(
         parsed.body,

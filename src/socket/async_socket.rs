@@ -2,9 +2,10 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::kind::{Received, SocketKind, receive_buffer_len};
+use super::kind::{Received, SocketKind, is_pending_icmp_error, receive_buffer_len};
 use super::sys::{self, AsyncSocket, RecvBatch};
 use super::{IcmpReply, IcmpRequest, check_timeout};
 use crate::{Error, Family, Result};
@@ -37,7 +38,8 @@ pub struct AsyncIcmpSocket {
 impl AsyncIcmpSocket {
     /// Opens a socket of `family`: raw (`privileged`, needs root or `CAP_NET_RAW`) or
     /// datagram (unprivileged), bound to `source` when given. Must be called within a
-    /// tokio runtime.
+    /// tokio runtime with its I/O and time drivers enabled (`enable_all`, as
+    /// `#[tokio::main]` does).
     ///
     /// # Errors
     /// [`Error::SocketPermission`], [`Error::SocketAddress`], [`Error::InvalidOption`]
@@ -177,12 +179,13 @@ impl AsyncIcmpSocket {
     }
 
     /// Waits for datagrams and hands each reply-like one to `on_reply` with the buffer
-    /// it lies in, reading many per system call into `batch`; calls `on_empty` with the
+    /// it lies in, reading many per system call into `batch` while holding `reading`; calls `on_empty` with the
     /// instant the socket was found empty. Returns after about `max` datagrams so that the
     /// caller can yield. Errors are fatal for the socket.
     pub(crate) async fn recv_batch(
         &self,
         batch: &mut RecvBatch,
+        reading: &Mutex<()>,
         max: usize,
         mut on_reply: impl FnMut(&Received, &[u8]),
         mut on_empty: impl FnMut(Instant),
@@ -190,6 +193,7 @@ impl AsyncIcmpSocket {
         let result = self
             .inner
             .read_with(|socket, readiness| {
+                let _reading = reading.lock().unwrap_or_else(PoisonError::into_inner);
                 match self.drain(socket, batch, readiness, max, &mut on_reply)? {
                     Drained::Full => Ok(()),
                     Drained::Empty(checked_at) => {
@@ -207,6 +211,7 @@ impl AsyncIcmpSocket {
     pub(crate) fn try_drain(
         &self,
         batch: &mut RecvBatch,
+        reading: &Mutex<()>,
         max: usize,
         mut on_reply: impl FnMut(&Received, &[u8]),
     ) -> io::Result<Drained> {
@@ -214,6 +219,7 @@ impl AsyncIcmpSocket {
             readable: true,
             error: true,
         };
+        let _reading = reading.lock().unwrap_or_else(PoisonError::into_inner);
         self.drain(self.inner.get_ref(), batch, readiness, max, &mut on_reply)
     }
 
@@ -259,7 +265,7 @@ impl AsyncIcmpSocket {
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 // A datagram socket reports a queued ICMP error once as a read error.
-                Err(error) if !self.kind.privileged && sys::is_queued_error_signal(&error) => {
+                Err(error) if !self.kind.privileged && is_pending_icmp_error(&error) => {
                     error_queue = true;
                 }
                 Err(error) => return Err(error),

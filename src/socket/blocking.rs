@@ -11,6 +11,11 @@ use super::sys::{self, Readiness};
 use super::{IcmpReply, IcmpRequest, check_timeout};
 use crate::{Error, Family, Result};
 
+/// Pause between two tries of a send that found the send buffer full.
+const SEND_WAIT: Duration = Duration::from_micros(100);
+/// Tries of such a send: a second in all.
+const SEND_WAITS: usize = 10_000;
+
 /// The state and logic both blocking sockets share.
 #[derive(Debug)]
 struct Blocking {
@@ -31,23 +36,26 @@ impl Blocking {
         let mut buf = Vec::with_capacity(request.payload_size() + 8);
         request.validate(self.kind.family)?;
         request.encode(&mut buf);
-        loop {
+        // A full send buffer drains in microseconds; give it up to a second.
+        for _ in 0..SEND_WAITS {
             let sent_at = Instant::now();
             match self.kind.send_encoded(&self.socket, request, &buf) {
                 Ok(()) => return Ok(sent_at),
-                // The send buffer is full: wait for room, bounded by the kernel's own
-                // send timeout semantics (a full ICMP send buffer drains in microseconds).
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(Duration::from_micros(100));
+                    std::thread::sleep(SEND_WAIT);
                 }
                 Err(error) => return Err(self.kind.send_error(&self.socket, error)),
             }
         }
+        Err(io::Error::from(io::ErrorKind::WouldBlock).into())
     }
 
     fn receive(&self, request: Option<&IcmpRequest>, timeout: Duration) -> Result<IcmpReply> {
         check_timeout(timeout)?;
-        let deadline = Instant::now() + timeout;
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + crate::engine::FOREVER);
         let mut buf = vec![0u8; receive_buffer_len(request)];
         // Look at what is already queued before waiting.
         let mut readiness = Readiness {

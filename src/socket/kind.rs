@@ -11,12 +11,16 @@ use socket2::{SockAddr, Socket};
 
 use super::sys::{self, Datagram, Readiness};
 use super::{IcmpReply, IcmpRequest};
-use crate::packet::{Body, Ipv4Header, Kind, Message, parse_request_header};
+use crate::packet::{Body, Ipv4Header, Kind, Message, parse_request_header, v4};
 use crate::{Error, Family, Result};
 
 /// A kernel timestamp older than this is not trusted (the wall clock may have jumped
 /// between the packet's arrival and its reading): the reading time is used instead.
 const MAX_QUEUE_DELAY: Duration = Duration::from_secs(10);
+
+/// How many times a datagram socket's send is tried again after failing with another
+/// request's ICMP error (see [`SocketKind::send_encoded`]).
+const SEND_RETRIES: usize = 8;
 
 /// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,10 +60,11 @@ impl SocketKind {
 
     /// Sends an already encoded request; `WouldBlock` is returned as is.
     ///
-    /// On a datagram socket, an ICMP error that arrived for an earlier request (queued on
-    /// the error queue) is also reported once by the next send, whatever its destination:
-    /// that send did not happen, and is tried again. A send that fails for its own reason
-    /// fails the same way again and that error is returned.
+    /// On a datagram socket, an ICMP error that arrived for an earlier request is also
+    /// reported by the next send as the socket's pending error, whatever its destination:
+    /// that send did not happen. It is tried again (after clearing any error that arrived
+    /// meanwhile); a send that fails for its own reason fails the same way every time, and
+    /// that error is returned.
     pub fn send_encoded(
         self,
         socket: &Socket,
@@ -76,9 +81,14 @@ impl SocketKind {
             )
         };
         let mut result = send();
-        for _ in 0..2 {
+        for _ in 0..SEND_RETRIES {
             match &result {
-                Err(error) if !self.privileged && sys::is_queued_error_signal(error) => {
+                Err(error)
+                    if !self.privileged
+                        && error.kind() != io::ErrorKind::WouldBlock
+                        && !sys::is_socket_failure(error) =>
+                {
+                    let _ = socket.take_error();
                     result = send();
                 }
                 _ => break,
@@ -120,7 +130,7 @@ impl SocketKind {
                 }
             }
             match sys::recv(socket, buf) {
-                Err(error) if !self.privileged && sys::is_queued_error_signal(&error) => {
+                Err(error) if !self.privileged && is_pending_icmp_error(&error) => {
                     check_error_queue = true;
                 }
                 other => return other,
@@ -142,7 +152,7 @@ impl SocketKind {
             // The error queue returns the start of our own request; the kernel tells
             // what came back and from where.
             let echo = parse_request_header(self.family, bytes)?;
-            if !error.from_icmp {
+            if !error.from_icmp || self.is_advice(error.icmp_type) {
                 return None;
             }
             let peer = datagram.source?;
@@ -154,7 +164,7 @@ impl SocketKind {
                 icmp_type: error.icmp_type,
                 code: error.code,
                 kind: Kind::of(self.family, error.icmp_type),
-                payload: None,
+                payload: Some(datagram.len - echo.payload.len()..datagram.len),
                 bytes: datagram.len,
                 time,
             });
@@ -167,14 +177,19 @@ impl SocketKind {
             source = IpAddr::V4(header.source);
         }
         let message = Message::parse(self.family, &bytes[offset..]).ok()?;
+        if self.is_advice(message.icmp_type) {
+            return None;
+        }
+        // Payloads run to the end of the datagram: where they start in the buffer.
+        let tail = |payload: &[u8]| Some(datagram.len - payload.len()..datagram.len);
         let (peer, id, sequence, payload) = match message.body {
-            Body::EchoReply(echo) => {
-                let start = datagram.len - echo.payload.len();
-                (source, echo.id, echo.sequence, Some(start..datagram.len))
-            }
-            Body::Error(_, Some(original)) => {
-                (original.destination, original.id, original.sequence, None)
-            }
+            Body::EchoReply(echo) => (source, echo.id, echo.sequence, tail(echo.payload)),
+            Body::Error(_, Some(original)) => (
+                original.destination,
+                original.id,
+                original.sequence,
+                tail(original.payload),
+            ),
             _ => return None,
         };
         Some(Received {
@@ -189,6 +204,24 @@ impl SocketKind {
             bytes: datagram.len,
             time,
         })
+    }
+}
+
+/// True when a read error of a datagram socket only reports an ICMP error waiting on its
+/// error queue.
+pub(crate) fn is_pending_icmp_error(error: &io::Error) -> bool {
+    !matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    ) && !sys::is_socket_failure(error)
+}
+
+impl SocketKind {
+    /// ICMPv4 Redirect and Source Quench: advice about the route, not a failure to deliver
+    /// (the router forwarded the request). Taking one as the answer would report a live
+    /// host as lost.
+    fn is_advice(self, icmp_type: u8) -> bool {
+        self.family == Family::V4 && matches!(icmp_type, v4::SOURCE_QUENCH | v4::REDIRECT)
     }
 }
 
@@ -221,7 +254,8 @@ pub(crate) struct Received {
     pub icmp_type: u8,
     pub code: u8,
     pub kind: Kind,
-    /// Where the echo payload lies in the buffer (echo replies only).
+    /// Where the payload lies in the buffer: the echo reply's, or as much of the request's
+    /// as an error quoted.
     pub payload: Option<Range<usize>>,
     pub bytes: usize,
     pub time: Instant,
@@ -238,11 +272,16 @@ impl Received {
             && self.payload_is(request.payload(), buf)
     }
 
-    /// True for an error message, or an echo reply whose payload equals `expected`.
+    /// True when the payload is the one sent: the whole of it in an echo reply, a prefix
+    /// of it (what the router quoted, possibly nothing) in an error.
     pub fn payload_is(&self, expected: &[u8], buf: &[u8]) -> bool {
-        match &self.payload {
-            None => self.kind != Kind::EchoReply,
-            Some(range) => buf.get(range.clone()) == Some(expected),
+        let Some(payload) = self.payload.clone().and_then(|range| buf.get(range)) else {
+            return false;
+        };
+        if self.kind == Kind::EchoReply {
+            payload == expected
+        } else {
+            expected.starts_with(payload)
         }
     }
 

@@ -113,6 +113,20 @@ pub enum Craft {
         /// Source of the error (same family).
         from: IpAddr,
     },
+    /// IPv4 only: a Redirect (type 5, code 1) from `from` quoting the request: advice
+    /// about the route, which says nothing about the host.
+    Redirect {
+        /// Source of the redirect (IPv4).
+        from: IpAddr,
+    },
+    /// A Destination Unreachable from `from` that quotes the request's id and sequence but
+    /// a payload that is not the one sent (its last quoted byte flipped): a forgery.
+    ForgedUnreachable {
+        /// Source of the error (same family).
+        from: IpAddr,
+        /// ICMP code.
+        code: u8,
+    },
     /// This many correct-looking echo replies from the request's destination, with other
     /// ids and sequences and random payloads of the request's payload length (valid
     /// checksums), written back to back.
@@ -133,6 +147,8 @@ impl Craft {
         let other = match self {
             Craft::FromOtherSource(from)
             | Craft::Unreachable { from, .. }
+            | Craft::ForgedUnreachable { from, .. }
+            | Craft::Redirect { from }
             | Craft::TimeExceeded { from } => Some(from),
             _ => None,
         };
@@ -144,8 +160,9 @@ impl Craft {
             );
         }
         assert!(
-            !(matches!(self, Craft::WithIpOptions) && family == Family::V6),
-            "Craft::WithIpOptions is IPv4 only"
+            !(matches!(self, Craft::WithIpOptions | Craft::Redirect { .. })
+                && family == Family::V6),
+            "{self:?} is IPv4 only"
         );
         assert!(
             !matches!(self, Craft::Truncated(0)),
@@ -332,7 +349,7 @@ fn craft_packets(request: &Request, craft: &Craft, rng: &mut Rng, ip_id: u16) ->
             &request.payload,
         )
     };
-    let error = |from: IpAddr, icmp_type: u8, code: u8| {
+    let quote = |from: IpAddr, icmp_type: u8, code: u8, forged: bool| {
         let (limit, ip_header) = match family {
             Family::V4 => (V4_ERROR_MAX, 20),
             Family::V6 => (V6_ERROR_MAX, 40),
@@ -340,9 +357,13 @@ fn craft_packets(request: &Request, craft: &Craft, rng: &mut Rng, ip_id: u16) ->
         let quoted = request.packet.len().min(limit - ip_header - 8);
         let mut icmp = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
         icmp.extend_from_slice(&request.packet[..quoted]);
+        if forged && let Some(last) = icmp.last_mut() {
+            *last ^= 0xff;
+        }
         fill_icmp_checksum(&mut icmp, from, request.source);
         reply(from, &[], &icmp)
     };
+    let error = |from: IpAddr, icmp_type: u8, code: u8| quote(from, icmp_type, code, false);
     let source = request.destination;
     match craft {
         Craft::Good => vec![reply(source, &[], &good())],
@@ -402,6 +423,14 @@ fn craft_packets(request: &Request, craft: &Craft, rng: &mut Rng, ip_id: u16) ->
                 Family::V6 => 3,
             };
             vec![error(*from, icmp_type, 0)]
+        }
+        Craft::Redirect { from } => vec![error(*from, 5, 1)],
+        Craft::ForgedUnreachable { from, code } => {
+            let icmp_type = match family {
+                Family::V4 => 3,
+                Family::V6 => 1,
+            };
+            vec![quote(*from, icmp_type, *code, true)]
         }
         Craft::ForeignFlood(count) => (0..*count)
             .map(|_| {

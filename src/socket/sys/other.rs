@@ -74,8 +74,8 @@ impl AsyncSocket {
     }
 }
 
-pub(crate) fn is_queued_error_signal(_: &io::Error) -> bool {
-    false
+pub(crate) fn is_socket_failure(_: &io::Error) -> bool {
+    true
 }
 
 pub(crate) fn is_broadcast_refusal(_: &io::Error) -> bool {

@@ -141,10 +141,11 @@ mod linux {
     const ICMP_FILTER: libc::c_int = 1;
     const ICMPV6_FILTER: libc::c_int = 1;
 
-    /// ICMP types a raw socket passes up: echo replies and the errors that quote a request.
-    /// Everything else (echo requests looped back on loopback, neighbour discovery, ...)
-    /// is dropped in the kernel before it costs a wake-up.
-    const V4_TYPES: [u8; 6] = [0, 3, 4, 5, 11, 12];
+    /// ICMP types a raw socket passes up: echo replies and the errors that quote a request
+    /// (not Redirect and Source Quench, which are advice). Everything else (echo requests
+    /// looped back on loopback, neighbour discovery, ...) is dropped in the kernel before
+    /// it costs a wake-up.
+    const V4_TYPES: [u8; 4] = [0, 3, 11, 12];
     const V6_TYPES: [u8; 5] = [1, 2, 3, 4, 129];
 
     /// Installs the kernel-side type filter on a raw socket (a set bit blocks a type).
@@ -200,6 +201,15 @@ pub(crate) fn send_to(
     traffic_class: u8,
 ) -> io::Result<usize> {
     let address = SockAddr::from(SocketAddr::new(destination, 0));
+    // Without per-packet options the TTL and TOS are set on the (shared) socket just before
+    // the send: no other send may come in between.
+    #[cfg(not(target_os = "linux"))]
+    let _one_at_a_time = {
+        static SENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        SENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     let mut control = ControlBuffer::new();
     let control_len = per_packet_options(socket, &mut control, destination, ttl, traffic_class)?;
     let mut iov = libc::iovec {
@@ -565,22 +575,21 @@ impl AsyncSocket {
     }
 }
 
-/// True for the error a normal read returns on a datagram socket when an ICMP error for
-/// one of its requests is pending (Linux sets `sk_err` next to queueing the message).
-pub(crate) fn is_queued_error_signal(error: &io::Error) -> bool {
+/// True for errors that say the socket itself cannot work (closed, not a socket, bad
+/// arguments, no memory). On a datagram socket every other error of a read or a send is
+/// an ICMP error that Linux reports once as the socket's pending error (`sk_err`), next to
+/// the message it queued on the error queue: whatever its errno (`EHOSTUNREACH`,
+/// `ECONNREFUSED`, `EREMOTEIO` for a redirect, `ENONET`, `EPROTO`, ...), it is not fatal.
+pub(crate) fn is_socket_failure(error: &io::Error) -> bool {
     matches!(
         error.raw_os_error(),
         Some(
-            libc::EHOSTUNREACH
-                | libc::ENETUNREACH
-                | libc::EHOSTDOWN
-                | libc::ECONNREFUSED
-                | libc::EPROTO
-                | libc::EMSGSIZE
-                | libc::EACCES
-                | libc::EPERM
-                | libc::ENOPROTOOPT
-                | libc::EOPNOTSUPP
+            libc::EBADF
+                | libc::ENOTSOCK
+                | libc::EFAULT
+                | libc::EINVAL
+                | libc::ENOMEM
+                | libc::ENOTCONN
         )
     )
 }
