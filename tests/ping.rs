@@ -537,3 +537,56 @@ fn an_address_the_source_cannot_reach_is_an_invalid_option() {
         assert!(host.is_alive());
     });
 }
+
+#[test]
+fn traffic_class_and_ttl_go_on_the_wire_per_request() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = support::Chain::new(2);
+    chain.warm_up();
+    // Count, on the target, the echo requests marked DSCP EF (traffic class 0xb8).
+    chain.target_ns().nft(
+        "table inet marks {\n  chain input {\n    type filter hook input priority 0; policy accept;\n    ip dscp ef icmp type echo-request counter\n    ip6 dscp ef icmpv6 type echo-request counter\n  }\n}\n",
+    );
+    let (target4, target6) = (chain.target(Family::V4), chain.target(Family::V6));
+    let router2 = chain.hop_address(2, Family::V4);
+    chain.client().block_on(move || async move {
+        // On one shared socket at once: marked requests, plain ones, and short-lived ones.
+        let marked = |target: IpAddr| async move {
+            async_ping(&target.to_string(), &fast(3).traffic_class(0xb8)).await.unwrap()
+        };
+        let plain = |target: IpAddr| async move { async_ping(&target.to_string(), &fast(3)).await.unwrap() };
+        let (short_target, short_options) = (target4.to_string(), fast(2).ttl(2));
+        let short = async_ping(&short_target, &short_options);
+        let (a, b, c, d, e) = tokio::join!(marked(target4), marked(target6), plain(target4), plain(target6), short);
+        for host in [&a, &b, &c, &d] {
+            assert_all_answered(host, 3);
+        }
+        // TTL 2 runs out at the second router, which says so.
+        assert!(!e.as_ref().unwrap().is_alive());
+        assert!(
+            matches!(e.unwrap().error(), Some(Error::TimeExceeded { source, .. }) if *source == router2),
+            "TTL 2 should expire at {router2}"
+        );
+    });
+    let counters = chain
+        .target_ns()
+        .exec_ok(&["nft", "list", "table", "inet", "marks"]);
+    let counted: Vec<u64> = counters
+        .lines()
+        .filter_map(|line| {
+            line.split("packets ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect();
+    assert_eq!(
+        counted,
+        [3, 3],
+        "only the marked requests carry DSCP EF:\n{counters}"
+    );
+}
