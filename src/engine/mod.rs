@@ -138,6 +138,11 @@ impl Core {
         }
     }
 
+    /// Requests waiting for a reply.
+    fn in_flight(&self) -> usize {
+        self.table().len()
+    }
+
     /// Records that the socket was found empty at `now`.
     fn mark_drained(&self, now: Instant) {
         let nanos =
@@ -170,7 +175,7 @@ impl Core {
                     .try_drain(batch, &self.reading, CATCH_UP_MAX, |received, buf| {
                         self.dispatch(received, buf)
                     });
-            if let Ok(Drained::Empty(checked_at)) = result {
+            if let Ok(Drained::Empty { checked_at, .. }) = result {
                 self.mark_drained(checked_at);
             }
         });
@@ -295,7 +300,7 @@ impl Engine {
 
     /// Requests in flight: registered and not yet answered, timed out or dropped.
     pub fn in_flight(&self) -> usize {
-        self.handle.core.table().len()
+        self.handle.core.in_flight()
     }
 
     #[cfg(test)]

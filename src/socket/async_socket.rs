@@ -179,9 +179,10 @@ impl AsyncIcmpSocket {
     }
 
     /// Waits for datagrams and hands each reply-like one to `on_reply` with the buffer
-    /// it lies in, reading many per system call into `batch` while holding `reading`; calls `on_empty` with the
-    /// instant the socket was found empty. Returns after about `max` datagrams so that the
-    /// caller can yield. Errors are fatal for the socket.
+    /// it lies in, reading many per system call into `batch` while holding `reading`;
+    /// calls `on_empty` with the instant the socket was found empty. Returns once some
+    /// datagrams were read and the socket is empty, or after about `max` datagrams, so that
+    /// the caller can yield. Errors are fatal for the socket.
     pub(crate) async fn recv_batch(
         &self,
         batch: &mut RecvBatch,
@@ -196,9 +197,13 @@ impl AsyncIcmpSocket {
                 let _reading = reading.lock().unwrap_or_else(PoisonError::into_inner);
                 match self.drain(socket, batch, readiness, max, &mut on_reply)? {
                     Drained::Full => Ok(()),
-                    Drained::Empty(checked_at) => {
+                    Drained::Empty { read, checked_at } => {
                         on_empty(checked_at);
-                        Err(io::ErrorKind::WouldBlock.into())
+                        if read > 0 {
+                            Ok(())
+                        } else {
+                            Err(io::ErrorKind::WouldBlock.into())
+                        }
                     }
                 }
             })
@@ -259,7 +264,7 @@ impl AsyncIcmpSocket {
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     if !error_queue {
-                        return Ok(Drained::Empty(checked_at));
+                        return Ok(Drained::Empty { read, checked_at });
                     }
                     error_queue = false;
                 }
@@ -284,9 +289,14 @@ impl AsyncIcmpSocket {
 /// How a drain of the socket ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Drained {
-    /// The socket had nothing more to read when checked at this instant: everything
-    /// that arrived before was read.
-    Empty(Instant),
+    /// The socket had nothing more to read when checked at `checked_at`: everything that
+    /// arrived before was read (`read` datagrams by this drain).
+    Empty {
+        /// Datagrams read before the socket was found empty.
+        read: usize,
+        /// When it was found empty.
+        checked_at: Instant,
+    },
     /// The maximum was read; there may be more.
     Full,
 }

@@ -512,6 +512,9 @@ pub(crate) fn poll(socket: &Socket, timeout: Duration) -> io::Result<Readiness> 
     })
 }
 
+/// How long a send waits for room in a full send buffer before giving up.
+const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
+
 /// A socket registered with the tokio reactor.
 #[derive(Debug)]
 pub(crate) struct AsyncSocket {
@@ -521,7 +524,11 @@ pub(crate) struct AsyncSocket {
 impl AsyncSocket {
     /// Registers `socket` (already non-blocking) with the current runtime's reactor.
     pub(crate) fn new(socket: Socket) -> io::Result<AsyncSocket> {
-        let interest = Interest::READABLE | Interest::WRITABLE | Interest::ERROR;
+        // No WRITABLE interest: every sent packet frees send-buffer space, and with that
+        // interest each one would wake the reactor's thread (measured: most of the cost of
+        // a sweep on a multi-thread runtime). Sends rarely find the buffer full; see
+        // `write_with`.
+        let interest = Interest::READABLE | Interest::ERROR;
         // SAFETY: the `AsyncFd` owns the socket, whose descriptor stays open and the same
         // until the `AsyncFd` is dropped: `AsyncSocket` never hands out `&mut Socket` nor
         // takes the socket back out.
@@ -564,14 +571,26 @@ impl AsyncSocket {
         }
     }
 
-    /// Waits until the socket is writable and calls `write`, again after `WouldBlock`.
+    /// Calls `write`, and again after short pauses while the send buffer is full
+    /// (`WouldBlock`), for at most about a second.
     pub(crate) async fn write_with<R>(
         &self,
         mut write: impl FnMut(&Socket) -> io::Result<R>,
     ) -> io::Result<R> {
-        self.fd
-            .async_io(Interest::WRITABLE, |socket| write(socket))
-            .await
+        let mut pause = Duration::from_micros(50);
+        let mut waited = Duration::ZERO;
+        loop {
+            match write(self.fd.get_ref()) {
+                Err(error)
+                    if error.kind() == io::ErrorKind::WouldBlock && waited < MAX_SEND_WAIT =>
+                {
+                    tokio::time::sleep(pause).await;
+                    waited += pause;
+                    pause = (pause * 2).min(Duration::from_millis(10));
+                }
+                result => return result,
+            }
+        }
     }
 }
 
