@@ -33,6 +33,13 @@ fn expected(addresses: &[IpAddr], first: u8, last: u8) -> Vec<(u8, IpAddr)> {
         .collect()
 }
 
+/// The chain's hop addresses for a family, in distance order.
+fn route(chain: &Chain, family: Family) -> Vec<IpAddr> {
+    (1..=chain.distance_of_target())
+        .map(|d| chain.hop_address(d, family))
+        .collect()
+}
+
 /// The chain's hop addresses for a family, as command-line arguments (distance order).
 fn hop_args(chain: &Chain, family: Family) -> Vec<String> {
     (1..=chain.distance_of_target())
@@ -74,12 +81,10 @@ fn the_hops_are_the_routers_then_the_target_raw() {
     }
     let chain = Chain::new(3);
     chain.warm_up();
-    let (v4, v6) = (hop_args(&chain, Family::V4), hop_args(&chain, Family::V6));
-    chain.client().block_on(move || async move {
-        let v4 = v4.iter().map(|a| a.parse().unwrap()).collect();
-        let v6 = v6.iter().map(|a| a.parse().unwrap()).collect();
-        check_full_paths(v4, v6, true).await;
-    });
+    let (v4, v6) = (route(&chain, Family::V4), route(&chain, Family::V6));
+    chain
+        .client()
+        .block_on(move || async move { check_full_paths(v4, v6, true).await });
 }
 
 #[test]
@@ -171,12 +176,7 @@ fn first_hop_max_hops_and_fast() {
     }
     let chain = Chain::new(3);
     chain.warm_up();
-    let v4 = addresses(
-        &hop_args(&chain, Family::V4)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let v4 = route(&chain, Family::V4);
     let target = chain.target(Family::V4).to_string();
     chain.client().block_on(move || async move {
         let hops = async_traceroute(&target, &quick().first_hop(2))
@@ -218,17 +218,16 @@ fn an_unreachable_destination_ends_the_trace_on_the_router_that_said_so() {
         (
             chain.rejected(Reject::HostUnreachable, Family::V4),
             1u8,
-            hop_args(&chain, Family::V4),
+            route(&chain, Family::V4),
         ),
         (
             chain.rejected(Reject::NoRoute, Family::V6),
             0,
-            hop_args(&chain, Family::V6),
+            route(&chain, Family::V6),
         ),
     ];
     chain.client().block_on(move || async move {
-        for (destination, code, hops_args) in cases {
-            let routers = addresses(&hops_args.iter().map(String::as_str).collect::<Vec<_>>());
+        for (destination, code, routers) in cases {
             // The last router is 3 hops away: at TTL 3 it says Time Exceeded, at TTL 4 it
             // forwards the probe into its reject rule and says Destination Unreachable.
             let mut route = expected(&routers, 1, 3);
@@ -257,12 +256,7 @@ fn a_router_that_stays_silent_is_left_out_and_later_hops_found() {
     // Router 2 forwards but never says Time Exceeded.
     chain.silence(2);
     for family in [Family::V4, Family::V6] {
-        let all = addresses(
-            &hop_args(&chain, family)
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>(),
-        );
+        let all = route(&chain, family);
         let target = chain.target(family).to_string();
         for parallel in [false, true] {
             let target = target.clone();
@@ -287,18 +281,8 @@ fn traceroutes_and_pings_at_once_share_sockets_and_keep_their_replies() {
     }
     let chain = Chain::new(3);
     chain.warm_up();
-    let v4 = addresses(
-        &hop_args(&chain, Family::V4)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
-    let v6 = addresses(
-        &hop_args(&chain, Family::V6)
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
-    );
+    let v4 = route(&chain, Family::V4);
+    let v6 = route(&chain, Family::V6);
     chain.client().block_on_multi(move || async move {
         let mut traces = Vec::new();
         for i in 0..20 {
