@@ -59,13 +59,20 @@ pub(super) async fn run(guard: CloseOnExit, mut stop: oneshot::Receiver<()>) {
 
 /// While replies keep coming, reads them without going back to the reactor: a burst of
 /// replies (a sweep) then costs no wake-up per reply, which across threads is the most
-/// expensive part of a reply's way. Gives up after a few rounds that found nothing, or
+/// expensive part of a reply's way. The socket is taken out of the reactor meanwhile and
+/// registered again by the next wait. Gives up after a few rounds that found nothing, or
 /// when no request waits.
 async fn keep_reading(
     core: &Core,
     batch: &mut RecvBatch,
     stop: &mut oneshot::Receiver<()>,
 ) -> crate::Result<()> {
+    if core.in_flight() == 0 {
+        return Ok(());
+    }
+    // No readiness events while this loop reads on its own: on a multi-thread runtime
+    // each would wake an idle worker, at a cost to the thread that sent the request.
+    core.socket.pause_readiness();
     let mut idle = 0;
     while idle < IDLE_ROUNDS && core.in_flight() > 0 {
         tokio::task::yield_now().await;

@@ -1,4 +1,5 @@
-//! Engine tests that need a real socket but send nothing: the fatal-error path.
+//! Engine tests that need a real socket: the fatal-error path, and the receive task
+//! on loopback.
 //! They open a raw socket, so they run as root only (and fail without root when
 //! `ICMPLIB_REQUIRE_ROOT=1`, as in CI).
 
@@ -108,4 +109,60 @@ async fn the_receive_task_stops_with_the_last_handle() {
         tokio::task::yield_now().await;
     }
     panic!("the engine's core outlived its last handle");
+}
+
+/// Sends one echo request to `destination` and waits for its reply, with a timeout so
+/// long that only a receive task that was woken can answer within `within`.
+async fn ping_woken(engine: &Engine, destination: Ipv4Addr, within: Duration) -> IcmpReply {
+    let probe = Probe {
+        destination: IpAddr::V4(destination),
+        id: None,
+        payload: Arc::from(&[0x5a; 56][..]),
+        ttl: 64,
+        traffic_class: 0,
+    };
+    let in_flight = engine.send(&probe).await.expect("sent");
+    tokio::time::timeout(within, in_flight.reply(Duration::from_secs(60)))
+        .await
+        .expect("the receive task was woken by the reply")
+        .expect("an echo reply")
+}
+
+/// The receive task takes the socket out of the reactor while it drains a burst on its
+/// own, and registers it again for the next wait: replies before, during and after must
+/// all wake their request (a lost registration would leave them to their timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_wake_their_request_after_the_socket_was_taken_out_of_the_reactor() {
+    if !root() {
+        return;
+    }
+    let engine = Engine::open(config()).unwrap();
+    for round in 0..3u8 {
+        let burst: Vec<_> = (1..=200u8)
+            .map(|host| {
+                let engine = engine.clone();
+                tokio::spawn(async move {
+                    ping_woken(
+                        &engine,
+                        Ipv4Addr::new(127, 3, round, host),
+                        Duration::from_secs(5),
+                    )
+                    .await
+                })
+            })
+            .collect();
+        for (host, task) in (1..=200u8).zip(burst) {
+            let reply = task.await.unwrap();
+            assert_eq!(
+                reply.source(),
+                IpAddr::V4(Ipv4Addr::new(127, 3, round, host))
+            );
+        }
+        // Idle, then out of the reactor: the next reply needs a fresh registration.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        engine.core().socket.pause_readiness();
+        let single = ping_woken(&engine, Ipv4Addr::LOCALHOST, Duration::from_secs(5)).await;
+        assert_eq!(single.source(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    assert_eq!(engine.in_flight(), 0);
 }

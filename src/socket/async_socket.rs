@@ -211,6 +211,12 @@ impl AsyncIcmpSocket {
         Ok(result?)
     }
 
+    /// Stops readiness events until the next wait for a datagram: for a reader that
+    /// drains the socket on its own during a burst.
+    pub(crate) fn pause_readiness(&self) {
+        self.inner.pause_readiness();
+    }
+
     /// Reads what is queued now, without waiting, as [`AsyncIcmpSocket::recv_batch`]
     /// does: for a task that must not wait for the receive task to get to it.
     pub(crate) fn try_drain(

@@ -55,6 +55,8 @@ impl AsyncSocket {
         Ok(AsyncSocket { socket })
     }
 
+    pub(crate) fn pause_readiness(&self) {}
+
     pub(crate) fn get_ref(&self) -> &Socket {
         &self.socket
     }

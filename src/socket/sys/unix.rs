@@ -7,8 +7,9 @@
 use std::io;
 use std::mem::{self, MaybeUninit};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::ptr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -189,10 +190,11 @@ impl ControlBuffer {
     }
 }
 
-/// Sends `message` to `destination` with `sendmsg(2)`. On Linux the TTL / hop limit and
-/// the TOS / traffic class travel as control messages (`IP_TTL`, `IP_TOS`,
-/// `IPV6_HOPLIMIT`, `IPV6_TCLASS`), so one socket serves requests with different values;
-/// elsewhere they are set on the socket before the send.
+/// Sends `message` to `destination` with `sendmsg(2)`, or `sendto(2)` when it needs no
+/// control message. On Linux the TTL / hop limit and the TOS / traffic class travel as
+/// control messages (`IP_TTL`, `IP_TOS`, `IPV6_HOPLIMIT`, `IPV6_TCLASS`), so one socket
+/// serves requests with different values; elsewhere they are set on the socket before
+/// the send.
 pub(crate) fn send_to(
     socket: &Socket,
     message: &[u8],
@@ -212,6 +214,11 @@ pub(crate) fn send_to(
     };
     let mut control = ControlBuffer::new();
     let control_len = per_packet_options(socket, &mut control, destination, ttl, traffic_class)?;
+    if control_len == 0 {
+        // `sendto(2)`: the kernel then builds the message header itself instead of
+        // copying and checking ours (measured: a few percent of a sweep's time).
+        return socket.send_to(message, &address);
+    }
     let mut iov = libc::iovec {
         iov_base: message.as_ptr().cast_mut().cast(),
         iov_len: message.len(),
@@ -222,10 +229,8 @@ pub(crate) fn send_to(
     header.msg_namelen = address.len();
     header.msg_iov = &mut iov;
     header.msg_iovlen = 1;
-    if control_len > 0 {
-        header.msg_control = control.0.as_mut_ptr().cast();
-        header.msg_controllen = control_len as _;
-    }
+    header.msg_control = control.0.as_mut_ptr().cast();
+    header.msg_controllen = control_len as _;
     // SAFETY: every pointer in `header` points to memory that outlives the call: the
     // address, the message (only read by the kernel) and the control buffer.
     let sent = unsafe { libc::sendmsg(socket.as_raw_fd(), &header, 0) };
@@ -515,32 +520,85 @@ pub(crate) fn poll(socket: &Socket, timeout: Duration) -> io::Result<Readiness> 
 /// How long a send waits for room in a full send buffer before giving up.
 const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 
-/// A socket registered with the tokio reactor.
+/// A socket registered with the tokio reactor while someone waits for it to be readable.
+///
+/// The registration can be dropped for a while ([`AsyncSocket::pause_readiness`]): a
+/// reader that keeps draining the socket during a burst of replies needs no readiness
+/// events, and each one costs the sending thread a wake-up of whichever idle worker of a
+/// multi-thread runtime waits in `epoll_wait(2)` (measured: a plain send/receive loop on
+/// a socket merely registered with an idle two-worker runtime takes 1.2 to 1.9 times as
+/// long, with a context switch per reply). The next wait registers the socket again.
 #[derive(Debug)]
 pub(crate) struct AsyncSocket {
-    fd: AsyncFd<Socket>,
+    /// Declared first: deregistered before the socket closes.
+    registration: Mutex<Option<Arc<AsyncFd<Descriptor>>>>,
+    socket: Socket,
+}
+
+/// The socket's descriptor, as the registration sees it; the socket owns it.
+#[derive(Debug)]
+struct Descriptor(RawFd);
+
+impl AsRawFd for Descriptor {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0
+    }
 }
 
 impl AsyncSocket {
     /// Registers `socket` (already non-blocking) with the current runtime's reactor.
     pub(crate) fn new(socket: Socket) -> io::Result<AsyncSocket> {
+        let socket = AsyncSocket {
+            registration: Mutex::new(None),
+            socket,
+        };
+        socket.registration()?;
+        Ok(socket)
+    }
+
+    /// The current registration, made anew when paused.
+    fn registration(&self) -> io::Result<Arc<AsyncFd<Descriptor>>> {
+        let mut slot = self
+            .registration
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(registration) = slot.as_ref() {
+            return Ok(Arc::clone(registration));
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(io::Error::other(
+                "no tokio runtime to register the socket with",
+            ));
+        }
         // No WRITABLE interest: every sent packet frees send-buffer space, and with that
         // interest each one would wake the reactor's thread (measured: most of the cost of
         // a sweep on a multi-thread runtime). Sends rarely find the buffer full; see
         // `write_with`.
         let interest = Interest::READABLE | Interest::ERROR;
-        // SAFETY: the `AsyncFd` owns the socket, whose descriptor stays open and the same
-        // until the `AsyncFd` is dropped: `AsyncSocket` never hands out `&mut Socket` nor
-        // takes the socket back out.
-        let fd = unsafe { AsyncFd::register_with_interest(socket, interest) };
-        Ok(AsyncSocket {
-            fd: fd.map_err(|error| error.into_parts().1)?,
-        })
+        // SAFETY: the descriptor belongs to `self.socket`, which stays open and the same
+        // until `self` is dropped; the registration is dropped first (field order), and
+        // every clone of it lives within a borrow of `self` (`read_with`).
+        let registered = unsafe {
+            AsyncFd::register_with_interest(Descriptor(self.socket.as_raw_fd()), interest)
+        };
+        let registered = Arc::new(registered.map_err(|error| error.into_parts().1)?);
+        *slot = Some(Arc::clone(&registered));
+        Ok(registered)
+    }
+
+    /// Drops the registration until the next wait for readiness (see the type's docs).
+    pub(crate) fn pause_readiness(&self) {
+        let registration = self
+            .registration
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        drop(registration);
     }
 
     /// The socket.
     pub(crate) fn get_ref(&self) -> &Socket {
-        self.fd.get_ref()
+        &self.socket
     }
 
     /// Waits until the socket is readable or has an error pending, then calls `read` with
@@ -549,14 +607,17 @@ impl AsyncSocket {
         &self,
         mut read: impl FnMut(&Socket, Readiness) -> io::Result<R>,
     ) -> io::Result<R> {
+        let registration = self.registration()?;
         loop {
-            let mut guard = self.fd.ready(Interest::READABLE | Interest::ERROR).await?;
+            let mut guard = registration
+                .ready(Interest::READABLE | Interest::ERROR)
+                .await?;
             let ready = guard.ready();
             let readiness = Readiness {
                 readable: ready.is_readable(),
                 error: ready.is_error(),
             };
-            match guard.try_io(|fd| read(fd.get_ref(), readiness)) {
+            match guard.try_io(|_| read(&self.socket, readiness)) {
                 Ok(result) => return result,
                 // Nothing to read although the reactor says the read side is closed (a
                 // shutdown): that state never clears, so waiting again would spin.
@@ -580,7 +641,7 @@ impl AsyncSocket {
         let mut pause = Duration::from_micros(50);
         let mut waited = Duration::ZERO;
         loop {
-            match write(self.fd.get_ref()) {
+            match write(&self.socket) {
                 Err(error)
                     if error.kind() == io::ErrorKind::WouldBlock && waited < MAX_SEND_WAIT =>
                 {
