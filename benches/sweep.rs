@@ -88,7 +88,8 @@ fn kernel_limit(hosts: u32) -> (f64, usize) {
 }
 
 /// One sweep in a child process (so that its peak memory is its own), with the library
-/// on a runtime of `flavor`, or the reference loop: (seconds, hosts reported dead, peak MiB).
+/// on a runtime of `flavor` (`current`, `multi`, or `spawned`: multi-thread, the sweep in
+/// a spawned task), or the reference loop: (seconds, hosts reported dead, peak MiB).
 fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (f64, u64, f64) {
     let exe = std::env::current_exe().expect("current_exe");
     let args = [
@@ -137,14 +138,21 @@ fn child(flavor: &str, hosts: u32, in_flight: usize) {
         .timeout(Duration::from_secs(1))
         .concurrent_tasks(in_flight);
     let started = Instant::now();
-    let dead = runtime.block_on(async {
+    let sweep = async move {
         let mut stream = std::pin::pin!(multiping_stream(targets(hosts), &options).expect("sweep"));
         let mut dead = 0u64;
         while let Some(host) = stream.next().await {
             dead += u64::from(!host.is_alive());
         }
         dead
-    });
+    };
+    let dead = if flavor == "spawned" {
+        // As a service would: in a task of its own on a worker thread.
+        runtime.block_on(async { tokio::spawn(sweep).await.expect("sweep task") })
+    } else {
+        // As a command-line tool would: in `block_on` (`#[tokio::main]`).
+        runtime.block_on(sweep)
+    };
     println!(
         "{} {dead} {}",
         started.elapsed().as_secs_f64(),
@@ -244,8 +252,12 @@ fn main() {
         None => println!("fping: not installed, skipped"),
     }
 
-    for flavor in ["multi", "current"] {
-        println!("icmplib on a {flavor}-thread tokio runtime:");
+    for (flavor, title) in [
+        ("multi", "a multi-thread tokio runtime, in block_on"),
+        ("spawned", "a multi-thread tokio runtime, in a spawned task"),
+        ("current", "a current-thread tokio runtime"),
+    ] {
+        println!("icmplib on {title}:");
         for in_flight in LEVELS {
             let runs: Vec<(f64, u64, f64)> = (0..rounds)
                 .map(|_| library_sweep(&netns, flavor, HOSTS, in_flight))

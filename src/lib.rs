@@ -81,6 +81,7 @@ mod resolve;
 mod runtime;
 mod socket;
 mod traceroute;
+mod turns;
 
 pub use error::{Error, Result};
 pub use family::Family;

@@ -169,6 +169,59 @@ fn the_stream_pulls_targets_only_as_room_frees_up() {
     });
 }
 
+/// Returns `Pending` once after waking its task: a turn at the back of the run queue.
+async fn one_turn() {
+    let mut waited = false;
+    std::future::poll_fn(|cx| {
+        if waited {
+            return std::task::Poll::Ready(());
+        }
+        waited = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await;
+}
+
+/// A sweep of thousands of hosts lets the other tasks of its runtime run: between two
+/// turns of a task beside it, it starts a few hundred requests, not all of them at once.
+#[test]
+fn a_sweep_leaves_turns_to_the_other_tasks_of_its_runtime() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mpturns").block_on(|| async {
+        let hosts = 4094;
+        let pulled = Arc::new(AtomicUsize::new(0));
+        let observer = {
+            let pulled = Arc::clone(&pulled);
+            tokio::spawn(async move {
+                // How many targets the sweep had taken at each of the observer's turns.
+                let mut seen = vec![0];
+                while *seen.last().unwrap() < hosts {
+                    one_turn().await;
+                    seen.push(pulled.load(Ordering::Relaxed));
+                }
+                seen
+            })
+        };
+        let counter = Arc::clone(&pulled);
+        let targets = loopback_block(hosts as u32).into_iter().inspect(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+        });
+        let mut stream = std::pin::pin!(multiping_stream(targets, &sweep_options(hosts)).unwrap());
+        while let Some(host) = stream.next().await {
+            assert!(host.is_alive(), "{host}");
+        }
+        let seen = observer.await.unwrap();
+        let most = seen.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+        assert!(
+            most <= 512,
+            "{most} requests started between two turns of another task"
+        );
+    });
+}
+
 #[test]
 fn the_rate_limit_spaces_requests() {
     if !support::require_root() {
