@@ -185,6 +185,13 @@ pub(crate) fn check_payload_size(family: Family, size: usize) -> Result<()> {
 
 /// A payload of `size` random bytes.
 pub(crate) fn random_payload(size: usize) -> Arc<[u8]> {
+    // The usual sizes are drawn on the stack and copied once into the `Arc`, instead of
+    // allocating a vector first (a few percent of a sweep's own time).
+    let mut small = [0u8; 128];
+    if let Some(payload) = small.get_mut(..size) {
+        rand::fill(payload);
+        return Arc::from(&*payload);
+    }
     let mut payload = vec![0u8; size];
     rand::fill(&mut payload[..]);
     payload.into()
@@ -219,6 +226,17 @@ mod tests {
             a.to_string(),
             "echo request to 127.0.0.1: id=1 seq=2 size=56 ttl=64"
         );
+    }
+
+    #[test]
+    fn random_payloads_have_their_size_on_both_sides_of_the_stack_buffer() {
+        for size in [0, 1, 56, 127, 128, 129, 1472, 65_000] {
+            let (a, b) = (random_payload(size), random_payload(size));
+            assert_eq!((a.len(), b.len()), (size, size));
+            if size >= 16 {
+                assert_ne!(a, b, "{size} bytes are random");
+            }
+        }
     }
 
     #[test]
