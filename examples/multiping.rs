@@ -278,7 +278,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
     Ok(all_alive)
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
     match run(&args).await {

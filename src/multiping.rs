@@ -10,7 +10,7 @@ use futures::{Stream, StreamExt, stream};
 use crate::context::Context;
 use crate::pacer::Pacer;
 use crate::ping::{Requests, check_source_family, ping_address};
-use crate::runtime::block_on;
+use crate::runtime::block_on_sweep;
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL};
 use crate::turns::Turn;
 use crate::{Error, Family, Host, Result};
@@ -261,7 +261,9 @@ pub(crate) async fn multiping_with<S: AsRef<str>>(
 ///
 /// A target that fails on its own (a name that does not resolve, a send error) comes back
 /// not alive with the reason in [`Host::error`]; only a failure of the whole call is an
-/// `Err`. Runs on a runtime of its own; from async code use [`async_multiping`].
+/// `Err`. Runs on a runtime of its own, with two worker threads when the machine has more
+/// than one CPU (the replies are then read on one core while the requests leave from
+/// another); from async code use [`async_multiping`].
 ///
 /// ```no_run
 /// use icmplib::{MultipingOptions, multiping};
@@ -277,7 +279,7 @@ pub(crate) async fn multiping_with<S: AsRef<str>>(
 /// [`Error::SocketAddress`] when a socket cannot be opened; [`Error::Runtime`] within a
 /// tokio runtime.
 pub fn multiping<S: AsRef<str>>(addresses: &[S], options: &MultipingOptions) -> Result<Vec<Host>> {
-    block_on("multiping", async_multiping(addresses, options))
+    block_on_sweep("multiping", async_multiping(addresses, options))
 }
 
 /// The async form of [`multiping`]: every request goes through the runtime's shared
