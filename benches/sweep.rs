@@ -213,29 +213,43 @@ fn main() {
         .unwrap_or(5);
     let netns = Netns::new("sweep");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let _ = cores;
     println!(
-        "sweep of 127.1.0.0/16: {HOSTS} hosts, 1 request each, {rounds} rounds, median; {cores} cores"
+        "sweep of 127.1.0.0/16: {HOSTS} hosts, 1 request each, median of {rounds} rounds; {cores} cores"
     );
 
-    let reference = netns.run(move || {
-        let runs: Vec<(f64, usize)> = (0..rounds).map(|_| kernel_limit(HOSTS)).collect();
-        let lost = runs
-            .iter()
-            .map(|(_, replies)| HOSTS as usize - replies)
-            .max()
-            .unwrap_or(0);
-        (median(runs.iter().map(|(s, _)| *s).collect()), lost)
-    });
+    // Every configuration runs once per round, rounds one after the other: the machine's
+    // speed drifts over minutes, and this way each median sees the same drift.
+    let flavors = [
+        ("multi", "a multi-thread tokio runtime, in block_on"),
+        ("spawned", "a multi-thread tokio runtime, in a spawned task"),
+        ("current", "a current-thread tokio runtime"),
+    ];
+    let mut reference_runs = Vec::new();
+    let mut fping_runs = Vec::new();
+    let mut library_runs = vec![vec![Vec::new(); LEVELS.len()]; flavors.len()];
+    for _ in 0..rounds {
+        reference_runs.push(library_sweep(&netns, "reference", HOSTS, 1));
+        fping_runs.extend(fping(&netns));
+        for (flavor, (name, _)) in flavors.iter().enumerate() {
+            for (level, in_flight) in LEVELS.iter().enumerate() {
+                library_runs[flavor][level].push(library_sweep(&netns, name, HOSTS, *in_flight));
+            }
+        }
+    }
+
+    let reference = median(reference_runs.iter().map(|(s, _, _)| *s).collect());
+    let lost = reference_runs
+        .iter()
+        .map(|(_, lost, _)| *lost)
+        .max()
+        .unwrap_or(0);
     println!(
         "{:<28} {:>8.3} s {:>10.0} hosts/s  {:>6} lost",
         "reference raw-socket loop",
-        reference.0,
-        f64::from(HOSTS) / reference.0,
-        reference.1
+        reference,
+        f64::from(HOSTS) / reference,
+        lost
     );
-
-    let fping_runs: Vec<(f64, u64)> = (0..rounds).filter_map(|_| fping(&netns)).collect();
     let fping_median = (!fping_runs.is_empty()).then(|| {
         let dead = fping_runs.iter().map(|(_, dead)| *dead).max().unwrap_or(0);
         (median(fping_runs.iter().map(|(s, _)| *s).collect()), dead)
@@ -247,21 +261,14 @@ fn main() {
             seconds,
             f64::from(HOSTS) / seconds,
             dead,
-            seconds / reference.0
+            seconds / reference
         ),
         None => println!("fping: not installed, skipped"),
     }
-
-    for (flavor, title) in [
-        ("multi", "a multi-thread tokio runtime, in block_on"),
-        ("spawned", "a multi-thread tokio runtime, in a spawned task"),
-        ("current", "a current-thread tokio runtime"),
-    ] {
+    for (flavor, (_, title)) in flavors.iter().enumerate() {
         println!("icmplib on {title}:");
-        for in_flight in LEVELS {
-            let runs: Vec<(f64, u64, f64)> = (0..rounds)
-                .map(|_| library_sweep(&netns, flavor, HOSTS, in_flight))
-                .collect();
+        for (level, in_flight) in LEVELS.iter().enumerate() {
+            let runs = &library_runs[flavor][level];
             let dead = runs.iter().map(|(_, dead, _)| *dead).max().unwrap_or(0);
             let peak = runs.iter().map(|(_, _, peak)| *peak).fold(0.0, f64::max);
             let seconds = median(runs.iter().map(|(s, _, _)| *s).collect());
@@ -271,7 +278,7 @@ fn main() {
             println!(
                 "  {in_flight:>6} in flight            {seconds:>8.3} s {:>10.0} hosts/s  {dead:>6} dead  peak {peak:>6.1} MiB  ({:.2}x the reference{vs_fping})",
                 f64::from(HOSTS) / seconds,
-                seconds / reference.0
+                seconds / reference
             );
         }
     }
