@@ -290,7 +290,12 @@ impl Engine {
         );
         let mut message = Vec::with_capacity(probe.payload.len() + 8);
         request.encode(&mut message);
-        let sent_at = core.socket.send_encoded(&request, &message).await?;
+        let sent_at = match core.socket.try_send_encoded(&request, &message)? {
+            Some(sent_at) => sent_at,
+            // Boxed: the wait for room in the send buffer is rare, and its state would
+            // make every request in flight larger (a sweep holds thousands).
+            None => Box::pin(core.socket.send_encoded(&request, &message)).await?,
+        };
         Ok(InFlight {
             registration,
             reply,

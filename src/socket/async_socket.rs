@@ -159,6 +159,23 @@ impl AsyncIcmpSocket {
         Ok(self.kind.decode(buf, &datagram))
     }
 
+    /// Sends a request already validated and encoded into `message` if the send buffer
+    /// has room now: `Ok(None)` when it has not (then use
+    /// [`AsyncIcmpSocket::send_encoded`]), else when the request left.
+    pub(crate) fn try_send_encoded(
+        &self,
+        request: &IcmpRequest,
+        message: &[u8],
+    ) -> Result<Option<Instant>> {
+        let socket = self.inner.get_ref();
+        let sent_at = Instant::now();
+        match self.kind.send_encoded(socket, request, message) {
+            Ok(()) => Ok(Some(sent_at)),
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) => Err(self.kind.send_error(socket, error)),
+        }
+    }
+
     /// Sends a request already validated and encoded into `message`, waiting for room in
     /// the send buffer; returns when it left.
     pub(crate) async fn send_encoded(
