@@ -62,6 +62,24 @@ fn many_pings_leave_nothing_in_flight_and_memory_flat() {
             "the ping should still have been waiting"
         );
         assert_eq!(pinger.requests_in_flight(), 0);
+
+        // Nor do requests that time out.
+        let short = options.clone().count(3).timeout(Duration::from_millis(50));
+        let timed_out: Vec<_> = (0..20)
+            .map(|_| {
+                let (pinger, silent, short) = (pinger.clone(), silent.clone(), short.clone());
+                tokio::spawn(async move { pinger.ping(&silent, &short).await.unwrap() })
+            })
+            .collect();
+        for host in timed_out {
+            let host = host.await.unwrap();
+            assert_eq!(
+                (host.packets_sent(), host.packets_received()),
+                (3, 0),
+                "{host}"
+            );
+        }
+        assert_eq!(pinger.requests_in_flight(), 0);
     });
 }
 

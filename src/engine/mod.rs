@@ -279,6 +279,7 @@ impl Engine {
         let registration = Registration {
             core: Arc::clone(core),
             ticket,
+            settled: false,
         };
         let request = IcmpRequest::from_parts(
             probe.destination,
@@ -319,11 +320,16 @@ impl Engine {
 struct Registration {
     core: Arc<Core>,
     ticket: Ticket,
+    /// Set once the request's channel got a value or was closed: whoever sent or closed
+    /// it removed the entry first, so there is nothing to remove (and no lock to take).
+    settled: bool,
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.core.table().remove(&self.ticket);
+        if !self.settled {
+            self.core.table().remove(&self.ticket);
+        }
     }
 }
 
@@ -354,20 +360,29 @@ impl InFlight {
             .checked_add(timeout)
             .unwrap_or_else(|| self.sent_at + FOREVER);
         let waited = tokio::time::timeout_at(deadline.into(), &mut self.reply).await;
-        let result = match waited {
-            Ok(Ok(result)) => result,
+        // The channel settles only after its entry left the table (see `Core::dispatch`
+        // and `Core::close`).
+        let (settled, result) = match waited {
+            Ok(Ok(result)) => (true, result),
             // The receive task went away without a word: its runtime is shutting down.
-            Ok(Err(_)) => Err(Error::SocketUnavailable),
+            Ok(Err(_)) => (true, Err(Error::SocketUnavailable)),
             Err(_) => {
                 // The reply may have arrived in time and still wait in the socket buffer.
                 self.registration.core.catch_up(deadline);
                 match self.reply.try_recv() {
-                    Ok(Ok(reply)) if reply.time() <= deadline => Ok(reply),
-                    Ok(Err(error)) => Err(error),
-                    _ => Err(Error::TimeoutExceeded { timeout }),
+                    Ok(Ok(reply)) if reply.time() <= deadline => (true, Ok(reply)),
+                    Ok(Err(error)) => (true, Err(error)),
+                    Ok(Ok(_)) => (true, Err(Error::TimeoutExceeded { timeout })),
+                    Err(oneshot::error::TryRecvError::Closed) => {
+                        (true, Err(Error::TimeoutExceeded { timeout }))
+                    }
+                    Err(oneshot::error::TryRecvError::Empty) => {
+                        (false, Err(Error::TimeoutExceeded { timeout }))
+                    }
                 }
             }
         };
+        self.registration.settled = settled;
         drop(self.registration);
         result
     }
