@@ -16,7 +16,7 @@ mod registry;
 
 use std::cell::RefCell;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -103,6 +103,9 @@ pub(crate) struct Core {
     /// that arrived before was handed to its request.
     drained_at: AtomicU64,
     epoch: Instant,
+    /// Set once the table is closed: checked by every call that looks up its engine,
+    /// without taking the table's lock.
+    closed: AtomicBool,
 }
 
 impl Core {
@@ -207,6 +210,7 @@ impl Core {
     /// Closes the table with `error` and tells every waiter.
     fn close(&self, error: Error) {
         let waiters = self.table().close(error.clone());
+        self.closed.store(true, Ordering::Release);
         for waiter in waiters {
             let _ = waiter.send(Err(error.clone()));
         }
@@ -239,6 +243,7 @@ impl Engine {
             reading: Mutex::new(()),
             drained_at: AtomicU64::new(0),
             epoch: Instant::now(),
+            closed: AtomicBool::new(false),
         });
         let (stop, stopped) = oneshot::channel();
         // The guard is made here, not in the task: a task dropped before its first poll
@@ -252,7 +257,7 @@ impl Engine {
     /// True once the engine cannot be used any more (its socket failed, or its receive
     /// task stopped with its runtime).
     pub fn is_closed(&self) -> bool {
-        self.handle.core.table().closed().is_some()
+        self.handle.core.closed.load(Ordering::Acquire)
     }
 
     /// Registers `probe` and sends it. The returned [`InFlight`] waits for the reply.

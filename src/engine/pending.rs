@@ -169,6 +169,7 @@ impl<W> PendingTable<W> {
     }
 
     /// The error the table was closed with, if it was.
+    #[cfg(test)]
     pub fn closed(&self) -> Option<&Error> {
         self.closed.as_ref()
     }
