@@ -520,7 +520,7 @@ pub(crate) fn poll(socket: &Socket, timeout: Duration) -> io::Result<Readiness> 
 /// How long a send waits for room in a full send buffer before giving up.
 const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 
-/// A socket registered with the tokio reactor while someone waits for it to be readable.
+/// A socket registered with the tokio reactor, except while a reader drains it on its own.
 ///
 /// The registration can be dropped for a while ([`AsyncSocket::pause_readiness`]): a
 /// reader that keeps draining the socket during a burst of replies needs no readiness
