@@ -130,16 +130,12 @@ fn ping_prints_replies_and_a_summary() {
     }
 }
 
-#[test]
-fn ping_exit_status_says_alive_down_or_error() {
-    if !support::require_root() {
-        return;
-    }
-    let netns = Netns::new("exstat");
-    let net = SimulatedNet::new(&netns);
-    let unreachable = SimulatedNet::host(Family::V4, 7);
+/// Host `n` of the simulated network, scripted to be reported unreachable (host
+/// unreachable, code 1) by the router 198.51.100.254.
+fn unreachable_host(net: &SimulatedNet, n: u8) -> std::net::IpAddr {
+    let host = SimulatedNet::host(Family::V4, n);
     net.script(
-        unreachable,
+        host,
         vec![Reply::after(
             0,
             Craft::Unreachable {
@@ -148,6 +144,17 @@ fn ping_exit_status_says_alive_down_or_error() {
             },
         )],
     );
+    host
+}
+
+#[test]
+fn ping_exit_status_says_alive_down_or_error() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exstat");
+    let net = SimulatedNet::new(&netns);
+    let unreachable = unreachable_host(&net, 7);
     let silent = SimulatedNet::host(Family::V4, 8).to_string();
     let ping = example("ping");
     let output = netns.run_program(
@@ -255,17 +262,7 @@ fn multiping_json_keeps_input_order_and_exit_status() {
     }
     let netns = Netns::new("exmpj");
     let net = SimulatedNet::new(&netns);
-    let unreachable = SimulatedNet::host(Family::V4, 9);
-    net.script(
-        unreachable,
-        vec![Reply::after(
-            0,
-            Craft::Unreachable {
-                from: SimulatedNet::host(Family::V4, 254),
-                code: 1,
-            },
-        )],
-    );
+    let unreachable = unreachable_host(&net, 9);
     net.script(
         SimulatedNet::host(Family::V6, 5),
         vec![Reply::after(30, Craft::Good)],
