@@ -98,14 +98,20 @@ impl Context {
         Ok(engine)
     }
 
+    /// `target` as an address of `family` when it is an address (no lookup needed);
+    /// `None` for a name.
+    pub(crate) fn resolve_literal(target: &str, family: Option<Family>) -> Option<Result<IpAddr>> {
+        parse_literal(target).map(|address| check_literal(target, address, family))
+    }
+
     /// Resolves `target` (an address or a name) to one address of `family`, or of the
     /// source's family, or IPv4 then IPv6.
     ///
     /// An address of the other family than the source's is returned as is: the engine
     /// then says that the source cannot reach it, which is the clearer message.
     pub(crate) async fn resolve(&self, target: &str, family: Option<Family>) -> Result<IpAddr> {
-        if let Some(address) = parse_literal(target) {
-            return check_literal(target, address, family);
+        if let Some(literal) = Context::resolve_literal(target, family) {
+            return literal;
         }
         let family = family.or(self.source().as_ref().map(Family::of));
         let resolver = self.resolver.get_or_init(Resolver::system).as_ref();

@@ -80,8 +80,8 @@ mod pinger;
 mod resolve;
 mod runtime;
 mod socket;
+mod sweep;
 mod traceroute;
-mod turns;
 
 pub use error::{Error, Result};
 pub use family::Family;

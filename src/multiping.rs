@@ -5,14 +5,14 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::{Stream, StreamExt, stream};
+use futures::{Stream, StreamExt};
 
 use crate::context::Context;
 use crate::pacer::Pacer;
-use crate::ping::{Requests, check_source_family, ping_address};
+use crate::ping::{Requests, check_source_family};
 use crate::runtime::block_on_sweep;
 use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL};
-use crate::turns::Turn;
+use crate::sweep::{Plan, Sweep};
 use crate::{Error, Family, Host, Result};
 
 /// Options of [`multiping`], [`async_multiping`] and [`multiping_stream`], with the
@@ -107,16 +107,8 @@ crate::ping::setters!(MultipingOptions {
     rate_limit: u32,
 });
 
-/// A checked sweep: the requests of each host and the bound on hosts in flight.
-#[derive(Debug)]
-struct Sweep {
-    requests: Requests,
-    family: Option<Family>,
-    concurrency: usize,
-}
-
 impl MultipingOptions {
-    fn sweep(&self) -> Result<Sweep> {
+    pub(crate) fn plan(&self) -> Result<Plan> {
         if self.concurrent_tasks == 0 {
             return Err(Error::invalid("concurrent_tasks must be at least 1"));
         }
@@ -140,77 +132,12 @@ impl MultipingOptions {
                 .map(|rate| Arc::new(Pacer::per_second(rate))),
         }
         .check()?;
-        Ok(Sweep {
+        Ok(Plan {
             requests,
             family: self.family,
             concurrency: self.concurrent_tasks,
         })
     }
-}
-
-/// The result for one target, and whether its error is a failure of the whole call (a
-/// socket that cannot be opened) rather than of the target.
-struct Outcome {
-    host: Host,
-    fatal: Option<Error>,
-}
-
-/// Resolves and pings one target; its own failures land in the host.
-async fn ping_one(context: &Context, target: &str, sweep: &Sweep) -> Outcome {
-    let failed = |error: Error| Host::new(target, 0, Vec::new()).with_error(Some(error));
-    let destination = match context.resolve(target, sweep.family).await {
-        Ok(destination) => destination,
-        Err(error) => {
-            return Outcome {
-                host: failed(error),
-                fatal: None,
-            };
-        }
-    };
-    let family = Family::of(&destination);
-    if let Err(error) = sweep.requests.check_family(family) {
-        return Outcome {
-            host: failed(error),
-            fatal: None,
-        };
-    }
-    match context.engine(family) {
-        Ok(engine) => Outcome {
-            host: ping_address(&engine, destination, &sweep.requests).await,
-            fatal: None,
-        },
-        Err(error) => Outcome {
-            fatal: error.fails_the_call().then(|| error.clone()),
-            host: Host::new(destination.to_string(), 0, Vec::new()).with_error(Some(error)),
-        },
-    }
-}
-
-/// Pings every target with at most `concurrency` in flight, pulling targets from the
-/// iterator only as room frees up; yields (index, outcome) as hosts finish.
-fn sweep<'a, T>(
-    context: Context,
-    targets: impl Iterator<Item = T> + 'a,
-    sweep: Arc<Sweep>,
-) -> impl Stream<Item = (usize, Outcome)> + 'a
-where
-    T: AsRef<str> + 'a,
-{
-    let concurrency = sweep.concurrency;
-    let turn = Turn::default();
-    let hosts = turn
-        .taking(stream::iter(targets.enumerate()))
-        .map(move |(index, target)| {
-            let (context, sweep) = (context.clone(), Arc::clone(&sweep));
-            async move {
-                let target = target.as_ref();
-                let mut outcome = ping_one(&context, target, &sweep).await;
-                outcome.host = outcome.host.with_target(target);
-                (index, outcome)
-            }
-        })
-        .buffer_unordered(concurrency);
-    turn.polling(hosts)
 }
 
 /// A sweep of `targets` as a stream of hosts (see [`multiping_stream`]).
@@ -224,7 +151,7 @@ where
     I::Item: AsRef<str> + Send + 'static,
     I::IntoIter: Send + 'static,
 {
-    let checked = Arc::new(options.sweep()?);
+    let plan = Arc::new(options.plan()?);
     // Open the socket of the likely family now, so that a permission problem is the
     // call's error rather than every host's.
     let family = options.family.or(context.source().as_ref().map(Family::of));
@@ -233,7 +160,7 @@ where
     {
         return Err(error);
     }
-    Ok(sweep(context, targets.into_iter(), checked).map(|(_, outcome)| outcome.host))
+    Ok(Sweep::new(context, targets.into_iter(), plan).map(|(_, outcome)| outcome.host))
 }
 
 /// A sweep of `addresses`, collected in input order (see [`async_multiping`]).
@@ -242,9 +169,9 @@ pub(crate) async fn multiping_with<S: AsRef<str>>(
     addresses: &[S],
     options: &MultipingOptions,
 ) -> Result<Vec<Host>> {
-    let checked = Arc::new(options.sweep()?);
+    let plan = Arc::new(options.plan()?);
     let mut hosts = Vec::with_capacity(addresses.len());
-    let mut results = std::pin::pin!(sweep(context, addresses.iter(), checked));
+    let mut results = Sweep::new(context, addresses.iter(), plan);
     while let Some((index, outcome)) = results.next().await {
         if let Some(error) = outcome.fatal {
             return Err(error);
@@ -353,26 +280,11 @@ mod tests {
     #[test]
     fn invalid_options_are_refused() {
         let invalid =
-            |options: MultipingOptions| matches!(options.sweep(), Err(Error::InvalidOption { .. }));
+            |options: MultipingOptions| matches!(options.plan(), Err(Error::InvalidOption { .. }));
         assert!(invalid(MultipingOptions::default().concurrent_tasks(0)));
         assert!(invalid(MultipingOptions::default().count(0)));
         assert!(invalid(MultipingOptions::default().timeout(Duration::ZERO)));
         assert!(invalid(MultipingOptions::default().rate_limit(0)));
-        assert!(MultipingOptions::default().rate_limit(1).sweep().is_ok());
-    }
-
-    /// Memory grows with the hosts in flight: each holds one of these futures. A name
-    /// lookup (2 KiB of state) and a wait for room in the send buffer are boxed so that
-    /// every host does not pay for them.
-    #[tokio::test]
-    async fn a_host_in_flight_costs_less_than_768_bytes_of_future() {
-        let context = Context::new(true, None);
-        let sweep = MultipingOptions::default().sweep().unwrap();
-        let future = ping_one(&context, "127.0.0.1", &sweep);
-        assert!(
-            std::mem::size_of_val(&future) < 768,
-            "{} bytes",
-            std::mem::size_of_val(&future)
-        );
+        assert!(MultipingOptions::default().rate_limit(1).plan().is_ok());
     }
 }

@@ -21,7 +21,7 @@ impl Pacer {
     }
 
     /// Takes the next slot at or after `now` and returns it.
-    fn reserve(&self, now: Instant) -> Instant {
+    pub(crate) fn reserve(&self, now: Instant) -> Instant {
         let mut next = self.next.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = next.map_or(now, |next| next.max(now));
         *next = Some(slot + self.period);

@@ -2,13 +2,15 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::context::Context;
 use crate::engine::{Engine, Probe};
 use crate::pacer::Pacer;
 use crate::runtime::block_on;
-use crate::socket::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size, random_payload};
+use crate::socket::{
+    DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpReply, check_payload_size, random_payload,
+};
 use crate::{Error, Family, Host, Result};
 
 /// Options of [`ping`] and [`async_ping`], with the defaults of the Python library.
@@ -211,12 +213,51 @@ pub(crate) fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
+/// What the requests to one host came to so far: the figures of its [`Host`].
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    sent: usize,
+    rtts: Vec<f64>,
+    error: Option<Error>,
+}
+
+impl Tally {
+    /// A request could not be sent: it counts as lost, and its error is the host's.
+    pub(crate) fn send_failed(&mut self, error: Error) {
+        self.error = Some(error);
+    }
+
+    /// A request left.
+    pub(crate) fn sent(&mut self) {
+        self.sent += 1;
+    }
+
+    /// The outcome of a request that left at `sent_at`: a reply counts with its round
+    /// trip time; an ICMP error or an engine failure is kept as the host's error; a
+    /// timeout only counts as lost.
+    pub(crate) fn settle(&mut self, sent_at: Instant, result: Result<IcmpReply>) {
+        match result {
+            Ok(reply) => match reply.raise_for_status() {
+                Ok(()) => self
+                    .rtts
+                    .push(millis(reply.time().saturating_duration_since(sent_at))),
+                Err(icmp_error) => self.error = Some(icmp_error),
+            },
+            Err(Error::TimeoutExceeded { .. }) => {}
+            Err(other) => self.error = Some(other),
+        }
+    }
+
+    /// The host's statistics.
+    pub(crate) fn into_host(self, address: IpAddr) -> Host {
+        Host::new(address.to_string(), self.sent, self.rtts).with_error(self.error)
+    }
+}
+
 /// Pings `address` on `engine`: `count` requests, one after the other, each waiting for
 /// its reply or its timeout, then `interval`. Never fails: errors land in the host.
 pub(crate) async fn ping_address(engine: &Engine, address: IpAddr, requests: &Requests) -> Host {
-    let mut rtts = Vec::with_capacity(requests.count);
-    let mut sent = 0;
-    let mut error = None;
+    let mut tally = Tally::default();
     for index in 0..requests.count {
         if index > 0 && !requests.interval.is_zero() {
             tokio::time::sleep(requests.interval).await;
@@ -225,22 +266,15 @@ pub(crate) async fn ping_address(engine: &Engine, address: IpAddr, requests: &Re
         let in_flight = match engine.send(&requests.probe(address, requests.ttl)).await {
             Ok(in_flight) => in_flight,
             Err(send_error) => {
-                error = Some(send_error);
+                tally.send_failed(send_error);
                 continue;
             }
         };
-        sent += 1;
+        tally.sent();
         let sent_at = in_flight.sent_at();
-        match in_flight.reply(requests.timeout).await {
-            Ok(reply) => match reply.raise_for_status() {
-                Ok(()) => rtts.push(millis(reply.time().saturating_duration_since(sent_at))),
-                Err(icmp_error) => error = Some(icmp_error),
-            },
-            Err(Error::TimeoutExceeded { .. }) => {}
-            Err(other) => error = Some(other),
-        }
+        tally.settle(sent_at, in_flight.reply(requests.timeout).await);
     }
-    Host::new(address.to_string(), sent, rtts).with_error(error)
+    tally.into_host(address)
 }
 
 /// Resolves and pings one target with the engines of `engines`.

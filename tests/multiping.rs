@@ -13,7 +13,7 @@ use futures::StreamExt;
 use icmplib::{
     Error, Family, MultipingOptions, Pinger, Resolver, async_multiping, multiping, multiping_stream,
 };
-use support::{Chain, DnsResponder, Netns, Reject};
+use support::{Chain, Craft, DnsResponder, Netns, Reject, Reply, SimulatedNet};
 
 /// The `hosts` first host addresses of 127.1.0.0/16.
 fn loopback_block(hosts: u32) -> Vec<String> {
@@ -219,6 +219,53 @@ fn a_sweep_leaves_turns_to_the_other_tasks_of_its_runtime() {
             most <= 512,
             "{most} requests started between two turns of another task"
         );
+    });
+}
+
+/// A sweep keeps nothing it should not: requests that timed out, late replies, the
+/// requests of a stream dropped midway.
+#[test]
+fn a_sweep_forgets_requests_that_timed_out_or_were_abandoned() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("mpforget");
+    let net = SimulatedNet::new(&netns);
+    // Answers every request, 150 ms late.
+    let late = SimulatedNet::host(Family::V4, 3);
+    net.script(late, vec![Reply::after(150, Craft::Good)]);
+    netns.block_on_multi(move || async move {
+        let pinger = Pinger::new();
+        let silent: Vec<String> = (10..30)
+            .map(|n| SimulatedNet::host(Family::V4, n).to_string())
+            .collect();
+        let mut targets = silent.clone();
+        targets.push(late.to_string());
+        targets.extend(loopback_block(20));
+        let options = MultipingOptions::default()
+            .count(3)
+            .interval(Duration::from_millis(10))
+            .timeout(Duration::from_millis(50))
+            .concurrent_tasks(100);
+        let hosts = pinger.multiping(&targets, &options).await.unwrap();
+        let figures = |host: &icmplib::Host| (host.packets_sent(), host.packets_received());
+        for host in &hosts[..silent.len() + 1] {
+            assert_eq!(figures(host), (3, 0), "{host}");
+            assert!(host.error().is_none(), "{host}");
+        }
+        for host in &hosts[silent.len() + 1..] {
+            assert_eq!(figures(host), (3, 3), "{host}");
+        }
+        assert_eq!(pinger.requests_in_flight(), 0);
+
+        // A stream dropped while its requests wait.
+        let patient = options.clone().timeout(Duration::from_secs(10));
+        let mut stream = Box::pin(pinger.multiping_stream(silent.clone(), &patient).unwrap());
+        let first = tokio::time::timeout(Duration::from_millis(200), stream.next()).await;
+        assert!(first.is_err(), "a silent host finished: {first:?}");
+        assert_eq!(pinger.requests_in_flight(), silent.len());
+        drop(stream);
+        assert_eq!(pinger.requests_in_flight(), 0);
     });
 }
 

@@ -4,8 +4,9 @@
 //! Any number of tasks send through one [`Engine`]; each request is registered in the
 //! [`PendingTable`](pending::PendingTable) under a key no other request in flight uses,
 //! then sent. The receive task drains the socket, decodes each datagram and hands the
-//! reply to the waiting request's oneshot channel when its peer, identifier, sequence and
-//! payload all match. A request that times out or whose future is dropped removes its
+//! reply to the request's waiter when its peer, identifier, sequence and payload all
+//! match: the request's own channel ([`Engine::send`]), or the inbox of the sweep that
+//! sent it ([`Engine::launch`]). A request that times out or is abandoned removes its
 //! entry, so late replies are dropped and the table only holds what is in flight.
 //!
 //! The engine knows nothing of ping statistics: it sends probes and returns replies.
@@ -13,6 +14,7 @@
 mod driver;
 mod pending;
 mod registry;
+mod waiter;
 
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -26,9 +28,12 @@ use crate::socket::{
     AsyncIcmpSocket, Drained, IcmpReply, IcmpRequest, Received, RecvBatch, SocketKind,
 };
 use crate::{Error, Result};
-use pending::{Key, PendingTable, Ticket};
+use pending::{Key, PendingTable};
 
+pub(crate) use pending::Ticket;
 pub(crate) use registry::engine_for;
+use waiter::Waiter;
+pub(crate) use waiter::{Inbox, Token};
 
 /// Default kernel receive buffer of an engine's socket: room for thousands of replies.
 pub(crate) const DEFAULT_RECV_BUFFER: usize = 4 << 20;
@@ -49,9 +54,6 @@ pub(crate) const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// Datagrams a request whose timeout expired reads at most on its own (see
 /// [`Core::catch_up`]).
 const CATCH_UP_MAX: usize = 65_536;
-
-/// What waits for a reply in the table.
-type Waiter = oneshot::Sender<Result<IcmpReply>>;
 
 /// How to open an engine's socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -129,9 +131,7 @@ impl Core {
             .table()
             .complete(&key, |payload| received.payload_is(payload, buf));
         match waiter {
-            Some(waiter) => {
-                let _ = waiter.send(Ok(received.to_reply(self.socket.family())));
-            }
+            Some(waiter) => waiter.deliver(Ok(received.to_reply(self.socket.family()))),
             None => tracing::trace!(
                 peer = %received.peer,
                 id = received.id,
@@ -212,7 +212,7 @@ impl Core {
         let waiters = self.table().close(error.clone());
         self.closed.store(true, Ordering::Release);
         for waiter in waiters {
-            let _ = waiter.send(Err(error.clone()));
+            waiter.deliver(Err(error.clone()));
         }
     }
 }
@@ -260,15 +260,11 @@ impl Engine {
         self.handle.core.closed.load(Ordering::Acquire)
     }
 
-    /// Registers `probe` and sends it. The returned [`InFlight`] waits for the reply.
-    ///
-    /// # Errors
-    /// The engine's error once it is closed; the send error (no route, broadcast, ...).
-    pub async fn send(&self, probe: &Probe) -> Result<InFlight> {
+    /// Registers `probe` with `waiter` in the table and encodes it.
+    fn register(&self, probe: &Probe, waiter: Waiter) -> Result<(Ticket, IcmpRequest, Vec<u8>)> {
         let core = &self.handle.core;
         let privileged = core.socket.is_privileged();
         let id = probe.id.unwrap_or(core.id);
-        let (waiter, reply) = oneshot::channel();
         let (ticket, in_flight) = {
             let mut table = core.table();
             let ticket = table.insert(
@@ -280,12 +276,6 @@ impl Engine {
             (ticket, table.len())
         };
         core.reserve_buffer(in_flight);
-        // From here on, dropping `registration` (on error or cancellation) removes the entry.
-        let registration = Registration {
-            core: Arc::clone(core),
-            ticket,
-            settled: false,
-        };
         let request = IcmpRequest::from_parts(
             probe.destination,
             id,
@@ -296,6 +286,23 @@ impl Engine {
         );
         let mut message = Vec::with_capacity(probe.payload.len() + 8);
         request.encode(&mut message);
+        Ok((ticket, request, message))
+    }
+
+    /// Registers `probe` and sends it. The returned [`InFlight`] waits for the reply.
+    ///
+    /// # Errors
+    /// The engine's error once it is closed; the send error (no route, broadcast, ...).
+    pub async fn send(&self, probe: &Probe) -> Result<InFlight> {
+        let core = &self.handle.core;
+        let (waiter, reply) = oneshot::channel();
+        let (ticket, request, message) = self.register(probe, Waiter::Channel(waiter))?;
+        // From here on, dropping `registration` (on error or cancellation) removes the entry.
+        let registration = Registration {
+            core: Arc::clone(core),
+            ticket,
+            settled: false,
+        };
         let sent_at = match core.socket.try_send_encoded(&request, &message)? {
             Some(sent_at) => sent_at,
             // Boxed: the wait for room in the send buffer is rare, and its state would
@@ -309,6 +316,45 @@ impl Engine {
         })
     }
 
+    /// Registers `probe` and sends it if the send buffer has room; its reply (or the
+    /// engine's error) goes to `inbox` under `token`. The caller owns the returned ticket:
+    /// it [forgets](Engine::forget) it when it gives up on the request before a reply.
+    ///
+    /// # Errors
+    /// The engine's error once it is closed; the send error (the request is then
+    /// forgotten already).
+    pub fn launch(&self, probe: &Probe, inbox: &Arc<Inbox>, token: Token) -> Result<Launched> {
+        let core = &self.handle.core;
+        let waiter = Waiter::Inbox(Arc::clone(inbox), token);
+        let (ticket, request, message) = self.register(probe, waiter)?;
+        let sending = match core.socket.try_send_encoded(&request, &message) {
+            Ok(Some(sent_at)) => Sending::Sent(sent_at),
+            Ok(None) => {
+                let core = Arc::clone(core);
+                Sending::Blocked(Box::pin(async move {
+                    core.socket.send_encoded(&request, &message).await
+                }))
+            }
+            Err(error) => {
+                self.forget(&ticket);
+                return Err(error);
+            }
+        };
+        Ok(Launched { ticket, sending })
+    }
+
+    /// Forgets a request [launched](Engine::launch) and not answered (timed out, or
+    /// abandoned): a late reply then finds nothing. Does nothing if it was answered.
+    pub fn forget(&self, ticket: &Ticket) {
+        self.handle.core.table().remove(ticket);
+    }
+
+    /// Hands out every reply that arrived before `deadline` and may still wait in the
+    /// socket buffer (see [`InFlight::reply`]): call before declaring a request timed out.
+    pub fn catch_up(&self, deadline: Instant) {
+        self.handle.core.catch_up(deadline);
+    }
+
     /// Requests in flight: registered and not yet answered, timed out or dropped.
     pub fn in_flight(&self) -> usize {
         self.handle.core.in_flight()
@@ -318,6 +364,21 @@ impl Engine {
     fn core(&self) -> &Arc<Core> {
         &self.handle.core
     }
+}
+
+/// A request [launched](Engine::launch) for an inbox.
+pub(crate) struct Launched {
+    pub ticket: Ticket,
+    pub sending: Sending,
+}
+
+/// Whether a launched request left.
+pub(crate) enum Sending {
+    /// It left at this instant.
+    Sent(Instant),
+    /// The send buffer was full: this future sends it once there is room, and returns
+    /// when it left.
+    Blocked(futures::future::BoxFuture<'static, Result<Instant>>),
 }
 
 /// Removes its request from the table when dropped, unless a reply took it already.

@@ -48,7 +48,7 @@ fn wait_on(engine: &Engine, sequence_hint: u8) -> oneshot::Receiver<Result<IcmpR
     engine
         .core()
         .table()
-        .insert(peer, 1, Arc::from(&b"x"[..]), waiter)
+        .insert(peer, 1, Arc::from(&b"x"[..]), Waiter::Channel(waiter))
         .unwrap();
     reply
 }

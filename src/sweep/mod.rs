@@ -1,0 +1,617 @@
+//! The sweep behind [`crate::multiping`]: many hosts pinged from one task, with a bound
+//! on the hosts in flight, on the shared engines.
+//!
+//! A sweep is one state machine, not a future per host: its hosts in flight live in a
+//! [`Slab`], the replies to all its requests land in one [`Inbox`], and the instants at
+//! which a request times out or the next one is due wait in [`Timeline`]s behind a single
+//! timer. A host in flight costs about 200 bytes and no allocation of its own beyond its
+//! results; a request costs a table entry, one send and one entry in the inbox.
+//!
+//! # Turns
+//! One poll of a sweep could start tens of thousands of requests and hold its worker
+//! meanwhile: other tasks would wait, among them the engine's receive task when the
+//! sweep's own call spawned it (a task spawned from a worker waits in that worker's
+//! next-task slot, which no other worker steals; measured: a sweep of 65,534 hosts in a
+//! spawned task got its replies only when its first requests timed out). So a sweep
+//! counts its work: it takes and finishes at most [`PER_TURN`] hosts per turn, then
+//! yields.
+
+mod slab;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, Stream, StreamExt};
+use tokio::time::Sleep;
+
+use crate::context::Context;
+use crate::engine::{Engine, FOREVER, Inbox, Launched, Sending, Ticket, Token};
+use crate::ping::{Requests, Tally};
+use crate::socket::IcmpReply;
+use crate::{Error, Family, Host, Result};
+use slab::{Slab, Timeline};
+
+/// Targets taken plus hosts finished in one turn of a sweep.
+pub(crate) const PER_TURN: usize = 256;
+
+/// A checked sweep: the requests of each host and the bound on hosts in flight.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    pub requests: Requests,
+    pub family: Option<Family>,
+    pub concurrency: usize,
+}
+
+/// The result for one target, and whether its error is a failure of the whole call (a
+/// socket that cannot be opened) rather than of the target.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    pub host: Host,
+    pub fatal: Option<Error>,
+}
+
+/// A host in flight.
+#[derive(Debug)]
+struct Flight<T> {
+    /// Its place among the targets.
+    index: usize,
+    target: T,
+    /// `None` while its name is looked up.
+    address: Option<IpAddr>,
+    engine: Option<Engine>,
+    tally: Tally,
+    /// Requests still to send.
+    left: usize,
+    /// The token of its current request: looked up, due, sent or waiting for room.
+    token: Token,
+    /// The request that left and waits for its reply.
+    waiting: Option<Waiting>,
+}
+
+#[derive(Debug)]
+struct Waiting {
+    ticket: Ticket,
+    sent_at: Instant,
+    deadline: Instant,
+}
+
+/// A request whose send waits for room in the socket's send buffer.
+struct Blocked {
+    token: Token,
+    ticket: Ticket,
+    engine: Engine,
+    send: BoxFuture<'static, Result<Instant>>,
+}
+
+/// A request due at some instant; `paced` once it holds a slot of the rate limit.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    token: Token,
+    paced: bool,
+}
+
+/// The slab key of the host a token belongs to (its low 32 bits).
+fn key_of(token: Token) -> u32 {
+    token as u32
+}
+
+/// The hosts of a sweep, as a stream of (index, outcome) in the order they finish.
+pub(crate) struct Sweep<I: Iterator> {
+    context: Context,
+    plan: Arc<Plan>,
+    targets: Box<std::iter::Enumerate<I>>,
+    exhausted: bool,
+    flights: Slab<Flight<I::Item>>,
+    /// Numbers the requests, so that a token is never reused within a sweep (in its high
+    /// 32 bits; wraps after 4 billion requests).
+    serial: u32,
+    inbox: Arc<Inbox>,
+    /// Replies taken from the inbox, being handled (kept for its room).
+    replies: Vec<(Token, Result<IcmpReply>)>,
+    /// The requests that left, by deadline. An answered request leaves its entry
+    /// behind, skipped when due (or when the timeline is compacted).
+    timeouts: Timeline<Token>,
+    /// Requests due after their interval or their slot of the rate limit.
+    sends: Timeline<Due>,
+    /// Requests due now that wait for `blocked` to leave first.
+    ready: VecDeque<Due>,
+    blocked: Option<Blocked>,
+    lookups: FuturesUnordered<BoxFuture<'static, (Token, Result<IpAddr>)>>,
+    finished: VecDeque<(usize, Outcome)>,
+    engines: [Option<Engine>; 2],
+    /// Made on first use, so that a sweep can be made outside a runtime.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// What the timer is set to, and the instant it last fired for (tokio's clock, which
+    /// a test may have paused, is then taken as reached).
+    timer_at: Option<Instant>,
+    fired_at: Option<Instant>,
+    /// Work done in the current turn.
+    work: usize,
+}
+
+// Nothing in a sweep is pinned in place: the iterator is boxed and the timer and the
+// futures live in their own boxes.
+impl<I: Iterator> Unpin for Sweep<I> {}
+
+impl<I> Sweep<I>
+where
+    I: Iterator,
+    I::Item: AsRef<str>,
+{
+    /// A sweep of `targets`, nothing sent yet.
+    pub(crate) fn new(context: Context, targets: I, plan: Arc<Plan>) -> Sweep<I> {
+        Sweep {
+            context,
+            plan,
+            targets: Box::new(targets.enumerate()),
+            exhausted: false,
+            flights: Slab::default(),
+            serial: 0,
+            inbox: Arc::new(Inbox::default()),
+            replies: Vec::new(),
+            timeouts: Timeline::default(),
+            sends: Timeline::default(),
+            ready: VecDeque::new(),
+            blocked: None,
+            lookups: FuturesUnordered::new(),
+            finished: VecDeque::new(),
+            engines: [None, None],
+            timer: None,
+            timer_at: None,
+            fired_at: None,
+            work: 0,
+        }
+    }
+
+    fn requests(&self) -> &Requests {
+        &self.plan.requests
+    }
+
+    /// A new token for the next request of host `key`, which becomes its current one.
+    fn next_token(&mut self, key: u32) -> Token {
+        self.serial = self.serial.wrapping_add(1);
+        let token = (u64::from(self.serial) << 32) | u64::from(key);
+        if let Some(flight) = self.flights.get_mut(key) {
+            flight.token = token;
+        }
+        token
+    }
+
+    /// The host whose current request is `token`.
+    fn current(&mut self, token: Token) -> Option<&mut Flight<I::Item>> {
+        self.flights
+            .get_mut(key_of(token))
+            .filter(|flight| flight.token == token)
+    }
+
+    /// The engine for `family`, opened again if it failed.
+    fn engine(&mut self, family: Family) -> Result<Engine> {
+        let slot = &mut self.engines[usize::from(family == Family::V6)];
+        if let Some(engine) = slot.as_ref().filter(|engine| !engine.is_closed()) {
+            return Ok(engine.clone());
+        }
+        let engine = self.context.engine(family)?;
+        *slot = Some(engine.clone());
+        Ok(engine)
+    }
+
+    /// Takes targets while there is room in flight and in the turn. Hosts finished and
+    /// not yet handed out count as in flight: a sweep holds at most `concurrency` hosts.
+    fn take_targets(&mut self, now: Instant) {
+        while !self.exhausted
+            && self.flights.len() + self.finished.len() < self.plan.concurrency
+            && self.work < PER_TURN
+        {
+            let Some((index, target)) = self.targets.next() else {
+                self.exhausted = true;
+                break;
+            };
+            self.work += 1;
+            let literal = Context::resolve_literal(target.as_ref(), self.plan.family);
+            let key = self.flights.insert(Flight {
+                index,
+                target,
+                address: None,
+                engine: None,
+                tally: Tally::default(),
+                left: self.plan.requests.count,
+                token: 0,
+                waiting: None,
+            });
+            match literal {
+                Some(Ok(address)) => self.start(key, address, now),
+                Some(Err(error)) => self.finish(key, Some(error), None),
+                None => self.look_up(key),
+            }
+        }
+    }
+
+    /// Looks up the name of host `key`; [`Sweep::poll_lookups`] takes it from there.
+    fn look_up(&mut self, key: u32) {
+        let token = self.next_token(key);
+        let Some(flight) = self.flights.get(key) else {
+            return;
+        };
+        let name = flight.target.as_ref().to_owned();
+        let (context, family) = (self.context.clone(), self.plan.family);
+        self.lookups.push(Box::pin(async move {
+            (token, context.resolve(&name, family).await)
+        }));
+    }
+
+    /// Host `key` has its address: checks it and sends its first request.
+    fn start(&mut self, key: u32, address: IpAddr, now: Instant) {
+        let family = Family::of(&address);
+        if let Err(error) = self.requests().check_family(family) {
+            return self.finish(key, Some(error), None);
+        }
+        match self.engine(family) {
+            Ok(engine) => {
+                if let Some(flight) = self.flights.get_mut(key) {
+                    flight.address = Some(address);
+                    flight.engine = Some(engine);
+                }
+                self.advance(key, now, false);
+            }
+            Err(error) => {
+                let fatal = error.fails_the_call().then(|| error.clone());
+                if let Some(flight) = self.flights.get_mut(key) {
+                    flight.address = Some(address);
+                }
+                self.finish(key, Some(error), fatal);
+            }
+        }
+    }
+
+    /// Moves host `key` on once its last request is settled: its next request, after the
+    /// interval if `after_interval`, or its result.
+    fn advance(&mut self, key: u32, now: Instant, mut after_interval: bool) {
+        loop {
+            let Some(flight) = self.flights.get(key) else {
+                return;
+            };
+            if flight.left == 0 {
+                return self.finish(key, None, None);
+            }
+            let token = self.next_token(key);
+            let interval = self.requests().interval;
+            if after_interval && !interval.is_zero() {
+                let due = Due {
+                    token,
+                    paced: false,
+                };
+                return self.sends.push(now + interval, due);
+            }
+            if !self.send(
+                Due {
+                    token,
+                    paced: false,
+                },
+                now,
+            ) {
+                return;
+            }
+            // The send failed at once: the next request follows its interval.
+            after_interval = true;
+        }
+    }
+
+    /// Sends the request `due` now, or when the rate limit allows, or once the blocked
+    /// send left. True when it failed at once (its error is in the host's tally).
+    fn send(&mut self, due: Due, now: Instant) -> bool {
+        if !due.paced
+            && let Some(pacer) = &self.plan.requests.pacer
+        {
+            let slot = pacer.reserve(now);
+            let due = Due { paced: true, ..due };
+            if slot > now {
+                self.sends.push(slot, due);
+                return false;
+            }
+        }
+        if self.blocked.is_some() {
+            self.ready.push_back(Due { paced: true, ..due });
+            return false;
+        }
+        let (requests, inbox) = (&self.plan.requests, &self.inbox);
+        let Some(flight) = self
+            .flights
+            .get_mut(key_of(due.token))
+            .filter(|flight| flight.token == due.token)
+        else {
+            return false;
+        };
+        let (Some(address), Some(engine)) = (flight.address, flight.engine.as_ref()) else {
+            return false;
+        };
+        flight.left -= 1;
+        let probe = requests.probe(address, requests.ttl);
+        match engine.launch(&probe, inbox, due.token) {
+            Ok(Launched {
+                ticket,
+                sending: Sending::Sent(sent_at),
+            }) => {
+                let deadline = deadline(sent_at, requests.timeout);
+                flight.tally.sent();
+                flight.waiting = Some(Waiting {
+                    ticket,
+                    sent_at,
+                    deadline,
+                });
+                self.timeouts.push(deadline, due.token);
+                false
+            }
+            Ok(Launched {
+                ticket,
+                sending: Sending::Blocked(send),
+            }) => {
+                self.blocked = Some(Blocked {
+                    token: due.token,
+                    ticket,
+                    engine: engine.clone(),
+                    send,
+                });
+                false
+            }
+            Err(error) => {
+                flight.tally.send_failed(error);
+                true
+            }
+        }
+    }
+
+    /// Sends the requests that are due.
+    fn send_due(&mut self, now: Instant) {
+        while self.blocked.is_none()
+            && let Some(due) = self.ready.pop_front()
+        {
+            if self.send(due, now) {
+                self.advance(key_of(due.token), now, true);
+            }
+        }
+        while let Some((_, due)) = self.sends.pop_due(now) {
+            if self.send(due, now) {
+                self.advance(key_of(due.token), now, true);
+            }
+        }
+    }
+
+    /// Finishes the send that waited for room in the send buffer, once it can.
+    fn poll_blocked(&mut self, cx: &mut TaskContext<'_>, now: Instant) {
+        let Some(blocked) = self.blocked.as_mut() else {
+            return;
+        };
+        let Poll::Ready(sent) = blocked.send.as_mut().poll(cx) else {
+            return;
+        };
+        let Some(blocked) = self.blocked.take() else {
+            return;
+        };
+        let timeout = self.requests().timeout;
+        let Some(flight) = self.current(blocked.token) else {
+            blocked.engine.forget(&blocked.ticket);
+            return;
+        };
+        match sent {
+            Ok(sent_at) => {
+                let deadline = deadline(sent_at, timeout);
+                flight.tally.sent();
+                flight.waiting = Some(Waiting {
+                    ticket: blocked.ticket,
+                    sent_at,
+                    deadline,
+                });
+                self.timeouts.push(deadline, blocked.token);
+            }
+            Err(error) => {
+                blocked.engine.forget(&blocked.ticket);
+                flight.tally.send_failed(error);
+                self.advance(key_of(blocked.token), now, true);
+            }
+        }
+    }
+
+    /// Settles the requests whose replies (or engine errors) are in the inbox.
+    fn take_replies(&mut self, now: Instant) {
+        let mut replies = std::mem::take(&mut self.replies);
+        self.inbox.take(&mut replies);
+        let timeout = self.requests().timeout;
+        for (token, result) in replies.drain(..) {
+            let Some(flight) = self.current(token) else {
+                continue;
+            };
+            // Whoever handed the reply over removed the request from the table.
+            let Some(waiting) = flight.waiting.take() else {
+                continue;
+            };
+            let result = match result {
+                Ok(reply) if reply.time() > waiting.deadline => {
+                    Err(Error::TimeoutExceeded { timeout })
+                }
+                other => other,
+            };
+            flight.tally.settle(waiting.sent_at, result);
+            self.advance(key_of(token), now, true);
+        }
+        self.replies = replies;
+    }
+
+    /// Settles the requests whose deadline passed without a reply.
+    fn expire(&mut self, now: Instant) {
+        let timeout = self.requests().timeout;
+        while let Some((deadline, token)) = self.timeouts.pop_due(now) {
+            let Some(engine) = self
+                .current(token)
+                .filter(|flight| flight.waiting.is_some())
+                .and_then(|flight| flight.engine.clone())
+            else {
+                continue;
+            };
+            // The reply may have arrived in time and still wait in the socket buffer,
+            // the receive task being behind: have it handed out first.
+            engine.catch_up(deadline);
+            self.take_replies(now);
+            let Some(flight) = self.current(token) else {
+                continue;
+            };
+            let Some(waiting) = flight.waiting.take() else {
+                continue;
+            };
+            engine.forget(&waiting.ticket);
+            flight
+                .tally
+                .settle(waiting.sent_at, Err(Error::TimeoutExceeded { timeout }));
+            self.advance(key_of(token), now, true);
+        }
+        self.compact_timeouts();
+    }
+
+    /// Drops the entries of answered requests from the timeouts once they outnumber the
+    /// hosts in flight, so that memory follows the hosts in flight, not the send rate.
+    fn compact_timeouts(&mut self) {
+        if self.timeouts.len() <= 2 * self.flights.len() + 1_024 {
+            return;
+        }
+        let flights = &self.flights;
+        self.timeouts.retain(|token| {
+            flights
+                .get(key_of(*token))
+                .is_some_and(|flight| flight.token == *token && flight.waiting.is_some())
+        });
+    }
+
+    /// Starts the hosts whose names were looked up.
+    fn poll_lookups(&mut self, cx: &mut TaskContext<'_>, now: Instant) {
+        while let Poll::Ready(Some((token, resolved))) = self.lookups.poll_next_unpin(cx) {
+            if self.current(token).is_none() {
+                continue;
+            }
+            match resolved {
+                Ok(address) => self.start(key_of(token), address, now),
+                Err(error) => self.finish(key_of(token), Some(error), None),
+            }
+        }
+    }
+
+    /// Host `key` is done: its result, with `error` if it failed before its requests.
+    fn finish(&mut self, key: u32, error: Option<Error>, fatal: Option<Error>) {
+        let Some(flight) = self.flights.remove(key) else {
+            return;
+        };
+        let target = flight.target.as_ref();
+        let host = match (error, flight.address) {
+            (None, Some(address)) => flight.tally.into_host(address),
+            (error, address) => {
+                let address = address.map_or_else(|| target.to_owned(), |a| a.to_string());
+                Host::new(address, 0, Vec::new()).with_error(error)
+            }
+        };
+        let host = host.with_target(target);
+        self.finished
+            .push_back((flight.index, Outcome { host, fatal }));
+        self.work += 1;
+    }
+
+    /// One round of work: everything that is due now.
+    fn run(&mut self, cx: &mut TaskContext<'_>) {
+        self.inbox.register(cx.waker());
+        let now = Instant::now();
+        let now = self.fired_at.take().map_or(now, |fired| now.max(fired));
+        self.take_replies(now);
+        self.poll_blocked(cx, now);
+        self.expire(now);
+        self.send_due(now);
+        self.take_targets(now);
+        self.poll_lookups(cx, now);
+    }
+
+    /// Sets the timer for the next due instant; true if that has passed already.
+    fn poll_timer(&mut self, cx: &mut TaskContext<'_>) -> bool {
+        let next = match (self.timeouts.next_due(), self.sends.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(at) = next else {
+            return false;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at.into())));
+        if self.timer_at != Some(at) {
+            timer.as_mut().reset(at.into());
+            self.timer_at = Some(at);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            self.fired_at = Some(at);
+            self.timer_at = None;
+            return true;
+        }
+        false
+    }
+}
+
+/// When a request that left at `sent_at` times out.
+fn deadline(sent_at: Instant, timeout: std::time::Duration) -> Instant {
+    // A timeout too long for the clock (Duration::MAX) waits as good as forever.
+    sent_at
+        .checked_add(timeout)
+        .unwrap_or_else(|| sent_at + FOREVER)
+}
+
+impl<I> Stream for Sweep<I>
+where
+    I: Iterator,
+    I::Item: AsRef<str>,
+{
+    type Item = (usize, Outcome);
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(finished) = this.finished.pop_front() {
+                return Poll::Ready(Some(finished));
+            }
+            if this.work >= PER_TURN {
+                // The turn is used up: to the back of the run queue.
+                this.work = 0;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if this.exhausted && this.flights.is_empty() {
+                return Poll::Ready(None);
+            }
+            this.run(cx);
+            if !this.finished.is_empty() || this.work >= PER_TURN || this.poll_timer(cx) {
+                continue;
+            }
+            if this.exhausted && this.flights.is_empty() {
+                return Poll::Ready(None);
+            }
+            // Woken by a reply, a lookup, room in the send buffer or the timer.
+            this.work = 0;
+            return Poll::Pending;
+        }
+    }
+}
+
+impl<I: Iterator> Drop for Sweep<I> {
+    /// Forgets the requests in flight, so that their late replies find nothing.
+    fn drop(&mut self) {
+        for flight in self.flights.values() {
+            if let (Some(engine), Some(waiting)) = (&flight.engine, &flight.waiting) {
+                engine.forget(&waiting.ticket);
+            }
+        }
+        if let Some(blocked) = &self.blocked {
+            blocked.engine.forget(&blocked.ticket);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,223 @@
+//! The two containers of a sweep's state, pure data: a [`Slab`] of the hosts in flight
+//! and [`Timeline`]s of what is due when.
+
+use std::collections::VecDeque;
+use std::time::Instant;
+
+/// Values under small reusable keys: the hosts in flight of a sweep, addressed by the
+/// tokens of their requests. Room is reused, so it grows with the hosts in flight at
+/// once, never with the hosts swept.
+#[derive(Debug)]
+pub(super) struct Slab<T> {
+    entries: Vec<Option<T>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl<T> Default for Slab<T> {
+    fn default() -> Slab<T> {
+        Slab {
+            entries: Vec::new(),
+            free: Vec::new(),
+            len: 0,
+        }
+    }
+}
+
+impl<T> Slab<T> {
+    /// Stores `value` and returns its key.
+    pub(super) fn insert(&mut self, value: T) -> u32 {
+        self.len += 1;
+        match self.free.pop() {
+            Some(key) => {
+                self.entries[key as usize] = Some(value);
+                key
+            }
+            None => {
+                self.entries.push(Some(value));
+                // A sweep holds at most `concurrent_tasks` hosts, far below 2^32.
+                u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
+            }
+        }
+    }
+
+    pub(super) fn get(&self, key: u32) -> Option<&T> {
+        self.entries.get(key as usize)?.as_ref()
+    }
+
+    pub(super) fn get_mut(&mut self, key: u32) -> Option<&mut T> {
+        self.entries.get_mut(key as usize)?.as_mut()
+    }
+
+    /// Takes the value out; its key is reused.
+    pub(super) fn remove(&mut self, key: u32) -> Option<T> {
+        let value = self.entries.get_mut(key as usize)?.take()?;
+        self.free.push(key);
+        self.len -= 1;
+        Some(value)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every value, in no particular order.
+    pub(super) fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().flatten()
+    }
+}
+
+/// Items due at given instants, handed out in order of time. A sweep adds them almost
+/// always in that order (its timeouts are equal and its requests leave one after the
+/// other), which costs O(1); an item out of order is put in its place.
+#[derive(Debug)]
+pub(super) struct Timeline<T> {
+    items: VecDeque<(Instant, T)>,
+}
+
+impl<T> Default for Timeline<T> {
+    fn default() -> Timeline<T> {
+        Timeline {
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> Timeline<T> {
+    /// Adds `item`, due at `at`, after the items due at or before `at`.
+    pub(super) fn push(&mut self, at: Instant, item: T) {
+        let place = self.items.partition_point(|(due, _)| *due <= at);
+        if place == self.items.len() {
+            self.items.push_back((at, item));
+        } else {
+            self.items.insert(place, (at, item));
+        }
+    }
+
+    /// The first item due at or before `now`, with the instant it was due.
+    pub(super) fn pop_due(&mut self, now: Instant) -> Option<(Instant, T)> {
+        if self.items.front()?.0 <= now {
+            self.items.pop_front()
+        } else {
+            None
+        }
+    }
+
+    /// When the next item is due.
+    pub(super) fn next_due(&self) -> Option<Instant> {
+        self.items.front().map(|(due, _)| *due)
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Keeps only the items `keep` says yes to, in their order.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
+        self.items.retain(|(_, item)| keep(item));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+    use std::time::Duration;
+
+    #[test]
+    fn slab_keys_are_reused_and_room_stays_with_the_peak() {
+        let mut slab = Slab::default();
+        let keys: Vec<u32> = (0..100).map(|i| slab.insert(i)).collect();
+        assert_eq!(slab.len(), 100);
+        for round in 0..10_000 {
+            let key = keys[round % 100];
+            let value = slab.remove(key).unwrap();
+            assert_eq!(slab.get(key), None);
+            assert_eq!(slab.insert(value), key);
+        }
+        assert_eq!(slab.entries.len(), 100);
+        assert_eq!(slab.remove(1_000), None);
+        assert_eq!(slab.remove(keys[0]), Some(0));
+        assert_eq!(slab.remove(keys[0]), None);
+        assert_eq!(slab.len(), 99);
+        assert_eq!(slab.values().count(), 99);
+    }
+
+    #[test]
+    fn timeline_hands_items_out_when_due_in_order_of_time() {
+        let start = Instant::now();
+        let at = |ms| start + Duration::from_millis(ms);
+        let mut timeline = Timeline::default();
+        timeline.push(at(10), "a");
+        timeline.push(at(30), "c");
+        timeline.push(at(20), "b");
+        timeline.push(at(30), "d");
+        assert_eq!(timeline.next_due(), Some(at(10)));
+        assert_eq!(timeline.pop_due(at(5)), None);
+        assert_eq!(timeline.pop_due(at(25)), Some((at(10), "a")));
+        assert_eq!(timeline.pop_due(at(25)), Some((at(20), "b")));
+        assert_eq!(timeline.pop_due(at(25)), None);
+        // Equal instants keep the order they were added in.
+        assert_eq!(timeline.pop_due(at(30)), Some((at(30), "c")));
+        assert_eq!(timeline.pop_due(at(30)), Some((at(30), "d")));
+        assert_eq!(timeline.next_due(), None);
+        let mut numbers = Timeline::default();
+        for ms in 0..10 {
+            numbers.push(at(ms), ms);
+        }
+        numbers.retain(|ms| ms % 3 == 0);
+        assert_eq!(numbers.len(), 4);
+        assert_eq!(numbers.pop_due(at(100)), Some((at(0), 0)));
+        assert_eq!(numbers.pop_due(at(100)), Some((at(3), 3)));
+    }
+
+    proptest! {
+        /// Whatever the order items are added in, they come out sorted by time, each once.
+        #[test]
+        fn timeline_sorts_any_order(due in proptest::collection::vec(0u64..50, 0..200)) {
+            let start = Instant::now();
+            let mut timeline = Timeline::default();
+            for (i, ms) in due.iter().enumerate() {
+                timeline.push(start + Duration::from_millis(*ms), i);
+            }
+            let mut out = Vec::new();
+            while let Some((at, i)) = timeline.pop_due(start + Duration::from_millis(100)) {
+                out.push((at, i));
+            }
+            prop_assert_eq!(out.len(), due.len());
+            prop_assert!(out.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+            let mut seen: Vec<usize> = out.iter().map(|(_, i)| *i).collect();
+            seen.sort_unstable();
+            prop_assert_eq!(seen, (0..due.len()).collect::<Vec<_>>());
+        }
+
+        /// A slab behaves as a map from its keys, whatever the inserts and removals.
+        #[test]
+        fn slab_is_a_map(ops in proptest::collection::vec(any::<Option<u8>>(), 0..300)) {
+            let mut slab = Slab::default();
+            let mut model = HashMap::new();
+            for (i, op) in ops.into_iter().enumerate() {
+                match op {
+                    Some(pick) if !model.is_empty() => {
+                        let keys: Vec<u32> = model.keys().copied().collect();
+                        let key = keys[pick as usize % keys.len()];
+                        prop_assert_eq!(slab.remove(key), model.remove(&key));
+                    }
+                    _ => {
+                        let key = slab.insert(i);
+                        prop_assert!(model.insert(key, i).is_none());
+                    }
+                }
+                prop_assert_eq!(slab.len(), model.len());
+                for (key, value) in &model {
+                    prop_assert_eq!(slab.get(*key), Some(value));
+                }
+            }
+        }
+    }
+}
