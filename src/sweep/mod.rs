@@ -16,6 +16,7 @@
 //! counts its work: it takes and finishes at most [`PER_TURN`] hosts per turn, then
 //! yields.
 
+mod requests;
 mod slab;
 
 use std::collections::VecDeque;
@@ -30,10 +31,11 @@ use futures::stream::{FuturesUnordered, Stream, StreamExt};
 use tokio::time::Sleep;
 
 use crate::context::Context;
-use crate::engine::{Engine, FOREVER, Inbox, Launched, Sending, Ticket, Token};
+use crate::engine::{Engine, Inbox, Ticket, Token};
 use crate::ping::{Requests, Tally};
 use crate::socket::IcmpReply;
 use crate::{Error, Family, Host, Result};
+use requests::{Blocked, Due};
 use slab::{Slab, Timeline};
 
 /// Targets taken plus hosts finished in one turn of a sweep.
@@ -78,21 +80,6 @@ struct Waiting {
     ticket: Ticket,
     sent_at: Instant,
     deadline: Instant,
-}
-
-/// A request whose send waits for room in the socket's send buffer.
-struct Blocked {
-    token: Token,
-    ticket: Ticket,
-    engine: Engine,
-    send: BoxFuture<'static, Result<Instant>>,
-}
-
-/// A request due at some instant; `paced` once it holds a slot of the rate limit.
-#[derive(Debug, Clone, Copy)]
-struct Due {
-    token: Token,
-    paced: bool,
 }
 
 /// The slab key of the host a token belongs to (its low 32 bits).
@@ -268,223 +255,6 @@ where
         }
     }
 
-    /// Moves host `key` on once its last request is settled: its next request, after the
-    /// interval if `after_interval`, or its result.
-    fn advance(&mut self, key: u32, now: Instant, mut after_interval: bool) {
-        loop {
-            let Some(flight) = self.flights.get(key) else {
-                return;
-            };
-            if flight.left == 0 {
-                return self.finish(key, None, None);
-            }
-            let token = self.next_token(key);
-            let interval = self.requests().interval;
-            if after_interval && !interval.is_zero() {
-                let due = Due {
-                    token,
-                    paced: false,
-                };
-                return self.sends.push(now + interval, due);
-            }
-            if !self.send(
-                Due {
-                    token,
-                    paced: false,
-                },
-                now,
-            ) {
-                return;
-            }
-            // The send failed at once: the next request follows its interval.
-            after_interval = true;
-        }
-    }
-
-    /// Sends the request `due` now, or when the rate limit allows, or once the blocked
-    /// send left. True when it failed at once (its error is in the host's tally).
-    fn send(&mut self, due: Due, now: Instant) -> bool {
-        if !due.paced
-            && let Some(pacer) = &self.plan.requests.pacer
-        {
-            let slot = pacer.reserve(now);
-            let due = Due { paced: true, ..due };
-            if slot > now {
-                self.sends.push(slot, due);
-                return false;
-            }
-        }
-        if self.blocked.is_some() {
-            self.ready.push_back(Due { paced: true, ..due });
-            return false;
-        }
-        let (requests, inbox) = (&self.plan.requests, &self.inbox);
-        let Some(flight) = self
-            .flights
-            .get_mut(key_of(due.token))
-            .filter(|flight| flight.token == due.token)
-        else {
-            return false;
-        };
-        let (Some(address), Some(engine)) = (flight.address, flight.engine.as_ref()) else {
-            return false;
-        };
-        flight.left -= 1;
-        let probe = requests.probe(address, requests.ttl);
-        match engine.launch(&probe, inbox, due.token) {
-            Ok(Launched {
-                ticket,
-                sending: Sending::Sent(sent_at),
-            }) => {
-                let deadline = deadline(sent_at, requests.timeout);
-                flight.tally.sent();
-                flight.waiting = Some(Waiting {
-                    ticket,
-                    sent_at,
-                    deadline,
-                });
-                self.timeouts.push(deadline, due.token);
-                false
-            }
-            Ok(Launched {
-                ticket,
-                sending: Sending::Blocked(send),
-            }) => {
-                self.blocked = Some(Blocked {
-                    token: due.token,
-                    ticket,
-                    engine: engine.clone(),
-                    send,
-                });
-                false
-            }
-            Err(error) => {
-                flight.tally.send_failed(error);
-                true
-            }
-        }
-    }
-
-    /// Sends the requests that are due.
-    fn send_due(&mut self, now: Instant) {
-        while self.blocked.is_none()
-            && let Some(due) = self.ready.pop_front()
-        {
-            if self.send(due, now) {
-                self.advance(key_of(due.token), now, true);
-            }
-        }
-        while let Some((_, due)) = self.sends.pop_due(now) {
-            if self.send(due, now) {
-                self.advance(key_of(due.token), now, true);
-            }
-        }
-    }
-
-    /// Finishes the send that waited for room in the send buffer, once it can.
-    fn poll_blocked(&mut self, cx: &mut TaskContext<'_>, now: Instant) {
-        let Some(blocked) = self.blocked.as_mut() else {
-            return;
-        };
-        let Poll::Ready(sent) = blocked.send.as_mut().poll(cx) else {
-            return;
-        };
-        let Some(blocked) = self.blocked.take() else {
-            return;
-        };
-        let timeout = self.requests().timeout;
-        let Some(flight) = self.current(blocked.token) else {
-            blocked.engine.forget(&blocked.ticket);
-            return;
-        };
-        match sent {
-            Ok(sent_at) => {
-                let deadline = deadline(sent_at, timeout);
-                flight.tally.sent();
-                flight.waiting = Some(Waiting {
-                    ticket: blocked.ticket,
-                    sent_at,
-                    deadline,
-                });
-                self.timeouts.push(deadline, blocked.token);
-            }
-            Err(error) => {
-                blocked.engine.forget(&blocked.ticket);
-                flight.tally.send_failed(error);
-                self.advance(key_of(blocked.token), now, true);
-            }
-        }
-    }
-
-    /// Settles the requests whose replies (or engine errors) are in the inbox.
-    fn take_replies(&mut self, now: Instant) {
-        let mut replies = std::mem::take(&mut self.replies);
-        self.inbox.take(&mut replies);
-        let timeout = self.requests().timeout;
-        for (token, result) in replies.drain(..) {
-            let Some(flight) = self.current(token) else {
-                continue;
-            };
-            // Whoever handed the reply over removed the request from the table.
-            let Some(waiting) = flight.waiting.take() else {
-                continue;
-            };
-            let result = match result {
-                Ok(reply) if reply.time() > waiting.deadline => {
-                    Err(Error::TimeoutExceeded { timeout })
-                }
-                other => other,
-            };
-            flight.tally.settle(waiting.sent_at, result);
-            self.advance(key_of(token), now, true);
-        }
-        self.replies = replies;
-    }
-
-    /// Settles the requests whose deadline passed without a reply.
-    fn expire(&mut self, now: Instant) {
-        let timeout = self.requests().timeout;
-        while let Some((deadline, token)) = self.timeouts.pop_due(now) {
-            let Some(engine) = self
-                .current(token)
-                .filter(|flight| flight.waiting.is_some())
-                .and_then(|flight| flight.engine.clone())
-            else {
-                continue;
-            };
-            // The reply may have arrived in time and still wait in the socket buffer,
-            // the receive task being behind: have it handed out first.
-            engine.catch_up(deadline);
-            self.take_replies(now);
-            let Some(flight) = self.current(token) else {
-                continue;
-            };
-            let Some(waiting) = flight.waiting.take() else {
-                continue;
-            };
-            engine.forget(&waiting.ticket);
-            flight
-                .tally
-                .settle(waiting.sent_at, Err(Error::TimeoutExceeded { timeout }));
-            self.advance(key_of(token), now, true);
-        }
-        self.compact_timeouts();
-    }
-
-    /// Drops the entries of answered requests from the timeouts once they outnumber the
-    /// hosts in flight, so that memory follows the hosts in flight, not the send rate.
-    fn compact_timeouts(&mut self) {
-        if self.timeouts.len() <= 2 * self.flights.len() + 1_024 {
-            return;
-        }
-        let flights = &self.flights;
-        self.timeouts.retain(|token| {
-            flights
-                .get(key_of(*token))
-                .is_some_and(|flight| flight.token == *token && flight.waiting.is_some())
-        });
-    }
-
     /// Starts the hosts whose names were looked up.
     fn poll_lookups(&mut self, cx: &mut TaskContext<'_>, now: Instant) {
         while let Poll::Ready(Some((token, resolved))) = self.lookups.poll_next_unpin(cx) {
@@ -523,11 +293,18 @@ where
         let now = Instant::now();
         let now = self.fired_at.take().map_or(now, |fired| now.max(fired));
         self.take_replies(now);
-        self.poll_blocked(cx, now);
         self.expire(now);
-        self.send_due(now);
-        self.take_targets(now);
         self.poll_lookups(cx, now);
+        loop {
+            self.poll_blocked(cx, now);
+            self.send_due(now);
+            self.take_targets(now);
+            // A send that found the buffer full just now is polled once more, so that
+            // it wakes the sweep when there is room.
+            if self.blocked.as_ref().is_none_or(|blocked| blocked.polled) {
+                break;
+            }
+        }
     }
 
     /// Sets the timer for the next due instant; true if that has passed already.
@@ -553,14 +330,6 @@ where
         }
         false
     }
-}
-
-/// When a request that left at `sent_at` times out.
-fn deadline(sent_at: Instant, timeout: std::time::Duration) -> Instant {
-    // A timeout too long for the clock (Duration::MAX) waits as good as forever.
-    sent_at
-        .checked_add(timeout)
-        .unwrap_or_else(|| sent_at + FOREVER)
 }
 
 impl<I> Stream for Sweep<I>
@@ -608,7 +377,7 @@ impl<I: Iterator> Drop for Sweep<I> {
             }
         }
         if let Some(blocked) = &self.blocked {
-            blocked.engine.forget(&blocked.ticket);
+            blocked.forget();
         }
     }
 }

@@ -90,10 +90,10 @@ impl<T> Default for Timeline<T> {
 impl<T> Timeline<T> {
     /// Adds `item`, due at `at`, after the items due at or before `at`.
     pub(super) fn push(&mut self, at: Instant, item: T) {
-        let place = self.items.partition_point(|(due, _)| *due <= at);
-        if place == self.items.len() {
+        if self.items.back().is_none_or(|(last, _)| *last <= at) {
             self.items.push_back((at, item));
         } else {
+            let place = self.items.partition_point(|(due, _)| *due <= at);
             self.items.insert(place, (at, item));
         }
     }
