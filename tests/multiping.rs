@@ -269,6 +269,63 @@ fn a_sweep_forgets_requests_that_timed_out_or_were_abandoned() {
     });
 }
 
+/// A sweep faster than its link: the socket's send buffer fills (the requests wait in a
+/// slow queue) and the sweep waits for room instead of failing or losing requests.
+#[test]
+fn a_sweep_waits_for_room_when_the_send_buffer_is_full() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("mpsndbuf");
+    // A 1 Mbit/s link to 198.51.100.0/24 where nothing answers: about 1,200 requests
+    // a second leave, the rest wait in the queue, holding the socket's buffer.
+    netns.ip_batch(
+        "link add slow type veth peer name sink
+         link set slow up
+         link set sink up
+         addr add 203.0.113.1/24 dev slow
+         neigh add 203.0.113.2 lladdr 02:00:00:00:00:02 dev slow nud permanent
+         route add 198.51.100.0/24 via 203.0.113.2",
+    );
+    netns.exec_ok(&[
+        "tc", "qdisc", "add", "dev", "slow", "root", "tbf", "rate", "1mbit", "burst", "2kb",
+        "limit", "10mb",
+    ]);
+    let requests = 4 * 254;
+    let hosts = netns.block_on(|| async {
+        let targets: Vec<String> = (1..=254).map(|n| format!("198.51.100.{n}")).collect();
+        let options = MultipingOptions::default()
+            .count(4)
+            .interval(Duration::ZERO)
+            .timeout(Duration::from_millis(100))
+            .concurrent_tasks(254);
+        let pinger = Pinger::new();
+        let hosts = pinger.multiping(&targets, &options).await.unwrap();
+        assert_eq!(pinger.requests_in_flight(), 0);
+        hosts
+    });
+    for host in &hosts {
+        assert_eq!(host.packets_sent(), 4, "{host}");
+        assert!(host.error().is_none(), "{host}");
+    }
+    // Every request went out on the link or waits in its queue, none dropped:
+    // "Sent 61234 bytes 644 pkt (dropped 0, overlimits 9 requeues 0) backlog 35000b 372p".
+    let stats = netns.exec_ok(&["tc", "-s", "qdisc", "show", "dev", "slow"]);
+    let words: Vec<&str> = stats.split_whitespace().collect();
+    let number = |at: Option<usize>, suffix: &str| -> usize {
+        at.and_then(|at| words.get(at))
+            .and_then(|word| word.trim_end_matches(suffix).parse().ok())
+            .unwrap_or_else(|| panic!("unexpected statistics: {stats}"))
+    };
+    let find = |label: &str| words.iter().position(|word| *word == label);
+    let left = number(find("pkt").map(|at| at - 1), "");
+    let dropped = number(find("(dropped").map(|at| at + 1), ",");
+    let queued = number(find("backlog").map(|at| at + 2), "p");
+    assert_eq!(dropped, 0, "{stats}");
+    let sent = left + queued;
+    assert!(sent >= requests, "{sent} packets on the link: {stats}");
+}
+
 #[test]
 fn the_rate_limit_spaces_requests() {
     if !support::require_root() {

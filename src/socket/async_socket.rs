@@ -171,7 +171,7 @@ impl AsyncIcmpSocket {
         let sent_at = Instant::now();
         match self.kind.send_encoded(socket, request, message) {
             Ok(()) => Ok(Some(sent_at)),
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(error) if sys::is_send_buffer_full(&error) => Ok(None),
             Err(error) => Err(self.kind.send_error(socket, error)),
         }
     }

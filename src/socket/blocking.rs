@@ -37,17 +37,18 @@ impl Blocking {
         request.validate(self.kind.family)?;
         request.encode(&mut buf);
         // A full send buffer drains in microseconds; give it up to a second.
-        for _ in 0..SEND_WAITS {
+        let mut waits = 0;
+        loop {
             let sent_at = Instant::now();
             match self.kind.send_encoded(&self.socket, request, &buf) {
                 Ok(()) => return Ok(sent_at),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                Err(error) if sys::is_send_buffer_full(&error) && waits < SEND_WAITS => {
+                    waits += 1;
                     std::thread::sleep(SEND_WAIT);
                 }
                 Err(error) => return Err(self.kind.send_error(&self.socket, error)),
             }
         }
-        Err(io::Error::from(io::ErrorKind::WouldBlock).into())
     }
 
     fn receive(&self, request: Option<&IcmpRequest>, timeout: Duration) -> Result<IcmpReply> {

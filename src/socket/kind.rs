@@ -58,7 +58,8 @@ impl SocketKind {
         Ok(socket)
     }
 
-    /// Sends an already encoded request; `WouldBlock` is returned as is.
+    /// Sends an already encoded request; a full send buffer is reported as is (see
+    /// [`sys::is_send_buffer_full`]).
     ///
     /// On a datagram socket, an ICMP error that arrived for an earlier request is also
     /// reported by the next send as the socket's pending error, whatever its destination:
@@ -85,7 +86,7 @@ impl SocketKind {
             match &result {
                 Err(error)
                     if !self.privileged
-                        && error.kind() != io::ErrorKind::WouldBlock
+                        && !sys::is_send_buffer_full(error)
                         && !sys::is_socket_failure(error) =>
                 {
                     let _ = socket.take_error();

@@ -80,6 +80,10 @@ pub(crate) fn is_socket_failure(_: &io::Error) -> bool {
     true
 }
 
+pub(crate) fn is_send_buffer_full(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock
+}
+
 pub(crate) fn is_broadcast_refusal(_: &io::Error) -> bool {
     false
 }

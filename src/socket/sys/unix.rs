@@ -633,7 +633,7 @@ impl AsyncSocket {
     }
 
     /// Calls `write`, and again after short pauses while the send buffer is full
-    /// (`WouldBlock`), for at most about a second.
+    /// (see [`is_send_buffer_full`]), for at most about a second.
     pub(crate) async fn write_with<R>(
         &self,
         mut write: impl FnMut(&Socket) -> io::Result<R>,
@@ -642,9 +642,7 @@ impl AsyncSocket {
         let mut waited = Duration::ZERO;
         loop {
             match write(&self.socket) {
-                Err(error)
-                    if error.kind() == io::ErrorKind::WouldBlock && waited < MAX_SEND_WAIT =>
-                {
+                Err(error) if is_send_buffer_full(&error) && waited < MAX_SEND_WAIT => {
                     tokio::time::sleep(pause).await;
                     waited += pause;
                     pause = (pause * 2).min(Duration::from_millis(10));
@@ -672,6 +670,15 @@ pub(crate) fn is_socket_failure(error: &io::Error) -> bool {
                 | libc::ENOTCONN
         )
     )
+}
+
+/// True when a send failed because the socket's send buffer is full: `EAGAIN`, or on
+/// Linux `ENOBUFS` for raw sockets (their data is not a transport header, so the kernel
+/// takes the path of `ip_append_data` that reports a full buffer so, even on a
+/// non-blocking socket). Room comes back as the queued packets leave; `ENOBUFS` from a
+/// queue that drops packets looks the same, which is why waits for room are bounded.
+pub(crate) fn is_send_buffer_full(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::WouldBlock || error.raw_os_error() == Some(libc::ENOBUFS)
 }
 
 /// True for the error `sendmsg` gives for a broadcast destination on a socket without
