@@ -429,6 +429,11 @@ impl InFlight {
         // The channel settles only after its entry left the table (see `Core::dispatch`
         // and `Core::close`).
         let (settled, result) = match waited {
+            // Received after the deadline, before the timer fired (it rounds up to the
+            // millisecond): too late all the same.
+            Ok(Ok(Ok(reply))) if reply.time() > deadline => {
+                (true, Err(Error::TimeoutExceeded { timeout }))
+            }
             Ok(Ok(result)) => (true, result),
             // The receive task went away without a word: its runtime is shutting down.
             Ok(Err(_)) => (true, Err(Error::SocketUnavailable)),
