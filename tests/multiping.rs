@@ -326,6 +326,53 @@ fn a_sweep_waits_for_room_when_the_send_buffer_is_full() {
     assert!(sent >= requests, "{sent} packets on the link: {stats}");
 }
 
+/// Names only: each lookup must wake the sweep, with no reply or timer to do it instead.
+#[test]
+fn a_sweep_of_names_alone_finishes() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mpnames").block_on(|| async {
+        let options = sweep_options(10);
+        let hosts = tokio::time::timeout(
+            Duration::from_secs(20),
+            async_multiping(&["localhost"], &options),
+        )
+        .await
+        .expect("the sweep never finished")
+        .unwrap();
+        assert!(hosts[0].is_alive(), "{}", hosts[0]);
+        let targets = vec!["localhost"; 3];
+        let streamed: Vec<_> = tokio::time::timeout(
+            Duration::from_secs(20),
+            multiping_stream(targets, &options).unwrap().collect(),
+        )
+        .await
+        .expect("the stream never ended");
+        assert_eq!(streamed.len(), 3);
+        assert!(streamed.iter().all(|host| host.is_alive()));
+    });
+}
+
+/// An interval too long for the clock waits as good as forever, without a panic.
+#[test]
+fn a_huge_interval_waits_instead_of_panicking() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("mpinterval").block_on(|| async {
+        let pinger = Pinger::new();
+        let options = sweep_options(10).count(2).interval(Duration::MAX);
+        let sweep = pinger.multiping(&["127.0.0.1"], &options);
+        let waited = tokio::time::timeout(Duration::from_millis(300), sweep).await;
+        assert!(
+            waited.is_err(),
+            "the second request did not wait: {waited:?}"
+        );
+        assert_eq!(pinger.requests_in_flight(), 0);
+    });
+}
+
 #[test]
 fn the_rate_limit_spaces_requests() {
     if !support::require_root() {

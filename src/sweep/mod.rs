@@ -41,6 +41,9 @@ use slab::{Slab, Timeline};
 /// Targets taken plus hosts finished in one turn of a sweep.
 pub(crate) const PER_TURN: usize = 256;
 
+/// Hosts in flight at most, whatever the options say: slab keys are 32 bits.
+const MAX_IN_FLIGHT: usize = u32::MAX as usize;
+
 /// A checked sweep: the requests of each host and the bound on hosts in flight.
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -191,7 +194,7 @@ where
     /// not yet handed out count as in flight: a sweep holds at most `concurrency` hosts.
     fn take_targets(&mut self, now: Instant) {
         while !self.exhausted
-            && self.flights.len() + self.finished.len() < self.plan.concurrency
+            && self.flights.len() + self.finished.len() < self.plan.concurrency.min(MAX_IN_FLIGHT)
             && self.work < PER_TURN
         {
             let Some((index, target)) = self.targets.next() else {
@@ -294,13 +297,14 @@ where
         let now = self.fired_at.take().map_or(now, |fired| now.max(fired));
         self.take_replies(now);
         self.expire(now);
-        self.poll_lookups(cx, now);
         loop {
             self.poll_blocked(cx, now);
             self.send_due(now);
             self.take_targets(now);
-            // A send that found the buffer full just now is polled once more, so that
-            // it wakes the sweep when there is room.
+            // Polled after the targets are taken: a lookup added and never polled would
+            // never wake the sweep.
+            self.poll_lookups(cx, now);
+            // Likewise a send that found the buffer full just now.
             if self.blocked.as_ref().is_none_or(|blocked| blocked.polled) {
                 break;
             }

@@ -18,6 +18,8 @@ pub(super) struct Blocked {
     send: BoxFuture<'static, Result<Instant>>,
     /// Polled at least once: it will wake the sweep when the request left.
     pub(super) polled: bool,
+    /// What the engine said meanwhile (it closed): the request's outcome once it left.
+    settled: Option<Error>,
 }
 
 impl Blocked {
@@ -64,7 +66,9 @@ where
                     token,
                     paced: false,
                 };
-                return self.sends.push(now + interval, due);
+                // An interval too long for the clock waits as good as forever.
+                let at = now.checked_add(interval).unwrap_or_else(|| now + FOREVER);
+                return self.sends.push(at, due);
             }
             if !self.send(
                 Due {
@@ -135,6 +139,7 @@ where
                     engine: engine.clone(),
                     send,
                     polled: false,
+                    settled: None,
                 });
                 false
             }
@@ -180,8 +185,12 @@ where
         };
         match sent {
             Ok(sent_at) => {
-                let deadline = deadline(sent_at, timeout);
                 flight.tally.sent();
+                if let Some(error) = blocked.settled {
+                    flight.tally.settle(sent_at, Err(error));
+                    return self.advance(key_of(blocked.token), now, true);
+                }
+                let deadline = deadline(sent_at, timeout);
                 flight.waiting = Some(Waiting {
                     ticket: blocked.ticket,
                     sent_at,
@@ -208,6 +217,12 @@ where
             };
             // Whoever handed the reply over removed the request from the table.
             let Some(waiting) = flight.waiting.take() else {
+                // The engine closed while the request waited for room to leave.
+                if let (Some(blocked), Err(error)) = (self.blocked.as_mut(), result)
+                    && blocked.token == token
+                {
+                    blocked.settled = Some(error);
+                }
                 continue;
             };
             let result = match result {
