@@ -4,8 +4,9 @@
 //! A sweep is one state machine, not a future per host: its hosts in flight live in a
 //! [`Slab`], the replies to all its requests land in one [`Inbox`], and the instants at
 //! which a request times out or the next one is due wait in [`Timeline`]s behind a single
-//! timer. A host in flight costs about 200 bytes and no allocation of its own beyond its
-//! results; a request costs a table entry, one send and one entry in the inbox.
+//! timer. A host in flight costs its 208 bytes in the slab plus its results; a request
+//! costs a table entry, its payload and encoded message, one send and one entry in the
+//! inbox.
 //!
 //! # Turns
 //! One poll of a sweep could start tens of thousands of requests and hold its worker
