@@ -1,15 +1,16 @@
-//! Memory and the pending table over many pings. Alone in its test binary, so that the
-//! process's resident memory is this test's own.
+//! Memory and the pending table over many pings and sweeps. Alone in its test binary, so
+//! that the process's resident memory is this test's own.
 
 mod support;
 
 use std::time::Duration;
 
-use icmplib::{Family, PingOptions, Pinger};
+use futures::StreamExt;
+use icmplib::{Family, MultipingOptions, PingOptions, Pinger};
 use support::{Netns, SimulatedNet};
 
 #[test]
-fn many_pings_leave_nothing_in_flight_and_memory_flat() {
+fn many_pings_and_sweeps_leave_nothing_in_flight_and_memory_flat() {
     if !support::require_root() {
         return;
     }
@@ -80,6 +81,37 @@ fn many_pings_leave_nothing_in_flight_and_memory_flat() {
             );
         }
         assert_eq!(pinger.requests_in_flight(), 0);
+
+        // A health-check daemon: the same sweep again and again.
+        let targets: Vec<String> = (1..=2_000u32)
+            .map(|i| std::net::Ipv4Addr::from(0x7f06_0000 + i).to_string())
+            .collect();
+        let sweep_options = MultipingOptions::default()
+            .count(1)
+            .timeout(Duration::from_secs(1))
+            .concurrent_tasks(500);
+        let sweep = |rounds: usize| {
+            let (pinger, targets, sweep_options) =
+                (pinger.clone(), targets.clone(), sweep_options.clone());
+            async move {
+                for _ in 0..rounds {
+                    let stream = pinger
+                        .multiping_stream(targets.clone(), &sweep_options)
+                        .unwrap();
+                    let alive = stream.filter(|host| std::future::ready(host.is_alive()));
+                    assert_eq!(alive.count().await, targets.len());
+                }
+            }
+        };
+        sweep(10).await;
+        let warm = resident_kib();
+        sweep(100).await;
+        let after = resident_kib();
+        assert_eq!(pinger.requests_in_flight(), 0);
+        assert!(
+            after < warm + 4 * 1024,
+            "resident memory grew from {warm} KiB to {after} KiB over 200,000 hosts swept"
+        );
     });
 }
 
