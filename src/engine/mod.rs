@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 use crate::socket::{
-    AsyncIcmpSocket, Drained, IcmpReply, IcmpRequest, Received, RecvBatch, SocketKind,
+    AsyncIcmpSocket, Drained, IcmpReply, IcmpRequest, Received, RecvBatch, SocketKind, later,
 };
 use crate::{Error, Result};
 use pending::{Key, PendingTable};
@@ -47,9 +47,6 @@ const MAX_RECV_BUFFER: usize = 256 << 20;
 
 /// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
 pub(crate) const DATAGRAM_BUFFER_LEN: usize = 65_536 + 60;
-
-/// What a timeout too long to add to the clock is cut to: a year.
-pub(crate) const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Datagrams a request whose timeout expired reads at most on its own (see
 /// [`Core::catch_up`]).
@@ -420,11 +417,7 @@ impl InFlight {
     /// [`Error::TimeoutExceeded`] when none came in time; the engine's error if its socket
     /// failed meanwhile.
     pub async fn reply(mut self, timeout: Duration) -> Result<IcmpReply> {
-        // A timeout too long for the clock (Duration::MAX) waits as good as forever.
-        let deadline = self
-            .sent_at
-            .checked_add(timeout)
-            .unwrap_or_else(|| self.sent_at + FOREVER);
+        let deadline = later(self.sent_at, timeout);
         let waited = tokio::time::timeout_at(deadline.into(), &mut self.reply).await;
         // The channel settles only after its entry left the table (see `Core::dispatch`
         // and `Core::close`).

@@ -8,7 +8,7 @@ use socket2::Socket;
 
 use super::kind::{SocketKind, receive_buffer_len};
 use super::sys::{self, Readiness};
-use super::{IcmpReply, IcmpRequest, check_timeout};
+use super::{IcmpReply, IcmpRequest, check_timeout, later};
 use crate::{Error, Family, Result};
 
 /// Pause between two tries of a send that found the send buffer full.
@@ -54,9 +54,7 @@ impl Blocking {
     fn receive(&self, request: Option<&IcmpRequest>, timeout: Duration) -> Result<IcmpReply> {
         check_timeout(timeout)?;
         let now = Instant::now();
-        let deadline = now
-            .checked_add(timeout)
-            .unwrap_or_else(|| now + crate::engine::FOREVER);
+        let deadline = later(now, timeout);
         let mut buf = vec![0u8; receive_buffer_len(request)];
         // Look at what is already queued before waiting.
         let mut readiness = Readiness {

@@ -19,7 +19,7 @@ pub(crate) mod sys;
 
 pub(crate) use sys::RecvBatch;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use async_socket::AsyncIcmpSocket;
 pub(crate) use async_socket::Drained;
@@ -30,6 +30,15 @@ pub use request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub(crate) use request::{check_payload_size, random_payload};
 
 use crate::{Error, Result};
+
+/// What a wait too long to add to the clock is cut to: a year.
+const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `wait` after `start`: a deadline, or when a wait is due. A wait too long for the clock
+/// (`Duration::MAX`) lasts as good as forever instead of overflowing.
+pub(crate) fn later(start: Instant, wait: Duration) -> Instant {
+    start.checked_add(wait).unwrap_or_else(|| start + FOREVER)
+}
 
 /// Rejects a zero timeout with a clear error.
 pub(crate) fn check_timeout(timeout: Duration) -> Result<()> {

@@ -2,12 +2,13 @@
 //! a full send buffer), answered through the inbox, or timed out.
 
 use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures::future::BoxFuture;
 
 use super::{Sweep, Waiting, key_of};
-use crate::engine::{Engine, FOREVER, Launched, Sending, Ticket, Token};
+use crate::engine::{Engine, Launched, Sending, Ticket, Token};
+use crate::socket::later;
 use crate::{Error, Result};
 
 /// A request whose send waits for room in the socket's send buffer.
@@ -36,14 +37,6 @@ pub(super) struct Due {
     paced: bool,
 }
 
-/// When a request that left at `sent_at` times out.
-fn deadline(sent_at: Instant, timeout: Duration) -> Instant {
-    // A timeout too long for the clock (Duration::MAX) waits as good as forever.
-    sent_at
-        .checked_add(timeout)
-        .unwrap_or_else(|| sent_at + FOREVER)
-}
-
 impl<I> Sweep<I>
 where
     I: Iterator,
@@ -59,24 +52,15 @@ where
             if flight.left == 0 {
                 return self.finish(key, None, None);
             }
-            let token = self.next_token(key);
+            let due = Due {
+                token: self.next_token(key),
+                paced: false,
+            };
             let interval = self.requests().interval;
             if after_interval && !interval.is_zero() {
-                let due = Due {
-                    token,
-                    paced: false,
-                };
-                // An interval too long for the clock waits as good as forever.
-                let at = now.checked_add(interval).unwrap_or_else(|| now + FOREVER);
-                return self.sends.push(at, due);
+                return self.sends.push(later(now, interval), due);
             }
-            if !self.send(
-                Due {
-                    token,
-                    paced: false,
-                },
-                now,
-            ) {
+            if !self.send(due, now) {
                 return;
             }
             // The send failed at once: the next request follows its interval.
@@ -119,7 +103,7 @@ where
                 ticket,
                 sending: Sending::Sent(sent_at),
             }) => {
-                let deadline = deadline(sent_at, requests.timeout);
+                let deadline = later(sent_at, requests.timeout);
                 flight.tally.sent();
                 flight.waiting = Some(Waiting {
                     ticket,
@@ -190,7 +174,7 @@ where
                     flight.tally.settle(sent_at, Err(error));
                     return self.advance(key_of(blocked.token), now, true);
                 }
-                let deadline = deadline(sent_at, timeout);
+                let deadline = later(sent_at, timeout);
                 flight.waiting = Some(Waiting {
                     ticket: blocked.ticket,
                     sent_at,
