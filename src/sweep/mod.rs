@@ -114,7 +114,6 @@ pub(crate) struct Sweep<I: Iterator> {
     blocked: Option<Blocked>,
     lookups: FuturesUnordered<BoxFuture<'static, (Token, Result<IpAddr>)>>,
     finished: VecDeque<(usize, Outcome)>,
-    engines: [Option<Engine>; 2],
     /// Made on first use, so that a sweep can be made outside a runtime.
     timer: Option<Pin<Box<Sleep>>>,
     /// What the timer is set to, and the instant it last fired for (tokio's clock, which
@@ -151,7 +150,6 @@ where
             blocked: None,
             lookups: FuturesUnordered::new(),
             finished: VecDeque::new(),
-            engines: [None, None],
             timer: None,
             timer_at: None,
             fired_at: None,
@@ -178,17 +176,6 @@ where
         self.flights
             .get_mut(key_of(token))
             .filter(|flight| flight.token == token)
-    }
-
-    /// The engine for `family`, opened again if it failed.
-    fn engine(&mut self, family: Family) -> Result<Engine> {
-        let slot = &mut self.engines[usize::from(family == Family::V6)];
-        if let Some(engine) = slot.as_ref().filter(|engine| !engine.is_closed()) {
-            return Ok(engine.clone());
-        }
-        let engine = self.context.engine(family)?;
-        *slot = Some(engine.clone());
-        Ok(engine)
     }
 
     /// Takes targets while there is room in flight and in the turn. Hosts finished and
@@ -241,7 +228,7 @@ where
         if let Err(error) = self.requests().check_family(family) {
             return self.finish(key, Some(error), None);
         }
-        match self.engine(family) {
+        match self.context.engine(family) {
             Ok(engine) => {
                 if let Some(flight) = self.flights.get_mut(key) {
                     flight.address = Some(address);
