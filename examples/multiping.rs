@@ -197,7 +197,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
         .concurrent_tasks(args.concurrency as usize)
         .privileged(!args.unprivileged);
     options.rate_limit = args.rate;
-    options.family = match (args.ipv4, args.ipv6) {
+    options.probe.family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
         _ => None,

@@ -82,7 +82,7 @@ async fn run(args: &Args) -> Result<Host> {
         .ttl(args.ttl)
         .traffic_class(args.tclass)
         .privileged(!args.unprivileged);
-    options.source = args.source;
+    options.probe.source = args.source;
     // One request at a time, so that each reply is printed as it comes.
     let (mut sent, mut rtts, mut error) = (0, Vec::new(), None);
     for sequence in 1..=args.count {

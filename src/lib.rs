@@ -67,31 +67,34 @@
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]
 
-mod context;
+mod clock;
 mod engine;
 mod error;
 mod family;
 mod host;
+mod jobs;
 mod multiping;
+mod options;
 mod pacer;
 pub mod packet;
 mod ping;
 mod pinger;
 mod resolve;
 mod runtime;
+mod scheduler;
 mod socket;
-mod sweep;
 mod traceroute;
 
 pub use error::{Error, Result};
 pub use family::Family;
 pub use host::{Hop, Host};
-pub use multiping::{MultipingOptions, async_multiping, multiping, multiping_stream};
-pub use ping::{PingOptions, async_ping, ping};
+pub use multiping::{async_multiping, multiping, multiping_stream};
+pub use options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
+pub use ping::{async_ping, ping};
 pub use pinger::{Pinger, PingerBuilder};
 pub use resolve::{Resolver, async_resolve, resolve};
-pub use socket::{
-    AsyncIcmpSocket, DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpReply, IcmpRequest, IcmpV4Socket,
-    IcmpV6Socket,
-};
-pub use traceroute::{TracerouteOptions, async_traceroute, traceroute};
+pub use socket::async_socket::AsyncIcmpSocket;
+pub use socket::blocking::{IcmpV4Socket, IcmpV6Socket};
+pub use socket::reply::IcmpReply;
+pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
+pub use traceroute::{async_traceroute, traceroute};

@@ -27,12 +27,6 @@ impl Pacer {
         *next = Some(slot + self.period);
         slot
     }
-
-    /// Waits for the next slot.
-    pub(crate) async fn wait(&self) {
-        let slot = self.reserve(Instant::now());
-        tokio::time::sleep_until(slot.into()).await;
-    }
 }
 
 #[cfg(test)]

@@ -1,29 +1,43 @@
-//! [`Pinger`]: an explicit handle on shared engines, with its own socket configuration.
+//! [`Pinger`]: the owner of the engines, and every way to probe as its methods. The free
+//! functions ([`async_ping`](crate::async_ping), ...) are shorthands for the process's
+//! default pinger.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, OnceLock};
 
-use crate::context::Context;
-use crate::engine::{DEFAULT_RECV_BUFFER, Engine, EngineConfig};
-use crate::multiping::{multiping_with, stream_with};
-use crate::ping::ping_target;
-use crate::socket::SocketKind;
-use futures::Stream;
+use futures::{Stream, StreamExt};
 
-use crate::{Error, Family, Host, MultipingOptions, PingOptions, Resolver, Result};
+use crate::engine::cache::EngineCache;
+use crate::engine::{DEFAULT_RECV_BUFFER, Engine};
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::host::{Hop, Host};
+use crate::jobs::{EchoJob, TraceJob};
+use crate::options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
+use crate::resolve::{Resolver, async_resolve};
+use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
+use crate::socket::core::SocketKind;
 
-/// A handle on one socket per family (opened on first use), shared by every call made
-/// through it and its clones, with its own configuration: raw or datagram sockets, source
-/// address, receive buffer size and resolver.
+/// A handle on ICMP sockets (one per family, raw or datagram, and source address, opened
+/// on first use), shared by every call made through it and its clones, each socket with
+/// one reader task routing the replies to the requests waiting for them.
 ///
-/// The free functions ([`crate::async_ping`], ...) use default engines, one per runtime
-/// and configuration; a `Pinger` is for when you want your own, for instance to give
-/// them a large receive buffer, or to drop them (closing the sockets) when you are done.
+/// The free functions ([`async_ping`](crate::async_ping), ...) use the process's default
+/// pinger; make your own for sockets with a larger receive buffer, another resolver, or
+/// to close them (drop every clone) when you are done.
 ///
-/// Its sockets belong to the tokio runtime of its first call. The `privileged` and
-/// `source` fields of the options passed to its methods are ignored: the `Pinger`'s own
-/// configuration applies.
+/// # Sockets and runtimes
+/// A socket belongs to the tokio runtime its calls run on: a pinger used on several
+/// runtimes opens sockets on each, so that no call waits on a runtime that may be idle.
+/// The sockets used last (up to four) stay open for the next call; any other closes once
+/// no call uses it, so that one-off source addresses do not pile up sockets.
+///
+/// # Privileges and source address
+/// The pinger's [`privileged`](PingerBuilder::privileged) and
+/// [`source`](PingerBuilder::source) apply to every call unless its options ask for
+/// something else: [`ProbeOptions::privileged`] set to `false` (datagram sockets;
+/// `true` is the options' default and means the pinger's choice), or
+/// [`ProbeOptions::source`] set to an address.
 ///
 /// ```no_run
 /// # async fn run() -> icmplib::Result<()> {
@@ -45,9 +59,25 @@ pub struct Pinger {
 struct PingerInner {
     privileged: bool,
     source: Option<IpAddr>,
-    recv_buffer_size: usize,
     resolver: Option<Resolver>,
-    engines: Mutex<HashMap<Family, Engine>>,
+    engines: Arc<EngineCache>,
+}
+
+/// The engines of one call: a pinger's, for one socket kind and source address.
+struct CallEngines {
+    cache: Arc<EngineCache>,
+    privileged: bool,
+    source: Option<IpAddr>,
+}
+
+impl Engines for CallEngines {
+    fn engine(&self, family: Family) -> Result<Engine> {
+        let kind = SocketKind {
+            family,
+            privileged: self.privileged,
+        };
+        self.cache.engine(kind, self.source)
+    }
 }
 
 impl Default for Pinger {
@@ -72,6 +102,12 @@ impl Pinger {
         }
     }
 
+    /// The process's default pinger, behind the free functions.
+    pub(crate) fn shared() -> &'static Pinger {
+        static SHARED: OnceLock<Pinger> = OnceLock::new();
+        SHARED.get_or_init(Pinger::default)
+    }
+
     /// True for raw sockets, false for datagram sockets.
     pub fn is_privileged(&self) -> bool {
         self.inner.privileged
@@ -81,45 +117,103 @@ impl Pinger {
     /// request leaves this count when answered, timed out or abandoned (its future
     /// dropped), so it measures load and shows nothing is kept longer than it should.
     pub fn requests_in_flight(&self) -> usize {
-        let engines = self
-            .inner
-            .engines
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        engines.values().map(Engine::in_flight).sum()
+        self.inner.engines.in_flight()
     }
 
-    /// Pings `address`, as [`crate::async_ping`] does, on this pinger's sockets.
+    /// The engines a call with `options` uses, and the address it sends from.
+    fn engines(&self, options: &ProbeOptions) -> (Arc<dyn Engines>, Option<IpAddr>) {
+        let source = options.source.or(self.inner.source);
+        let engines = CallEngines {
+            cache: Arc::clone(&self.inner.engines),
+            privileged: self.inner.privileged && options.privileged,
+            source,
+        };
+        (Arc::new(engines), source)
+    }
+
+    /// A scheduler of `targets` with `settings`, each probed by the job `jobs` makes.
+    fn schedule<I, J, F>(
+        &self,
+        options: &ProbeOptions,
+        settings: impl FnOnce(Option<IpAddr>) -> Result<Settings>,
+        targets: I,
+        jobs: F,
+    ) -> Result<Scheduler<I, J, F>>
+    where
+        I: Iterator,
+        I::Item: AsRef<str>,
+        J: crate::scheduler::Job,
+        F: FnMut(IpAddr) -> J,
+    {
+        let (engines, source) = self.engines(options);
+        let settings = Arc::new(settings(source)?);
+        let resolver = self.inner.resolver.clone();
+        Ok(Scheduler::new(engines, resolver, settings, targets, jobs))
+    }
+
+    /// Pings `address`, as [`async_ping`](crate::async_ping) does, on this pinger's
+    /// sockets.
     ///
     /// # Errors
-    /// As [`crate::async_ping`].
+    /// As [`async_ping`](crate::async_ping).
     ///
     /// # Cancel safety
-    /// Cancel safe, as [`crate::async_ping`].
+    /// Cancel safe: dropping the future abandons the ping; its requests in flight are
+    /// forgotten and their late replies dropped.
     pub async fn ping(&self, address: &str, options: &PingOptions) -> Result<Host> {
-        ping_target(&Context::pinger(self), address, options).await
+        let probe = &options.probe;
+        let scheduler = self.schedule(
+            probe,
+            |source| probe.settings(source, 1, None),
+            std::iter::once(address),
+            |_| EchoJob::new(probe),
+        )?;
+        let Finished { result, .. } = only(scheduler).await?;
+        match result {
+            Ok(host) => Ok(host.with_target(address)),
+            Err(failed) => Err(failed.error),
+        }
     }
 
-    /// Pings many hosts, as [`crate::async_multiping`] does, on this pinger's sockets.
+    /// Pings many hosts, as [`async_multiping`](crate::async_multiping) does, on this
+    /// pinger's sockets.
     ///
     /// # Errors
-    /// As [`crate::async_multiping`].
+    /// As [`async_multiping`](crate::async_multiping).
     ///
     /// # Cancel safety
-    /// Cancel safe, as [`crate::async_multiping`].
+    /// Cancel safe: dropping the future abandons the sweep; its requests in flight are
+    /// forgotten and their late replies dropped.
     pub async fn multiping<S: AsRef<str>>(
         &self,
         addresses: &[S],
         options: &MultipingOptions,
     ) -> Result<Vec<Host>> {
-        multiping_with(Context::pinger(self), addresses, options).await
+        let probe = &options.probe;
+        let mut scheduler = self.schedule(
+            probe,
+            |source| options.settings(source),
+            addresses.iter(),
+            |_| EchoJob::new(probe),
+        )?;
+        let mut hosts = Vec::with_capacity(addresses.len());
+        while let Some(finished) = scheduler.next().await {
+            if let Err(failed) = &finished.result
+                && failed.error.fails_the_call()
+            {
+                return Err(failed.error.clone());
+            }
+            hosts.push((finished.index, host(finished)));
+        }
+        hosts.sort_unstable_by_key(|(index, _)| *index);
+        Ok(hosts.into_iter().map(|(_, host)| host).collect())
     }
 
-    /// Streams the hosts of a sweep as they finish, as [`crate::multiping_stream`] does,
-    /// on this pinger's sockets.
+    /// Streams the hosts of a sweep as they finish, as
+    /// [`multiping_stream`](crate::multiping_stream) does, on this pinger's sockets.
     ///
     /// # Errors
-    /// As [`crate::multiping_stream`].
+    /// As [`multiping_stream`](crate::multiping_stream).
     pub fn multiping_stream<I>(
         &self,
         targets: I,
@@ -130,7 +224,45 @@ impl Pinger {
         I::Item: AsRef<str> + Send + 'static,
         I::IntoIter: Send + 'static,
     {
-        stream_with(Context::pinger(self), targets, options)
+        let probe = options.probe.clone();
+        let (engines, source) = self.engines(&probe);
+        let settings = options.settings(source)?;
+        // Open the socket of the likely family now, so that a permission problem is the
+        // call's error rather than every host's.
+        if let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4))
+            && error.fails_the_call()
+        {
+            return Err(error);
+        }
+        let resolver = self.inner.resolver.clone();
+        let scheduler = Scheduler::new(
+            engines,
+            resolver,
+            Arc::new(settings),
+            targets.into_iter(),
+            move |_| EchoJob::new(&probe),
+        );
+        Ok(scheduler.map(host))
+    }
+
+    /// Traces the route to `address`, as [`async_traceroute`](crate::async_traceroute)
+    /// does, on this pinger's sockets.
+    ///
+    /// # Errors
+    /// As [`async_traceroute`](crate::async_traceroute).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the trace; its probes in flight are
+    /// forgotten and their late answers dropped.
+    pub async fn traceroute(&self, address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
+        let scheduler = self.schedule(
+            &options.probe,
+            |source| options.settings(source),
+            std::iter::once(address),
+            |_| TraceJob::new(options),
+        )?;
+        let Finished { result, .. } = only(scheduler).await?;
+        result.map_err(|failed| failed.error)?
     }
 
     /// Resolves `name` with this pinger's resolver (the system's if none was set).
@@ -143,45 +275,28 @@ impl Pinger {
     pub async fn resolve(&self, name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
         match &self.inner.resolver {
             Some(resolver) => resolver.lookup(name, family).await,
-            None => crate::async_resolve(name, family).await,
+            None => async_resolve(name, family).await,
         }
     }
+}
 
-    /// The resolver set for this pinger.
-    pub(crate) fn resolver(&self) -> Option<&Resolver> {
-        self.inner.resolver.as_ref()
-    }
+/// The one target of a scheduler made for one.
+async fn only<S: Stream + Unpin>(mut scheduler: S) -> Result<S::Item> {
+    scheduler.next().await.ok_or(Error::SocketUnavailable)
+}
 
-    /// The source address set for this pinger.
-    pub(crate) fn source(&self) -> Option<IpAddr> {
-        self.inner.source
-    }
-
-    /// This pinger's engine for `family`, opened now if needed (again if it failed).
-    pub(crate) fn engine(&self, family: Family) -> Result<Engine> {
-        let inner = &self.inner;
-        if let Some(source) = inner.source
-            && Family::of(&source) != family
-        {
-            return Err(Error::invalid(format!(
-                "this Pinger sends from {source} and cannot reach an {family} address"
-            )));
+/// The host a sweep's target came to: its statistics, or the reason it could not be
+/// pinged.
+fn host<T: AsRef<str>>(finished: Finished<T, Host>) -> Host {
+    let target = finished.target.as_ref();
+    let host = match finished.result {
+        Ok(host) => host,
+        Err(Failed { error, address }) => {
+            let address = address.map_or_else(|| target.to_owned(), |a| a.to_string());
+            Host::new(address, 0, Vec::new()).with_error(Some(error))
         }
-        let mut engines = inner.engines.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(engine) = engines.get(&family).filter(|engine| !engine.is_closed()) {
-            return Ok(engine.clone());
-        }
-        let engine = Engine::open(EngineConfig {
-            kind: SocketKind {
-                family,
-                privileged: inner.privileged,
-            },
-            source: inner.source,
-            recv_buffer_size: inner.recv_buffer_size,
-        })?;
-        engines.insert(family, engine.clone());
-        Ok(engine)
-    }
+    };
+    host.with_target(target)
 }
 
 /// Builds a [`Pinger`].
@@ -200,14 +315,16 @@ impl PingerBuilder {
         self
     }
 
-    /// Sends from this local address (and so only to its family).
+    /// Sends from this local address (and so only to its family), unless a call's
+    /// options name another.
     pub fn source(mut self, source: IpAddr) -> Self {
         self.source = Some(source);
         self
     }
 
     /// Kernel receive buffer of each socket, in bytes (default 4 MiB; Linux caps it at
-    /// `net.core.rmem_max` for processes without `CAP_NET_ADMIN`).
+    /// `net.core.rmem_max` for processes without `CAP_NET_ADMIN`). It grows with the
+    /// requests in flight.
     pub fn recv_buffer_size(mut self, bytes: usize) -> Self {
         self.recv_buffer_size = bytes;
         self
@@ -225,9 +342,8 @@ impl PingerBuilder {
             inner: Arc::new(PingerInner {
                 privileged: self.privileged,
                 source: self.source,
-                recv_buffer_size: self.recv_buffer_size,
                 resolver: self.resolver,
-                engines: Mutex::new(HashMap::new()),
+                engines: EngineCache::new(self.recv_buffer_size),
             }),
         }
     }

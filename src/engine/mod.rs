@@ -1,39 +1,49 @@
-//! The shared engine: one ICMP socket, one receive task (the demultiplexer) and the table
-//! of requests waiting for a reply.
+//! The engine: one [`Transport`] (on this machine, one ICMP socket), one reader task (the
+//! demultiplexer) and the table of requests waiting for an answer.
 //!
-//! Any number of tasks send through one [`Engine`]; each request is registered in the
+//! Any number of tasks send through one [`Engine`]: each request is registered in the
 //! [`PendingTable`](pending::PendingTable) under a key no other request in flight uses,
-//! then sent. The receive task drains the socket, decodes each datagram and hands the
-//! reply to the request's waiter when its peer, identifier, sequence and payload all
-//! match: the request's own channel ([`Engine::send`]), or the inbox of the sweep that
-//! sent it ([`Engine::launch`]). A request that times out or is abandoned removes its
-//! entry, so late replies are dropped and the table only holds what is in flight.
+//! then sent. The reader task is the only one that reads the transport: it decodes each
+//! datagram and hands the answer to the request's waiter when its peer, identifier,
+//! sequence and payload all match. A request that times out or is abandoned removes its
+//! entry, so late answers are dropped and the table only holds what is in flight.
 //!
-//! The engine knows nothing of ping statistics: it sends probes and returns replies.
+//! Before a request is declared timed out, its answer may still wait in the socket
+//! buffer, the reader being behind (a burst of thousands of replies). The one rule for
+//! that lives here: [`Engine::poll_drained`] is ready once the reader has read everything
+//! that arrived before a deadline, and asks the reader to read now when it has not.
+//!
+//! The engine knows nothing of ping statistics: it sends probes and returns answers.
 
-mod driver;
+pub(crate) mod cache;
+mod inbox;
 mod pending;
-mod registry;
-mod waiter;
+mod reader;
+pub(crate) mod transport;
 
-use std::cell::RefCell;
+#[cfg(test)]
+pub(crate) mod fake;
+#[cfg(test)]
+mod tests;
+
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
 
-use tokio::sync::oneshot;
+use futures::future::BoxFuture;
+use tokio::sync::{Notify, oneshot};
 
-use crate::socket::{
-    AsyncIcmpSocket, Drained, IcmpReply, IcmpRequest, Received, RecvBatch, SocketKind, later,
-};
-use crate::{Error, Result};
-use pending::{Key, PendingTable};
-
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::socket::received::Received;
+use crate::socket::request::IcmpRequest;
+use inbox::Waiter;
+pub(crate) use inbox::{Inbox, Token};
 pub(crate) use pending::Ticket;
-pub(crate) use registry::engine_for;
-use waiter::Waiter;
-pub(crate) use waiter::{Inbox, Token};
+use pending::{Key, PendingTable};
+use transport::Transport;
 
 /// Default kernel receive buffer of an engine's socket: room for thousands of replies.
 pub(crate) const DEFAULT_RECV_BUFFER: usize = 4 << 20;
@@ -44,21 +54,6 @@ const BUFFER_PER_REQUEST: usize = 2048;
 
 /// The receive buffer is not grown beyond this.
 const MAX_RECV_BUFFER: usize = 256 << 20;
-
-/// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
-pub(crate) const DATAGRAM_BUFFER_LEN: usize = 65_536 + 60;
-
-/// Datagrams a request whose timeout expired reads at most on its own (see
-/// [`Core::catch_up`]).
-const CATCH_UP_MAX: usize = 65_536;
-
-/// How to open an engine's socket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct EngineConfig {
-    pub kind: SocketKind,
-    pub source: Option<IpAddr>,
-    pub recv_buffer_size: usize,
-}
 
 /// One probe to send: an echo request whose sequence number the engine chooses.
 #[derive(Debug, Clone)]
@@ -71,8 +66,8 @@ pub(crate) struct Probe {
     pub traffic_class: u8,
 }
 
-/// A handle on a shared engine; cheap to clone. The receive task stops when the last
-/// handle is dropped.
+/// A handle on an engine; cheap to clone. The reader task stops when the last handle is
+/// dropped, and the transport closes with it.
 #[derive(Debug, Clone)]
 pub(crate) struct Engine {
     handle: Arc<Handle>,
@@ -81,108 +76,138 @@ pub(crate) struct Engine {
 #[derive(Debug)]
 struct Handle {
     core: Arc<Core>,
-    /// Dropped with the last handle, which tells the receive task to stop.
+    /// Dropped with the last handle, which tells the reader task to stop.
     _stop: oneshot::Sender<()>,
 }
 
-/// What the engine's handles, its receive task and its requests in flight share.
+/// What the engine's handles, its reader task and its requests in flight share.
 #[derive(Debug)]
 pub(crate) struct Core {
-    socket: AsyncIcmpSocket,
+    transport: Box<dyn Transport>,
     table: Mutex<PendingTable<Waiter>>,
     /// The identifier of requests that do not ask for one (raw sockets).
     id: u16,
     /// The receive buffer size asked for so far.
     recv_buffer: AtomicUsize,
-    /// Held by whoever reads the socket (the receive task, or a request catching up) from
-    /// the read until the datagrams read are handed out: a reader that finds the socket
-    /// empty then knows nothing read earlier is still on its way to its request.
-    reading: Mutex<()>,
-    /// When the socket was last seen empty, in nanoseconds since `epoch`: every reply
-    /// that arrived before was handed to its request.
-    drained_at: AtomicU64,
-    epoch: Instant,
+    progress: Progress,
     /// Set once the table is closed: checked by every call that looks up its engine,
     /// without taking the table's lock.
     closed: AtomicBool,
+    /// Told when the engine closes (its owner drops it then).
+    on_close: Option<OnClose>,
+}
+
+/// What to do when an engine closes.
+pub(crate) struct OnClose(pub(crate) Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for OnClose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OnClose")
+    }
+}
+
+/// How far the reader got: when it last found the transport empty, and who waits for it
+/// to get further.
+struct Progress {
+    /// When the transport was last found empty, in nanoseconds since `epoch`: every
+    /// answer that arrived before was handed to its request.
+    drained_at: AtomicU64,
+    epoch: Instant,
+    /// Tasks waiting for the reader to drain past their deadline.
+    waiters: Mutex<Vec<Waker>>,
+    /// Asks the reader to read now.
+    wanted: Notify,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("drained_at", &self.drained_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            drained_at: AtomicU64::new(0),
+            epoch: clock::now(),
+            waiters: Mutex::new(Vec::new()),
+            wanted: Notify::new(),
+        }
+    }
+
+    fn nanos(&self, instant: Instant) -> u64 {
+        let since = instant.saturating_duration_since(self.epoch).as_nanos();
+        u64::try_from(since).unwrap_or(u64::MAX)
+    }
+
+    /// True when the transport was found empty at or after `instant`.
+    fn drained_since(&self, instant: Instant) -> bool {
+        self.drained_at.load(Ordering::Acquire) >= self.nanos(instant)
+    }
+
+    /// Records that the transport was found empty at `checked_at`, and wakes the tasks
+    /// waiting for that.
+    fn drained(&self, checked_at: Instant) {
+        self.drained_at
+            .fetch_max(self.nanos(checked_at), Ordering::AcqRel);
+        self.wake_all();
+    }
+
+    fn wake_all(&self) {
+        let waiters = std::mem::take(&mut *lock(&self.waiters));
+        for waker in waiters {
+            waker.wake();
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent even if a holder panicked: every operation
+/// on the engine's shared state is a single update.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Core {
     fn table(&self) -> MutexGuard<'_, PendingTable<Waiter>> {
-        // The table stays consistent even if a holder panicked: every operation on it is
-        // a single map update.
-        self.table
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.table)
     }
 
     /// Hands `received` to the request it answers, if one waits for it.
     fn dispatch(&self, received: &Received, buf: &[u8]) {
-        let privileged = self.socket.is_privileged();
         let key = Key {
             peer: received.peer,
-            id: if privileged { received.id } else { 0 },
+            id: if self.transport.keeps_id() {
+                received.id
+            } else {
+                0
+            },
             sequence: received.sequence,
         };
         let waiter = self
             .table()
             .complete(&key, |payload| received.payload_is(payload, buf));
         match waiter {
-            Some(waiter) => waiter.deliver(Ok(received.to_reply(self.socket.family()))),
+            Some((inbox, token)) => {
+                inbox.deliver(token, Ok(received.to_reply(self.transport.family())));
+            }
             None => tracing::trace!(
                 peer = %received.peer,
                 id = received.id,
                 sequence = received.sequence,
-                "reply for no request in flight"
+                "answer for no request in flight"
             ),
         }
     }
 
-    /// Requests waiting for a reply.
+    /// Requests waiting for an answer.
     fn in_flight(&self) -> usize {
         self.table().len()
     }
 
-    /// Records that the socket was found empty at `now`.
-    fn mark_drained(&self, now: Instant) {
-        let nanos =
-            u64::try_from(now.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX);
-        self.drained_at.fetch_max(nanos, Ordering::Relaxed);
-    }
-
-    /// True when the socket was found empty at or after `instant`.
-    fn drained_since(&self, instant: Instant) -> bool {
-        let nanos = u64::try_from(instant.saturating_duration_since(self.epoch).as_nanos())
-            .unwrap_or(u64::MAX);
-        self.drained_at.load(Ordering::Relaxed) >= nanos
-    }
-
-    /// Makes sure every reply that arrived before `deadline` was handed out: when the
-    /// receive task is behind (a burst of thousands of replies), the calling task reads
-    /// the socket itself instead of declaring its request timed out while its reply waits
-    /// in the buffer.
-    fn catch_up(&self, deadline: Instant) {
-        if self.drained_since(deadline) {
-            return;
-        }
-        thread_local! {
-            static BATCH: RefCell<Option<RecvBatch>> = const { RefCell::new(None) };
-        }
-        BATCH.with_borrow_mut(|batch| {
-            let batch = batch.get_or_insert_with(|| RecvBatch::new(DATAGRAM_BUFFER_LEN));
-            let result =
-                self.socket
-                    .try_drain(batch, &self.reading, CATCH_UP_MAX, |received, buf| {
-                        self.dispatch(received, buf)
-                    });
-            if let Ok(Drained::Empty { checked_at, .. }) = result {
-                self.mark_drained(checked_at);
-            }
-        });
-    }
-
     /// Grows the receive buffer with the requests in flight, so that a burst of replies
-    /// is not dropped by the kernel before the receive task reads it.
+    /// is not dropped by the kernel before the reader gets to it.
     fn reserve_buffer(&self, in_flight: usize) {
         let wanted = in_flight
             .saturating_mul(BUFFER_PER_REQUEST)
@@ -199,23 +224,32 @@ impl Core {
             .recv_buffer
             .compare_exchange(current, grown, Ordering::Relaxed, Ordering::Relaxed)
             .is_ok();
-        if claimed && let Err(error) = self.socket.set_recv_buffer_size(grown) {
+        if claimed && let Err(error) = self.transport.set_recv_buffer_size(grown) {
             tracing::debug!(%error, grown, "cannot grow the receive buffer");
         }
     }
 
-    /// Closes the table with `error` and tells every waiter.
+    /// Closes the table with `error`, tells every waiter, and wakes the tasks waiting for
+    /// the reader (it will not get further).
     fn close(&self, error: Error) {
         let waiters = self.table().close(error.clone());
         self.closed.store(true, Ordering::Release);
-        for waiter in waiters {
-            waiter.deliver(Err(error.clone()));
+        for (inbox, token) in waiters {
+            inbox.deliver(token, Err(error.clone()));
         }
+        self.progress.wake_all();
+        if let Some(OnClose(on_close)) = &self.on_close {
+            on_close();
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
     }
 }
 
 /// A process-wide source of identifiers, starting at a random value, so that engines in
-/// one process (one per runtime and kind) use different identifiers on their raw sockets.
+/// one process use different identifiers on their raw sockets.
 fn next_engine_id() -> u16 {
     static NEXT: OnceLock<AtomicU16> = OnceLock::new();
     NEXT.get_or_init(|| AtomicU16::new(rand::random()))
@@ -223,52 +257,66 @@ fn next_engine_id() -> u16 {
 }
 
 impl Engine {
-    /// Opens the socket and spawns the receive task on the current runtime.
-    pub fn open(config: EngineConfig) -> Result<Engine> {
-        let socket =
-            AsyncIcmpSocket::new(config.kind.family, config.source, config.kind.privileged)?;
-        // A smaller buffer than asked for is not fatal (unprivileged processes are capped
-        // by net.core.rmem_max); replies may then be dropped under heavy load.
-        if let Err(error) = socket.set_recv_buffer_size(config.recv_buffer_size) {
+    /// An engine on `transport`, with a receive buffer of `recv_buffer_size` asked for
+    /// (a smaller one is not fatal: unprivileged processes are capped by
+    /// `net.core.rmem_max`; replies may then be dropped under heavy load). Spawns the
+    /// reader task on the current runtime; `on_close` is called when the engine closes.
+    pub(crate) fn start(
+        transport: Box<dyn Transport>,
+        recv_buffer_size: usize,
+        on_close: Option<OnClose>,
+    ) -> Engine {
+        if let Err(error) = transport.set_recv_buffer_size(recv_buffer_size) {
             tracing::debug!(%error, "cannot set the receive buffer size");
         }
         let core = Arc::new(Core {
-            socket,
+            transport,
             table: Mutex::new(PendingTable::new(rand::random())),
             id: next_engine_id(),
-            recv_buffer: AtomicUsize::new(config.recv_buffer_size),
-            reading: Mutex::new(()),
-            drained_at: AtomicU64::new(0),
-            epoch: Instant::now(),
+            recv_buffer: AtomicUsize::new(recv_buffer_size),
+            progress: Progress::new(),
             closed: AtomicBool::new(false),
+            on_close,
         });
         let (stop, stopped) = oneshot::channel();
         // The guard is made here, not in the task: a task dropped before its first poll
         // (its runtime shutting down) still closes the table.
-        tokio::spawn(driver::run(driver::CloseOnExit(Arc::clone(&core)), stopped));
-        Ok(Engine {
+        tokio::spawn(reader::run(reader::CloseOnExit(Arc::clone(&core)), stopped));
+        Engine {
             handle: Arc::new(Handle { core, _stop: stop }),
-        })
+        }
     }
 
-    /// True once the engine cannot be used any more (its socket failed, or its receive
-    /// task stopped with its runtime).
-    pub fn is_closed(&self) -> bool {
-        self.handle.core.closed.load(Ordering::Acquire)
+    /// True once the engine cannot be used any more (its transport failed, or its reader
+    /// stopped with its runtime).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.handle.core.is_closed()
     }
 
-    /// Registers `probe` with `waiter` in the table and encodes it.
-    fn register(&self, probe: &Probe, waiter: Waiter) -> Result<(Ticket, IcmpRequest, Vec<u8>)> {
+    /// Registers `probe` for `inbox` under `token` and sends it if the send buffer has
+    /// room; its answer (or the engine's error) goes to `inbox`. The caller owns the
+    /// returned ticket: it [forgets](Engine::forget) it when it gives up on the request
+    /// before an answer.
+    ///
+    /// # Errors
+    /// The engine's error once it is closed; [`Error::InvalidOption`] when every sequence
+    /// number to this peer is in flight; the send error (the request is then forgotten
+    /// already).
+    pub(crate) fn launch(
+        &self,
+        probe: &Probe,
+        inbox: &Arc<Inbox>,
+        token: Token,
+    ) -> Result<Launched> {
         let core = &self.handle.core;
-        let privileged = core.socket.is_privileged();
         let id = probe.id.unwrap_or(core.id);
         let (ticket, in_flight) = {
             let mut table = core.table();
             let ticket = table.insert(
                 probe.destination,
-                if privileged { id } else { 0 },
+                if core.transport.keeps_id() { id } else { 0 },
                 Arc::clone(&probe.payload),
-                waiter,
+                (Arc::clone(inbox), token),
             )?;
             (ticket, table.len())
         };
@@ -283,53 +331,14 @@ impl Engine {
         );
         let mut message = Vec::with_capacity(probe.payload.len() + 8);
         request.encode(&mut message);
-        Ok((ticket, request, message))
-    }
-
-    /// Registers `probe` and sends it. The returned [`InFlight`] waits for the reply.
-    ///
-    /// # Errors
-    /// The engine's error once it is closed; the send error (no route, broadcast, ...).
-    pub async fn send(&self, probe: &Probe) -> Result<InFlight> {
-        let core = &self.handle.core;
-        let (waiter, reply) = oneshot::channel();
-        let (ticket, request, message) = self.register(probe, Waiter::Channel(waiter))?;
-        // From here on, dropping `registration` (on error or cancellation) removes the entry.
-        let registration = Registration {
-            core: Arc::clone(core),
-            ticket,
-            settled: false,
-        };
-        let sent_at = match core.socket.try_send_encoded(&request, &message)? {
-            Some(sent_at) => sent_at,
+        let sending = match core.transport.try_send(&request, &message) {
+            Ok(Some(sent_at)) => Sending::Sent(sent_at),
             // Boxed: the wait for room in the send buffer is rare, and its state would
             // make every request in flight larger (a sweep holds thousands).
-            None => Box::pin(core.socket.send_encoded(&request, &message)).await?,
-        };
-        Ok(InFlight {
-            registration,
-            reply,
-            sent_at,
-        })
-    }
-
-    /// Registers `probe` and sends it if the send buffer has room; its reply (or the
-    /// engine's error) goes to `inbox` under `token`. The caller owns the returned ticket:
-    /// it [forgets](Engine::forget) it when it gives up on the request before a reply.
-    ///
-    /// # Errors
-    /// The engine's error once it is closed; the send error (the request is then
-    /// forgotten already).
-    pub fn launch(&self, probe: &Probe, inbox: &Arc<Inbox>, token: Token) -> Result<Launched> {
-        let core = &self.handle.core;
-        let waiter = Waiter::Inbox(Arc::clone(inbox), token);
-        let (ticket, request, message) = self.register(probe, waiter)?;
-        let sending = match core.socket.try_send_encoded(&request, &message) {
-            Ok(Some(sent_at)) => Sending::Sent(sent_at),
             Ok(None) => {
                 let core = Arc::clone(core);
                 Sending::Blocked(Box::pin(async move {
-                    core.socket.send_encoded(&request, &message).await
+                    core.transport.send(&request, &message).await
                 }))
             }
             Err(error) => {
@@ -341,19 +350,38 @@ impl Engine {
     }
 
     /// Forgets a request [launched](Engine::launch) and not answered (timed out, or
-    /// abandoned): a late reply then finds nothing. Does nothing if it was answered.
-    pub fn forget(&self, ticket: &Ticket) {
+    /// abandoned): a late answer then finds nothing. Does nothing if it was answered.
+    pub(crate) fn forget(&self, ticket: &Ticket) {
         self.handle.core.table().remove(ticket);
     }
 
-    /// Hands out every reply that arrived before `deadline` and may still wait in the
-    /// socket buffer (see [`InFlight::reply`]): call before declaring a request timed out.
-    pub fn catch_up(&self, deadline: Instant) {
-        self.handle.core.catch_up(deadline);
+    /// Ready once every answer that arrived before `deadline` was handed out (the reader
+    /// found the transport empty at or after it), or once the engine closed: a request
+    /// whose deadline passed may then be declared timed out. When not, asks the reader to
+    /// read now and wakes `cx` when it has.
+    pub(crate) fn poll_drained(&self, deadline: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let core = &self.handle.core;
+        let progress = &core.progress;
+        if progress.drained_since(deadline) || core.is_closed() {
+            return Poll::Ready(());
+        }
+        {
+            let mut waiters = lock(&progress.waiters);
+            if !waiters.iter().any(|waker| waker.will_wake(cx.waker())) {
+                waiters.push(cx.waker().clone());
+            }
+        }
+        // The reader may have got there meanwhile, before it could see the waker.
+        if progress.drained_since(deadline) || core.is_closed() {
+            return Poll::Ready(());
+        }
+        progress.wanted.notify_one();
+        Poll::Pending
     }
 
-    /// Requests in flight: registered and not yet answered, timed out or dropped.
-    pub fn in_flight(&self) -> usize {
+    /// Requests in flight: registered and not yet answered, timed out or forgotten.
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
         self.handle.core.in_flight()
     }
 
@@ -375,82 +403,5 @@ pub(crate) enum Sending {
     Sent(Instant),
     /// The send buffer was full: this future sends it once there is room, and returns
     /// when it left.
-    Blocked(futures::future::BoxFuture<'static, Result<Instant>>),
+    Blocked(BoxFuture<'static, Result<Instant>>),
 }
-
-/// Removes its request from the table when dropped, unless a reply took it already.
-#[derive(Debug)]
-struct Registration {
-    core: Arc<Core>,
-    ticket: Ticket,
-    /// Set once the request's channel got a value or was closed: whoever sent or closed
-    /// it removed the entry first, so there is nothing to remove (and no lock to take).
-    settled: bool,
-}
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        if !self.settled {
-            self.core.table().remove(&self.ticket);
-        }
-    }
-}
-
-/// A request that was sent and waits for its reply.
-#[derive(Debug)]
-pub(crate) struct InFlight {
-    registration: Registration,
-    reply: oneshot::Receiver<Result<IcmpReply>>,
-    sent_at: Instant,
-}
-
-impl InFlight {
-    /// When the request left, on the monotonic clock.
-    pub fn sent_at(&self) -> Instant {
-        self.sent_at
-    }
-
-    /// Waits for the reply (an echo reply or an ICMP error about the request) until
-    /// `timeout` after the request left.
-    ///
-    /// # Errors
-    /// [`Error::TimeoutExceeded`] when none came in time; the engine's error if its socket
-    /// failed meanwhile.
-    pub async fn reply(mut self, timeout: Duration) -> Result<IcmpReply> {
-        let deadline = later(self.sent_at, timeout);
-        let waited = tokio::time::timeout_at(deadline.into(), &mut self.reply).await;
-        // The channel settles only after its entry left the table (see `Core::dispatch`
-        // and `Core::close`).
-        let (settled, result) = match waited {
-            // Received after the deadline, before the timer fired (it rounds up to the
-            // millisecond): too late all the same.
-            Ok(Ok(Ok(reply))) if reply.time() > deadline => {
-                (true, Err(Error::TimeoutExceeded { timeout }))
-            }
-            Ok(Ok(result)) => (true, result),
-            // The receive task went away without a word: its runtime is shutting down.
-            Ok(Err(_)) => (true, Err(Error::SocketUnavailable)),
-            Err(_) => {
-                // The reply may have arrived in time and still wait in the socket buffer.
-                self.registration.core.catch_up(deadline);
-                match self.reply.try_recv() {
-                    Ok(Ok(reply)) if reply.time() <= deadline => (true, Ok(reply)),
-                    Ok(Err(error)) => (true, Err(error)),
-                    Ok(Ok(_)) => (true, Err(Error::TimeoutExceeded { timeout })),
-                    Err(oneshot::error::TryRecvError::Closed) => {
-                        (true, Err(Error::TimeoutExceeded { timeout }))
-                    }
-                    Err(oneshot::error::TryRecvError::Empty) => {
-                        (false, Err(Error::TimeoutExceeded { timeout }))
-                    }
-                }
-            }
-        };
-        self.registration.settled = settled;
-        drop(self.registration);
-        result
-    }
-}
-
-#[cfg(test)]
-mod tests;

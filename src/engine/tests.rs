@@ -1,168 +1,381 @@
-//! Engine tests that need a real socket: the fatal-error path, and the receive task
-//! on loopback.
-//! They open a raw socket, so they run as root only (and fail without root when
-//! `ICMPLIB_REQUIRE_ROOT=1`, as in CI).
+//! The engine on the fake transport: matching, late and duplicate answers, forgetting,
+//! failures, a full send buffer, the reads a deadline asks for, and running out of
+//! sequence numbers. No privileges, no network; the clock is paused where time matters.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::io;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
+use futures::future::poll_fn;
 
+use super::fake::{Answer, FakeTransport};
 use super::*;
-use crate::Family;
+use crate::packet::{v4, v6};
+use crate::socket::reply::IcmpReply;
 
-fn root() -> bool {
-    let root = socket2::Socket::new(
-        socket2::Domain::IPV4,
-        socket2::Type::RAW,
-        Some(socket2::Protocol::ICMPV4),
-    )
-    .is_ok();
-    if !root {
-        assert_ne!(
-            std::env::var("ICMPLIB_REQUIRE_ROOT").as_deref(),
-            Ok("1"),
-            "engine tests need raw sockets"
-        );
-        eprintln!("skipping: raw sockets need root");
-    }
-    root
-}
+const HOST_V6: &str = "2001:db8::7";
+const HOST_V4: &str = "192.0.2.7";
+const RTT: Duration = Duration::from_millis(30);
 
-fn config() -> EngineConfig {
-    EngineConfig {
-        kind: SocketKind {
-            family: Family::V4,
-            privileged: true,
-        },
-        source: None,
-        recv_buffer_size: DEFAULT_RECV_BUFFER,
-    }
-}
-
-/// Registers a waiter directly, as `send` does, without sending anything.
-fn wait_on(engine: &Engine, sequence_hint: u8) -> oneshot::Receiver<Result<IcmpReply>> {
-    let (waiter, reply) = oneshot::channel();
-    let peer = IpAddr::V4(Ipv4Addr::new(192, 0, 2, sequence_hint));
-    engine
-        .core()
-        .table()
-        .insert(peer, 1, Arc::from(&b"x"[..]), Waiter::Channel(waiter))
-        .unwrap();
-    reply
-}
-
-#[tokio::test]
-async fn a_socket_failure_reaches_every_waiter_and_the_engine_is_rebuilt() {
-    if !root() {
-        return;
-    }
-    let engine = engine_for(config()).unwrap();
-    let waiters: Vec<_> = (1..=5).map(|i| wait_on(&engine, i)).collect();
-    assert_eq!(engine.in_flight(), 5);
-
-    engine.core().socket.shutdown_for_test();
-    for waiter in waiters {
-        let result = tokio::time::timeout(Duration::from_secs(2), waiter)
-            .await
-            .expect("the waiter was told")
-            .expect("the waiter got a value");
-        let error = result.unwrap_err();
-        assert!(matches!(error, Error::Socket(_)), "{error:?}");
-    }
-    assert!(engine.is_closed());
-    let probe = Probe {
-        destination: IpAddr::V4(Ipv4Addr::LOCALHOST),
+fn probe(destination: &str, payload: &[u8]) -> Probe {
+    Probe {
+        destination: destination.parse().unwrap(),
         id: None,
-        payload: Arc::from(&b"x"[..]),
+        payload: Arc::from(payload),
         ttl: 64,
         traffic_class: 0,
-    };
-    assert!(matches!(engine.send(&probe).await, Err(Error::Socket(_))));
-
-    // The next user gets a fresh engine.
-    let fresh = engine_for(config()).unwrap();
-    assert!(!fresh.is_closed());
-    assert!(!Arc::ptr_eq(fresh.core(), engine.core()));
+    }
 }
 
-#[tokio::test]
-async fn the_receive_task_stops_with_the_last_handle() {
-    if !root() {
-        return;
-    }
-    let engine = Engine::open(config()).unwrap();
-    let core = Arc::downgrade(engine.core());
-    let waiter = wait_on(&engine, 9);
-    drop(engine);
-    // The task stops, tells the waiter, and drops the socket.
-    let result = tokio::time::timeout(Duration::from_secs(2), waiter)
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(matches!(result, Err(Error::SocketUnavailable)));
-    for _ in 0..100 {
-        if core.upgrade().is_none() {
-            return;
+/// Launches `probe` for `inbox` under `token`; it must leave at once.
+fn launch(engine: &Engine, probe: &Probe, inbox: &Arc<Inbox>, token: Token) -> Ticket {
+    let launched = engine.launch(probe, inbox, token).expect("launched");
+    assert!(matches!(launched.sending, Sending::Sent(_)), "it left");
+    launched.ticket
+}
+
+/// Waits for the next answers in `inbox`.
+async fn answers(inbox: &Inbox) -> Vec<(Token, Result<IcmpReply>)> {
+    poll_fn(|cx| {
+        inbox.register(cx.waker());
+        let mut answers = Vec::new();
+        inbox.take(&mut answers);
+        if answers.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(answers)
         }
-        tokio::task::yield_now().await;
-    }
-    panic!("the engine's core outlived its last handle");
+    })
+    .await
 }
 
-/// Sends one echo request to `destination` and waits for its reply, with a timeout so
-/// long that only a receive task that was woken can answer within `within`.
-async fn ping_woken(engine: &Engine, destination: Ipv4Addr, within: Duration) -> IcmpReply {
-    let probe = Probe {
-        destination: IpAddr::V4(destination),
-        id: None,
-        payload: Arc::from(&[0x5a; 56][..]),
-        ttl: 64,
-        traffic_class: 0,
-    };
-    let in_flight = engine.send(&probe).await.expect("sent");
-    tokio::time::timeout(within, in_flight.reply(Duration::from_secs(60)))
-        .await
-        .expect("the receive task was woken by the reply")
-        .expect("an echo reply")
+/// What is in `inbox` once the engine had time to read everything delivered so far.
+async fn settled(inbox: &Inbox) -> Vec<(Token, Result<IcmpReply>)> {
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mut answers = Vec::new();
+    inbox.take(&mut answers);
+    answers
 }
 
-/// The receive task takes the socket out of the reactor while it drains a burst on its
-/// own, and registers it again for the next wait: replies before, during and after must
-/// all wake their request (a lost registration would leave them to their timeout).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn replies_wake_their_request_after_the_socket_was_taken_out_of_the_reactor() {
-    if !root() {
-        return;
-    }
-    let engine = Engine::open(config()).unwrap();
-    for round in 0..3u8 {
-        let burst: Vec<_> = (1..=200u8)
-            .map(|host| {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    ping_woken(
-                        &engine,
-                        Ipv4Addr::new(127, 3, round, host),
-                        Duration::from_secs(5),
-                    )
-                    .await
-                })
-            })
-            .collect();
-        for (host, task) in (1..=200u8).zip(burst) {
-            let reply = task.await.unwrap();
-            assert_eq!(
-                reply.source(),
-                IpAddr::V4(Ipv4Addr::new(127, 3, round, host))
-            );
-        }
-        // Idle, then out of the reactor: the next reply needs a fresh registration.
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        engine.core().socket.pause_readiness();
-        let single = ping_woken(&engine, Ipv4Addr::LOCALHOST, Duration::from_secs(5)).await;
-        assert_eq!(single.source(), IpAddr::V4(Ipv4Addr::LOCALHOST));
-    }
+#[tokio::test(start_paused = true)]
+async fn an_echo_reply_reaches_the_inbox_of_its_request() {
+    let fake = FakeTransport::raw_v6();
+    fake.echo(RTT);
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    let start = clock::now();
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 42);
+    let answers = answers(&inbox).await;
+    assert_eq!(answers.len(), 1);
+    let (token, reply) = &answers[0];
+    let reply = reply.as_ref().expect("an echo reply");
+    assert_eq!(*token, 42);
+    assert_eq!(reply.source(), HOST_V6.parse::<IpAddr>().unwrap());
+    reply.raise_for_status().unwrap();
+    // The fake's arrival goes through a wall-clock timestamp, as the kernel's does:
+    // exact to a few microseconds of real time.
+    let rtt = reply.time().saturating_duration_since(start);
+    assert!(rtt.abs_diff(RTT) < Duration::from_millis(1), "{rtt:?}");
     assert_eq!(engine.in_flight(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_with_another_payload_is_not_taken_and_the_real_one_still_is() {
+    let fake = FakeTransport::raw_v6();
+    fake.script(|request| {
+        vec![
+            Answer::reply_with(request, b"abd", RTT),
+            Answer::reply(request, RTT * 2),
+        ]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    tokio::time::sleep(RTT + Duration::from_millis(1)).await;
+    assert_eq!(engine.in_flight(), 1, "the wrong payload left it waiting");
+    let answers = answers(&inbox).await;
+    assert_eq!(answers.len(), 1);
+    assert!(answers[0].1.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reply_from_another_address_is_not_taken() {
+    let fake = FakeTransport::raw_v6();
+    fake.script(|request| {
+        let mut forged = Answer::reply(request, RTT);
+        forged.from = "2001:db8::66".parse().unwrap();
+        vec![forged]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    assert!(settled(&inbox).await.is_empty());
+    assert_eq!(engine.in_flight(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn raw_transports_match_the_identifier_and_datagram_ones_leave_it_to_the_kernel() {
+    // Raw: a reply with another identifier is another process's.
+    let raw = FakeTransport::raw_v6();
+    raw.script(|request| {
+        let other = IcmpRequest::from_parts(
+            request.destination(),
+            request.id().wrapping_add(1),
+            request.sequence(),
+            request.payload().into(),
+            64,
+            0,
+        );
+        vec![Answer::reply(&other, RTT)]
+    });
+    let engine = raw.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    assert!(settled(&inbox).await.is_empty());
+
+    // Datagram: the kernel wrote its own identifier, and the reply carries it.
+    let datagram = FakeTransport::datagram_v4();
+    datagram.echo(RTT);
+    let engine = datagram.engine();
+    launch(&engine, &probe(HOST_V4, b"abc"), &inbox, 2);
+    let answers = settled(&inbox).await;
+    assert_eq!(answers.len(), 1);
+    let reply = answers[0].1.as_ref().unwrap();
+    assert_eq!(reply.id(), super::fake::KERNEL_ID);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_reply_is_delivered_once() {
+    let fake = FakeTransport::raw_v6();
+    fake.script(|request| vec![Answer::reply(request, RTT), Answer::reply(request, RTT)]);
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    assert_eq!(settled(&inbox).await.len(), 1);
+    assert_eq!(fake.queued(), 0, "both were read");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_forgotten_request_ignores_its_late_reply() {
+    let fake = FakeTransport::raw_v6();
+    fake.echo(Duration::from_secs(3));
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    let ticket = launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    engine.forget(&ticket);
+    assert_eq!(engine.in_flight(), 0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(settled(&inbox).await.is_empty());
+    assert_eq!(fake.sent().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_transport_failure_reaches_every_waiter_and_closes_the_engine() {
+    let fake = FakeTransport::raw_v6();
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    for token in 0..5 {
+        launch(&engine, &probe(HOST_V6, b"abc"), &inbox, token);
+    }
+    fake.fail(io::ErrorKind::ConnectionReset);
+    let mut answers = settled(&inbox).await;
+    answers.sort_by_key(|(token, _)| *token);
+    let tokens: Vec<Token> = answers.iter().map(|(token, _)| *token).collect();
+    assert_eq!(tokens, [0, 1, 2, 3, 4]);
+    assert!(
+        answers
+            .iter()
+            .all(|(_, result)| matches!(result, Err(Error::Socket(_))))
+    );
+    assert!(engine.is_closed());
+    let again = engine.launch(&probe(HOST_V6, b"abc"), &inbox, 9);
+    assert!(matches!(again, Err(Error::Socket(_))));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_reader_stops_with_the_last_handle_and_tells_the_waiters() {
+    let fake = FakeTransport::raw_v6();
+    let engine = fake.engine();
+    let core = Arc::downgrade(engine.core());
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 7);
+    drop(engine);
+    let answers = answers(&inbox).await;
+    assert!(matches!(answers[..], [(7, Err(Error::SocketUnavailable))]));
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(
+        core.upgrade().is_none(),
+        "the core outlived its last handle"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_icmp_error_quoting_the_request_is_its_answer() {
+    let router: IpAddr = "2001:db8:ff::1".parse().unwrap();
+    let fake = FakeTransport::raw_v6();
+    fake.script(move |request| {
+        vec![Answer::v6_error(
+            request,
+            router,
+            v6::DESTINATION_UNREACHABLE,
+            3,
+            RTT,
+        )]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    let answers = answers(&inbox).await;
+    let reply = answers[0].1.as_ref().unwrap();
+    assert_eq!(reply.source(), router);
+    assert!(matches!(
+        reply.raise_for_status(),
+        Err(Error::DestinationUnreachable { code: 3, source, .. }) if source == router
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_queued_for_a_datagram_socket_is_its_answer() {
+    let router: IpAddr = "198.51.100.1".parse().unwrap();
+    let fake = FakeTransport::datagram_v4();
+    fake.script(move |request| {
+        vec![Answer::queued_error(
+            request,
+            router,
+            v4::TIME_EXCEEDED,
+            0,
+            RTT,
+        )]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V4, b"abc"), &inbox, 1);
+    let answers = answers(&inbox).await;
+    let reply = answers[0].1.as_ref().unwrap();
+    assert_eq!(reply.source(), router);
+    assert!(matches!(
+        reply.raise_for_status(),
+        Err(Error::TimeExceeded { source, .. }) if source == router
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_corrupt_reply_is_not_taken() {
+    let fake = FakeTransport::datagram_v4();
+    fake.script(|request| {
+        let mut corrupt = Answer::reply(request, RTT);
+        let last = corrupt.bytes.len() - 1;
+        corrupt.bytes[last] ^= 0x20;
+        vec![corrupt]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V4, b"abc"), &inbox, 1);
+    assert!(settled(&inbox).await.is_empty());
+    assert_eq!(engine.in_flight(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_send_buffer_holds_the_request_until_there_is_room() {
+    let fake = FakeTransport::raw_v6();
+    fake.echo(RTT);
+    fake.set_full(true);
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    let launched = engine
+        .launch(&probe(HOST_V6, b"abc"), &inbox, 1)
+        .expect("registered");
+    let Sending::Blocked(send) = launched.sending else {
+        panic!("the buffer was full")
+    };
+    let sending = tokio::spawn(send);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(fake.sent().is_empty());
+    fake.set_full(false);
+    let sent_at = sending.await.unwrap().unwrap();
+    assert_eq!(fake.sent().len(), 1);
+    assert_eq!(fake.sent()[0].at, sent_at);
+    let answers = answers(&inbox).await;
+    assert!(answers[0].1.is_ok());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_asks_the_reader_for_what_it_did_not_notice() {
+    let fake = FakeTransport::raw_v6();
+    fake.script(|request| vec![Answer::reply(request, RTT).unnoticed()]);
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    let deadline = clock::now() + Duration::from_secs(2);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut answers = Vec::new();
+    inbox.take(&mut answers);
+    assert!(answers.is_empty(), "the reader was not woken");
+    assert_eq!(fake.queued(), 1);
+    // The deadline passed: the engine must read before the request may time out.
+    poll_fn(|cx| engine.poll_drained(deadline, cx)).await;
+    inbox.take(&mut answers);
+    assert_eq!(answers.len(), 1);
+    let reply = answers[0].1.as_ref().unwrap();
+    assert!(reply.time() <= deadline, "it arrived in time");
+    // Drained past the deadline: ready at once from now on.
+    let ready = poll_fn(|cx| Poll::Ready(engine.poll_drained(deadline, cx))).await;
+    assert!(ready.is_ready());
+}
+
+#[tokio::test(start_paused = true)]
+async fn sequence_numbers_run_out_at_65_536_requests_to_one_peer() {
+    let fake = FakeTransport::raw_v6();
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    let probe = probe(HOST_V6, b"");
+    for token in 0..65_536 {
+        engine.launch(&probe, &inbox, token).expect("room");
+    }
+    let refused = engine.launch(&probe, &inbox, 65_536);
+    assert!(
+        matches!(refused, Err(Error::InvalidOption { .. })),
+        "{:?}",
+        refused.err()
+    );
+    // Another peer has room, and so has another identifier.
+    assert!(engine.launch(&probe_to("2001:db8::8"), &inbox, 1).is_ok());
+    let mut other_id = probe.clone();
+    other_id.id = Some(7);
+    assert!(engine.launch(&other_id, &inbox, 2).is_ok());
+    // Every sequence number was used once.
+    let mut sequences: Vec<u16> = fake
+        .sent()
+        .iter()
+        .take(65_536)
+        .map(|sent| sent.request.sequence())
+        .collect();
+    sequences.sort_unstable();
+    sequences.dedup();
+    assert_eq!(sequences.len(), 65_536);
+}
+
+fn probe_to(destination: &str) -> Probe {
+    probe(destination, b"")
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_receive_buffer_grows_with_the_requests_in_flight() {
+    let fake = FakeTransport::raw_v6();
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    for token in 0..10_000 {
+        let destination = format!("2001:db8::{:x}", token + 1);
+        engine
+            .launch(&probe_to(&destination), &inbox, token)
+            .unwrap();
+    }
+    let sizes = fake.recv_buffer_sizes();
+    assert_eq!(sizes[0], DEFAULT_RECV_BUFFER);
+    let largest = sizes.iter().copied().max().unwrap();
+    assert!(largest >= 10_000 * BUFFER_PER_REQUEST, "{sizes:?}");
+    assert!(sizes.windows(2).all(|pair| pair[0] < pair[1]), "{sizes:?}");
 }

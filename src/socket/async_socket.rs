@@ -2,13 +2,17 @@
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::kind::{Received, SocketKind, is_pending_icmp_error, receive_buffer_len};
+use super::check_timeout;
+use super::core::{MAX_SEND_WAIT, Queues, SocketKind};
+use super::received::{Received, receive_buffer_len};
+use super::reply::IcmpReply;
+use super::request::IcmpRequest;
 use super::sys::{self, AsyncSocket, RecvBatch};
-use super::{IcmpReply, IcmpRequest, check_timeout};
-use crate::{Error, Family, Result};
+use crate::clock::{self, later};
+use crate::error::{Error, Result};
+use crate::family::Family;
 
 /// An asynchronous ICMPv4 or ICMPv6 socket (a socket2 socket in a tokio `AsyncFd`).
 ///
@@ -168,7 +172,7 @@ impl AsyncIcmpSocket {
         message: &[u8],
     ) -> Result<Option<Instant>> {
         let socket = self.inner.get_ref();
-        let sent_at = Instant::now();
+        let sent_at = clock::now();
         match self.kind.send_encoded(socket, request, message) {
             Ok(()) => Ok(Some(sent_at)),
             Err(error) if sys::is_send_buffer_full(&error) => Ok(None),
@@ -177,16 +181,17 @@ impl AsyncIcmpSocket {
     }
 
     /// Sends a request already validated and encoded into `message`, waiting for room in
-    /// the send buffer; returns when it left.
+    /// the send buffer (readiness, for up to a second); returns when it left.
     pub(crate) async fn send_encoded(
         &self,
         request: &IcmpRequest,
         message: &[u8],
     ) -> Result<Instant> {
         let socket = self.inner.get_ref();
+        let deadline = later(clock::now(), MAX_SEND_WAIT);
         self.inner
-            .write_with(|socket| {
-                let sent_at = Instant::now();
+            .write_with(deadline, |socket| {
+                let sent_at = clock::now();
                 self.kind
                     .send_encoded(socket, request, message)
                     .map(|()| sent_at)
@@ -195,37 +200,14 @@ impl AsyncIcmpSocket {
             .map_err(|error| self.kind.send_error(socket, error))
     }
 
-    /// Waits for datagrams and hands each reply-like one to `on_reply` with the buffer
-    /// it lies in, reading many per system call into `batch` while holding `reading`;
-    /// calls `on_empty` with the instant the socket was found empty. Returns once some
-    /// datagrams were read and the socket is empty, or after about `max` datagrams, so that
-    /// the caller can yield. Errors are fatal for the socket.
-    pub(crate) async fn recv_batch(
+    /// Waits until the socket is readable or has an error pending, then calls `read` with
+    /// what was ready; `read` returning `WouldBlock` waits again. For a reader that drains
+    /// the socket with [`AsyncIcmpSocket::drain`].
+    pub(crate) async fn wait_readable<R>(
         &self,
-        batch: &mut RecvBatch,
-        reading: &Mutex<()>,
-        max: usize,
-        mut on_reply: impl FnMut(&Received, &[u8]),
-        mut on_empty: impl FnMut(Instant),
-    ) -> Result<()> {
-        let result = self
-            .inner
-            .read_with(|socket, readiness| {
-                let _reading = reading.lock().unwrap_or_else(PoisonError::into_inner);
-                match self.drain(socket, batch, readiness, max, &mut on_reply)? {
-                    Drained::Full => Ok(()),
-                    Drained::Empty { read, checked_at } => {
-                        on_empty(checked_at);
-                        if read > 0 {
-                            Ok(())
-                        } else {
-                            Err(io::ErrorKind::WouldBlock.into())
-                        }
-                    }
-                }
-            })
-            .await;
-        Ok(result?)
+        mut read: impl FnMut(sys::Readiness) -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.inner.read_with(|_, readiness| read(readiness)).await
     }
 
     /// Stops readiness events until the next wait for a datagram: for a reader that
@@ -234,47 +216,32 @@ impl AsyncIcmpSocket {
         self.inner.pause_readiness();
     }
 
-    /// Reads what is queued now, without waiting, as [`AsyncIcmpSocket::recv_batch`]
-    /// does: for a task that must not wait for the receive task to get to it.
-    pub(crate) fn try_drain(
+    /// Reads what is queued now, without waiting: up to about `max` datagrams from the
+    /// socket's queues (see [`Queues`]; `readiness` says whether the error queue signalled),
+    /// many per system call into `batch`, handing the replies to `on_reply`.
+    pub(crate) fn drain(
         &self,
-        batch: &mut RecvBatch,
-        reading: &Mutex<()>,
-        max: usize,
-        mut on_reply: impl FnMut(&Received, &[u8]),
-    ) -> io::Result<Drained> {
-        let readiness = sys::Readiness {
-            readable: true,
-            error: true,
-        };
-        let _reading = reading.lock().unwrap_or_else(PoisonError::into_inner);
-        self.drain(self.inner.get_ref(), batch, readiness, max, &mut on_reply)
-    }
-
-    /// Reads up to about `max` datagrams, handing the replies to `on_reply`: first the
-    /// error queue of a datagram socket when it signals something there, then the normal
-    /// queue, many datagrams per system call.
-    fn drain(
-        &self,
-        socket: &socket2::Socket,
         batch: &mut RecvBatch,
         readiness: sys::Readiness,
         max: usize,
-        on_reply: &mut impl FnMut(&Received, &[u8]),
+        on_reply: &mut dyn FnMut(&Received, &[u8]),
     ) -> io::Result<Drained> {
-        let mut error_queue = readiness.error && !self.kind.privileged;
+        let socket = self.inner.get_ref();
+        let mut queues = Queues::new(self.kind, readiness);
         let mut read = 0;
         // Bounded even if the socket kept returning errors without data.
         for _ in 0..max + 8 {
             if read >= max {
-                return Ok(Drained::Full);
+                break;
             }
-            let checked_at = Instant::now();
-            let result = if error_queue {
-                batch.recv_error_queue(socket)
-            } else {
-                batch.recv(socket)
-            };
+            let checked_at = clock::now();
+            let result = queues.read(|error_queue| {
+                if error_queue {
+                    batch.recv_error_queue(socket)
+                } else {
+                    batch.recv(socket)
+                }
+            });
             match result {
                 Ok(count) => {
                     for index in 0..count {
@@ -286,26 +253,13 @@ impl AsyncIcmpSocket {
                     read += count;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    if !error_queue {
-                        return Ok(Drained::Empty { read, checked_at });
-                    }
-                    error_queue = false;
+                    return Ok(Drained::Empty { read, checked_at });
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                // A datagram socket reports a queued ICMP error once as a read error.
-                Err(error) if !self.kind.privileged && is_pending_icmp_error(&error) => {
-                    error_queue = true;
-                }
                 Err(error) => return Err(error),
             }
         }
         Ok(Drained::Full)
-    }
-
-    /// Shuts the socket down for reading, as a fatal error would: for tests of the engine.
-    #[cfg(test)]
-    pub(crate) fn shutdown_for_test(&self) {
-        let _ = self.inner.get_ref().shutdown(std::net::Shutdown::Read);
     }
 }
 

@@ -6,15 +6,15 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::kind::{SocketKind, receive_buffer_len};
+use super::check_timeout;
+use super::core::{MAX_SEND_WAIT, SocketKind};
+use super::received::receive_buffer_len;
+use super::reply::IcmpReply;
+use super::request::IcmpRequest;
 use super::sys::{self, Readiness};
-use super::{IcmpReply, IcmpRequest, check_timeout, later};
-use crate::{Error, Family, Result};
-
-/// Pause between two tries of a send that found the send buffer full.
-const SEND_WAIT: Duration = Duration::from_micros(100);
-/// Tries of such a send: a second in all.
-const SEND_WAITS: usize = 10_000;
+use crate::clock::{self, later};
+use crate::error::{Error, Result};
+use crate::family::Family;
 
 /// The state and logic both blocking sockets share.
 #[derive(Debug)]
@@ -36,15 +36,18 @@ impl Blocking {
         let mut buf = Vec::with_capacity(request.payload_size() + 8);
         request.validate(self.kind.family)?;
         request.encode(&mut buf);
-        // A full send buffer drains in microseconds; give it up to a second.
-        let mut waits = 0;
+        // A full send buffer drains in microseconds: wait until the socket is writable
+        // again (`poll(2)`), for up to MAX_SEND_WAIT in all.
+        let deadline = later(clock::now(), MAX_SEND_WAIT);
         loop {
-            let sent_at = Instant::now();
+            let sent_at = clock::now();
             match self.kind.send_encoded(&self.socket, request, &buf) {
                 Ok(()) => return Ok(sent_at),
-                Err(error) if sys::is_send_buffer_full(&error) && waits < SEND_WAITS => {
-                    waits += 1;
-                    std::thread::sleep(SEND_WAIT);
+                Err(error) if sys::is_send_buffer_full(&error) => {
+                    let left = deadline.saturating_duration_since(clock::now());
+                    if left.is_zero() || !sys::poll_writable(&self.socket, left)? {
+                        return Err(self.kind.send_error(&self.socket, error));
+                    }
                 }
                 Err(error) => return Err(self.kind.send_error(&self.socket, error)),
             }
@@ -53,8 +56,7 @@ impl Blocking {
 
     fn receive(&self, request: Option<&IcmpRequest>, timeout: Duration) -> Result<IcmpReply> {
         check_timeout(timeout)?;
-        let now = Instant::now();
-        let deadline = later(now, timeout);
+        let deadline = later(clock::now(), timeout);
         let mut buf = vec![0u8; receive_buffer_len(request)];
         // Look at what is already queued before waiting.
         let mut readiness = Readiness {
@@ -76,7 +78,7 @@ impl Blocking {
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                 Err(error) => return Err(error.into()),
             }
-            let remaining = deadline.saturating_duration_since(Instant::now());
+            let remaining = deadline.saturating_duration_since(clock::now());
             if remaining.is_zero() {
                 return Err(Error::TimeoutExceeded { timeout });
             }

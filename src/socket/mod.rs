@@ -10,35 +10,17 @@
 //!   identifier and delivers only this socket's replies, and ICMP errors arrive on the
 //!   socket's error queue (`IP_RECVERR` / `IPV6_RECVERR`), which is read for you.
 
-mod async_socket;
-mod blocking;
-mod kind;
-mod reply;
-mod request;
+pub(crate) mod async_socket;
+pub(crate) mod blocking;
+pub(crate) mod core;
+pub(crate) mod received;
+pub(crate) mod reply;
+pub(crate) mod request;
 pub(crate) mod sys;
 
-pub(crate) use sys::RecvBatch;
+use std::time::Duration;
 
-use std::time::{Duration, Instant};
-
-pub use async_socket::AsyncIcmpSocket;
-pub(crate) use async_socket::Drained;
-pub use blocking::{IcmpV4Socket, IcmpV6Socket};
-pub(crate) use kind::{Received, SocketKind};
-pub use reply::IcmpReply;
-pub use request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
-pub(crate) use request::{check_payload_size, random_payload};
-
-use crate::{Error, Result};
-
-/// What a wait too long to add to the clock is cut to: a year.
-const FOREVER: Duration = Duration::from_secs(365 * 24 * 3600);
-
-/// `wait` after `start`: a deadline, or when a wait is due. A wait too long for the clock
-/// (`Duration::MAX`) lasts as good as forever instead of overflowing.
-pub(crate) fn later(start: Instant, wait: Duration) -> Instant {
-    start.checked_add(wait).unwrap_or_else(|| start + FOREVER)
-}
+use crate::error::{Error, Result};
 
 /// Rejects a zero timeout with a clear error.
 pub(crate) fn check_timeout(timeout: Duration) -> Result<()> {

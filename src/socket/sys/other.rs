@@ -45,6 +45,10 @@ pub(crate) fn poll(_: &Socket, _: Duration) -> io::Result<Readiness> {
     Err(unsupported())
 }
 
+pub(crate) fn poll_writable(_: &Socket, _: Duration) -> io::Result<bool> {
+    Err(unsupported())
+}
+
 #[derive(Debug)]
 pub(crate) struct AsyncSocket {
     socket: Socket,
@@ -70,6 +74,7 @@ impl AsyncSocket {
 
     pub(crate) async fn write_with<R>(
         &self,
+        _deadline: std::time::Instant,
         _write: impl FnMut(&Socket) -> io::Result<R>,
     ) -> io::Result<R> {
         Err(unsupported())

@@ -22,7 +22,7 @@ use super::{Datagram, Readiness};
 use crate::Family;
 
 /// The TTL / hop limit every socket is opened with (and requests use by default).
-const DEFAULT_TTL: u8 = crate::socket::DEFAULT_TTL;
+const DEFAULT_TTL: u8 = crate::socket::request::DEFAULT_TTL;
 /// The TOS / traffic class every socket is opened with.
 const DEFAULT_TRAFFIC_CLASS: u8 = 0;
 
@@ -491,9 +491,29 @@ unsafe fn extended_error(data: *const u8, len: usize) -> Option<QueuedError> {
 /// Waits up to `timeout` for the socket to be readable or to have an error pending
 /// (`poll(2)`). An interrupted wait returns nothing ready.
 pub(crate) fn poll(socket: &Socket, timeout: Duration) -> io::Result<Readiness> {
+    let revents = poll_events(socket, libc::POLLIN, timeout)?;
+    Ok(Readiness {
+        readable: revents & libc::POLLIN != 0,
+        error: revents & libc::POLLERR != 0,
+    })
+}
+
+/// Waits up to `timeout` for room in the socket's send buffer (`poll(2)` for `POLLOUT`):
+/// true when there is some. An interrupted wait returns true (the caller tries again).
+pub(crate) fn poll_writable(socket: &Socket, timeout: Duration) -> io::Result<bool> {
+    Ok(poll_events(socket, libc::POLLOUT, timeout)? != 0)
+}
+
+/// `poll(2)` on one socket for `events`: the events returned, none after `timeout`, and
+/// all asked for when interrupted.
+fn poll_events(
+    socket: &Socket,
+    events: libc::c_short,
+    timeout: Duration,
+) -> io::Result<libc::c_short> {
     let mut fd = libc::pollfd {
         fd: socket.as_raw_fd(),
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     // Round up so that a sub-millisecond remainder still waits.
@@ -506,19 +526,13 @@ pub(crate) fn poll(socket: &Socket, timeout: Duration) -> io::Result<Readiness> 
     if rc < 0 {
         let error = io::Error::last_os_error();
         return if error.kind() == io::ErrorKind::Interrupted {
-            Ok(Readiness::default())
+            Ok(0)
         } else {
             Err(error)
         };
     }
-    Ok(Readiness {
-        readable: fd.revents & libc::POLLIN != 0,
-        error: fd.revents & libc::POLLERR != 0,
-    })
+    Ok(fd.revents)
 }
-
-/// How long a send waits for room in a full send buffer before giving up.
-const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 
 /// A socket registered with the tokio reactor, except while a reader drains it on its own.
 ///
@@ -632,22 +646,40 @@ impl AsyncSocket {
         }
     }
 
-    /// Calls `write`, and again after short pauses while the send buffer is full
-    /// (see [`is_send_buffer_full`]), for at most about a second.
+    /// Calls `write`, and again each time the socket becomes writable while the send
+    /// buffer is full (see [`is_send_buffer_full`]), until `deadline`; then returns the
+    /// error that said it was full.
+    ///
+    /// The socket's own registration has no WRITABLE interest (see `registration`), so the
+    /// wait registers a duplicate of the descriptor (`dup(2)`) for writability alone, for
+    /// as long as it waits: a full send buffer is rare, and edge-triggered readiness then
+    /// wakes the wait each time the kernel frees room.
     pub(crate) async fn write_with<R>(
         &self,
+        deadline: std::time::Instant,
         mut write: impl FnMut(&Socket) -> io::Result<R>,
     ) -> io::Result<R> {
-        let mut pause = Duration::from_micros(50);
-        let mut waited = Duration::ZERO;
+        let mut room: Option<AsyncFd<Socket>> = None;
         loop {
-            match write(&self.socket) {
-                Err(error) if is_send_buffer_full(&error) && waited < MAX_SEND_WAIT => {
-                    tokio::time::sleep(pause).await;
-                    waited += pause;
-                    pause = (pause * 2).min(Duration::from_millis(10));
-                }
+            let error = match write(&self.socket) {
+                Err(error) if is_send_buffer_full(&error) => error,
                 result => return result,
+            };
+            let registration = match room.as_mut() {
+                Some(registration) => registration,
+                None => {
+                    let duplicate = self.socket.try_clone()?;
+                    // SAFETY: `duplicate` owns its descriptor (a `dup(2)` of the socket's),
+                    // which stays open and the same until the registration, which owns
+                    // `duplicate`, is dropped.
+                    let registered =
+                        unsafe { AsyncFd::register_with_interest(duplicate, Interest::WRITABLE) };
+                    room.insert(registered.map_err(|error| error.into_parts().1)?)
+                }
+            };
+            match tokio::time::timeout_at(deadline.into(), registration.writable()).await {
+                Ok(ready) => ready?.clear_ready(),
+                Err(_elapsed) => return Err(error),
             }
         }
     }

@@ -1,145 +1,24 @@
-//! What the blocking and async sockets share: opening a socket of a given kind, sending a
-//! request, reading a datagram (from the normal queue or the error queue) and decoding it
-//! into something a request can be matched against.
+//! Decoding what a socket read into something a request can be matched against: an echo
+//! reply, or an ICMP error quoting one of our requests (from the packet itself on a raw
+//! socket, from the kernel's error queue on a datagram socket).
 
-use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime};
 
-use socket2::{SockAddr, Socket};
-
-use super::sys::{self, Datagram, Readiness};
-use super::{IcmpReply, IcmpRequest};
+use super::core::SocketKind;
+use super::reply::IcmpReply;
+use super::request::IcmpRequest;
+use super::sys::{self, Datagram};
+use crate::clock;
+use crate::family::Family;
 use crate::packet::{Body, Ipv4Header, Kind, Message, parse_request_header, v4};
-use crate::{Error, Family, Result};
 
 /// A kernel timestamp older than this is not trusted (the wall clock may have jumped
 /// between the packet's arrival and its reading): the reading time is used instead.
 const MAX_QUEUE_DELAY: Duration = Duration::from_secs(10);
 
-/// How many times a datagram socket's send is tried again after failing with another
-/// request's ICMP error (see [`SocketKind::send_encoded`]).
-const SEND_RETRIES: usize = 8;
-
-/// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct SocketKind {
-    pub family: Family,
-    pub privileged: bool,
-}
-
 impl SocketKind {
-    /// Opens a socket of this kind, bound to `source` when given.
-    pub fn open(self, source: Option<IpAddr>) -> Result<Socket> {
-        let socket = sys::open(self.family, self.privileged).map_err(|error| {
-            if error.kind() == io::ErrorKind::PermissionDenied {
-                Error::SocketPermission {
-                    privileged: self.privileged,
-                }
-            } else {
-                Error::from(error)
-            }
-        })?;
-        if let Some(address) = source {
-            if Family::of(&address) != self.family {
-                return Err(Error::invalid(format!(
-                    "source address {address} is not an {} address",
-                    self.family
-                )));
-            }
-            socket
-                .bind(&SockAddr::from(SocketAddr::new(address, 0)))
-                .map_err(|error| match error.kind() {
-                    io::ErrorKind::AddrNotAvailable => Error::SocketAddress { address },
-                    _ => Error::from(error),
-                })?;
-        }
-        Ok(socket)
-    }
-
-    /// Sends an already encoded request; a full send buffer is reported as is (see
-    /// [`sys::is_send_buffer_full`]).
-    ///
-    /// On a datagram socket, an ICMP error that arrived for an earlier request is also
-    /// reported by the next send as the socket's pending error, whatever its destination:
-    /// that send did not happen. It is tried again (after clearing any error that arrived
-    /// meanwhile); a send that fails for its own reason fails the same way every time, and
-    /// that error is returned.
-    pub fn send_encoded(
-        self,
-        socket: &Socket,
-        request: &IcmpRequest,
-        message: &[u8],
-    ) -> io::Result<()> {
-        let send = || {
-            sys::send_to(
-                socket,
-                message,
-                request.destination(),
-                request.ttl(),
-                request.traffic_class(),
-            )
-        };
-        let mut result = send();
-        for _ in 0..SEND_RETRIES {
-            match &result {
-                Err(error)
-                    if !self.privileged
-                        && !sys::is_send_buffer_full(error)
-                        && !sys::is_socket_failure(error) =>
-                {
-                    let _ = socket.take_error();
-                    result = send();
-                }
-                _ => break,
-            }
-        }
-        result.map(drop)
-    }
-
-    /// Maps a send error: `EACCES` on an IPv4 socket without broadcast is a broadcast
-    /// address refused by the kernel.
-    pub fn send_error(self, socket: &Socket, error: io::Error) -> Error {
-        if self.family == Family::V4
-            && sys::is_broadcast_refusal(&error)
-            && !socket.broadcast().unwrap_or(false)
-        {
-            Error::SocketBroadcast
-        } else {
-            Error::from(error)
-        }
-    }
-
-    /// Reads one datagram without blocking, from the error queue first when the socket
-    /// signals an error (datagram sockets queue ICMP errors there), else from the normal
-    /// queue. `WouldBlock` when both are empty.
-    pub fn read(
-        self,
-        socket: &Socket,
-        buf: &mut [u8],
-        readiness: Readiness,
-    ) -> io::Result<Datagram> {
-        let mut check_error_queue = readiness.error && !self.privileged;
-        // A pending socket error is reported once by a normal read and then cleared: two
-        // rounds are enough to see both queues after it.
-        for _ in 0..3 {
-            if check_error_queue {
-                match sys::recv_error_queue(socket, buf) {
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
-                    other => return other,
-                }
-            }
-            match sys::recv(socket, buf) {
-                Err(error) if !self.privileged && is_pending_icmp_error(&error) => {
-                    check_error_queue = true;
-                }
-                other => return other,
-            }
-        }
-        Err(io::ErrorKind::WouldBlock.into())
-    }
-
     /// Decodes a datagram read by [`SocketKind::read`] from `buf`. `None` for anything
     /// that cannot be a reply to one of our requests (echo requests, other ICMP types,
     /// corrupt or truncated packets, errors quoting something else).
@@ -206,18 +85,7 @@ impl SocketKind {
             time,
         })
     }
-}
 
-/// True when a read error of a datagram socket only reports an ICMP error waiting on its
-/// error queue.
-pub(crate) fn is_pending_icmp_error(error: &io::Error) -> bool {
-    !matches!(
-        error.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-    ) && !sys::is_socket_failure(error)
-}
-
-impl SocketKind {
     /// ICMPv4 Redirect and Source Quench: advice about the route, not a failure to deliver
     /// (the router forwarded the request). Taking one as the answer would report a live
     /// host as lost.
@@ -229,7 +97,7 @@ impl SocketKind {
 /// The arrival time of a datagram on the monotonic clock: now, minus how long the packet
 /// waited in the socket buffer according to its kernel timestamp.
 fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
-    let now = Instant::now();
+    let now = clock::now();
     let Some(timestamp) = timestamp else {
         return now;
     };

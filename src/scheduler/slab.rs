@@ -1,58 +1,95 @@
-//! The two containers of a sweep's state, pure data: a [`Slab`] of the hosts in flight
-//! and [`Timeline`]s of what is due when.
+//! The containers of a scheduler's state, pure data: [`Slab`]s of the targets and the
+//! probes in flight, and [`Timeline`]s of what is due when.
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Values under small reusable keys: the hosts in flight of a sweep, addressed by the
-/// tokens of their requests. Room is reused, so it grows with the hosts in flight at
-/// once, never with the hosts swept.
+/// A key of a [`Slab`]: the slot's index in the low 32 bits, its generation in the high
+/// 32 bits, so that a key stays unique after its slot is reused (4 billion times).
+pub(super) type Key = u64;
+
+/// Values under small reusable keys: the targets and the probes in flight of a scheduler,
+/// addressed by the tokens their answers come back with. Room is reused, so it grows with
+/// what is in flight at once, never with what was done in all; a key whose value was
+/// removed finds nothing, even once its slot holds another value.
 #[derive(Debug)]
 pub(super) struct Slab<T> {
-    entries: Vec<Option<T>>,
+    slots: Vec<Slot<T>>,
     free: Vec<u32>,
     len: usize,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    generation: u32,
+    value: Option<T>,
 }
 
 impl<T> Default for Slab<T> {
     fn default() -> Slab<T> {
         Slab {
-            entries: Vec::new(),
+            slots: Vec::new(),
             free: Vec::new(),
             len: 0,
         }
     }
 }
 
+fn split(key: Key) -> (usize, u32) {
+    ((key as u32) as usize, (key >> 32) as u32)
+}
+
 impl<T> Slab<T> {
+    /// The key the next [`Slab::insert`] returns.
+    pub(super) fn next_key(&self) -> Key {
+        let index = self
+            .free
+            .last()
+            .copied()
+            .unwrap_or_else(|| u32::try_from(self.slots.len()).unwrap_or(u32::MAX));
+        let generation = self
+            .slots
+            .get(index as usize)
+            .map_or(0, |slot| slot.generation);
+        (u64::from(generation) << 32) | u64::from(index)
+    }
+
     /// Stores `value` and returns its key.
-    pub(super) fn insert(&mut self, value: T) -> u32 {
+    pub(super) fn insert(&mut self, value: T) -> Key {
+        let key = self.next_key();
         self.len += 1;
         match self.free.pop() {
-            Some(key) => {
-                self.entries[key as usize] = Some(value);
-                key
-            }
-            None => {
-                self.entries.push(Some(value));
-                // A sweep holds at most `concurrent_tasks` hosts, far below 2^32.
-                u32::try_from(self.entries.len() - 1).unwrap_or(u32::MAX)
-            }
+            Some(index) => self.slots[index as usize].value = Some(value),
+            None => self.slots.push(Slot {
+                generation: 0,
+                value: Some(value),
+            }),
         }
+        key
     }
 
-    pub(super) fn get(&self, key: u32) -> Option<&T> {
-        self.entries.get(key as usize)?.as_ref()
+    pub(super) fn get(&self, key: Key) -> Option<&T> {
+        let (index, generation) = split(key);
+        let slot = self.slots.get(index)?;
+        (slot.generation == generation).then_some(slot.value.as_ref()?)
     }
 
-    pub(super) fn get_mut(&mut self, key: u32) -> Option<&mut T> {
-        self.entries.get_mut(key as usize)?.as_mut()
+    pub(super) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
+        let (index, generation) = split(key);
+        let slot = self.slots.get_mut(index)?;
+        (slot.generation == generation).then_some(slot.value.as_mut()?)
     }
 
-    /// Takes the value out; its key is reused.
-    pub(super) fn remove(&mut self, key: u32) -> Option<T> {
-        let value = self.entries.get_mut(key as usize)?.take()?;
-        self.free.push(key);
+    /// Takes the value out; its slot is reused under another key.
+    pub(super) fn remove(&mut self, key: Key) -> Option<T> {
+        let (index, generation) = split(key);
+        let slot = self.slots.get_mut(index)?;
+        if slot.generation != generation {
+            return None;
+        }
+        let value = slot.value.take()?;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index as u32);
         self.len -= 1;
         Some(value)
     }
@@ -67,11 +104,11 @@ impl<T> Slab<T> {
 
     /// Every value, in no particular order.
     pub(super) fn values(&self) -> impl Iterator<Item = &T> {
-        self.entries.iter().flatten()
+        self.slots.iter().filter_map(|slot| slot.value.as_ref())
     }
 }
 
-/// Items due at given instants, handed out in order of time. A sweep adds them almost
+/// Items due at given instants, handed out in order of time. A scheduler adds them almost
 /// always in that order (its timeouts are equal and its requests leave one after the
 /// other), which costs O(1); an item out of order is put in its place.
 #[derive(Debug)]
@@ -107,6 +144,11 @@ impl<T> Timeline<T> {
         }
     }
 
+    /// The first item, with the instant it is due.
+    pub(super) fn first(&self) -> Option<(Instant, &T)> {
+        self.items.front().map(|(due, item)| (*due, item))
+    }
+
     /// When the next item is due.
     pub(super) fn next_due(&self) -> Option<Instant> {
         self.items.front().map(|(due, _)| *due)
@@ -130,17 +172,24 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn slab_keys_are_reused_and_room_stays_with_the_peak() {
+    fn slab_slots_are_reused_under_new_keys_and_room_stays_with_the_peak() {
         let mut slab = Slab::default();
-        let keys: Vec<u32> = (0..100).map(|i| slab.insert(i)).collect();
+        let mut keys: Vec<Key> = (0..100).map(|i| slab.insert(i)).collect();
         assert_eq!(slab.len(), 100);
         for round in 0..10_000 {
             let key = keys[round % 100];
             let value = slab.remove(key).unwrap();
             assert_eq!(slab.get(key), None);
-            assert_eq!(slab.insert(value), key);
+            let next = slab.next_key();
+            let again = slab.insert(value);
+            assert_eq!(again, next);
+            // The same slot, under a key the old one never matches.
+            assert_eq!(again as u32, key as u32);
+            assert_ne!(again, key);
+            assert_eq!(slab.get(key), None);
+            keys[round % 100] = again;
         }
-        assert_eq!(slab.entries.len(), 100);
+        assert_eq!(slab.slots.len(), 100);
         assert_eq!(slab.remove(1_000), None);
         assert_eq!(slab.remove(keys[0]), Some(0));
         assert_eq!(slab.remove(keys[0]), None);
@@ -204,7 +253,7 @@ mod tests {
             for (i, op) in ops.into_iter().enumerate() {
                 match op {
                     Some(pick) if !model.is_empty() => {
-                        let keys: Vec<u32> = model.keys().copied().collect();
+                        let keys: Vec<Key> = model.keys().copied().collect();
                         let key = keys[pick as usize % keys.len()];
                         prop_assert_eq!(slab.remove(key), model.remove(&key));
                     }

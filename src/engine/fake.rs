@@ -1,0 +1,456 @@
+//! A transport in memory for the tests: it records what is sent and answers with what a
+//! script says, after the delay the script says, on tokio's clock. With the clock paused
+//! (`tokio::time::pause`) the engine and the scheduler then run deterministically, without
+//! privileges and without a network; their decoding and matching are the real ones (the
+//! answers are bytes, decoded by the socket layer's decoder).
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::future::{BoxFuture, poll_fn};
+
+use super::transport::{OnReply, Transport};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::packet::{EchoKind, emit_echo, v6};
+use crate::socket::async_socket::Drained;
+use crate::socket::core::SocketKind;
+use crate::socket::request::IcmpRequest;
+use crate::socket::sys::{Datagram, QueuedError};
+
+/// The identifier a datagram socket's kernel writes into requests (it owns it there).
+pub(crate) const KERNEL_ID: u16 = 0xbeef;
+
+/// What the fake does with each request that leaves: the answers to deliver.
+pub(crate) type Script = Box<dyn FnMut(&IcmpRequest) -> Vec<Answer> + Send>;
+
+/// One datagram the fake delivers, `after` the request left.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub after: Duration,
+    pub bytes: Vec<u8>,
+    /// Who it comes from (for the error queue: the destination of the request).
+    pub from: IpAddr,
+    /// For the error queue of a datagram socket: the error the kernel attached.
+    pub queued: Option<QueuedError>,
+    /// Arrives without waking the reader, as a reply the reader is too busy to notice:
+    /// only a read asked for (a deadline) or another wake-up finds it.
+    pub unnoticed: bool,
+}
+
+impl Answer {
+    /// The echo reply to `request`, `after` it left.
+    pub(crate) fn reply(request: &IcmpRequest, after: Duration) -> Answer {
+        Answer::reply_with(request, request.payload(), after)
+    }
+
+    /// An echo reply to `request` carrying `payload`.
+    pub(crate) fn reply_with(request: &IcmpRequest, payload: &[u8], after: Duration) -> Answer {
+        let family = request.family();
+        let mut bytes = Vec::new();
+        emit_echo(
+            family,
+            EchoKind::Reply,
+            request.id(),
+            request.sequence(),
+            payload,
+            &mut bytes,
+        );
+        Answer {
+            after,
+            bytes,
+            from: request.destination(),
+            queued: None,
+            unnoticed: false,
+        }
+    }
+
+    /// An ICMPv6 error of `icmp_type` and `code` from `router`, quoting `request` whole.
+    pub(crate) fn v6_error(
+        request: &IcmpRequest,
+        router: IpAddr,
+        icmp_type: u8,
+        code: u8,
+        after: Duration,
+    ) -> Answer {
+        let mut bytes = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
+        let mut quoted = Vec::new();
+        emit_echo(
+            Family::V6,
+            EchoKind::Request,
+            request.id(),
+            request.sequence(),
+            request.payload(),
+            &mut quoted,
+        );
+        let mut header = [0u8; 40];
+        header[0] = 0x60;
+        header[4..6].copy_from_slice(&(quoted.len() as u16).to_be_bytes());
+        header[6] = crate::packet::IPPROTO_ICMPV6;
+        header[7] = 1;
+        if let IpAddr::V6(destination) = request.destination() {
+            header[24..40].copy_from_slice(&destination.octets());
+        }
+        bytes.extend_from_slice(&header);
+        bytes.extend_from_slice(&quoted);
+        Answer {
+            after,
+            bytes,
+            from: router,
+            queued: None,
+            unnoticed: false,
+        }
+    }
+
+    /// An ICMPv6 Time Exceeded from `router`.
+    pub(crate) fn time_exceeded(request: &IcmpRequest, router: IpAddr, after: Duration) -> Answer {
+        Answer::v6_error(request, router, v6::TIME_EXCEEDED, 0, after)
+    }
+
+    /// The error a datagram socket's kernel queues for `request`: an ICMP message of
+    /// `icmp_type` and `code` from `offender`, with the start of the request itself.
+    pub(crate) fn queued_error(
+        request: &IcmpRequest,
+        offender: IpAddr,
+        icmp_type: u8,
+        code: u8,
+        after: Duration,
+    ) -> Answer {
+        let mut bytes = Vec::new();
+        request.encode(&mut bytes);
+        Answer {
+            after,
+            bytes,
+            from: request.destination(),
+            queued: Some(QueuedError {
+                from_icmp: true,
+                icmp_type,
+                code,
+                offender: Some(offender),
+            }),
+            unnoticed: false,
+        }
+    }
+
+    /// The same answer, arriving unnoticed by the reader.
+    pub(crate) fn unnoticed(mut self) -> Answer {
+        self.unnoticed = true;
+        self
+    }
+}
+
+/// A request that left, and when.
+#[derive(Debug, Clone)]
+pub(crate) struct Sent {
+    pub request: IcmpRequest,
+    pub at: Instant,
+}
+
+/// A transport in memory. Clones share it: the test keeps one to script and inspect, the
+/// engine owns another.
+#[derive(Clone)]
+pub(crate) struct FakeTransport {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FakeTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTransport")
+            .field("kind", &self.inner.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    kind: SocketKind,
+    state: Mutex<State>,
+}
+
+struct Arrival {
+    bytes: Vec<u8>,
+    from: IpAddr,
+    queued: Option<QueuedError>,
+    at: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    script: Option<Script>,
+    sent: Vec<Sent>,
+    queue: VecDeque<Arrival>,
+    reader: Option<Waker>,
+    /// While set, sends find the send buffer full.
+    full: bool,
+    room: Vec<Waker>,
+    /// The next read fails with this (a fatal transport error).
+    failure: Option<io::ErrorKind>,
+    /// Sends to this address fail at once.
+    unreachable: Option<IpAddr>,
+    recv_buffer_sizes: Vec<usize>,
+}
+
+impl FakeTransport {
+    /// A raw IPv6 socket's like: replies keep the identifier sent.
+    pub(crate) fn raw_v6() -> FakeTransport {
+        FakeTransport::new(SocketKind {
+            family: Family::V6,
+            privileged: true,
+        })
+    }
+
+    /// A Linux datagram IPv4 socket's like: the kernel owns the identifier, errors come
+    /// on the error queue.
+    pub(crate) fn datagram_v4() -> FakeTransport {
+        FakeTransport::new(SocketKind {
+            family: Family::V4,
+            privileged: false,
+        })
+    }
+
+    fn new(kind: SocketKind) -> FakeTransport {
+        FakeTransport {
+            inner: Arc::new(Inner {
+                kind,
+                state: Mutex::new(State::default()),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An engine on this transport, spawned on the current runtime.
+    pub(crate) fn engine(&self) -> super::Engine {
+        super::Engine::start(Box::new(self.clone()), super::DEFAULT_RECV_BUFFER, None)
+    }
+
+    /// Answers each request as `script` says.
+    pub(crate) fn script(&self, script: impl FnMut(&IcmpRequest) -> Vec<Answer> + Send + 'static) {
+        self.state().script = Some(Box::new(script));
+    }
+
+    /// Answers every request with its echo reply after `rtt`.
+    pub(crate) fn echo(&self, rtt: Duration) {
+        self.script(move |request| vec![Answer::reply(request, rtt)]);
+    }
+
+    /// The requests that left so far.
+    pub(crate) fn sent(&self) -> Vec<Sent> {
+        self.state().sent.clone()
+    }
+
+    /// Makes the send buffer full (`true`) or gives it room again.
+    pub(crate) fn set_full(&self, full: bool) {
+        let room = {
+            let mut state = self.state();
+            state.full = full;
+            if full {
+                Vec::new()
+            } else {
+                std::mem::take(&mut state.room)
+            }
+        };
+        room.into_iter().for_each(Waker::wake);
+    }
+
+    /// Makes the next read fail, as a socket that broke.
+    pub(crate) fn fail(&self, kind: io::ErrorKind) {
+        let reader = {
+            let mut state = self.state();
+            state.failure = Some(kind);
+            state.reader.take()
+        };
+        if let Some(reader) = reader {
+            reader.wake();
+        }
+    }
+
+    /// Makes sends to `address` fail at once, as with no route.
+    pub(crate) fn unreachable(&self, address: IpAddr) {
+        self.state().unreachable = Some(address);
+    }
+
+    /// The receive buffer sizes asked for, in order.
+    pub(crate) fn recv_buffer_sizes(&self) -> Vec<usize> {
+        self.state().recv_buffer_sizes.clone()
+    }
+
+    /// Datagrams waiting to be read.
+    pub(crate) fn queued(&self) -> usize {
+        self.state().queue.len()
+    }
+
+    /// Sends `request` now: records it and schedules its answers.
+    fn send_now(&self, request: &IcmpRequest) -> Result<Instant> {
+        let now = clock::now();
+        let answers = {
+            let mut state = self.state();
+            if state.unreachable == Some(request.destination()) {
+                return Err(Error::from(io::Error::from(io::ErrorKind::HostUnreachable)));
+            }
+            let mut request = request.clone();
+            if !self.inner.kind.privileged {
+                request = IcmpRequest::from_parts(
+                    request.destination(),
+                    KERNEL_ID,
+                    request.sequence(),
+                    request.payload().into(),
+                    request.ttl(),
+                    request.traffic_class(),
+                );
+            }
+            state.sent.push(Sent {
+                request: request.clone(),
+                at: now,
+            });
+            match state.script.as_mut() {
+                Some(script) => script(&request),
+                None => Vec::new(),
+            }
+        };
+        for answer in answers {
+            if answer.after.is_zero() {
+                arrive(&self.inner, answer);
+            } else {
+                let inner = Arc::clone(&self.inner);
+                tokio::spawn(async move {
+                    tokio::time::sleep(answer.after).await;
+                    arrive(&inner, answer);
+                });
+            }
+        }
+        Ok(now)
+    }
+
+    /// Reads up to `max` queued datagrams.
+    fn read(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Option<Drained>> {
+        let (arrivals, checked_at, more) = {
+            let mut state = self.state();
+            if let Some(kind) = state.failure {
+                return Err(kind.into());
+            }
+            if state.queue.is_empty() {
+                return Ok(None);
+            }
+            let take = state.queue.len().min(max);
+            let arrivals: Vec<Arrival> = state.queue.drain(..take).collect();
+            (arrivals, clock::now(), !state.queue.is_empty())
+        };
+        let read = arrivals.len();
+        for arrival in arrivals {
+            // The kernel's timestamp is on the wall clock: what it would say for a packet
+            // that arrived `queued` ago, the clock being paused or not.
+            let queued = clock::now().saturating_duration_since(arrival.at);
+            let datagram = Datagram {
+                len: arrival.bytes.len(),
+                truncated: false,
+                source: Some(arrival.from),
+                timestamp: SystemTime::now().checked_sub(queued),
+                queued_error: arrival.queued,
+            };
+            if let Some(received) = self.inner.kind.decode(&arrival.bytes, &datagram) {
+                on_reply(&received, &arrival.bytes);
+            }
+        }
+        Ok(Some(if more {
+            Drained::Full
+        } else {
+            Drained::Empty { read, checked_at }
+        }))
+    }
+}
+
+fn arrive(inner: &Inner, answer: Answer) {
+    let reader = {
+        let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.queue.push_back(Arrival {
+            bytes: answer.bytes,
+            from: answer.from,
+            queued: answer.queued,
+            at: clock::now(),
+        });
+        if answer.unnoticed {
+            None
+        } else {
+            state.reader.take()
+        }
+    };
+    if let Some(reader) = reader {
+        reader.wake();
+    }
+}
+
+impl Transport for FakeTransport {
+    fn family(&self) -> Family {
+        self.inner.kind.family
+    }
+
+    fn keeps_id(&self) -> bool {
+        self.inner.kind.privileged
+    }
+
+    fn try_send(&self, request: &IcmpRequest, _message: &[u8]) -> Result<Option<Instant>> {
+        if self.state().full {
+            return Ok(None);
+        }
+        self.send_now(request).map(Some)
+    }
+
+    fn send<'a>(
+        &'a self,
+        request: &'a IcmpRequest,
+        _message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Instant>> {
+        Box::pin(async move {
+            poll_fn(|cx| {
+                let mut state = self.state();
+                if state.full {
+                    state.room.push(cx.waker().clone());
+                    Poll::Pending
+                } else {
+                    Poll::Ready(())
+                }
+            })
+            .await;
+            self.send_now(request)
+        })
+    }
+
+    fn recv<'a>(
+        &'a self,
+        max: usize,
+        on_reply: &'a mut OnReply<'_>,
+    ) -> BoxFuture<'a, io::Result<Drained>> {
+        Box::pin(poll_fn(move |cx| {
+            // Register first: an arrival between the read and the registration wakes it.
+            self.state().reader = Some(cx.waker().clone());
+            match self.read(max, &mut *on_reply) {
+                Ok(Some(drained)) => Poll::Ready(Ok(drained)),
+                Ok(None) => Poll::Pending,
+                Err(error) => Poll::Ready(Err(error)),
+            }
+        }))
+    }
+
+    fn try_recv(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Drained> {
+        let checked_at = clock::now();
+        Ok(self.read(max, on_reply)?.unwrap_or(Drained::Empty {
+            read: 0,
+            checked_at,
+        }))
+    }
+
+    fn set_recv_buffer_size(&self, bytes: usize) -> Result<()> {
+        self.state().recv_buffer_sizes.push(bytes);
+        Ok(())
+    }
+}

@@ -1,0 +1,93 @@
+//! Where the answers to a scheduler's requests go: one inbox per scheduler (a ping, a
+//! sweep, a traceroute), which collects the answers of all its requests for its one task
+//! to read.
+//!
+//! A sweep of thousands of hosts would otherwise pay, per request, for a channel, a
+//! future, a timer and a wake-up; with an inbox it pays for one entry in a vector. A
+//! single ping pays for the inbox once, as it would for a channel (measured with the ping
+//! benchmark: see `benches/ping.rs`).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::Waker;
+
+use futures::task::AtomicWaker;
+
+use crate::error::Result;
+use crate::socket::reply::IcmpReply;
+
+/// Which request an answer is for: chosen by the scheduler, handed back with the answer.
+pub(crate) type Token = u64;
+
+/// What waits for an answer in the pending table.
+pub(crate) type Waiter = (Arc<Inbox>, Token);
+
+/// The answers to a scheduler's requests, in the order they were handed out, and the task
+/// to wake when one arrives.
+#[derive(Debug, Default)]
+pub(crate) struct Inbox {
+    answers: Mutex<Vec<(Token, Result<IcmpReply>)>>,
+    waker: AtomicWaker,
+}
+
+impl Inbox {
+    /// Wakes `waker` for the next answer: call before [`Inbox::take`], so that an answer
+    /// delivered in between is not missed.
+    pub(crate) fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+    }
+
+    /// Moves the answers delivered so far to the end of `into`.
+    pub(crate) fn take(&self, into: &mut Vec<(Token, Result<IcmpReply>)>) {
+        let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);
+        if into.is_empty() {
+            std::mem::swap(&mut *answers, into);
+        } else {
+            into.append(&mut answers);
+        }
+    }
+
+    /// Hands over the answer to request `token` (or the engine's error). Whoever calls
+    /// this took the request out of the table first, so each request is answered once.
+    pub(crate) fn deliver(&self, token: Token, result: Result<IcmpReply>) {
+        self.answers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((token, result));
+        self.waker.wake();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Error;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Wake;
+
+    struct Counter(AtomicUsize);
+
+    impl Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn an_inbox_keeps_delivery_order_and_wakes_its_task() {
+        let counter = Arc::new(Counter(0.into()));
+        let waker = Waker::from(Arc::clone(&counter));
+        let inbox = Inbox::default();
+        inbox.register(&waker);
+        inbox.deliver(7, Err(Error::SocketUnavailable));
+        inbox.deliver(3, Err(Error::SocketBroadcast));
+        // One wake-up until the task registers again.
+        assert_eq!(counter.0.load(Ordering::SeqCst), 1);
+        let mut answers = vec![(1, Err(Error::SocketUnavailable))];
+        inbox.take(&mut answers);
+        let tokens: Vec<Token> = answers.iter().map(|(token, _)| *token).collect();
+        assert_eq!(tokens, [1, 7, 3]);
+        let mut again = Vec::new();
+        inbox.take(&mut again);
+        assert!(again.is_empty());
+    }
+}

@@ -1,0 +1,159 @@
+//! The backend seam below the engine: a [`Transport`] carries encoded echo requests out and
+//! brings back what may answer them, decoded into [`Received`]. The engine above it owns
+//! the table of requests in flight, the matching and the one reader task; a transport only
+//! moves packets.
+//!
+//! [`SocketTransport`] is the ICMP socket of this machine (raw or datagram). The tests use
+//! a scripted transport in memory (`fake.rs`), so that the engine and the scheduler run
+//! without privileges, without a network and in virtual time. Another system's backend
+//! (Windows' `IcmpSendEcho2`) plugs in here too: it turns each completed request into a
+//! `Received` of its own.
+
+use std::fmt;
+use std::io;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+
+use crate::error::Result;
+use crate::family::Family;
+use crate::socket::async_socket::{AsyncIcmpSocket, Drained};
+use crate::socket::received::Received;
+use crate::socket::request::IcmpRequest;
+use crate::socket::sys::{Readiness, RecvBatch};
+
+/// What a transport hands each datagram that may answer a request to, with the buffer its
+/// payload lies in.
+pub(crate) type OnReply<'a> = dyn FnMut(&Received, &[u8]) + Send + 'a;
+
+/// Sends requests and reads what comes back. Only the engine's reader task reads.
+pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
+    /// The family of the requests it carries.
+    fn family(&self) -> Family;
+
+    /// True when replies carry the identifier the request was sent with (raw sockets);
+    /// false when the kernel chooses it (datagram sockets), so that replies are matched
+    /// without it.
+    fn keeps_id(&self) -> bool;
+
+    /// Sends `message`, the encoding of `request`, if there is room now: when it left, or
+    /// `None` when the send buffer is full.
+    ///
+    /// # Errors
+    /// The send's error (no route, a broadcast refused, ...).
+    fn try_send(&self, request: &IcmpRequest, message: &[u8]) -> Result<Option<Instant>>;
+
+    /// Sends `message`, waiting for room in the send buffer (readiness) up to a bound;
+    /// returns when it left.
+    fn send<'a>(
+        &'a self,
+        request: &'a IcmpRequest,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Instant>>;
+
+    /// Waits until something can be read, then reads what is there, up to about `max`
+    /// datagrams: [`Drained::Empty`] once it found nothing more, [`Drained::Full`] when it
+    /// stopped at `max`. Errors are fatal for the transport.
+    fn recv<'a>(
+        &'a self,
+        max: usize,
+        on_reply: &'a mut OnReply<'_>,
+    ) -> BoxFuture<'a, io::Result<Drained>>;
+
+    /// Reads what is there now, without waiting, as [`Transport::recv`] does.
+    fn try_recv(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Drained>;
+
+    /// The reader drains on its own for a while: readiness events are not needed until
+    /// its next [`Transport::recv`].
+    fn pause_readiness(&self) {}
+
+    /// Asks for a receive buffer of `bytes`, for a burst of replies.
+    ///
+    /// # Errors
+    /// When the system refuses; the engine goes on with the buffer it has.
+    fn set_recv_buffer_size(&self, bytes: usize) -> Result<()>;
+}
+
+/// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
+const DATAGRAM_BUFFER_LEN: usize = 65_536 + 60;
+
+/// This machine's ICMP socket as a transport.
+#[derive(Debug)]
+pub(crate) struct SocketTransport {
+    socket: AsyncIcmpSocket,
+    /// Read into by the engine's one reader; locked only inside a read, never across a
+    /// wait, so never contended.
+    batch: Mutex<RecvBatch>,
+}
+
+impl SocketTransport {
+    pub(crate) fn new(socket: AsyncIcmpSocket) -> SocketTransport {
+        SocketTransport {
+            socket,
+            batch: Mutex::new(RecvBatch::new(DATAGRAM_BUFFER_LEN)),
+        }
+    }
+
+    fn drain(
+        &self,
+        readiness: Readiness,
+        max: usize,
+        on_reply: &mut OnReply<'_>,
+    ) -> io::Result<Drained> {
+        let mut batch = self.batch.lock().unwrap_or_else(PoisonError::into_inner);
+        self.socket.drain(&mut batch, readiness, max, on_reply)
+    }
+}
+
+impl Transport for SocketTransport {
+    fn family(&self) -> Family {
+        self.socket.family()
+    }
+
+    fn keeps_id(&self) -> bool {
+        self.socket.is_privileged()
+    }
+
+    fn try_send(&self, request: &IcmpRequest, message: &[u8]) -> Result<Option<Instant>> {
+        self.socket.try_send_encoded(request, message)
+    }
+
+    fn send<'a>(
+        &'a self,
+        request: &'a IcmpRequest,
+        message: &'a [u8],
+    ) -> BoxFuture<'a, Result<Instant>> {
+        Box::pin(self.socket.send_encoded(request, message))
+    }
+
+    fn recv<'a>(
+        &'a self,
+        max: usize,
+        on_reply: &'a mut OnReply<'_>,
+    ) -> BoxFuture<'a, io::Result<Drained>> {
+        Box::pin(self.socket.wait_readable(move |readiness| {
+            match self.drain(readiness, max, &mut *on_reply)? {
+                // Nothing was there after all: wait for the next readiness.
+                Drained::Empty { read: 0, .. } => Err(io::ErrorKind::WouldBlock.into()),
+                drained => Ok(drained),
+            }
+        }))
+    }
+
+    fn try_recv(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Drained> {
+        let readiness = Readiness {
+            readable: true,
+            error: true,
+        };
+        self.drain(readiness, max, on_reply)
+    }
+
+    fn pause_readiness(&self) {
+        self.socket.pause_readiness();
+    }
+
+    fn set_recv_buffer_size(&self, bytes: usize) -> Result<()> {
+        self.socket.set_recv_buffer_size(bytes)
+    }
+}

@@ -1,0 +1,122 @@
+//! The echo requests to one host and its statistics.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::millis;
+use crate::error::{Error, Result};
+use crate::host::Host;
+use crate::options::ProbeOptions;
+use crate::scheduler::{Job, Next};
+use crate::socket::reply::IcmpReply;
+
+/// `count` echo requests to one host, one after the other: each waits for its reply or
+/// its timeout, then `interval`, then the next. Never fails: errors land in the host.
+#[derive(Debug)]
+pub(crate) struct EchoJob {
+    /// Requests still to send.
+    left: usize,
+    ttl: u8,
+    interval: Duration,
+    started: bool,
+    sent: usize,
+    rtts: Vec<f64>,
+    error: Option<Error>,
+}
+
+impl EchoJob {
+    /// The requests `options` describe.
+    pub(crate) fn new(options: &ProbeOptions) -> EchoJob {
+        EchoJob {
+            left: options.count,
+            ttl: options.ttl,
+            interval: options.interval,
+            started: false,
+            sent: 0,
+            rtts: Vec::new(),
+            error: None,
+        }
+    }
+}
+
+impl Job for EchoJob {
+    type Output = Host;
+
+    fn next(&mut self, in_flight: usize) -> Option<Next> {
+        if in_flight > 0 || self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let after = if self.started {
+            self.interval
+        } else {
+            Duration::ZERO
+        };
+        self.started = true;
+        Some(Next {
+            ttl: self.ttl,
+            after,
+        })
+    }
+
+    fn sent(&mut self, _ttl: u8) {
+        self.sent += 1;
+    }
+
+    /// A request that could not be sent counts as lost, and its error is the host's.
+    fn failed(&mut self, _ttl: u8, error: Error) {
+        self.error = Some(error);
+    }
+
+    /// A reply counts with its round-trip time; an ICMP error or an engine failure is
+    /// kept as the host's error; a timeout only counts as lost.
+    fn settle(&mut self, _ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>) {
+        match outcome {
+            Ok(reply) => match reply.raise_for_status() {
+                Ok(()) => self
+                    .rtts
+                    .push(millis(reply.time().saturating_duration_since(sent_at))),
+                Err(icmp_error) => self.error = Some(icmp_error),
+            },
+            Err(Error::TimeoutExceeded { .. }) => {}
+            Err(other) => self.error = Some(other),
+        }
+    }
+
+    fn finish(self, address: IpAddr) -> Host {
+        Host::new(address.to_string(), self.sent, self.rtts).with_error(self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_go_one_after_the_other_with_the_interval_between() {
+        let options = ProbeOptions::default()
+            .count(3)
+            .ttl(9)
+            .interval(Duration::from_millis(250));
+        let mut job = EchoJob::new(&options);
+        let first = job.next(0).unwrap();
+        assert_eq!((first.ttl, first.after), (9, Duration::ZERO));
+        job.sent(9);
+        assert_eq!(job.next(1), None, "one request in flight at a time");
+        job.settle(
+            9,
+            Instant::now(),
+            Err(Error::TimeoutExceeded {
+                timeout: Duration::from_secs(1),
+            }),
+        );
+        assert_eq!(job.next(0).unwrap().after, Duration::from_millis(250));
+        job.failed(9, Error::SocketBroadcast);
+        assert_eq!(job.next(0).unwrap().after, Duration::from_millis(250));
+        job.sent(9);
+        assert_eq!(job.next(0), None, "all three asked for");
+        let host = job.finish("192.0.2.1".parse().unwrap());
+        assert_eq!((host.packets_sent(), host.packets_received()), (2, 0));
+        assert!(matches!(host.error(), Some(Error::SocketBroadcast)));
+    }
+}

@@ -1,0 +1,517 @@
+//! The probe scheduler: the one way a target is probed, for `ping` (one target),
+//! `multiping` (many, with a bound on those in flight) and `traceroute` (one target over
+//! distances).
+//!
+//! A [`Scheduler`] takes targets from an iterator, resolves names, and for each target asks
+//! its [`Job`] what to send next: a probe with a TTL, now or after a pause. It hands the
+//! probes to the engine of the target's family and settles each one with its answer, its
+//! timeout or its failure to leave, telling the job. What a job makes of the outcomes (a
+//! [`Host`](crate::Host), the hops of a trace) is the job's business: the scheduler knows
+//! nothing of statistics.
+//!
+//! One set of rules, here and in `probes.rs`: a probe's deadline runs from the moment it
+//! left; an answer received after the deadline is a timeout, even when the timer has not
+//! fired yet; a deadline is final only once the engine has read everything that arrived
+//! before it ([`Engine::poll_drained`]); an answer for a probe no longer waited for finds
+//! nothing; dropping the scheduler forgets every probe in flight.
+//!
+//! A scheduler is one state machine, not a future per target: its targets and probes in
+//! flight live in [`Slab`]s, the answers to all its probes land in one [`Inbox`], and the
+//! instants at which a probe times out or the next one is due wait in [`Timeline`]s behind
+//! a single timer. A target in flight costs its slot in the slab plus its job.
+//!
+//! # Turns
+//! One poll could start tens of thousands of probes and hold its worker meanwhile: other
+//! tasks would wait, among them the engine's reader when the scheduler's own call spawned
+//! it (a task spawned from a worker waits in that worker's next-task slot, which no other
+//! worker steals; measured: a sweep of 65,534 hosts in a spawned task got its replies only
+//! when its first requests timed out). So a scheduler counts its work: it takes, finishes
+//! and sends at most [`PER_TURN`] units per turn, then yields.
+
+mod probes;
+mod slab;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, Stream, StreamExt};
+use tokio::time::Sleep;
+
+use crate::clock;
+use crate::engine::{Engine, Inbox, Probe, Ticket, Token};
+use crate::error::{Error, Result};
+use crate::family::Family;
+use crate::pacer::Pacer;
+use crate::resolve::{Resolver, check_literal, parse_literal, resolve_target};
+use crate::socket::reply::IcmpReply;
+use crate::socket::request::{check_payload_size, random_payload};
+use probes::{Blocked, Due};
+use slab::{Key, Slab, Timeline};
+
+/// Units of work (targets taken or finished, probes sent) in one turn of a scheduler.
+pub(crate) const PER_TURN: usize = 256;
+
+/// Where a scheduler's engines come from: a [`Pinger`](crate::Pinger)'s, for one socket
+/// kind and source address (or, in the tests, engines on a fake transport).
+pub(crate) trait Engines: Send + Sync {
+    /// The engine for requests to `family`.
+    ///
+    /// # Errors
+    /// Why there is none: the socket cannot be opened, the source address is of the
+    /// other family, ...
+    fn engine(&self, family: Family) -> Result<Engine>;
+}
+
+/// What each probe looks like, and the rules of the whole call.
+#[derive(Debug)]
+pub(crate) struct Settings {
+    /// How long each probe waits for its answer, from the moment it left.
+    pub timeout: Duration,
+    /// The family every target must have, if the options force one.
+    pub family: Option<Family>,
+    /// The family of the source address, if one is set: names are looked up in it (an
+    /// address of the other family is left to the engine, whose error says why).
+    pub source_family: Option<Family>,
+    /// Targets in flight at most.
+    pub concurrency: usize,
+    /// Spaces the probes of the whole call.
+    pub pacer: Option<Pacer>,
+    /// The identifier of raw probes; `None` for the engine's own.
+    pub id: Option<u16>,
+    /// A fixed payload, else `payload_size` random bytes per probe.
+    pub payload: Option<Arc<[u8]>>,
+    pub payload_size: usize,
+    pub traffic_class: u8,
+}
+
+impl Settings {
+    /// The family names are looked up in: the forced one, or the source's; `None` for
+    /// IPv4, then IPv6.
+    pub(crate) fn lookup_family(&self) -> Option<Family> {
+        self.family.or(self.source_family)
+    }
+
+    fn payload_len(&self) -> usize {
+        self.payload
+            .as_ref()
+            .map_or(self.payload_size, |payload| payload.len())
+    }
+
+    /// Checks the payload size against the limit of `family`.
+    pub(crate) fn check_family(&self, family: Family) -> Result<()> {
+        check_payload_size(family, self.payload_len())
+    }
+
+    /// The probe to send to `destination` with this TTL.
+    fn probe(&self, destination: IpAddr, ttl: u8) -> Probe {
+        Probe {
+            destination,
+            id: self.id,
+            payload: self
+                .payload
+                .clone()
+                .unwrap_or_else(|| random_payload(self.payload_size)),
+            ttl,
+            traffic_class: self.traffic_class,
+        }
+    }
+}
+
+/// The next probe a job wants: its TTL, and how long after now it should leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Next {
+    pub ttl: u8,
+    pub after: Duration,
+}
+
+/// What to probe for one target, and what the outcomes come to.
+pub(crate) trait Job {
+    /// What the target's probing comes to.
+    type Output;
+
+    /// The next probe to send, or `None` when there is nothing to send now. Asked when
+    /// the target starts, after each probe left or failed to, and after each answer or
+    /// timeout, unless a probe is scheduled already; `in_flight` counts the probes sent
+    /// and not settled. The target is done when this says `None` with nothing in flight.
+    fn next(&mut self, in_flight: usize) -> Option<Next>;
+
+    /// A probe with this TTL left.
+    fn sent(&mut self, ttl: u8);
+
+    /// A probe with this TTL could not leave.
+    fn failed(&mut self, ttl: u8, error: Error);
+
+    /// The outcome of a probe with this TTL that left at `sent_at`: its answer (an echo
+    /// reply or an ICMP error about it), [`Error::TimeoutExceeded`], or the engine's error.
+    fn settle(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>);
+
+    /// What the target's probing came to.
+    fn finish(self, address: IpAddr) -> Self::Output;
+}
+
+/// A target that could not be probed at all.
+#[derive(Debug, Clone)]
+pub(crate) struct Failed {
+    pub error: Error,
+    /// Its address, when the failure came after the lookup.
+    pub address: Option<IpAddr>,
+}
+
+/// A target done: its place among the targets, the target itself, and what it came to.
+#[derive(Debug)]
+pub(crate) struct Finished<T, O> {
+    pub index: usize,
+    pub target: T,
+    pub result: std::result::Result<O, Failed>,
+}
+
+/// A target in flight.
+#[derive(Debug)]
+struct Flight<T, J> {
+    /// Its place among the targets.
+    index: usize,
+    target: T,
+    /// `None` while its name is looked up.
+    address: Option<IpAddr>,
+    engine: Option<Engine>,
+    /// Made once its address is known.
+    job: Option<J>,
+    /// Probes sent (or waiting for room to leave) and not settled.
+    in_flight: u32,
+    /// A probe is due (after a pause, the rate limit, or a blocked send).
+    scheduled: bool,
+}
+
+/// A probe in flight.
+#[derive(Debug)]
+struct Outstanding {
+    flight: Key,
+    ticket: Ticket,
+    ttl: u8,
+    /// When it left; `None` while it waits for room in the send buffer.
+    sent_at: Option<Instant>,
+    deadline: Instant,
+}
+
+/// The probing of `targets`, as a stream of finished targets in the order they finish.
+pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
+    engines: Arc<dyn Engines>,
+    /// Made on the first name, unless given.
+    resolver: Option<Resolver>,
+    settings: Arc<Settings>,
+    jobs: F,
+    targets: Box<std::iter::Enumerate<I>>,
+    exhausted: bool,
+    flights: Slab<Flight<I::Item, J>>,
+    probes: Slab<Outstanding>,
+    /// The engines of this call, looked up once per family.
+    family_engines: [Option<Engine>; 2],
+    inbox: Arc<Inbox>,
+    /// Answers taken from the inbox, being handled (kept for its room).
+    answers: Vec<(Token, Result<IcmpReply>)>,
+    /// The probes that left, by deadline. An answered probe leaves its entry behind,
+    /// skipped when due (or when the timeline is compacted).
+    timeouts: Timeline<Key>,
+    /// Probes due after a pause or their slot of the rate limit.
+    sends: Timeline<Due>,
+    /// Probes due now that wait for the next turn or for `blocked` to leave first.
+    ready: VecDeque<Due>,
+    blocked: Option<Blocked>,
+    lookups: FuturesUnordered<BoxFuture<'static, (Key, Result<IpAddr>)>>,
+    finished: VecDeque<Finished<I::Item, J::Output>>,
+    /// Made on first use, so that a scheduler can be made outside a runtime.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// What the timer is set to.
+    timer_at: Option<Instant>,
+    /// A due timeout waits for its engine to read past its deadline: the engine wakes the
+    /// scheduler then, not the timer.
+    draining: bool,
+    /// Work done in the current turn.
+    work: usize,
+}
+
+// Nothing in a scheduler is pinned in place: the iterator is boxed and the timer and the
+// futures live in their own boxes.
+impl<I: Iterator, J: Job, F> Unpin for Scheduler<I, J, F> {}
+
+impl<I, J, F> Scheduler<I, J, F>
+where
+    I: Iterator,
+    I::Item: AsRef<str>,
+    J: Job,
+    F: FnMut(IpAddr) -> J,
+{
+    /// A scheduler of `targets`, each probed by the job `jobs` makes for its address;
+    /// nothing is sent before it is polled.
+    pub(crate) fn new(
+        engines: Arc<dyn Engines>,
+        resolver: Option<Resolver>,
+        settings: Arc<Settings>,
+        targets: I,
+        jobs: F,
+    ) -> Scheduler<I, J, F> {
+        Scheduler {
+            engines,
+            resolver,
+            settings,
+            jobs,
+            targets: Box::new(targets.enumerate()),
+            exhausted: false,
+            flights: Slab::default(),
+            probes: Slab::default(),
+            family_engines: [None, None],
+            inbox: Arc::new(Inbox::default()),
+            answers: Vec::new(),
+            timeouts: Timeline::default(),
+            sends: Timeline::default(),
+            ready: VecDeque::new(),
+            blocked: None,
+            lookups: FuturesUnordered::new(),
+            finished: VecDeque::new(),
+            timer: None,
+            timer_at: None,
+            draining: false,
+            work: 0,
+        }
+    }
+
+    /// The engine of this call for `family`, looked up again if it closed.
+    fn engine(&mut self, family: Family) -> Result<Engine> {
+        let slot = &mut self.family_engines[usize::from(family == Family::V6)];
+        if let Some(engine) = slot.as_ref().filter(|engine| !engine.is_closed()) {
+            return Ok(engine.clone());
+        }
+        let engine = self.engines.engine(family)?;
+        *slot = Some(engine.clone());
+        Ok(engine)
+    }
+
+    /// Takes targets while there is room in flight and in the turn. Targets finished and
+    /// not yet handed out count as in flight: a scheduler holds at most `concurrency`.
+    fn take_targets(&mut self, now: Instant) {
+        while !self.exhausted
+            && self.flights.len() + self.finished.len() < self.settings.concurrency
+            && self.work < PER_TURN
+        {
+            let Some((index, target)) = self.targets.next() else {
+                self.exhausted = true;
+                break;
+            };
+            self.work += 1;
+            let literal = parse_literal(target.as_ref())
+                .map(|address| check_literal(target.as_ref(), address, self.settings.family));
+            let key = self.flights.insert(Flight {
+                index,
+                target,
+                address: None,
+                engine: None,
+                job: None,
+                in_flight: 0,
+                scheduled: false,
+            });
+            match literal {
+                Some(Ok(address)) => self.start(key, address, now),
+                Some(Err(error)) => self.fail(key, error),
+                None => self.look_up(key),
+            }
+        }
+    }
+
+    /// Looks up the name of target `key`; [`Scheduler::poll_lookups`] takes it on.
+    fn look_up(&mut self, key: Key) {
+        let Some(flight) = self.flights.get(key) else {
+            return;
+        };
+        let name = flight.target.as_ref().to_owned();
+        let family = self.settings.lookup_family();
+        let resolver = match &self.resolver {
+            Some(resolver) => resolver.clone(),
+            None => match Resolver::system() {
+                Ok(resolver) => self.resolver.insert(resolver).clone(),
+                Err(error) => return self.fail(key, error),
+            },
+        };
+        // A lookup's future is large (about 2 KiB); boxed, it costs only the names, not
+        // every address of a sweep.
+        self.lookups.push(Box::pin(async move {
+            (key, resolve_target(&name, family, Some(&resolver)).await)
+        }));
+    }
+
+    /// Starts the targets whose names were looked up.
+    fn poll_lookups(&mut self, cx: &mut Context<'_>, now: Instant) {
+        while let Poll::Ready(Some((key, resolved))) = self.lookups.poll_next_unpin(cx) {
+            match resolved {
+                Ok(address) => self.start(key, address, now),
+                Err(error) => self.fail(key, error),
+            }
+        }
+    }
+
+    /// Target `key` has its address: checks it and starts its job.
+    fn start(&mut self, key: Key, address: IpAddr, now: Instant) {
+        let family = Family::of(&address);
+        let engine = self
+            .settings
+            .check_family(family)
+            .and_then(|()| self.engine(family));
+        let Some(flight) = self.flights.get_mut(key) else {
+            return;
+        };
+        flight.address = Some(address);
+        match engine {
+            Ok(engine) => {
+                flight.engine = Some(engine);
+                flight.job = Some((self.jobs)(address));
+                self.advance(key, now);
+            }
+            Err(error) => self.fail(key, error),
+        }
+    }
+
+    /// Target `key` could not be probed.
+    fn fail(&mut self, key: Key, error: Error) {
+        let Some(flight) = self.flights.remove(key) else {
+            return;
+        };
+        self.finished.push_back(Finished {
+            index: flight.index,
+            target: flight.target,
+            result: Err(Failed {
+                error,
+                address: flight.address,
+            }),
+        });
+        self.work += 1;
+    }
+
+    /// Target `key` is done: its job's output.
+    fn finish(&mut self, key: Key) {
+        let Some(flight) = self.flights.remove(key) else {
+            return;
+        };
+        let (Some(job), Some(address)) = (flight.job, flight.address) else {
+            return;
+        };
+        self.finished.push_back(Finished {
+            index: flight.index,
+            target: flight.target,
+            result: Ok(job.finish(address)),
+        });
+        self.work += 1;
+    }
+
+    /// One round of work: everything that is due now.
+    fn run(&mut self, cx: &mut Context<'_>) {
+        self.inbox.register(cx.waker());
+        let now = clock::now();
+        self.take_answers(now);
+        self.expire(cx, now);
+        loop {
+            self.poll_blocked(cx, now);
+            self.send_due(now);
+            self.take_targets(now);
+            // Polled after the targets are taken: a lookup added and never polled would
+            // never wake the scheduler.
+            self.poll_lookups(cx, now);
+            // Likewise a send that found the buffer full just now.
+            if self.blocked.as_ref().is_none_or(|blocked| blocked.polled) {
+                break;
+            }
+        }
+    }
+
+    /// Sets the timer for the next due instant; true if that has passed already.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let timeouts = if self.draining {
+            None
+        } else {
+            self.timeouts.next_due()
+        };
+        let next = match (timeouts, self.sends.next_due()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let Some(at) = next else {
+            return false;
+        };
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at.into())));
+        if self.timer_at != Some(at) {
+            timer.as_mut().reset(at.into());
+            self.timer_at = Some(at);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            self.timer_at = None;
+            return true;
+        }
+        false
+    }
+
+    fn is_done(&self) -> bool {
+        self.exhausted && self.flights.is_empty() && self.finished.is_empty()
+    }
+}
+
+impl<I, J, F> Stream for Scheduler<I, J, F>
+where
+    I: Iterator,
+    I::Item: AsRef<str>,
+    J: Job,
+    F: FnMut(IpAddr) -> J,
+{
+    type Item = Finished<I::Item, J::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(finished) = this.finished.pop_front() {
+                return Poll::Ready(Some(finished));
+            }
+            if this.work >= PER_TURN {
+                // The turn is used up: to the back of the run queue.
+                this.work = 0;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            if this.is_done() {
+                return Poll::Ready(None);
+            }
+            this.run(cx);
+            if !this.finished.is_empty() || this.work >= PER_TURN || this.poll_timer(cx) {
+                continue;
+            }
+            if this.is_done() {
+                return Poll::Ready(None);
+            }
+            // Woken by an answer, a lookup, room in the send buffer, an engine that read
+            // past a deadline, or the timer.
+            this.work = 0;
+            return Poll::Pending;
+        }
+    }
+}
+
+impl<I: Iterator, J: Job, F> Drop for Scheduler<I, J, F> {
+    /// Forgets the probes in flight, so that their late answers find nothing.
+    fn drop(&mut self) {
+        for probe in self.probes.values() {
+            if let Some(engine) = self
+                .flights
+                .get(probe.flight)
+                .and_then(|flight| flight.engine.as_ref())
+            {
+                engine.forget(&probe.ticket);
+            }
+        }
+    }
+}

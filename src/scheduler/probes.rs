@@ -1,0 +1,346 @@
+//! The life of a scheduler's probes: asked for by a job, sent (or queued behind a pause,
+//! the rate limit, the turn or a full send buffer), then settled by an answer through the
+//! inbox, by a timeout, or by a failure to leave.
+
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use futures::future::BoxFuture;
+
+use super::slab::Key;
+use super::{Job, Outstanding, PER_TURN, Scheduler};
+use crate::clock::later;
+use crate::engine::{Launched, Sending};
+use crate::error::{Error, Result};
+use crate::socket::reply::IcmpReply;
+
+/// A probe whose send waits for room in the send buffer.
+pub(super) struct Blocked {
+    /// Its key among the probes in flight.
+    probe: Key,
+    send: BoxFuture<'static, Result<Instant>>,
+    /// Polled at least once: it will wake the scheduler when the probe left.
+    pub(super) polled: bool,
+    /// What the engine said meanwhile (it closed): the probe's outcome once it left.
+    settled: Option<Error>,
+}
+
+/// A probe due at some instant, for target `flight`; `paced` once it holds a slot of the
+/// rate limit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Due {
+    flight: Key,
+    ttl: u8,
+    paced: bool,
+}
+
+impl<I, J, F> Scheduler<I, J, F>
+where
+    I: Iterator,
+    I::Item: AsRef<str>,
+    J: Job,
+    F: FnMut(std::net::IpAddr) -> J,
+{
+    /// Asks target `key`'s job for its next probe and sends or schedules it; finishes the
+    /// target once its job has nothing more to send and nothing is in flight.
+    pub(super) fn advance(&mut self, key: Key, now: Instant) {
+        loop {
+            let Some(flight) = self.flights.get_mut(key) else {
+                return;
+            };
+            if flight.scheduled {
+                return;
+            }
+            let Some(job) = flight.job.as_mut() else {
+                return;
+            };
+            let Some(next) = job.next(flight.in_flight as usize) else {
+                if flight.in_flight == 0 {
+                    self.finish(key);
+                }
+                return;
+            };
+            flight.scheduled = true;
+            let due = Due {
+                flight: key,
+                ttl: next.ttl,
+                paced: false,
+            };
+            if !next.after.is_zero() {
+                return self.sends.push(later(now, next.after), due);
+            }
+            if self.work >= PER_TURN {
+                return self.ready.push_back(due);
+            }
+            if !self.send(due, now) {
+                return;
+            }
+        }
+    }
+
+    /// Sends the probe `due` now, or when the rate limit allows, or once the blocked send
+    /// left. True when it is settled as far as sending goes (it left, or failed at once):
+    /// the job may then say what comes next.
+    fn send(&mut self, due: Due, now: Instant) -> bool {
+        if !due.paced
+            && let Some(pacer) = &self.settings.pacer
+        {
+            let slot = pacer.reserve(now);
+            let due = Due { paced: true, ..due };
+            if slot > now {
+                self.sends.push(slot, due);
+                return false;
+            }
+        }
+        if self.blocked.is_some() {
+            self.ready.push_back(Due { paced: true, ..due });
+            return false;
+        }
+        let Some(flight) = self.flights.get_mut(due.flight) else {
+            return false;
+        };
+        let (Some(address), Some(engine), Some(job)) =
+            (flight.address, flight.engine.as_ref(), flight.job.as_mut())
+        else {
+            return false;
+        };
+        self.work += 1;
+        let token = self.probes.next_key();
+        let probe = self.settings.probe(address, due.ttl);
+        match engine.launch(&probe, &self.inbox, token) {
+            Ok(Launched {
+                ticket,
+                sending: Sending::Sent(sent_at),
+            }) => {
+                let deadline = later(sent_at, self.settings.timeout);
+                flight.scheduled = false;
+                flight.in_flight += 1;
+                job.sent(due.ttl);
+                self.probes.insert(Outstanding {
+                    flight: due.flight,
+                    ticket,
+                    ttl: due.ttl,
+                    sent_at: Some(sent_at),
+                    deadline,
+                });
+                self.timeouts.push(deadline, token);
+                true
+            }
+            Ok(Launched {
+                ticket,
+                sending: Sending::Blocked(send),
+            }) => {
+                // Still scheduled: the target waits for this probe to leave.
+                flight.in_flight += 1;
+                self.probes.insert(Outstanding {
+                    flight: due.flight,
+                    ticket,
+                    ttl: due.ttl,
+                    sent_at: None,
+                    deadline: now,
+                });
+                self.blocked = Some(Blocked {
+                    probe: token,
+                    send,
+                    polled: false,
+                    settled: None,
+                });
+                false
+            }
+            Err(error) => {
+                flight.scheduled = false;
+                job.failed(due.ttl, error);
+                true
+            }
+        }
+    }
+
+    /// Sends the probes that are due, as far as the turn allows.
+    pub(super) fn send_due(&mut self, now: Instant) {
+        while self.blocked.is_none()
+            && self.work < PER_TURN
+            && let Some(due) = self.ready.pop_front()
+        {
+            if self.send(due, now) {
+                self.advance(due.flight, now);
+            }
+        }
+        while self.work < PER_TURN
+            && let Some((_, due)) = self.sends.pop_due(now)
+        {
+            if self.send(due, now) {
+                self.advance(due.flight, now);
+            }
+        }
+    }
+
+    /// Finishes the send that waited for room in the send buffer, once it can.
+    pub(super) fn poll_blocked(&mut self, cx: &mut Context<'_>, now: Instant) {
+        let Some(blocked) = self.blocked.as_mut() else {
+            return;
+        };
+        blocked.polled = true;
+        let Poll::Ready(sent) = blocked.send.as_mut().poll(cx) else {
+            return;
+        };
+        let Some(blocked) = self.blocked.take() else {
+            return;
+        };
+        let token = blocked.probe;
+        let Some(probe) = self.probes.get_mut(token) else {
+            return;
+        };
+        let flight = probe.flight;
+        match (sent, blocked.settled) {
+            (Ok(sent_at), None) => {
+                let deadline = later(sent_at, self.settings.timeout);
+                probe.sent_at = Some(sent_at);
+                probe.deadline = deadline;
+                let ttl = probe.ttl;
+                self.timeouts.push(deadline, token);
+                if let Some(flight) = self.flights.get_mut(flight) {
+                    flight.scheduled = false;
+                    if let Some(job) = flight.job.as_mut() {
+                        job.sent(ttl);
+                    }
+                }
+            }
+            (Ok(sent_at), Some(error)) => {
+                probe.sent_at = Some(sent_at);
+                if let Some(probe) = self.probes.remove(token) {
+                    self.settle(probe, Err(error), true);
+                }
+            }
+            (Err(error), _) => {
+                let Some(probe) = self.probes.remove(token) else {
+                    return;
+                };
+                if let Some(flight) = self.flights.get_mut(probe.flight) {
+                    if let Some(engine) = &flight.engine {
+                        engine.forget(&probe.ticket);
+                    }
+                    flight.scheduled = false;
+                    flight.in_flight -= 1;
+                    if let Some(job) = flight.job.as_mut() {
+                        job.failed(probe.ttl, error);
+                    }
+                }
+            }
+        }
+        self.advance(flight, now);
+    }
+
+    /// Settles the probes whose answers (or engine errors) are in the inbox.
+    pub(super) fn take_answers(&mut self, now: Instant) {
+        let mut answers = std::mem::take(&mut self.answers);
+        self.inbox.take(&mut answers);
+        for (token, result) in answers.drain(..) {
+            let Some(probe) = self.probes.get(token) else {
+                continue;
+            };
+            // Whoever handed the answer over removed the probe from the engine's table.
+            if probe.sent_at.is_none() {
+                // The engine closed while the probe waited for room to leave.
+                if let (Some(blocked), Err(error)) = (self.blocked.as_mut(), result)
+                    && blocked.probe == token
+                {
+                    blocked.settled = Some(error);
+                }
+                continue;
+            }
+            let Some(probe) = self.probes.remove(token) else {
+                continue;
+            };
+            let flight = probe.flight;
+            let result = match result {
+                // Received after its deadline, before the timer fired (timers round up to
+                // the millisecond): too late all the same.
+                Ok(reply) if reply.time() > probe.deadline => Err(Error::TimeoutExceeded {
+                    timeout: self.settings.timeout,
+                }),
+                other => other,
+            };
+            self.settle(probe, result, false);
+            self.advance(flight, now);
+        }
+        self.answers = answers;
+    }
+
+    /// Tells the job of `probe` its outcome. `scheduled_until_now`: the probe was what its
+    /// target waited for to leave (a blocked send).
+    fn settle(
+        &mut self,
+        probe: Outstanding,
+        outcome: Result<IcmpReply>,
+        scheduled_until_now: bool,
+    ) {
+        let Some(flight) = self.flights.get_mut(probe.flight) else {
+            return;
+        };
+        flight.in_flight -= 1;
+        if scheduled_until_now {
+            flight.scheduled = false;
+        }
+        let (Some(job), Some(sent_at)) = (flight.job.as_mut(), probe.sent_at) else {
+            return;
+        };
+        if scheduled_until_now {
+            job.sent(probe.ttl);
+        }
+        job.settle(probe.ttl, sent_at, outcome);
+    }
+
+    /// Settles the probes whose deadline passed without an answer, once their engine has
+    /// read everything that arrived before the deadline.
+    pub(super) fn expire(&mut self, cx: &mut Context<'_>, now: Instant) {
+        self.draining = false;
+        let timeout = self.settings.timeout;
+        while self.work < PER_TURN
+            && let Some((deadline, &token)) = self.timeouts.first()
+            && deadline <= now
+        {
+            let engine = self
+                .probes
+                .get(token)
+                .filter(|probe| probe.sent_at.is_some())
+                .and_then(|probe| self.flights.get(probe.flight))
+                .and_then(|flight| flight.engine.clone());
+            let Some(engine) = engine else {
+                // Answered already.
+                self.timeouts.pop_due(now);
+                continue;
+            };
+            // The answer may have arrived in time and still wait in the socket buffer,
+            // the reader being behind: it is handed out first.
+            if engine.poll_drained(deadline, cx).is_pending() {
+                self.draining = true;
+                break;
+            }
+            self.timeouts.pop_due(now);
+            self.take_answers(now);
+            let Some(probe) = self.probes.remove(token) else {
+                continue;
+            };
+            engine.forget(&probe.ticket);
+            let flight = probe.flight;
+            self.work += 1;
+            self.settle(probe, Err(Error::TimeoutExceeded { timeout }), false);
+            self.advance(flight, now);
+        }
+        self.compact_timeouts();
+    }
+
+    /// Drops the entries of answered probes from the timeouts once they outnumber the
+    /// probes in flight, so that memory follows what is in flight, not the send rate.
+    fn compact_timeouts(&mut self) {
+        if self.timeouts.len() <= 2 * self.probes.len() + 1_024 {
+            return;
+        }
+        let probes = &self.probes;
+        self.timeouts.retain(|token| {
+            probes
+                .get(*token)
+                .is_some_and(|probe| probe.sent_at.is_some())
+        });
+    }
+}

@@ -1,0 +1,259 @@
+//! The socket core the blocking and async sockets share: opening a socket of a given
+//! kind, sending an encoded request, waiting for room in the send buffer, and the one
+//! state machine that reads a datagram socket's two queues (the normal queue and the
+//! error queue where Linux puts the ICMP errors about its requests).
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use socket2::{SockAddr, Socket};
+
+use super::request::IcmpRequest;
+use super::sys::{self, Readiness};
+use crate::error::{Error, Result};
+use crate::family::Family;
+
+/// How long a send waits for room in a full send buffer before giving up with the error
+/// that said it was full.
+pub(crate) const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
+
+/// How many times a datagram socket's send is tried again after failing with another
+/// request's ICMP error (see [`SocketKind::send_encoded`]).
+const SEND_RETRIES: usize = 8;
+
+/// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct SocketKind {
+    pub family: Family,
+    pub privileged: bool,
+}
+
+impl SocketKind {
+    /// Opens a socket of this kind, bound to `source` when given.
+    pub fn open(self, source: Option<IpAddr>) -> Result<Socket> {
+        let socket = sys::open(self.family, self.privileged).map_err(|error| {
+            if error.kind() == io::ErrorKind::PermissionDenied {
+                Error::SocketPermission {
+                    privileged: self.privileged,
+                }
+            } else {
+                Error::from(error)
+            }
+        })?;
+        if let Some(address) = source {
+            self.family.check_source(address)?;
+            socket
+                .bind(&SockAddr::from(SocketAddr::new(address, 0)))
+                .map_err(|error| match error.kind() {
+                    io::ErrorKind::AddrNotAvailable => Error::SocketAddress { address },
+                    _ => Error::from(error),
+                })?;
+        }
+        Ok(socket)
+    }
+
+    /// Sends an already encoded request; a full send buffer is reported as is (see
+    /// [`sys::is_send_buffer_full`]).
+    ///
+    /// On a datagram socket, an ICMP error that arrived for an earlier request is also
+    /// reported by the next send as the socket's pending error, whatever its destination:
+    /// that send did not happen. It is tried again (after clearing any error that arrived
+    /// meanwhile); a send that fails for its own reason fails the same way every time, and
+    /// that error is returned.
+    pub fn send_encoded(
+        self,
+        socket: &Socket,
+        request: &IcmpRequest,
+        message: &[u8],
+    ) -> io::Result<()> {
+        let send = || {
+            sys::send_to(
+                socket,
+                message,
+                request.destination(),
+                request.ttl(),
+                request.traffic_class(),
+            )
+        };
+        let mut result = send();
+        for _ in 0..SEND_RETRIES {
+            match &result {
+                Err(error)
+                    if !self.privileged
+                        && !sys::is_send_buffer_full(error)
+                        && !sys::is_socket_failure(error) =>
+                {
+                    let _ = socket.take_error();
+                    result = send();
+                }
+                _ => break,
+            }
+        }
+        result.map(drop)
+    }
+
+    /// Maps a send error: `EACCES` on an IPv4 socket without broadcast is a broadcast
+    /// address refused by the kernel.
+    pub fn send_error(self, socket: &Socket, error: io::Error) -> Error {
+        if self.family == Family::V4
+            && sys::is_broadcast_refusal(&error)
+            && !socket.broadcast().unwrap_or(false)
+        {
+            Error::SocketBroadcast
+        } else {
+            Error::from(error)
+        }
+    }
+
+    /// Reads one datagram without blocking, from whichever queue [`Queues`] says.
+    /// `WouldBlock` when both are empty.
+    pub fn read(
+        self,
+        socket: &Socket,
+        buf: &mut [u8],
+        readiness: Readiness,
+    ) -> io::Result<sys::Datagram> {
+        Queues::new(self, readiness).read(|error_queue| {
+            if error_queue {
+                sys::recv_error_queue(socket, buf)
+            } else {
+                sys::recv(socket, buf)
+            }
+        })
+    }
+}
+
+/// True when a read error of a datagram socket only reports an ICMP error waiting on its
+/// error queue.
+pub(crate) fn is_pending_icmp_error(error: &io::Error) -> bool {
+    !matches!(
+        error.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    ) && !sys::is_socket_failure(error)
+}
+
+/// Which queue of a socket to read next. Raw sockets have one queue. A datagram socket
+/// with `IP_RECVERR` / `IPV6_RECVERR` also has an error queue (`MSG_ERRQUEUE`) holding the
+/// ICMP errors about its requests; Linux signals one with `EPOLLERR` and reports it once as
+/// the error of the next normal read. The error queue is read while it has something (it
+/// signalled, or a normal read said so), then the normal queue.
+///
+/// The one reading discipline of both queues, for single reads and for batches.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Queues {
+    privileged: bool,
+    error_queue: bool,
+}
+
+impl Queues {
+    /// Starts with the error queue when the socket signalled an error.
+    pub(crate) fn new(kind: SocketKind, readiness: Readiness) -> Queues {
+        Queues {
+            privileged: kind.privileged,
+            error_queue: readiness.error && !kind.privileged,
+        }
+    }
+
+    /// Reads once with `recv` (given `true` for the error queue), following the queues:
+    /// an empty error queue moves on to the normal queue; a normal read that reports an
+    /// ICMP error moves to the error queue. `WouldBlock` when both are empty.
+    pub(crate) fn read<T>(&mut self, mut recv: impl FnMut(bool) -> io::Result<T>) -> io::Result<T> {
+        // A pending error is reported once by a normal read and then cleared: three
+        // rounds see both queues after it.
+        for _ in 0..3 {
+            if self.error_queue {
+                match recv(true) {
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        self.error_queue = false;
+                    }
+                    other => return other,
+                }
+            }
+            match recv(false) {
+                Err(error) if !self.privileged && is_pending_icmp_error(&error) => {
+                    self.error_queue = true;
+                }
+                other => return other,
+            }
+        }
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn datagram_kind() -> SocketKind {
+        SocketKind {
+            family: Family::V4,
+            privileged: false,
+        }
+    }
+
+    fn would_block<T>() -> io::Result<T> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+
+    #[test]
+    fn the_error_queue_is_read_first_when_signalled_then_the_normal_queue() {
+        let signalled = Readiness {
+            readable: true,
+            error: true,
+        };
+        let mut queues = Queues::new(datagram_kind(), signalled);
+        let mut errors = vec![Ok("error 2"), Ok("error 1")];
+        let mut read = |error_queue: bool| {
+            if error_queue {
+                errors.pop().unwrap_or_else(would_block)
+            } else {
+                Ok("reply")
+            }
+        };
+        assert_eq!(queues.read(&mut read).unwrap(), "error 1");
+        assert_eq!(queues.read(&mut read).unwrap(), "error 2");
+        assert_eq!(queues.read(&mut read).unwrap(), "reply");
+    }
+
+    #[test]
+    fn a_normal_read_that_reports_an_icmp_error_moves_to_the_error_queue() {
+        let mut queues = Queues::new(datagram_kind(), Readiness::default());
+        let mut reported = false;
+        let mut read = |error_queue: bool| {
+            if error_queue {
+                return Ok("the error");
+            }
+            if !reported {
+                reported = true;
+                return Err(io::ErrorKind::HostUnreachable.into());
+            }
+            would_block()
+        };
+        assert_eq!(queues.read(&mut read).unwrap(), "the error");
+    }
+
+    #[test]
+    fn raw_sockets_have_one_queue_and_both_empty_is_would_block() {
+        let raw = SocketKind {
+            family: Family::V6,
+            privileged: true,
+        };
+        let signalled = Readiness {
+            readable: false,
+            error: true,
+        };
+        let mut queues = Queues::new(raw, signalled);
+        let mut asked = Vec::new();
+        let result: io::Result<()> = queues.read(|error_queue| {
+            asked.push(error_queue);
+            would_block()
+        });
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(asked, [false]);
+        // A datagram socket whose queues are both empty.
+        let mut queues = Queues::new(datagram_kind(), signalled);
+        let result: io::Result<()> = queues.read(|_| would_block());
+        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+    }
+}
