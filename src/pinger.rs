@@ -61,9 +61,13 @@ struct PingerInner {
     source: Option<IpAddr>,
     resolver: Option<Resolver>,
     engines: Arc<EngineCache>,
+    /// The engines of a call whose options leave privileges and source to the pinger
+    /// (made once: most calls use it).
+    own_engines: Arc<CallEngines>,
 }
 
 /// The engines of one call: a pinger's, for one socket kind and source address.
+#[derive(Debug)]
 struct CallEngines {
     cache: Arc<EngineCache>,
     privileged: bool,
@@ -122,10 +126,15 @@ impl Pinger {
 
     /// The engines a call with `options` uses, and the address it sends from.
     fn engines(&self, options: &ProbeOptions) -> (Arc<dyn Engines>, Option<IpAddr>) {
-        let source = options.source.or(self.inner.source);
+        let inner = &self.inner;
+        let source = options.source.or(inner.source);
+        let privileged = inner.privileged && options.privileged;
+        if source == inner.source && privileged == inner.privileged {
+            return (Arc::clone(&inner.own_engines) as Arc<dyn Engines>, source);
+        }
         let engines = CallEngines {
-            cache: Arc::clone(&self.inner.engines),
-            privileged: self.inner.privileged && options.privileged,
+            cache: Arc::clone(&inner.engines),
+            privileged,
             source,
         };
         (Arc::new(engines), source)
@@ -146,7 +155,7 @@ impl Pinger {
         F: FnMut(IpAddr) -> J,
     {
         let (engines, source) = self.engines(options);
-        let settings = Arc::new(settings(source)?);
+        let settings = settings(source)?;
         let resolver = self.inner.resolver.clone();
         Ok(Scheduler::new(engines, resolver, settings, targets, jobs))
     }
@@ -162,13 +171,13 @@ impl Pinger {
     /// forgotten and their late replies dropped.
     pub async fn ping(&self, address: &str, options: &PingOptions) -> Result<Host> {
         let probe = &options.probe;
-        let scheduler = self.schedule(
+        let mut scheduler = self.schedule(
             probe,
             |source| probe.settings(source, 1, None),
             std::iter::once(address),
             |_| EchoJob::new(probe),
         )?;
-        let Finished { result, .. } = only(scheduler).await?;
+        let Finished { result, .. } = only(&mut scheduler).await?;
         match result {
             Ok(host) => Ok(host.with_target(address)),
             Err(failed) => Err(failed.error),
@@ -238,8 +247,10 @@ impl Pinger {
         let scheduler = Scheduler::new(
             engines,
             resolver,
-            Arc::new(settings),
-            targets.into_iter(),
+            settings,
+            // Boxed: the scheduler holds its iterator by value, and a stream's iterator
+            // may be large.
+            Box::new(targets.into_iter()),
             move |_| EchoJob::new(&probe),
         );
         Ok(scheduler.map(host))
@@ -255,13 +266,13 @@ impl Pinger {
     /// Cancel safe: dropping the future abandons the trace; its probes in flight are
     /// forgotten and their late answers dropped.
     pub async fn traceroute(&self, address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
-        let scheduler = self.schedule(
+        let mut scheduler = self.schedule(
             &options.probe,
             |source| options.settings(source),
             std::iter::once(address),
             |_| TraceJob::new(options),
         )?;
-        let Finished { result, .. } = only(scheduler).await?;
+        let Finished { result, .. } = only(&mut scheduler).await?;
         result.map_err(|failed| failed.error)?
     }
 
@@ -280,8 +291,9 @@ impl Pinger {
     }
 }
 
-/// The one target of a scheduler made for one.
-async fn only<S: Stream + Unpin>(mut scheduler: S) -> Result<S::Item> {
+/// The one target of a scheduler made for one (borrowed: a future that held the
+/// scheduler would double the size of the caller's future).
+async fn only<S: Stream + Unpin>(scheduler: &mut S) -> Result<S::Item> {
     scheduler.next().await.ok_or(Error::SocketUnavailable)
 }
 
@@ -338,12 +350,19 @@ impl PingerBuilder {
 
     /// The pinger. No socket is opened until its first use.
     pub fn build(self) -> Pinger {
+        let engines = EngineCache::new(self.recv_buffer_size);
+        let own_engines = Arc::new(CallEngines {
+            cache: Arc::clone(&engines),
+            privileged: self.privileged,
+            source: self.source,
+        });
         Pinger {
             inner: Arc::new(PingerInner {
                 privileged: self.privileged,
                 source: self.source,
                 resolver: self.resolver,
-                engines: EngineCache::new(self.recv_buffer_size),
+                engines,
+                own_engines,
             }),
         }
     }

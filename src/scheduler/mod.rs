@@ -173,6 +173,9 @@ pub(crate) struct Finished<T, O> {
     pub result: std::result::Result<O, Failed>,
 }
 
+/// A name being looked up, for the target of this key.
+type Lookup = BoxFuture<'static, (Key, Result<IpAddr>)>;
+
 /// A target in flight.
 #[derive(Debug)]
 struct Flight<T, J> {
@@ -206,9 +209,9 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     engines: Arc<dyn Engines>,
     /// Made on the first name, unless given.
     resolver: Option<Resolver>,
-    settings: Arc<Settings>,
+    settings: Settings,
     jobs: F,
-    targets: Box<std::iter::Enumerate<I>>,
+    targets: std::iter::Enumerate<I>,
     exhausted: bool,
     flights: Slab<Flight<I::Item, J>>,
     probes: Slab<Outstanding>,
@@ -225,7 +228,8 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     /// Probes due now that wait for the next turn or for `blocked` to leave first.
     ready: VecDeque<Due>,
     blocked: Option<Blocked>,
-    lookups: FuturesUnordered<BoxFuture<'static, (Key, Result<IpAddr>)>>,
+    /// Made on the first name (an empty set allocates): most calls have none.
+    lookups: Option<FuturesUnordered<Lookup>>,
     finished: VecDeque<Finished<I::Item, J::Output>>,
     /// Made on first use, so that a scheduler can be made outside a runtime.
     timer: Option<Pin<Box<Sleep>>>,
@@ -237,10 +241,6 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     /// Work done in the current turn.
     work: usize,
 }
-
-// Nothing in a scheduler is pinned in place: the iterator is boxed and the timer and the
-// futures live in their own boxes.
-impl<I: Iterator, J: Job, F> Unpin for Scheduler<I, J, F> {}
 
 impl<I, J, F> Scheduler<I, J, F>
 where
@@ -254,19 +254,22 @@ where
     pub(crate) fn new(
         engines: Arc<dyn Engines>,
         resolver: Option<Resolver>,
-        settings: Arc<Settings>,
+        settings: Settings,
         targets: I,
         jobs: F,
     ) -> Scheduler<I, J, F> {
+        // Room for what is in flight when that is little (a ping, a traceroute's first
+        // probes): a first allocation of the default size would be several times larger.
+        let room = settings.concurrency.min(16);
         Scheduler {
             engines,
             resolver,
             settings,
             jobs,
-            targets: Box::new(targets.enumerate()),
+            targets: targets.enumerate(),
             exhausted: false,
-            flights: Slab::default(),
-            probes: Slab::default(),
+            flights: Slab::with_capacity(room),
+            probes: Slab::with_capacity(room),
             family_engines: [None, None],
             inbox: Arc::new(Inbox::default()),
             answers: Vec::new(),
@@ -274,8 +277,8 @@ where
             sends: Timeline::default(),
             ready: VecDeque::new(),
             blocked: None,
-            lookups: FuturesUnordered::new(),
-            finished: VecDeque::new(),
+            lookups: None,
+            finished: VecDeque::with_capacity(room),
             timer: None,
             timer_at: None,
             draining: false,
@@ -341,14 +344,17 @@ where
         };
         // A lookup's future is large (about 2 KiB); boxed, it costs only the names, not
         // every address of a sweep.
-        self.lookups.push(Box::pin(async move {
+        let lookups = self.lookups.get_or_insert_with(FuturesUnordered::new);
+        lookups.push(Box::pin(async move {
             (key, resolve_target(&name, family, Some(&resolver)).await)
         }));
     }
 
     /// Starts the targets whose names were looked up.
     fn poll_lookups(&mut self, cx: &mut Context<'_>, now: Instant) {
-        while let Poll::Ready(Some((key, resolved))) = self.lookups.poll_next_unpin(cx) {
+        while let Some(lookups) = self.lookups.as_mut()
+            && let Poll::Ready(Some((key, resolved))) = lookups.poll_next_unpin(cx)
+        {
             match resolved {
                 Ok(address) => self.start(key, address, now),
                 Err(error) => self.fail(key, error),
@@ -461,6 +467,10 @@ where
         self.exhausted && self.flights.is_empty() && self.finished.is_empty()
     }
 }
+
+// A scheduler never pins anything it holds: the iterator is driven through `&mut`, and
+// the timer and the lookups live in boxes of their own.
+impl<I: Iterator, J: Job, F> Unpin for Scheduler<I, J, F> {}
 
 impl<I, J, F> Stream for Scheduler<I, J, F>
 where

@@ -11,25 +11,37 @@ pub(super) type Key = u64;
 /// Values under small reusable keys: the targets and the probes in flight of a scheduler,
 /// addressed by the tokens their answers come back with. Room is reused, so it grows with
 /// what is in flight at once, never with what was done in all; a key whose value was
-/// removed finds nothing, even once its slot holds another value.
+/// removed finds nothing, even once its slot holds another value. Free slots are chained
+/// through themselves: a slab makes one allocation as it grows, none as it is reused.
 #[derive(Debug)]
 pub(super) struct Slab<T> {
     slots: Vec<Slot<T>>,
-    free: Vec<u32>,
+    /// The first free slot; `NONE` when every slot holds a value.
+    free: u32,
     len: usize,
 }
+
+/// No slot.
+const NONE: u32 = u32::MAX;
 
 #[derive(Debug)]
 struct Slot<T> {
     generation: u32,
-    value: Option<T>,
+    entry: Entry<T>,
+}
+
+#[derive(Debug)]
+enum Entry<T> {
+    Full(T),
+    /// Free; the next free slot.
+    Free(u32),
 }
 
 impl<T> Default for Slab<T> {
     fn default() -> Slab<T> {
         Slab {
             slots: Vec::new(),
-            free: Vec::new(),
+            free: NONE,
             len: 0,
         }
     }
@@ -40,29 +52,39 @@ fn split(key: Key) -> (usize, u32) {
 }
 
 impl<T> Slab<T> {
+    /// An empty slab with room for `capacity` values.
+    pub(super) fn with_capacity(capacity: usize) -> Slab<T> {
+        Slab {
+            slots: Vec::with_capacity(capacity),
+            ..Slab::default()
+        }
+    }
+
     /// The key the next [`Slab::insert`] returns.
     pub(super) fn next_key(&self) -> Key {
-        let index = self
-            .free
-            .last()
-            .copied()
-            .unwrap_or_else(|| u32::try_from(self.slots.len()).unwrap_or(u32::MAX));
-        let generation = self
-            .slots
-            .get(index as usize)
-            .map_or(0, |slot| slot.generation);
-        (u64::from(generation) << 32) | u64::from(index)
+        match self.slots.get(self.free as usize) {
+            Some(slot) => (u64::from(slot.generation) << 32) | u64::from(self.free),
+            // A scheduler holds far fewer than 2^32 values at once.
+            None => u64::try_from(self.slots.len()).unwrap_or(u64::from(u32::MAX)),
+        }
     }
 
     /// Stores `value` and returns its key.
     pub(super) fn insert(&mut self, value: T) -> Key {
         let key = self.next_key();
         self.len += 1;
-        match self.free.pop() {
-            Some(index) => self.slots[index as usize].value = Some(value),
+        match self.slots.get_mut(self.free as usize) {
+            Some(slot) => {
+                let next = match slot.entry {
+                    Entry::Free(next) => next,
+                    Entry::Full(_) => NONE,
+                };
+                slot.entry = Entry::Full(value);
+                self.free = next;
+            }
             None => self.slots.push(Slot {
                 generation: 0,
-                value: Some(value),
+                entry: Entry::Full(value),
             }),
         }
         key
@@ -70,26 +92,38 @@ impl<T> Slab<T> {
 
     pub(super) fn get(&self, key: Key) -> Option<&T> {
         let (index, generation) = split(key);
-        let slot = self.slots.get(index)?;
-        (slot.generation == generation).then_some(slot.value.as_ref()?)
+        match self.slots.get(index)? {
+            Slot {
+                generation: current,
+                entry: Entry::Full(value),
+            } if *current == generation => Some(value),
+            _ => None,
+        }
     }
 
     pub(super) fn get_mut(&mut self, key: Key) -> Option<&mut T> {
         let (index, generation) = split(key);
-        let slot = self.slots.get_mut(index)?;
-        (slot.generation == generation).then_some(slot.value.as_mut()?)
+        match self.slots.get_mut(index)? {
+            Slot {
+                generation: current,
+                entry: Entry::Full(value),
+            } if *current == generation => Some(value),
+            _ => None,
+        }
     }
 
     /// Takes the value out; its slot is reused under another key.
     pub(super) fn remove(&mut self, key: Key) -> Option<T> {
         let (index, generation) = split(key);
         let slot = self.slots.get_mut(index)?;
-        if slot.generation != generation {
+        if slot.generation != generation || matches!(slot.entry, Entry::Free(_)) {
             return None;
         }
-        let value = slot.value.take()?;
+        let Entry::Full(value) = std::mem::replace(&mut slot.entry, Entry::Free(self.free)) else {
+            return None;
+        };
         slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(index as u32);
+        self.free = index as u32;
         self.len -= 1;
         Some(value)
     }
@@ -104,7 +138,10 @@ impl<T> Slab<T> {
 
     /// Every value, in no particular order.
     pub(super) fn values(&self) -> impl Iterator<Item = &T> {
-        self.slots.iter().filter_map(|slot| slot.value.as_ref())
+        self.slots.iter().filter_map(|slot| match &slot.entry {
+            Entry::Full(value) => Some(value),
+            Entry::Free(_) => None,
+        })
     }
 }
 

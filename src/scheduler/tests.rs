@@ -54,7 +54,7 @@ fn echo_scheduler<T: AsRef<str>>(
     targets: Vec<T>,
     options: &MultipingOptions,
 ) -> Scheduler<std::vec::IntoIter<T>, EchoJob, impl FnMut(IpAddr) -> EchoJob + use<T>> {
-    let settings = Arc::new(options.settings(None).unwrap());
+    let settings = options.settings(None).unwrap();
     let probe = options.probe.clone();
     Scheduler::new(engines, None, settings, targets.into_iter(), move |_| {
         EchoJob::new(&probe)
@@ -360,7 +360,7 @@ fn chain(fake: &FakeTransport, hops: u8, silent: &'static [u8]) {
 }
 
 async fn trace(engines: Arc<dyn Engines>, options: &TracerouteOptions) -> Result<Vec<Hop>> {
-    let settings = Arc::new(options.settings(None).unwrap());
+    let settings = options.settings(None).unwrap();
     let mut scheduler = Scheduler::new(engines, None, settings, std::iter::once(HOST), |_| {
         TraceJob::new(options)
     });
