@@ -78,3 +78,38 @@ pub fn role_parts(role: &str) -> (&str, Vec<&str>) {
         None => (role, Vec::new()),
     }
 }
+
+/// The raw ICMP and ICMPv6 sockets this process holds, counted from its descriptors and
+/// the namespace's socket tables (the calling thread must be in the namespace).
+pub fn icmp_sockets() -> (usize, usize) {
+    let inodes = |table: &str, protocol: &str| -> std::collections::HashSet<String> {
+        std::fs::read_to_string(format!("/proc/thread-self/net/{table}"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .filter(|line| {
+                // local_address is "ADDR:PROTOCOL" on raw sockets.
+                let local = line.split_whitespace().nth(1).unwrap_or("");
+                local.rsplit(':').next() == Some(protocol)
+            })
+            .filter_map(|line| line.split_whitespace().nth(9).map(str::to_string))
+            .collect()
+    };
+    let (v4, v6) = (inodes("raw", "0001"), inodes("raw6", "003A"));
+    let mut counts = (0, 0);
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap().flatten() {
+        let Ok(target) = std::fs::read_link(entry.path()) else {
+            continue;
+        };
+        let target = target.to_string_lossy();
+        let Some(inode) = target
+            .strip_prefix("socket:[")
+            .and_then(|t| t.strip_suffix(']'))
+        else {
+            continue;
+        };
+        counts.0 += usize::from(v4.contains(inode));
+        counts.1 += usize::from(v6.contains(inode));
+    }
+    counts
+}
