@@ -3,8 +3,6 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::error::{Error, Result};
-
 /// An IP family: IPv4 (ICMPv4) or IPv6 (ICMPv6).
 ///
 /// ```
@@ -31,20 +29,6 @@ impl Family {
             IpAddr::V4(_) => Family::V4,
             IpAddr::V6(_) => Family::V6,
         }
-    }
-
-    /// Checks that requests to this family can be sent from `source`: the one check of a
-    /// source address against a family, for the options, the engines and the sockets.
-    ///
-    /// # Errors
-    /// [`Error::InvalidOption`] when `source` is of the other family.
-    pub(crate) fn check_source(self, source: IpAddr) -> Result<()> {
-        if Family::of(&source) == self {
-            return Ok(());
-        }
-        Err(Error::invalid(format!(
-            "the source address {source} cannot reach an {self} address"
-        )))
     }
 }
 

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::ops::Deref;
 
-use crate::Error;
+use crate::error::Error;
 
 /// A pinged host: how many requests were sent and answered, and the round-trip times.
 ///

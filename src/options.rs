@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::pacer::Pacer;
 use crate::scheduler::Settings;
+use crate::socket::core::check_source;
 use crate::socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size};
 
 /// What every call shares: the requests sent to each host and the socket they leave
@@ -174,7 +175,7 @@ impl ProbeOptions {
             return Err(Error::invalid("ttl must be at least 1"));
         }
         if let (Some(source), Some(family)) = (self.source, self.family) {
-            family.check_source(source)?;
+            check_source(family, source)?;
         }
         let payload_len = self.payload.as_ref().map_or(self.payload_size, Vec::len);
         check_payload_size(Family::V6, payload_len)

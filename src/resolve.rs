@@ -9,8 +9,9 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
+use crate::error::{Error, Result};
+use crate::family::Family;
 use crate::runtime::block_on;
-use crate::{Error, Family, Result};
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
 /// your choice, with the hosts file (`/etc/hosts`) consulted first. Cheap to clone.

@@ -4,7 +4,7 @@ use std::future::Future;
 
 use tokio::runtime::Builder;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Runs `future` to completion on a new single-threaded runtime, for the blocking
 /// function `name`. Refuses to run inside a tokio runtime, where blocking would stall

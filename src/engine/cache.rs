@@ -1,4 +1,4 @@
-//! The engines of one owner (a [`Pinger`](crate::Pinger)): one per runtime, socket kind
+//! The engines of one owner (a `Pinger`): one per runtime, socket kind
 //! and source address, opened on first use.
 //!
 //! An engine belongs to the runtime that drives it: its reader task runs there, so a call
@@ -18,7 +18,7 @@ use super::transport::SocketTransport;
 use super::{Engine, Handle, OnClose, lock};
 use crate::error::{Error, Result};
 use crate::socket::async_socket::AsyncIcmpSocket;
-use crate::socket::core::SocketKind;
+use crate::socket::core::{SocketKind, check_source};
 
 /// Engines kept open while idle: both families, raw and datagram, on one runtime.
 const KEPT: usize = 4;
@@ -96,7 +96,7 @@ impl EngineCache {
             reason: "the async functions of icmplib must run within a tokio runtime".into(),
         })?;
         if let Some(source) = source {
-            kind.family.check_source(source)?;
+            check_source(kind.family, source)?;
         }
         let key = EngineKey {
             runtime: runtime.id(),

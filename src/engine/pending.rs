@@ -10,7 +10,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// What identifies a reply: the address it answers for, the identifier and the sequence
 /// number. On datagram sockets the kernel owns the identifier, so it is 0 in the key.

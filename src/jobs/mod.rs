@@ -1,5 +1,5 @@
 //! What the scheduler's outcomes come to: [`EchoJob`] (the echo requests to one host and
-//! its [`Host`](crate::Host)) for `ping` and `multiping`, and [`TraceJob`] (probes of
+//! its `Host`) for `ping` and `multiping`, and [`TraceJob`] (probes of
 //! growing TTL and the hops they find) for `traceroute`.
 
 mod echo;

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 
 use super::ip::{Ipv4Header, Ipv6Header};
 use super::{ParseError, checksum};
-use crate::Family;
+use crate::family::Family;
 
 /// Length of the ICMP header (type, code, checksum and four more bytes).
 pub const HEADER_LEN: usize = 8;

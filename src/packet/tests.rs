@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use proptest::prelude::*;
 
 use super::*;
-use crate::Family;
+use crate::family::Family;
 
 /// `ping -c1 -s 8 -p 41 127.0.0.1`, captured with tcpdump on loopback: the request.
 const V4_REQUEST: [u8; 36] = [

@@ -6,7 +6,7 @@
 //! its [`Job`] what to send next: a probe with a TTL, now or after a pause. It hands the
 //! probes to the engine of the target's family and settles each one with its answer, its
 //! timeout or its failure to leave, telling the job. What a job makes of the outcomes (a
-//! [`Host`](crate::Host), the hops of a trace) is the job's business: the scheduler knows
+//! `Host`, the hops of a trace) is the job's business: the scheduler knows
 //! nothing of statistics.
 //!
 //! One set of rules, here and in `probes.rs`: a probe's deadline runs from the moment it
@@ -59,7 +59,7 @@ use slab::{Key, Slab, Timeline};
 /// Units of work (targets taken or finished, probes sent) in one turn of a scheduler.
 pub(crate) const PER_TURN: usize = 256;
 
-/// Where a scheduler's engines come from: a [`Pinger`](crate::Pinger)'s, for one socket
+/// Where a scheduler's engines come from: a `Pinger`'s, for one socket
 /// kind and source address (or, in the tests, engines on a fake transport).
 pub(crate) trait Engines: Send + Sync {
     /// The engine for requests to `family`.

@@ -22,6 +22,20 @@ pub(crate) const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 /// request's ICMP error (see [`SocketKind::send_encoded`]).
 const SEND_RETRIES: usize = 8;
 
+/// Checks that requests to `family` can be sent from `source`: the one check of a source
+/// address against a family, for the options, the engines and the sockets.
+///
+/// # Errors
+/// [`Error::InvalidOption`] when `source` is of the other family.
+pub(crate) fn check_source(family: Family, source: IpAddr) -> Result<()> {
+    if Family::of(&source) == family {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "the source address {source} cannot reach an {family} address"
+    )))
+}
+
 /// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct SocketKind {
@@ -42,7 +56,7 @@ impl SocketKind {
             }
         })?;
         if let Some(address) = source {
-            self.family.check_source(address)?;
+            check_source(self.family, address)?;
             socket
                 .bind(&SockAddr::from(SocketAddr::new(address, 0)))
                 .map_err(|error| match error.kind() {

@@ -4,8 +4,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Instant;
 
+use crate::error::{Error, Result};
+use crate::family::Family;
 use crate::packet::Kind;
-use crate::{Error, Family, Result};
 
 /// An ICMP message received for a request: an echo reply, or an error such as
 /// Destination Unreachable or Time Exceeded.

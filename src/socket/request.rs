@@ -4,8 +4,9 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::error::{Error, Result};
+use crate::family::Family;
 use crate::packet::{EchoKind, emit_echo};
-use crate::{Error, Family, Result};
 
 /// Payload size of a request when none is given, as ping and the Python library use.
 pub const DEFAULT_PAYLOAD_SIZE: usize = 56;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use socket2::Socket;
 
 use super::{Datagram, Readiness};
-use crate::Family;
+use crate::family::Family;
 
 fn unsupported() -> io::Error {
     io::Error::new(
