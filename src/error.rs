@@ -50,7 +50,7 @@ pub enum Error {
         /// The address that could not be bound.
         address: IpAddr,
     },
-    /// The socket cannot be used any more (closed, or its receive task has stopped).
+    /// The socket cannot be used any more (closed, or its reader task has stopped).
     SocketUnavailable,
     /// A broadcast address was pinged on a socket that does not allow broadcast.
     SocketBroadcast,

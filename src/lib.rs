@@ -20,7 +20,7 @@
 //! ```
 //!
 //! [`ping`] is the blocking form. All async pings of a runtime share one socket per family
-//! with one receive task routing replies; [`Pinger`] is an explicit handle on such sockets
+//! with one reader task routing replies; [`Pinger`] is an explicit handle on such sockets
 //! with its own configuration. [`async_multiping`] and [`multiping_stream`] ping many hosts
 //! at once with a bound on the hosts in flight; [`async_traceroute`] finds the routers on
 //! the way, with or without root.
@@ -53,10 +53,16 @@
 //!   they quote). Knows nothing of sockets.
 //! - Sockets: [`IcmpV4Socket`], [`IcmpV6Socket`] (blocking) and [`AsyncIcmpSocket`]
 //!   (tokio). OS specifics live in one private module; it holds the only `unsafe` code.
-//! - The engine (private): one shared socket, a receive task and the table of requests
-//!   in flight. It knows nothing of statistics.
-//! - The functions: [`ping`], [`multiping`], [`multiping_stream`], [`traceroute`],
-//!   [`resolve`], their `async_` forms, [`Pinger`], and the results [`Host`] and [`Hop`].
+//! - The engine (private): one transport (a shared socket), its one reader task and the
+//!   table of requests in flight. It knows nothing of statistics.
+//! - The scheduler (private): the one way a target is probed, for a ping (one target), a
+//!   sweep (many, a bound on those in flight) and a traceroute (one target over distances):
+//!   deadlines, late answers, cancellation and turns, in one place.
+//! - The calls: [`Pinger`], the owner of the sockets, with every call as a method; the free
+//!   functions [`ping`], [`multiping`], [`multiping_stream`], [`traceroute`], [`resolve`]
+//!   and their `async_` forms, shorthands for the process's default pinger; their options
+//!   ([`ProbeOptions`], shared by [`PingOptions`], [`MultipingOptions`] and
+//!   [`TracerouteOptions`]); and the results [`Host`] and [`Hop`].
 //!
 //! # Privileges
 //!

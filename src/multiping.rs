@@ -29,9 +29,10 @@ use crate::runtime::block_on_sweep;
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidOption`](crate::Error::InvalidOption) for invalid options; [`Error::SocketPermission`](crate::Error::SocketPermission) and
-/// [`Error::SocketAddress`](crate::Error::SocketAddress) when a socket cannot be opened; [`Error::Runtime`](crate::Error::Runtime) within a
-/// tokio runtime.
+/// [`Error::InvalidOption`](crate::Error::InvalidOption) for invalid options;
+/// [`Error::SocketPermission`](crate::Error::SocketPermission) and
+/// [`Error::SocketAddress`](crate::Error::SocketAddress) when a socket cannot be opened;
+/// [`Error::Runtime`](crate::Error::Runtime) within a tokio runtime.
 pub fn multiping<S: AsRef<str>>(addresses: &[S], options: &MultipingOptions) -> Result<Vec<Host>> {
     block_on_sweep("multiping", async_multiping(addresses, options))
 }
@@ -40,7 +41,8 @@ pub fn multiping<S: AsRef<str>>(addresses: &[S], options: &MultipingOptions) -> 
 /// sockets, one per family.
 ///
 /// # Errors
-/// As [`multiping`], with [`Error::Runtime`](crate::Error::Runtime) outside a tokio runtime.
+/// As [`multiping`], with [`Error::Runtime`](crate::Error::Runtime) outside a tokio
+/// runtime.
 ///
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the sweep; its requests in flight are
@@ -76,9 +78,11 @@ pub async fn async_multiping<S: AsRef<str>>(
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidOption`](crate::Error::InvalidOption) for invalid options; [`Error::SocketPermission`](crate::Error::SocketPermission) or
-/// [`Error::SocketAddress`](crate::Error::SocketAddress) when the socket cannot be opened; [`Error::Runtime`](crate::Error::Runtime) outside
-/// a tokio runtime. Failures of single targets are in their [`Host::error`].
+/// [`Error::InvalidOption`](crate::Error::InvalidOption) for invalid options;
+/// [`Error::SocketPermission`](crate::Error::SocketPermission) or
+/// [`Error::SocketAddress`](crate::Error::SocketAddress) when the socket cannot be opened;
+/// [`Error::Runtime`](crate::Error::Runtime) outside a tokio runtime. Failures of single
+/// targets are in their [`Host::error`].
 pub fn multiping_stream<I>(
     targets: I,
     options: &MultipingOptions,

@@ -25,16 +25,17 @@ use crate::runtime::block_on;
 /// ```
 ///
 /// # Errors
-/// [`Error::InvalidOption`](crate::Error::InvalidOption) for a zero count or timeout, a payload too large or a zero
-/// TTL; [`Error::NameLookup`](crate::Error::NameLookup) for a name without an address; [`Error::SocketPermission`](crate::Error::SocketPermission)
-/// and [`Error::SocketAddress`](crate::Error::SocketAddress) when the socket cannot be opened; [`Error::Runtime`](crate::Error::Runtime) when
-/// called within a tokio runtime.
+/// [`Error::InvalidOption`](crate::Error::InvalidOption) for a zero count or timeout, a
+/// payload too large or a zero TTL; [`Error::NameLookup`](crate::Error::NameLookup) for a
+/// name without an address; [`Error::SocketPermission`](crate::Error::SocketPermission) and
+/// [`Error::SocketAddress`](crate::Error::SocketAddress) when the socket cannot be opened;
+/// [`Error::Runtime`](crate::Error::Runtime) when called within a tokio runtime.
 pub fn ping(address: &str, options: &PingOptions) -> Result<Host> {
     block_on("ping", async_ping(address, options))
 }
 
 /// The async form of [`ping`]. All pings of a runtime share one socket per family (and
-/// privilege and source address), with one receive task routing replies to them.
+/// privilege and source address), with one reader task routing replies to them.
 ///
 /// ```no_run
 /// # async fn run() -> icmplib::Result<()> {

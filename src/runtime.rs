@@ -18,7 +18,7 @@ pub(crate) fn block_on<T>(name: &str, future: impl Future<Output = Result<T>>) -
 }
 
 /// As [`block_on`], on a runtime with two worker threads when the machine has more than
-/// one CPU: a sweep's receive task then reads and hands out replies on one core while the
+/// one CPU: a sweep's reader task then reads and hands out replies on one core while the
 /// calling thread sends (measured with `cargo bench --bench sweep`: 65,534 hosts in flight
 /// take about 1.2 times as long as the raw-socket loop this way, 1.4 times on one thread).
 pub(crate) fn block_on_sweep<T>(name: &str, future: impl Future<Output = Result<T>>) -> Result<T> {
