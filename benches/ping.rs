@@ -13,6 +13,7 @@
 //! the ratios of pairs run back to back. `cargo bench --bench ping` (as root: it makes a
 //! namespace; it skips otherwise). `PING_ROUNDS=N` changes the number of rounds (default 5).
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
 mod support;
@@ -28,11 +29,6 @@ use support::Netns;
 
 const PINGS: u32 = 20_000;
 const FIRST: u32 = 0x7f02_0001; // 127.2.0.1
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
 
 fn raw_socket() -> Socket {
     let socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4)).expect("raw socket");
@@ -161,17 +157,8 @@ fn library_at_once() -> (f64, u32) {
 fn measure(netns: &Netns, what: &str) -> (f64, u32) {
     let exe = std::env::current_exe().expect("current_exe");
     let output = netns.run_program(&exe, &["--child", what], Duration::from_secs(120));
-    let text = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    assert!(
-        output.status.success() && fields.len() == 2,
-        "child failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (fields[0], fields[1] as u32)
+    let figures = common::child_figures(&output, 2);
+    (figures[0], figures[1] as u32)
 }
 
 fn child(what: &str) {
@@ -190,18 +177,10 @@ fn main() {
         child(&args[at + 1]);
         return;
     }
-    if !std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-    {
-        println!("ping benchmark skipped: it needs root (it makes a network namespace)");
+    if !common::root_or_skip("ping") {
         return;
     }
-    let rounds: usize = std::env::var("PING_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
+    let rounds = common::rounds("PING_ROUNDS");
     let netns = Netns::new("pingbench");
     println!("{PINGS} pings of 127.0.0.1 (count 1 each), median of {rounds} rounds");
     let workloads = [
@@ -226,11 +205,11 @@ fn main() {
             times.push(seconds);
             lost = lost.max(missing);
         }
-        let (seconds, base) = (median(times), median(references));
+        let (seconds, base) = (common::median(times), common::median(references));
         println!(
             "{title}: {seconds:.3} s, {:.1} µs a ping, {lost} lost; reference {base:.3} s; {:.2}x the reference",
             seconds / f64::from(PINGS) * 1e6,
-            median(ratios)
+            common::median(ratios)
         );
     }
 }

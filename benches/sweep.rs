@@ -8,6 +8,7 @@
 //! `cargo bench --bench sweep` (as root: it makes a namespace; it skips otherwise).
 //! `SWEEP_ROUNDS=N` changes the number of rounds (default 5).
 
+mod common;
 #[path = "../tests/support/mod.rs"]
 #[allow(unused_imports)]
 mod support;
@@ -29,11 +30,6 @@ const LEVELS: [usize; 4] = [100, 1_000, 10_000, 65_534];
 
 fn targets(hosts: u32) -> impl Iterator<Item = String> + Send + 'static {
     (FIRST..FIRST + hosts).map(|address| Ipv4Addr::from(address).to_string())
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Peak resident size of the process, in MiB.
@@ -100,17 +96,8 @@ fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (
         &in_flight.to_string(),
     ];
     let output = netns.run_program(&exe, &args, Duration::from_secs(120));
-    let text = String::from_utf8_lossy(&output.stdout);
-    let fields: Vec<f64> = text
-        .split_whitespace()
-        .filter_map(|f| f.parse().ok())
-        .collect();
-    assert!(
-        output.status.success() && fields.len() == 3,
-        "child failed: {text}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    (fields[0], fields[1] as u64, fields[2])
+    let figures = common::child_figures(&output, 3);
+    (figures[0], figures[1] as u64, figures[2])
 }
 
 /// The child: sweeps `hosts` addresses from 127.1.0.1 with `in_flight` in flight on a
@@ -199,19 +186,10 @@ fn main() {
         child(&args[at + 1], hosts, in_flight);
         return;
     }
-    // Only root can make namespaces.
-    if !std::process::Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| o.stdout.starts_with(b"0"))
-    {
-        println!("sweep benchmark skipped: it needs root (it makes a network namespace)");
+    if !common::root_or_skip("sweep") {
         return;
     }
-    let rounds: usize = std::env::var("SWEEP_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(5);
+    let rounds = common::rounds("SWEEP_ROUNDS");
     let netns = Netns::new("sweep");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
@@ -244,7 +222,7 @@ fn main() {
         }
     }
 
-    let reference = median(reference_runs.iter().map(|(s, _, _)| *s).collect());
+    let reference = common::median(reference_runs.iter().map(|(s, _, _)| *s).collect());
     let lost = reference_runs
         .iter()
         .map(|(_, lost, _)| *lost)
@@ -259,7 +237,10 @@ fn main() {
     );
     let fping_median = (!fping_runs.is_empty()).then(|| {
         let dead = fping_runs.iter().map(|(_, dead)| *dead).max().unwrap_or(0);
-        (median(fping_runs.iter().map(|(s, _)| *s).collect()), dead)
+        (
+            common::median(fping_runs.iter().map(|(s, _)| *s).collect()),
+            dead,
+        )
     });
     match fping_median {
         Some((seconds, dead)) => println!(
@@ -278,8 +259,8 @@ fn main() {
             let runs = &library_runs[flavor][level];
             let dead = runs.iter().map(|(_, dead, _)| *dead).max().unwrap_or(0);
             let peak = runs.iter().map(|(_, _, peak)| *peak).fold(0.0, f64::max);
-            let seconds = median(runs.iter().map(|(s, _, _)| *s).collect());
-            let ratio = median(ratios[flavor][level].clone());
+            let seconds = common::median(runs.iter().map(|(s, _, _)| *s).collect());
+            let ratio = common::median(ratios[flavor][level].clone());
             let vs_fping = fping_median.map_or(String::new(), |(f, _)| {
                 format!(", {:.2}x fping", seconds / f)
             });

@@ -1,9 +1,9 @@
 //! The echo requests to one host and its statistics.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::millis;
+use super::{Pause, millis};
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::options::ProbeOptions;
@@ -17,8 +17,7 @@ pub(crate) struct EchoJob {
     /// Requests still to send.
     left: usize,
     ttl: u8,
-    interval: Duration,
-    started: bool,
+    pause: Pause,
     sent: usize,
     rtts: Vec<f64>,
     error: Option<Error>,
@@ -30,8 +29,7 @@ impl EchoJob {
         EchoJob {
             left: options.count,
             ttl: options.ttl,
-            interval: options.interval,
-            started: false,
+            pause: Pause::new(options.interval),
             sent: 0,
             rtts: Vec::new(),
             error: None,
@@ -47,15 +45,9 @@ impl Job for EchoJob {
             return None;
         }
         self.left -= 1;
-        let after = if self.started {
-            self.interval
-        } else {
-            Duration::ZERO
-        };
-        self.started = true;
         Some(Next {
             ttl: self.ttl,
-            after,
+            after: self.pause.next(),
         })
     }
 
@@ -91,6 +83,7 @@ impl Job for EchoJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn requests_go_one_after_the_other_with_the_interval_between() {

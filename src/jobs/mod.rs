@@ -10,6 +10,34 @@ use std::time::Duration;
 pub(crate) use echo::EchoJob;
 pub(crate) use trace::TraceJob;
 
+/// The pause before each probe of a job that sends one after the other: none before the
+/// first, then the interval.
+#[derive(Debug)]
+struct Pause {
+    interval: Duration,
+    started: bool,
+}
+
+impl Pause {
+    fn new(interval: Duration) -> Pause {
+        Pause {
+            interval,
+            started: false,
+        }
+    }
+
+    /// The pause before the next probe.
+    fn next(&mut self) -> Duration {
+        let pause = if self.started {
+            self.interval
+        } else {
+            Duration::ZERO
+        };
+        self.started = true;
+        pause
+    }
+}
+
 /// Milliseconds, as results give round-trip times.
 fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::millis;
+use super::{Pause, millis};
 use crate::error::{Error, Result};
 use crate::host::{Hop, Host};
 use crate::options::TracerouteOptions;
@@ -93,7 +93,8 @@ pub(crate) struct TraceJob {
     first: u8,
     last: u8,
     count: usize,
-    interval: Duration,
+    /// Between two probes (one distance after the other), or two rounds (in parallel).
+    pause: Pause,
     fast: bool,
     parallel: bool,
     /// By distance, from `first`.
@@ -102,7 +103,6 @@ pub(crate) struct TraceJob {
     ttl: u8,
     /// Probes asked for at `ttl` (one after the other), or rounds done (in parallel).
     asked: usize,
-    started: bool,
     done: bool,
     /// The first probe that could not be sent: the answer when none could.
     failed_send: Option<Error>,
@@ -118,13 +118,12 @@ impl TraceJob {
             first,
             last,
             count: options.probe.count,
-            interval: options.probe.interval,
+            pause: Pause::new(options.probe.interval),
             fast: options.fast,
             parallel: options.parallel,
             distances: (first..=last).map(|_| Distance::default()).collect(),
             ttl: first,
             asked: 0,
-            started: false,
             done: false,
             failed_send: None,
             fatal: None,
@@ -144,12 +143,12 @@ impl TraceJob {
             return None;
         }
         let ttl = self.ttl;
-        let after = if self.started && ttl == self.first {
-            self.interval
+        // A round's first probe follows the pause; the others leave with it.
+        let after = if ttl == self.first {
+            self.pause.next()
         } else {
             Duration::ZERO
         };
-        self.started = true;
         if ttl == self.last {
             self.ttl = self.first;
             self.asked += 1;
@@ -181,15 +180,9 @@ impl TraceJob {
             self.asked = 0;
         }
         self.asked += 1;
-        let after = if self.started {
-            self.interval
-        } else {
-            Duration::ZERO
-        };
-        self.started = true;
         Some(Next {
             ttl: self.ttl,
-            after,
+            after: self.pause.next(),
         })
     }
 }
