@@ -104,6 +104,9 @@ impl EngineCache {
             source,
         };
         let mut state = lock(&self.state);
+        // An engine closed while another call held the cache (its own prune was skipped)
+        // goes now.
+        state.kept.retain(|engine| !engine.is_closed());
         let found = state
             .live
             .get(&key)
@@ -141,7 +144,7 @@ impl EngineCache {
     }
 
     /// Drops the engines that closed. Skipped when the cache is busy (an engine may close
-    /// while a lookup holds it); the next lookup that opens an engine prunes them then.
+    /// while a lookup holds it); the next lookup drops them then.
     fn prune(&self) {
         if let Ok(mut state) = self.state.try_lock() {
             state.prune();

@@ -191,6 +191,8 @@ struct State {
     failure: Option<io::ErrorKind>,
     /// Sends to this address fail at once.
     unreachable: Option<IpAddr>,
+    /// Every read finds more datagrams than it may read: a flood faster than the reader.
+    flood: bool,
     recv_buffer_sizes: Vec<usize>,
 }
 
@@ -274,6 +276,12 @@ impl FakeTransport {
         }
     }
 
+    /// Floods the reader (`true`): every read finds more than it may read, datagrams
+    /// nobody asked for, arriving unnoticed.
+    pub(crate) fn flood(&self, flood: bool) {
+        self.state().flood = flood;
+    }
+
     /// Makes sends to `address` fail at once, as with no route.
     pub(crate) fn unreachable(&self, address: IpAddr) {
         self.state().unreachable = Some(address);
@@ -338,6 +346,10 @@ impl FakeTransport {
             if let Some(kind) = state.failure {
                 return Err(kind.into());
             }
+            if state.flood {
+                drop(state);
+                return Ok(Some(self.read_flood(max, on_reply)));
+            }
             if state.queue.is_empty() {
                 return Ok(None);
             }
@@ -366,6 +378,33 @@ impl FakeTransport {
         } else {
             Drained::Empty { read, checked_at }
         }))
+    }
+}
+
+impl FakeTransport {
+    /// Reads `max` datagrams of a flood: replies to nobody's requests.
+    fn read_flood(&self, max: usize, on_reply: &mut OnReply<'_>) -> Drained {
+        let request = IcmpRequest::new(
+            "2001:db8::dead"
+                .parse()
+                .unwrap_or(IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED)),
+            1,
+            1,
+        );
+        let junk = Answer::reply(&request, Duration::ZERO);
+        let datagram = Datagram {
+            len: junk.bytes.len(),
+            truncated: false,
+            source: Some(junk.from),
+            timestamp: None,
+            queued_error: None,
+        };
+        for _ in 0..max {
+            if let Some(received) = self.inner.kind.decode(&junk.bytes, &datagram) {
+                on_reply(&received, &junk.bytes);
+            }
+        }
+        Drained::Full
     }
 }
 
@@ -430,15 +469,21 @@ impl Transport for FakeTransport {
         max: usize,
         on_reply: &'a mut OnReply<'_>,
     ) -> BoxFuture<'a, io::Result<Drained>> {
-        Box::pin(poll_fn(move |cx| {
-            // Register first: an arrival between the read and the registration wakes it.
-            self.state().reader = Some(cx.waker().clone());
-            match self.read(max, &mut *on_reply) {
-                Ok(Some(drained)) => Poll::Ready(Ok(drained)),
-                Ok(None) => Poll::Pending,
-                Err(error) => Poll::Ready(Err(error)),
-            }
-        }))
+        Box::pin(async move {
+            // As a socket's readiness does: a reader that always finds something still
+            // yields now and then (tokio's budget).
+            tokio::task::consume_budget().await;
+            poll_fn(move |cx| {
+                // Register first: an arrival between the read and the registration wakes it.
+                self.state().reader = Some(cx.waker().clone());
+                match self.read(max, &mut *on_reply) {
+                    Ok(Some(drained)) => Poll::Ready(Ok(drained)),
+                    Ok(None) => Poll::Pending,
+                    Err(error) => Poll::Ready(Err(error)),
+                }
+            })
+            .await
+        })
     }
 
     fn try_recv(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Drained> {

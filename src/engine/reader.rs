@@ -2,11 +2,14 @@
 //! request, records how far it got (see [`Engine::poll_drained`](super::Engine)), and
 //! reads at once when a request whose deadline passed asks it to.
 
+use std::io;
 use std::sync::Arc;
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
 use super::Core;
+use crate::clock;
 use crate::error::Error;
 use crate::socket::async_socket::Drained;
 use crate::socket::received::Received;
@@ -17,9 +20,9 @@ const BATCH: usize = 256;
 /// Rounds without a datagram before the reader waits for the reactor again.
 const IDLE_ROUNDS: usize = 16;
 
-/// Rounds of a read asked for by a request, before the reader looks at its other work
-/// (a flood that never leaves the transport empty must not hold it forever).
-const CATCH_UP_ROUNDS: usize = 256;
+/// Reads that stop at their maximum in a row (65,536 datagrams) after which what was
+/// queued when they began counts as read (see [`Reader::record`]).
+const FLOOD_ROUNDS: usize = 256;
 
 /// Closes the table when the task ends in any way: a fatal error, the last handle
 /// dropped, or the runtime shutting down (which drops the task without finishing it).
@@ -39,21 +42,13 @@ fn stopped(stop: &mut oneshot::Receiver<()>) -> bool {
 /// Runs until `stop` fires or the transport fails.
 pub(super) async fn run(guard: CloseOnExit, mut stop: oneshot::Receiver<()>) {
     let core = Arc::clone(&guard.0);
+    let mut reader = Reader {
+        core: &core,
+        full_since: None,
+        full_rounds: 0,
+    };
     loop {
-        let result = {
-            let mut dispatch = |received: &Received, buf: &[u8]| core.dispatch(received, buf);
-            tokio::select! {
-                _ = &mut stop => break,
-                () = core.progress.wanted.notified() => catch_up(&core, &mut stop).await,
-                received = core.transport.recv(BATCH, &mut dispatch) => match received {
-                    Ok(drained) => {
-                        record(&core, drained);
-                        keep_reading(&core, &mut stop).await
-                    }
-                    Err(error) => Err(error),
-                },
-            }
-        };
+        let result = reader.turn(&mut stop).await;
         if let Err(error) = result {
             tracing::debug!(%error, "ICMP transport failed; failing every request in flight");
             core.close(Error::from(error));
@@ -66,56 +61,111 @@ pub(super) async fn run(guard: CloseOnExit, mut stop: oneshot::Receiver<()>) {
     drop(guard);
 }
 
-/// Records that the transport was found empty.
-fn record(core: &Core, drained: Drained) {
-    if let Drained::Empty { checked_at, .. } = drained {
-        core.progress.drained(checked_at);
-    }
+/// The reader's state: how far it got, for the deadlines that wait for it.
+struct Reader<'a> {
+    core: &'a Core,
+    /// When the run of reads that all stopped at their maximum began.
+    full_since: Option<Instant>,
+    /// Reads in that run.
+    full_rounds: usize,
 }
 
-/// Reads until the transport is empty: asked for by a request whose deadline passed.
-async fn catch_up(core: &Core, stop: &mut oneshot::Receiver<()>) -> std::io::Result<()> {
-    for _ in 0..CATCH_UP_ROUNDS {
+impl Reader<'_> {
+    /// Waits for something to read, or for a deadline asking for a read, and reads.
+    async fn turn(&mut self, stop: &mut oneshot::Receiver<()>) -> io::Result<()> {
+        let core = self.core;
+        let began = clock::now();
+        let received = {
+            let mut dispatch = |received: &Received, buf: &[u8]| core.dispatch(received, buf);
+            tokio::select! {
+                _ = &mut *stop => return Ok(()),
+                () = core.progress.wanted.notified() => None,
+                received = core.transport.recv(BATCH, &mut dispatch) => Some(received?),
+            }
+        };
+        match received {
+            // Asked for by a request whose deadline passed.
+            None => self.catch_up(stop).await,
+            Some(drained) => {
+                self.record(drained, began);
+                self.keep_reading(stop).await
+            }
+        }
+    }
+
+    /// Reads what is there now.
+    fn read(&mut self) -> io::Result<Drained> {
+        let core = self.core;
+        let began = clock::now();
         let drained = core
             .transport
             .try_recv(BATCH, &mut |received, buf| core.dispatch(received, buf))?;
-        record(core, drained);
-        if matches!(drained, Drained::Empty { .. }) || stopped(stop) {
-            return Ok(());
-        }
-        tokio::task::yield_now().await;
+        self.record(drained, began);
+        Ok(drained)
     }
-    // Still full: ask again, so that the next round of the loop reads on.
-    core.progress.wanted.notify_one();
-    Ok(())
-}
 
-/// While answers keep coming, reads them without going back to the reactor: a burst of
-/// replies (a sweep) then costs no wake-up per reply, which across threads is the most
-/// expensive part of a reply's way. The transport's readiness events are paused meanwhile
-/// and resumed by the next wait. Gives up after a few rounds that found nothing, or when
-/// no request waits.
-async fn keep_reading(core: &Core, stop: &mut oneshot::Receiver<()>) -> std::io::Result<()> {
-    if core.in_flight() == 0 {
-        return Ok(());
-    }
-    // No readiness events while this loop reads on its own: on a multi-thread runtime
-    // each would wake an idle worker, at a cost to the thread that sent the request.
-    core.transport.pause_readiness();
-    let mut idle = 0;
-    while idle < IDLE_ROUNDS && core.in_flight() > 0 {
-        tokio::task::yield_now().await;
-        if stopped(stop) {
-            return Ok(());
-        }
-        let drained = core
-            .transport
-            .try_recv(BATCH, &mut |received, buf| core.dispatch(received, buf))?;
-        record(core, drained);
+    /// Records how far a read that began at `began` got: every answer that arrived before
+    /// it found the transport empty was handed out. Under a flood faster than the reader
+    /// the transport is never found empty; then, once a run of reads has taken 65,536
+    /// datagrams, what was queued when the run began counts as read (unless the buffer
+    /// held more: it is sized for the requests in flight), so that deadlines do not wait
+    /// forever.
+    fn record(&mut self, drained: Drained, began: Instant) {
+        let progress = &self.core.progress;
         match drained {
-            Drained::Empty { read, .. } => idle = if read > 0 { 0 } else { idle + 1 },
-            Drained::Full => idle = 0,
+            Drained::Empty { checked_at, .. } => {
+                self.full_since = None;
+                self.full_rounds = 0;
+                progress.drained(checked_at);
+            }
+            Drained::Full => {
+                let since = *self.full_since.get_or_insert(began);
+                self.full_rounds += 1;
+                if self.full_rounds >= FLOOD_ROUNDS {
+                    self.full_since = None;
+                    self.full_rounds = 0;
+                    progress.drained(since);
+                }
+            }
         }
     }
-    Ok(())
+
+    /// Reads until the transport is empty, or as much as a flood allows.
+    async fn catch_up(&mut self, stop: &mut oneshot::Receiver<()>) -> io::Result<()> {
+        for _ in 0..FLOOD_ROUNDS {
+            let drained = self.read()?;
+            if matches!(drained, Drained::Empty { .. }) || stopped(stop) {
+                return Ok(());
+            }
+            tokio::task::yield_now().await;
+        }
+        Ok(())
+    }
+
+    /// While answers keep coming, reads them without going back to the reactor: a burst
+    /// of replies (a sweep) then costs no wake-up per reply, which across threads is the
+    /// most expensive part of a reply's way. The transport's readiness events are paused
+    /// meanwhile and resumed by the next wait. Gives up after a few rounds that found
+    /// nothing, or when no request waits.
+    async fn keep_reading(&mut self, stop: &mut oneshot::Receiver<()>) -> io::Result<()> {
+        let core = self.core;
+        if core.in_flight() == 0 {
+            return Ok(());
+        }
+        // No readiness events while this loop reads on its own: on a multi-thread runtime
+        // each would wake an idle worker, at a cost to the thread that sent the request.
+        core.transport.pause_readiness();
+        let mut idle = 0;
+        while idle < IDLE_ROUNDS && core.in_flight() > 0 {
+            tokio::task::yield_now().await;
+            if stopped(stop) {
+                return Ok(());
+            }
+            match self.read()? {
+                Drained::Empty { read, .. } => idle = if read > 0 { 0 } else { idle + 1 },
+                Drained::Full => idle = 0,
+            }
+        }
+        Ok(())
+    }
 }

@@ -171,6 +171,45 @@ async fn a_reply_the_reader_did_not_notice_before_the_deadline_still_counts() {
     assert_eq!(start.elapsed(), Duration::from_millis(4_500));
 }
 
+/// Ends the test process if the test is still running after `seconds` of real time: a
+/// hang in paused time (a busy runtime never lets virtual time advance) fails this way.
+struct Watchdog(Arc<std::sync::atomic::AtomicBool>);
+
+impl Watchdog {
+    fn new(seconds: u64) -> Watchdog {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let watched = Arc::clone(&done);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(seconds));
+            if !watched.load(Ordering::SeqCst) {
+                eprintln!("a test hung for {seconds} s");
+                std::process::exit(101);
+            }
+        });
+        Watchdog(done)
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_flood_faster_than_the_reader_does_not_hold_a_deadline_forever() {
+    let _watchdog = Watchdog::new(60);
+    let fake = FakeTransport::raw_v6();
+    let flooding = fake.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1_900)).await;
+        flooding.flood(true);
+    });
+    let host = ping(v6_only(&fake), probe(1)).await;
+    assert_eq!((host.packets_sent(), host.packets_received()), (1, 0));
+    fake.flood(false);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_duplicate_reply_counts_once() {
     let fake = FakeTransport::raw_v6();
