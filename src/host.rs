@@ -46,26 +46,49 @@ pub struct Host {
 /// Rounds to `decimals` decimal places.
 fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
+    let rounded = (value * scale).round() / scale;
+    // Values too large to scale have no decimals to round.
+    if rounded.is_finite() { rounded } else { value }
 }
 
 impl Host {
     /// The statistics of `address` after `packets_sent` requests, answered with these
     /// round-trip times in milliseconds (one per reply received).
-    pub fn new(address: impl Into<String>, packets_sent: usize, rtts: Vec<f64>) -> Host {
+    ///
+    /// Times that are not a number, infinite or negative are not round-trip times: they
+    /// are left out. More replies than requests count as many requests as replies, so the
+    /// packet loss stays between 0 and 1.
+    ///
+    /// ```
+    /// use icmplib::Host;
+    ///
+    /// let host = Host::new("192.0.2.1", 1, vec![f64::NAN, -200.0, 3.0, 5.0]);
+    /// assert_eq!((host.packets_sent(), host.packets_received()), (2, 2));
+    /// assert_eq!((host.min_rtt(), host.packet_loss()), (3.0, 0.0));
+    /// ```
+    pub fn new(address: impl Into<String>, packets_sent: usize, mut rtts: Vec<f64>) -> Host {
+        rtts.retain(|rtt| rtt.is_finite() && *rtt >= 0.0);
+        // -0.0 passes the test above; it is 0.
+        rtts.iter_mut().for_each(|rtt| *rtt = rtt.abs());
         let received = rtts.len();
+        let packets_sent = packets_sent.max(received);
         let (min, max, avg) = if rtts.is_empty() {
             (0.0, 0.0, 0.0)
         } else {
             let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
             let max = rtts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (min, max, rtts.iter().sum::<f64>() / received as f64)
+            // Divided before the sum, so that no sum of finite times overflows.
+            let count = received as f64;
+            let avg = rtts.iter().map(|rtt| rtt / count).sum::<f64>();
+            (min, max, avg.clamp(min, max))
         };
         let jitter = if received < 2 {
             0.0
         } else {
-            let deltas: f64 = rtts.windows(2).map(|pair| (pair[0] - pair[1]).abs()).sum();
-            deltas / (received - 1) as f64
+            let pairs = (received - 1) as f64;
+            rtts.windows(2)
+                .map(|pair| (pair[0] - pair[1]).abs() / pairs)
+                .sum()
         };
         let packet_loss = if packets_sent == 0 {
             0.0
@@ -265,6 +288,36 @@ impl fmt::Display for Hop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the figures a host is made from, its statistics make sense: a loss
+        /// between 0 and 1, finite times in order, a received count within the sent one.
+        #[test]
+        fn any_figures_give_sensible_statistics(
+            sent in 0usize..10,
+            rtts in proptest::collection::vec(
+                prop_oneof![
+                    any::<f64>(),
+                    Just(f64::NAN),
+                    Just(f64::INFINITY),
+                    Just(-200.0),
+                    0.0f64..1e4,
+                ],
+                0..10,
+            ),
+        ) {
+            let host = Host::new("192.0.2.1", sent, rtts);
+            prop_assert!((0.0..=1.0).contains(&host.packet_loss()), "{host:?}");
+            prop_assert!(host.packets_received() <= host.packets_sent());
+            for figure in [host.min_rtt(), host.avg_rtt(), host.max_rtt(), host.jitter()] {
+                prop_assert!(figure.is_finite() && figure >= 0.0, "{host:?}");
+            }
+            prop_assert!(host.rtts().iter().all(|rtt| rtt.is_finite() && *rtt >= 0.0));
+            prop_assert!(host.min_rtt() <= host.avg_rtt() && host.avg_rtt() <= host.max_rtt());
+            prop_assert!(!host.to_string().contains('-'), "{host}");
+        }
+    }
 
     #[test]
     fn nothing_sent_or_received() {

@@ -178,7 +178,8 @@ impl ProbeOptions {
             check_source(family, source)?;
         }
         let payload_len = self.payload.as_ref().map_or(self.payload_size, Vec::len);
-        check_payload_size(Family::V6, payload_len)
+        let family = self.family.or(self.source.as_ref().map(Family::of));
+        check_payload_size(family, payload_len)
     }
 
     /// The scheduler's settings for these options, checked, with `concurrency` targets in
@@ -428,6 +429,22 @@ mod tests {
                 .family(Family::V6)
         )));
         assert!(settings(ProbeOptions::default().interval(Duration::ZERO)).is_ok());
+        // The limit quoted is the family's when it is known, both otherwise.
+        let reason = |result: Result<Settings>| match result {
+            Err(Error::InvalidOption { reason }) => reason,
+            other => panic!("{other:?}"),
+        };
+        let v4 = reason(settings(
+            ProbeOptions::default()
+                .family(Family::V4)
+                .payload_size(65_510),
+        ));
+        assert!(v4.contains("65507") && !v4.contains("IPv6"), "{v4}");
+        let either = reason(settings(ProbeOptions::default().payload_size(70_000)));
+        assert!(
+            either.contains("IPv4") && either.contains("IPv6"),
+            "{either}"
+        );
         // Fits IPv6 but not IPv4.
         let settings = settings(ProbeOptions::default().payload_size(65_510)).unwrap();
         assert!(settings.check_family(Family::V6).is_ok());

@@ -107,7 +107,7 @@ impl Settings {
 
     /// Checks the payload size against the limit of `family`.
     pub(crate) fn check_family(&self, family: Family) -> Result<()> {
-        check_payload_size(family, self.payload_len())
+        check_payload_size(Some(family), self.payload_len())
     }
 
     /// The probe to send to `destination` with this TTL.

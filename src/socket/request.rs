@@ -38,6 +38,9 @@ pub struct IcmpRequest {
     id: u16,
     sequence: u16,
     payload: Arc<[u8]>,
+    /// A payload size asked for that no packet can carry: the request is refused when
+    /// sent, and no such payload is ever allocated.
+    oversized: Option<usize>,
     ttl: u8,
     traffic_class: u8,
 }
@@ -53,6 +56,7 @@ impl IcmpRequest {
             id,
             sequence,
             payload: random_payload(DEFAULT_PAYLOAD_SIZE),
+            oversized: None,
             ttl: DEFAULT_TTL,
             traffic_class: 0,
         }
@@ -72,6 +76,7 @@ impl IcmpRequest {
             id,
             sequence,
             payload,
+            oversized: None,
             ttl,
             traffic_class,
         }
@@ -80,12 +85,28 @@ impl IcmpRequest {
     /// Uses `payload` as the payload.
     pub fn with_payload(mut self, payload: impl Into<Arc<[u8]>>) -> IcmpRequest {
         self.payload = payload.into();
+        self.oversized = None;
         self
     }
 
-    /// Uses a random payload of `size` bytes.
+    /// Uses a random payload of `size` bytes. A size no ICMP packet can carry (more than
+    /// 65,527 bytes) allocates nothing: the request then has an empty payload and sending
+    /// it fails with [`Error::InvalidOption`] naming the size.
+    ///
+    /// ```
+    /// use icmplib::IcmpRequest;
+    ///
+    /// let request = IcmpRequest::new("::1".parse().unwrap(), 1, 1).with_payload_size(usize::MAX);
+    /// assert_eq!(request.payload_size(), 0);
+    /// ```
     pub fn with_payload_size(mut self, size: usize) -> IcmpRequest {
-        self.payload = random_payload(size);
+        if size > MAX_PAYLOAD_V6 {
+            self.payload = Arc::from(&[][..]);
+            self.oversized = Some(size);
+        } else {
+            self.payload = random_payload(size);
+            self.oversized = None;
+        }
         self
     }
 
@@ -150,7 +171,7 @@ impl IcmpRequest {
                 self.destination
             )));
         }
-        check_payload_size(family, self.payload.len())?;
+        check_payload_size(Some(family), self.oversized.unwrap_or(self.payload.len()))?;
         if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
         }
@@ -170,15 +191,28 @@ impl IcmpRequest {
     }
 }
 
-/// Checks a payload size against the largest datagram of `family`.
-pub(crate) fn check_payload_size(family: Family, size: usize) -> Result<()> {
-    let max = match family {
-        Family::V4 => MAX_PAYLOAD_V4,
-        Family::V6 => MAX_PAYLOAD_V6,
+/// Checks a payload size against the largest datagram of `family`, or of either family
+/// when it is not known yet.
+pub(crate) fn check_payload_size(family: Option<Family>, size: usize) -> Result<()> {
+    let (max, limit) = match family {
+        Some(Family::V4) => (
+            MAX_PAYLOAD_V4,
+            format!("{MAX_PAYLOAD_V4} bytes fit in an IPv4 packet"),
+        ),
+        Some(Family::V6) => (
+            MAX_PAYLOAD_V6,
+            format!("{MAX_PAYLOAD_V6} bytes fit in an IPv6 packet"),
+        ),
+        None => (
+            MAX_PAYLOAD_V6,
+            format!(
+                "{MAX_PAYLOAD_V4} bytes fit in an IPv4 packet, {MAX_PAYLOAD_V6} in an IPv6 packet"
+            ),
+        ),
     };
     if size > max {
         return Err(Error::invalid(format!(
-            "payload of {size} bytes is too large: at most {max} bytes fit in an {family} packet"
+            "payload of {size} bytes is too large: at most {limit}"
         )));
     }
     Ok(())
@@ -249,6 +283,7 @@ mod tests {
             Err(Error::InvalidOption { .. })
         ));
         let big = v4.clone().with_payload_size(MAX_PAYLOAD_V4 + 1);
+        assert_eq!(big.payload_size(), MAX_PAYLOAD_V4 + 1);
         assert!(matches!(
             big.validate(Family::V4),
             Err(Error::InvalidOption { .. })
@@ -258,9 +293,28 @@ mod tests {
         assert!(v4.with_ttl(0).validate(Family::V4).is_err());
         let v6 = IcmpRequest::new("2001:db8::1".parse().unwrap(), 1, 1);
         assert!(
-            v6.with_payload_size(MAX_PAYLOAD_V6)
+            v6.clone()
+                .with_payload_size(MAX_PAYLOAD_V6)
                 .validate(Family::V6)
                 .is_ok()
         );
+        // A size no packet can carry allocates nothing and is refused when sent.
+        for size in [usize::MAX, 1 << 40, MAX_PAYLOAD_V6 + 1] {
+            let huge = v6.clone().with_payload_size(size);
+            assert_eq!(huge.payload_size(), 0);
+            let Err(Error::InvalidOption { reason }) = huge.validate(Family::V6) else {
+                panic!("{size} bytes accepted");
+            };
+            assert!(reason.contains(&size.to_string()), "{reason}");
+        }
+        // An IPv4 request too large for IPv4 quotes the IPv4 limit.
+        let Err(Error::InvalidOption { reason }) = big.validate(Family::V4) else {
+            panic!("too large accepted");
+        };
+        assert!(
+            reason.contains("65507") && reason.contains("IPv4"),
+            "{reason}"
+        );
+        assert!(!reason.contains("IPv6"), "{reason}");
     }
 }
