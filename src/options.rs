@@ -174,8 +174,8 @@ impl ProbeOptions {
         if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
         }
-        if let (Some(source), Some(family)) = (self.source, self.family) {
-            check_source(family, source)?;
+        if let Some(source) = self.source {
+            check_source(self.family.unwrap_or(Family::of(&source)), source)?;
         }
         let payload_len = self.payload.as_ref().map_or(self.payload_size, Vec::len);
         let family = self.family.or(self.source.as_ref().map(Family::of));

@@ -129,6 +129,26 @@ fn bad_input_gets_typed_errors() {
             matches!(error, Error::SocketAddress { address } if address == source),
             "{error:?}"
         );
+        // Addresses that name no single host, as targets or sources (issue 11, item 13):
+        // before, "0 received".
+        for target in ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"] {
+            let error = async_ping(target, &fast(1)).await.unwrap_err();
+            assert!(
+                matches!(&error, Error::InvalidOption { reason } if reason.contains(target)),
+                "{target}: {error:?}"
+            );
+        }
+        for source in ["255.255.255.255", "224.0.0.1", "ff02::1"] {
+            let source: IpAddr = source.parse().unwrap();
+            let target = if source.is_ipv4() { "127.0.0.1" } else { "::1" };
+            let error = async_ping(target, &fast(1).source(source))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(&error, Error::InvalidOption { reason } if reason.contains(&source.to_string())),
+                "{source}: {error:?}"
+            );
+        }
         // No route out of the namespace: the send fails, nothing counts as sent, and the
         // reason is kept.
         let host = async_ping("192.0.2.9", &fast(2)).await.unwrap();

@@ -51,6 +51,7 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::pacer::Pacer;
 use crate::resolve::{Resolver, check_literal, parse_literal, resolve_target};
+use crate::socket::core::check_target;
 use crate::socket::reply::IcmpReply;
 use crate::socket::request::{check_payload_size, random_payload};
 use probes::{Blocked, Due};
@@ -365,9 +366,8 @@ where
     /// Target `key` has its address: checks it and starts its job.
     fn start(&mut self, key: Key, address: IpAddr, now: Instant) {
         let family = Family::of(&address);
-        let engine = self
-            .settings
-            .check_family(family)
+        let engine = check_target(address)
+            .and_then(|()| self.settings.check_family(family))
             .and_then(|()| self.engine(family));
         let Some(flight) = self.flights.get_mut(key) else {
             return;

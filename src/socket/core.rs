@@ -22,18 +22,58 @@ pub(crate) const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 /// request's ICMP error (see [`SocketKind::send_encoded`]).
 const SEND_RETRIES: usize = 8;
 
-/// Checks that requests to `family` can be sent from `source`: the one check of a source
-/// address against a family, for the options, the engines and the sockets.
+/// Checks that requests to `family` can be sent from `source`: an address of that family
+/// that a machine can have as its own (not multicast or the broadcast address; the
+/// unspecified address lets the system choose, as no source does). The one check of a source address, for the options, the engines and the
+/// sockets.
 ///
 /// # Errors
-/// [`Error::InvalidOption`] when `source` is of the other family.
+/// [`Error::InvalidOption`] saying what is wrong with `source`.
 pub(crate) fn check_source(family: Family, source: IpAddr) -> Result<()> {
-    if Family::of(&source) == family {
-        return Ok(());
+    if Family::of(&source) != family {
+        return Err(Error::invalid(format!(
+            "the source address {source} cannot reach an {family} address"
+        )));
     }
+    let kind = if source.is_multicast() {
+        "a multicast address"
+    } else if source == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        "the broadcast address"
+    } else {
+        return Ok(());
+    };
     Err(Error::invalid(format!(
-        "the source address {source} cannot reach an {family} address"
+        "the source address {source} is {kind}: requests must leave from an address of \
+         this machine"
     )))
+}
+
+/// Checks that `target` names one host that can answer an echo request: not the
+/// unspecified address (which Linux takes for this machine, whose replies then come from
+/// another address), a multicast group (whose members answer, not the group) or the
+/// broadcast address.
+///
+/// # Errors
+/// [`Error::InvalidOption`] saying what `target` is.
+pub(crate) fn check_target(target: IpAddr) -> Result<()> {
+    if target.is_unspecified() {
+        return Err(Error::invalid(format!(
+            "{target} is the unspecified address: it names no host to ping"
+        )));
+    }
+    if target.is_multicast() {
+        return Err(Error::invalid(format!(
+            "{target} is a multicast address: its members answer, not the group; ping \
+             them one by one"
+        )));
+    }
+    if target == IpAddr::V4(std::net::Ipv4Addr::BROADCAST) {
+        return Err(Error::invalid(format!(
+            "{target} is the broadcast address: pings go to one host; to send to a \
+             broadcast address, use an IcmpV4Socket with set_broadcast(true)"
+        )));
+    }
+    Ok(())
 }
 
 /// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
@@ -198,6 +238,34 @@ impl Queues {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sources_and_targets_that_name_no_single_host_are_refused() {
+        let ok = |address: &str| address.parse::<IpAddr>().unwrap();
+        for target in ["192.0.2.1", "2001:db8::1", "127.0.0.1", "::1"] {
+            assert!(check_target(ok(target)).is_ok(), "{target}");
+            let family = Family::of(&ok(target));
+            assert!(check_source(family, ok(target)).is_ok(), "{target}");
+        }
+        for target in ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"] {
+            assert!(
+                matches!(check_target(ok(target)), Err(Error::InvalidOption { .. })),
+                "{target}"
+            );
+        }
+        assert!(check_source(Family::V4, ok("0.0.0.0")).is_ok());
+        for source in ["239.1.2.3", "ff05::2", "255.255.255.255"] {
+            let family = Family::of(&ok(source));
+            assert!(
+                matches!(
+                    check_source(family, ok(source)),
+                    Err(Error::InvalidOption { .. })
+                ),
+                "{source}"
+            );
+        }
+        assert!(check_source(Family::V6, ok("192.0.2.1")).is_err());
+    }
 
     fn datagram_kind() -> SocketKind {
         SocketKind {
