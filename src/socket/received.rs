@@ -95,15 +95,33 @@ impl SocketKind {
 }
 
 /// The arrival time of a datagram on the monotonic clock: now, minus how long the packet
-/// waited in the socket buffer according to its kernel timestamp.
+/// waited in the socket buffer according to its kernel timestamp (on the wall clock).
+///
+/// The wall clock is read first and the monotonic clock right after, so the conversion can
+/// only come out late, by the time between the two reads, never early: read the other way
+/// round, a thread interrupted between them put the arrival before the request left, a
+/// round trip of 0 (seen about once in 30,000 loopback replies). A pair of reads more than
+/// 20 µs apart (the thread was interrupted) is read again, up to three times.
 fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
-    let now = clock::now();
     let Some(timestamp) = timestamp else {
-        return now;
+        return clock::now();
     };
-    let queued = SystemTime::now()
-        .duration_since(timestamp)
-        .unwrap_or(Duration::ZERO);
+    let mut reads = (SystemTime::now(), clock::now());
+    for _ in 0..3 {
+        let before = clock::now();
+        reads = (SystemTime::now(), clock::now());
+        if reads.1.saturating_duration_since(before) <= Duration::from_micros(20) {
+            break;
+        }
+    }
+    let (wall, now) = reads;
+    arrival(now, wall, timestamp)
+}
+
+/// When a datagram stamped `timestamp` by the kernel arrived, given the wall clock `wall`
+/// read at `now` or just before.
+fn arrival(now: Instant, wall: SystemTime, timestamp: SystemTime) -> Instant {
+    let queued = wall.duration_since(timestamp).unwrap_or(Duration::ZERO);
     if queued > MAX_QUEUE_DELAY {
         return now;
     }
@@ -183,6 +201,20 @@ pub(crate) fn receive_buffer_len(request: Option<&IcmpRequest>) -> usize {
 mod tests {
     use super::*;
     use crate::packet::{EchoKind, emit_echo};
+
+    #[test]
+    fn an_arrival_is_never_put_before_the_kernel_saw_the_packet() {
+        // The kernel stamped the packet at wall time T, monotonic time M; the reader read
+        // the wall clock 30 µs later and was then interrupted for 100 µs before it read the
+        // monotonic clock. The arrival may come out late, never before M.
+        let m = Instant::now();
+        let t = SystemTime::now();
+        let wall = t + Duration::from_micros(30);
+        let now = m + Duration::from_micros(130);
+        let arrived = arrival(now, wall, t);
+        assert!(arrived >= m, "{:?} early", m - arrived);
+        assert_eq!(arrived - m, Duration::from_micros(100));
+    }
 
     #[test]
     fn kernel_timestamps_move_the_arrival_back() {
