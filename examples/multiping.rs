@@ -208,14 +208,19 @@ async fn run(args: &Args) -> Result<bool, Error> {
     if args.summary {
         let (mut hosts, mut alive, mut sent, mut received) = (0u64, 0u64, 0u64, 0u64);
         let mut stream = std::pin::pin!(multiping_stream(targets, &options)?);
+        let mut failure = None;
         while let Some(host) = stream.next().await {
             progress.host(&host);
+            note_failure(&host, &mut failure);
             hosts += 1;
             alive += u64::from(host.is_alive());
             sent += host.packets_sent() as u64;
             received += host.packets_received() as u64;
         }
         progress.finish();
+        if let Some(error) = failure {
+            return Err(error);
+        }
         println!(
             "summary: hosts={hosts} alive={alive} down={} sent={sent} received={received} elapsed_s={:.3}",
             hosts - alive,
@@ -241,6 +246,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
     let mut stream = std::pin::pin!(multiping_stream(fed, &options)?);
     let (mut waiting, mut next) = (BTreeMap::new(), 0u64);
     let mut all_alive = true;
+    let mut failure = None;
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = write!(out, "[");
@@ -248,6 +254,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
     while let Some(host) = stream.next().await {
         progress.host(&host);
         all_alive &= host.is_alive();
+        note_failure(&host, &mut failure);
         let index = {
             let mut positions = positions.lock().unwrap_or_else(|e| e.into_inner());
             let queue = positions.get_mut(host.target());
@@ -275,13 +282,37 @@ async fn run(args: &Args) -> Result<bool, Error> {
         let _ = writeln!(out, "{}]", if next == 0 { "" } else { "\n" });
     }
     progress.finish();
-    Ok(all_alive)
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(all_alive),
+    }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// Keeps the first error of `host` that is about this process rather than the host (no
+/// socket for its family: permission, file descriptors): the run then fails as a whole.
+fn note_failure(host: &icmplib::Host, failure: &mut Option<Error>) {
+    if failure.is_none()
+        && let Some(error) = host.error().filter(|error| error.fails_the_call())
+    {
+        *failure = Some(error.clone());
+    }
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args).await {
+    // Built by hand rather than with `#[tokio::main]`, so that a runtime that cannot start
+    // (no file descriptor left) is an error message and exit status 2, not a panic.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("multiping: cannot start the tokio runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(&args)) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(error) => {

@@ -96,6 +96,11 @@ pub enum Error {
         /// What was wrong and what to do instead.
         reason: String,
     },
+    /// The process has no file descriptor left for a socket (`EMFILE`, `ENFILE`).
+    TooManyOpenFiles {
+        /// The process's limit (`RLIMIT_NOFILE`), when it could be read.
+        limit: Option<u64>,
+    },
     /// Any other operating-system error from a socket.
     Socket(Arc<io::Error>),
 }
@@ -125,12 +130,25 @@ impl Error {
         }
     }
 
-    /// True for the errors that fail a whole call rather than one of its targets: the
-    /// socket cannot be opened for this process, this source or this runtime.
-    pub(crate) fn fails_the_call(&self) -> bool {
+    /// True for the errors about the process rather than a host: the socket cannot be
+    /// opened for this process ([`Error::SocketPermission`], [`Error::TooManyOpenFiles`]),
+    /// this source ([`Error::SocketAddress`]) or this runtime ([`Error::Runtime`]). They
+    /// fail a whole call; a host of a [`multiping_stream`](crate::multiping_stream) that
+    /// carries one says that every other host would too.
+    ///
+    /// ```
+    /// use icmplib::Error;
+    ///
+    /// assert!(Error::TooManyOpenFiles { limit: Some(1024) }.fails_the_call());
+    /// assert!(!Error::SocketBroadcast.fails_the_call());
+    /// ```
+    pub fn fails_the_call(&self) -> bool {
         matches!(
             self,
-            Error::SocketPermission { .. } | Error::SocketAddress { .. } | Error::Runtime { .. }
+            Error::SocketPermission { .. }
+                | Error::SocketAddress { .. }
+                | Error::Runtime { .. }
+                | Error::TooManyOpenFiles { .. }
         )
     }
 
@@ -222,6 +240,13 @@ impl fmt::Display for Error {
             }
             Error::InvalidOption { reason } => write!(f, "Invalid option: {reason}"),
             Error::Runtime { reason } => f.write_str(reason),
+            Error::TooManyOpenFiles { limit } => {
+                f.write_str("Too many open files: no file descriptor is left for a socket")?;
+                if let Some(limit) = limit {
+                    write!(f, " (this process may have {limit}, RLIMIT_NOFILE)")?;
+                }
+                f.write_str("; raise the limit (ulimit -n) or keep fewer hosts in flight")
+            }
             Error::Socket(error) => write!(f, "Socket error: {error}"),
         }
     }

@@ -458,3 +458,43 @@ fn traceroute_prints_the_path_like_traceroute() {
         .run_program(&traceroute, &["-f", "0", &target], TIMEOUT);
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// Issue 11, item 5: with no file descriptor left for its socket, multiping marked every
+/// host down and exited 1. It must fail as a whole: exit 2, with a message naming the
+/// limit. Tried at each limit from a few descriptors up to enough: every run exits 0 (it
+/// had enough) or 2, never 1, and some run names its limit.
+#[test]
+fn multiping_without_file_descriptors_fails_as_a_whole() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exfds");
+    let multiping = example("multiping");
+    let shell = std::path::Path::new("/bin/sh");
+    let mut named = Vec::new();
+    for limit in 5..=16 {
+        let script = format!("ulimit -n {limit} && exec \"$0\" -c 1 -W 1 127.0.0.1 ::1");
+        let output = netns.run_program(
+            shell,
+            &["-c", &script, &multiping.to_string_lossy()],
+            TIMEOUT,
+        );
+        let code = output.status.code();
+        assert!(
+            matches!(code, Some(0 | 2)),
+            "ulimit -n {limit}: exit {code:?}\n{}{}",
+            stdout(&output),
+            stderr(&output)
+        );
+        if code == Some(0) {
+            break;
+        }
+        if stderr(&output).contains(&format!("may have {limit}, RLIMIT_NOFILE")) {
+            named.push(limit);
+        }
+    }
+    assert!(
+        !named.is_empty(),
+        "no run said it ran out of file descriptors"
+    );
+}

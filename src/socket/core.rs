@@ -91,6 +91,10 @@ impl SocketKind {
                 Error::SocketPermission {
                     privileged: self.privileged,
                 }
+            } else if sys::is_out_of_files(&error) {
+                Error::TooManyOpenFiles {
+                    limit: sys::open_files_limit(),
+                }
             } else {
                 Error::from(error)
             }

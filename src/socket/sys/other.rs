@@ -81,6 +81,14 @@ impl AsyncSocket {
     }
 }
 
+pub(crate) fn is_out_of_files(_: &io::Error) -> bool {
+    false
+}
+
+pub(crate) fn open_files_limit() -> Option<u64> {
+    None
+}
+
 pub(crate) fn is_socket_failure(_: &io::Error) -> bool {
     true
 }

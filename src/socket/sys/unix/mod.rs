@@ -489,6 +489,25 @@ unsafe fn extended_error(data: *const u8, len: usize) -> Option<QueuedError> {
     })
 }
 
+/// True when an error says the process (`EMFILE`) or the system (`ENFILE`) has no file
+/// descriptor left.
+pub(crate) fn is_out_of_files(error: &io::Error) -> bool {
+    matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// The process's limit of open files (`getrlimit(RLIMIT_NOFILE)`, soft limit), if known.
+pub(crate) fn open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid `rlimit` for the kernel to fill in.
+    let rc = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    #[allow(clippy::unnecessary_cast)] // `rlim_t` is not `u64` everywhere.
+    let current = limit.rlim_cur as u64;
+    (rc == 0 && limit.rlim_cur != libc::RLIM_INFINITY).then_some(current)
+}
+
 /// True for errors that say the socket itself cannot work (closed, not a socket, bad
 /// arguments, no memory). On a datagram socket every other error of a read or a send is
 /// an ICMP error that Linux reports once as the socket's pending error (`sk_err`), next to
