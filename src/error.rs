@@ -261,8 +261,39 @@ impl std::error::Error for Error {
     }
 }
 
+/// What a socket registration without the runtime's I/O driver fails with (tokio panics
+/// there; the registration catches it): an `io::Error` that becomes [`Error::Runtime`].
+#[derive(Debug)]
+struct MissingIoDriver;
+
+impl fmt::Display for MissingIoDriver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "ICMP sockets need the tokio runtime's I/O driver: build the runtime with \
+             enable_io() or enable_all() (as #[tokio::main] does)",
+        )
+    }
+}
+
+impl std::error::Error for MissingIoDriver {}
+
+impl Error {
+    /// The I/O error of a socket registration in a runtime without an I/O driver.
+    pub(crate) fn missing_io_driver() -> io::Error {
+        io::Error::other(MissingIoDriver)
+    }
+}
+
 impl From<io::Error> for Error {
     fn from(error: io::Error) -> Error {
+        if error
+            .get_ref()
+            .is_some_and(|inner| inner.is::<MissingIoDriver>())
+        {
+            return Error::Runtime {
+                reason: MissingIoDriver.to_string(),
+            };
+        }
         Error::Socket(Arc::new(error))
     }
 }

@@ -15,6 +15,7 @@ use crate::host::{Hop, Host};
 use crate::jobs::{EchoJob, TraceJob};
 use crate::options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
 use crate::resolve::{Resolver, async_resolve};
+use crate::runtime;
 use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
 use crate::socket::core::SocketKind;
 
@@ -154,6 +155,7 @@ impl Pinger {
         J: crate::scheduler::Job,
         F: FnMut(IpAddr) -> J,
     {
+        runtime::current("icmplib's async functions")?;
         let (engines, source) = self.engines(options);
         let settings = settings(source)?;
         let resolver = self.inner.resolver.clone();
@@ -233,6 +235,7 @@ impl Pinger {
         I::Item: AsRef<str> + Send + 'static,
         I::IntoIter: Send + 'static,
     {
+        runtime::current("multiping_stream")?;
         let probe = options.probe.clone();
         let (engines, source) = self.engines(&probe);
         let settings = options.settings(source)?;
@@ -284,6 +287,7 @@ impl Pinger {
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the lookup.
     pub async fn resolve(&self, name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
+        runtime::current("Pinger::resolve")?;
         match &self.inner.resolver {
             Some(resolver) => resolver.lookup(name, family).await,
             None => async_resolve(name, family).await,

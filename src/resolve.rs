@@ -11,7 +11,7 @@ use hickory_resolver::net::runtime::TokioRuntimeProvider;
 
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::runtime::block_on;
+use crate::runtime::{block_on, current};
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
 /// your choice, with the hosts file (`/etc/hosts`) consulted first. Cheap to clone.
@@ -98,6 +98,7 @@ impl Resolver {
                 _ => Ok(vec![address]),
             };
         }
+        current("Resolver::lookup")?;
         let lookup = self.inner.lookup_ip(name).await.map_err(|error| {
             tracing::debug!(%name, %error, "name lookup failed");
             not_found()
@@ -188,6 +189,7 @@ pub async fn async_resolve(name: &str, family: Option<Family>) -> Result<Vec<IpA
     if let Some(address) = parse_literal(name) {
         return check_literal(name, address, family).map(|address| vec![address]);
     }
+    current("async_resolve")?;
     Resolver::system()?.lookup(name, family).await
 }
 

@@ -1,10 +1,43 @@
-//! Running async code from the blocking functions.
+//! The tokio runtime: the one the async functions run in, checked for what they need, and
+//! the ones the blocking functions make.
 
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
 
-use tokio::runtime::Builder;
+use tokio::runtime::{Builder, Handle};
 
 use crate::error::{Error, Result};
+
+/// The runtime the calling task runs in, once checked for a time driver: `what` (a
+/// function or type) names the caller in the error.
+///
+/// Tokio cannot be asked whether a runtime has its time driver; making a timer without one
+/// panics. So a timer is made under `catch_unwind`: without the driver the caller gets
+/// [`Error::Runtime`] saying what to enable (tokio's panic message is still printed by the
+/// panic hook, and with `panic = "abort"` the process aborts as before). The I/O driver is
+/// checked where a socket is registered (see `Error::missing_io_driver`).
+///
+/// # Errors
+/// [`Error::Runtime`] outside a runtime, or in one without a time driver.
+pub(crate) fn current(what: &str) -> Result<Handle> {
+    let handle = Handle::try_current().map_err(|_| Error::Runtime {
+        reason: format!(
+            "{what} must run within a tokio runtime (with its I/O and time drivers: \
+             enable_all(), as #[tokio::main] does)"
+        ),
+    })?;
+    catch_unwind(AssertUnwindSafe(|| {
+        drop(tokio::time::sleep(Duration::ZERO))
+    }))
+    .map_err(|_| Error::Runtime {
+        reason: format!(
+            "{what} needs the tokio runtime's time driver: build the runtime with \
+                 enable_time() or enable_all() (as #[tokio::main] does)"
+        ),
+    })?;
+    Ok(handle)
+}
 
 /// Runs `future` to completion on a new single-threaded runtime, for the blocking
 /// function `name`. Refuses to run inside a tokio runtime, where blocking would stall

@@ -635,3 +635,46 @@ fn requests_that_fail_at_once_leave_turns_to_the_other_tasks() {
         );
     });
 }
+
+/// Issue 11, item 10: a runtime without its time or I/O driver made tokio panic inside the
+/// library ("timers are disabled", "IO is disabled"); each is now `Error::Runtime` saying
+/// which driver to enable.
+#[test]
+fn a_runtime_without_its_drivers_is_an_error_that_says_which() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pingdrv").run(|| {
+        let no_time = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        let no_io = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let runtime_error = |result: icmplib::Result<Host>, driver: &str| match result {
+            Err(Error::Runtime { reason }) => assert!(reason.contains(driver), "{reason}"),
+            other => panic!("{other:?}"),
+        };
+        runtime_error(
+            no_time.block_on(async_ping("127.0.0.1", &fast(1))),
+            "enable_time",
+        );
+        runtime_error(
+            no_io.block_on(async_ping("127.0.0.1", &fast(1))),
+            "enable_io",
+        );
+        let socket = no_io
+            .block_on(async { icmplib::AsyncIcmpSocket::new(Family::V4, None, true).map(drop) });
+        assert!(
+            matches!(&socket, Err(Error::Runtime { reason }) if reason.contains("enable_io")),
+            "{socket:?}"
+        );
+        let names = no_time.block_on(icmplib::async_resolve("localhost", None));
+        assert!(
+            matches!(&names, Err(Error::Runtime { reason }) if reason.contains("enable_time")),
+            "{names:?}"
+        );
+    });
+}

@@ -16,7 +16,8 @@ use tokio::runtime::Id;
 
 use super::transport::SocketTransport;
 use super::{Engine, Handle, OnClose, lock};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::runtime;
 use crate::socket::async_socket::AsyncIcmpSocket;
 use crate::socket::core::{SocketKind, check_source};
 
@@ -92,9 +93,7 @@ impl EngineCache {
         kind: SocketKind,
         source: Option<IpAddr>,
     ) -> Result<Engine> {
-        let runtime = tokio::runtime::Handle::try_current().map_err(|_| Error::Runtime {
-            reason: "the async functions of icmplib must run within a tokio runtime".into(),
-        })?;
+        let runtime = runtime::current("icmplib's async functions")?;
         if let Some(source) = source {
             check_source(kind.family, source)?;
         }

@@ -13,6 +13,7 @@ use super::sys::{self, AsyncSocket, RecvBatch};
 use crate::clock::{self, later};
 use crate::error::{Error, Result};
 use crate::family::Family;
+use crate::runtime;
 
 /// An asynchronous ICMPv4 or ICMPv6 socket (a socket2 socket in a tokio `AsyncFd`).
 ///
@@ -53,11 +54,7 @@ impl AsyncIcmpSocket {
         source: Option<IpAddr>,
         privileged: bool,
     ) -> Result<AsyncIcmpSocket> {
-        if tokio::runtime::Handle::try_current().is_err() {
-            return Err(Error::Runtime {
-                reason: "AsyncIcmpSocket::new must be called within a tokio runtime".into(),
-            });
-        }
+        runtime::current("AsyncIcmpSocket::new")?;
         let kind = SocketKind { family, privileged };
         let socket = kind.open(source)?;
         Ok(AsyncIcmpSocket {

@@ -115,13 +115,13 @@ impl AsyncSocket {
         // a sweep on a multi-thread runtime). Sends rarely find the buffer full; see
         // `write_with`.
         let interest = Interest::READABLE | Interest::ERROR;
+        let descriptor = Descriptor(self.socket.as_raw_fd());
         // SAFETY: the descriptor belongs to `self.socket`, which stays open and the same
         // until `self` is dropped; the registration is dropped first (field order), and
         // every clone of it lives within a borrow of `self` (`read_with`).
-        let registered = unsafe {
-            AsyncFd::register_with_interest(Descriptor(self.socket.as_raw_fd()), interest)
-        };
-        let registered = Arc::new(registered.map_err(|error| error.into_parts().1)?);
+        let registered =
+            register(|| unsafe { AsyncFd::register_with_interest(descriptor, interest) })?;
+        let registered = Arc::new(registered);
         *slot = Some(Arc::clone(&registered));
         Ok(registered)
     }
@@ -198,9 +198,9 @@ impl AsyncSocket {
                     // SAFETY: `duplicate` owns its descriptor (a `dup(2)` of the socket's),
                     // which stays open and the same until the registration, which owns
                     // `duplicate`, is dropped.
-                    let registered =
-                        unsafe { AsyncFd::register_with_interest(duplicate, Interest::WRITABLE) };
-                    room.insert(registered.map_err(|error| error.into_parts().1)?)
+                    room.insert(register(|| unsafe {
+                        AsyncFd::register_with_interest(duplicate, Interest::WRITABLE)
+                    })?)
                 }
             };
             match tokio::time::timeout_at(deadline.into(), registration.writable()).await {
@@ -208,5 +208,17 @@ impl AsyncSocket {
                 Err(_elapsed) => return Err(error),
             }
         }
+    }
+}
+
+/// Registers with the reactor through `register`, which panics when the runtime has no
+/// I/O driver (tokio cannot be asked first): the panic becomes
+/// `Error::missing_io_driver`, which the socket reports as `Error::Runtime`.
+fn register<T: AsRawFd>(
+    register: impl FnOnce() -> Result<AsyncFd<T>, tokio::io::unix::AsyncFdRegisterError<T>>,
+) -> io::Result<AsyncFd<T>> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(register)) {
+        Ok(registered) => registered.map_err(|error| error.into_parts().1),
+        Err(_) => Err(crate::error::Error::missing_io_driver()),
     }
 }
