@@ -87,6 +87,9 @@ pub(crate) struct Core {
     table: Mutex<PendingTable<Waiter>>,
     /// The identifier of requests that do not ask for one (raw sockets).
     id: u16,
+    /// More identifiers, taken (raw sockets) when 65,536 requests to one peer are in
+    /// flight under the others: each one gives room for 65,536 more.
+    extra_ids: Mutex<Vec<u16>>,
     /// The receive buffer size asked for so far.
     recv_buffer: AtomicUsize,
     progress: Progress,
@@ -246,7 +249,31 @@ impl Core {
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+
+    /// The identifier for a request to `peer` that asks for none, on a raw socket: the
+    /// engine's own, or, once 65,536 requests to `peer` are in flight under it, another
+    /// one taken from the process's identifiers (so no other engine uses it), up to
+    /// [`MAX_IDS`] in all; then the own one, whose insert says why it fails.
+    fn free_id(&self, table: &PendingTable<Waiter>, peer: IpAddr) -> u16 {
+        if !table.is_full(peer, self.id) {
+            return self.id;
+        }
+        let mut extra = lock(&self.extra_ids);
+        if let Some(id) = extra.iter().copied().find(|id| !table.is_full(peer, *id)) {
+            return id;
+        }
+        if extra.len() + 1 < MAX_IDS {
+            let id = next_engine_id();
+            extra.push(id);
+            return id;
+        }
+        self.id
+    }
 }
+
+/// Identifiers an engine of a raw socket uses at most: requests in flight to one peer at
+/// most, in units of 65,536.
+const MAX_IDS: usize = 16;
 
 /// A process-wide source of identifiers, starting at a random value, so that engines in
 /// one process use different identifiers on their raw sockets.
@@ -273,6 +300,7 @@ impl Engine {
             transport,
             table: Mutex::new(PendingTable::new(rand::random())),
             id: next_engine_id(),
+            extra_ids: Mutex::new(Vec::new()),
             recv_buffer: AtomicUsize::new(recv_buffer_size),
             progress: Progress::new(),
             closed: AtomicBool::new(false),
@@ -309,16 +337,21 @@ impl Engine {
         token: Token,
     ) -> Result<Launched> {
         let core = &self.handle.core;
-        let id = probe.id.unwrap_or(core.id);
-        let (ticket, in_flight) = {
+        let keeps_id = core.transport.keeps_id();
+        let (ticket, id, in_flight) = {
             let mut table = core.table();
+            let id = match probe.id {
+                Some(id) => id,
+                None if keeps_id => core.free_id(&table, probe.destination),
+                None => core.id,
+            };
             let ticket = table.insert(
                 probe.destination,
-                if core.transport.keeps_id() { id } else { 0 },
+                if keeps_id { id } else { 0 },
                 Arc::clone(&probe.payload),
                 (Arc::clone(inbox), token),
             )?;
-            (ticket, table.len())
+            (ticket, id, table.len())
         };
         core.reserve_buffer(in_flight);
         let request = IcmpRequest::from_parts(

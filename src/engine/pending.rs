@@ -3,7 +3,10 @@
 //!
 //! Keys are allocated here, so two requests in flight never share one whatever the
 //! callers ask for: the sequence number is chosen by the table, skipping keys in use, and
-//! wraps around at 65,535.
+//! wraps around at 65,535. Each (peer, identifier) in flight has a cursor: how many of its
+//! 65,536 sequence numbers are in flight (a full one is refused at once) and where the
+//! next free one is looked for (after the last one given, so that requests answered or
+//! timed out in the order they left leave it free: O(1) amortised).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -78,33 +81,61 @@ pub(crate) struct Ticket {
     generation: u64,
 }
 
-/// Requests waiting for a reply, each with the payload it was sent with and its waiter
-/// (in the engine, a oneshot sender).
+/// Requests waiting for a reply, each with the payload it was sent with and its waiter.
 #[derive(Debug)]
 pub(crate) struct PendingTable<W> {
     entries: HashMap<Key, Entry<W>, BuildHasherDefault<KeyHasher>>,
+    /// The (peer, identifier) pairs in flight.
+    cursors: HashMap<(IpAddr, u16), Cursor, BuildHasherDefault<KeyHasher>>,
+    /// Where the cursor of a pair that has nothing in flight starts: after the last
+    /// sequence number given to anybody, so that a pair seen again does not reuse at once
+    /// the numbers whose late replies may still come.
     next_sequence: u16,
     next_generation: u64,
     closed: Option<Error>,
+    /// Slots looked at by inserts, to show that allocation is O(1) amortised.
+    #[cfg(test)]
+    probed: u64,
 }
+
+/// The sequence numbers of one (peer, identifier) pair.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
+    in_flight: u32,
+    next: u16,
+}
+
+/// Sequence numbers of one (peer, identifier) pair.
+const SEQUENCES: u32 = 1 << 16;
 
 impl<W> PendingTable<W> {
     /// An empty table whose first sequence number is `first_sequence`.
     pub fn new(first_sequence: u16) -> PendingTable<W> {
         PendingTable {
             entries: HashMap::default(),
+            cursors: HashMap::default(),
             next_sequence: first_sequence,
             next_generation: 0,
             closed: None,
+            #[cfg(test)]
+            probed: 0,
         }
+    }
+
+    /// True when all 65,536 sequence numbers of `peer` and `id` are in flight: an
+    /// insert would fail.
+    pub fn is_full(&self, peer: IpAddr, id: u16) -> bool {
+        self.cursors
+            .get(&(peer, id))
+            .is_some_and(|cursor| cursor.in_flight >= SEQUENCES)
     }
 
     /// Registers a request to `peer` with identifier `id`: allocates a sequence number no
     /// request in flight to that peer and id uses, and returns its ticket.
     ///
     /// # Errors
-    /// The table's error once it is closed; [`Error::InvalidOption`] if all 65,536
-    /// sequence numbers for this peer and id are in flight.
+    /// The table's error once it is closed; [`Error::InvalidOption`] at once if all
+    /// 65,536 sequence numbers for this peer and id are in flight.
     pub fn insert(
         &mut self,
         peer: IpAddr,
@@ -115,9 +146,23 @@ impl<W> PendingTable<W> {
         if let Some(error) = &self.closed {
             return Err(error.clone());
         }
-        for _ in 0..=u16::MAX {
-            let sequence = self.next_sequence;
-            self.next_sequence = self.next_sequence.wrapping_add(1);
+        let start = self.next_sequence;
+        let cursor = self.cursors.entry((peer, id)).or_insert(Cursor {
+            in_flight: 0,
+            next: start,
+        });
+        if cursor.in_flight >= SEQUENCES {
+            return Err(Error::invalid(format!(
+                "65,536 requests to {peer} with id {id} are already in flight"
+            )));
+        }
+        // A free number exists: the scan ends within 65,536 steps, and usually at once.
+        let mut sequence = cursor.next;
+        loop {
+            #[cfg(test)]
+            {
+                self.probed += 1;
+            }
             let key = Key { peer, id, sequence };
             if let std::collections::hash_map::Entry::Vacant(slot) = self.entries.entry(key) {
                 let generation = self.next_generation;
@@ -127,12 +172,26 @@ impl<W> PendingTable<W> {
                     waiter,
                     generation,
                 });
+                cursor.in_flight += 1;
+                cursor.next = sequence.wrapping_add(1);
+                self.next_sequence = cursor.next;
                 return Ok(Ticket { key, generation });
             }
+            sequence = sequence.wrapping_add(1);
         }
-        Err(Error::invalid(format!(
-            "65,536 requests to {peer} with id {id} are already in flight"
-        )))
+    }
+
+    /// Takes the entry of `key` out, and its pair's count with it.
+    fn take(&mut self, key: &Key) -> Option<W> {
+        let entry = self.entries.remove(key)?;
+        let pair = (key.peer, key.id);
+        if let Some(cursor) = self.cursors.get_mut(&pair) {
+            cursor.in_flight -= 1;
+            if cursor.in_flight == 0 {
+                self.cursors.remove(&pair);
+            }
+        }
+        Some(entry.waiter)
     }
 
     /// A reply with `key` arrived: when a request waits for it and `accept` agrees with
@@ -143,7 +202,7 @@ impl<W> PendingTable<W> {
         if !accept(&entry.payload) {
             return None;
         }
-        self.entries.remove(key).map(|entry| entry.waiter)
+        self.take(key)
     }
 
     /// The waiter gave up (its timeout expired, or its future was dropped): forgets the
@@ -151,9 +210,7 @@ impl<W> PendingTable<W> {
     /// already (answered), even if a newer request now holds the same key.
     pub fn remove(&mut self, ticket: &Ticket) -> Option<W> {
         match self.entries.get(&ticket.key) {
-            Some(entry) if entry.generation == ticket.generation => {
-                self.entries.remove(&ticket.key).map(|entry| entry.waiter)
-            }
+            Some(entry) if entry.generation == ticket.generation => self.take(&ticket.key),
             _ => None,
         }
     }
@@ -162,6 +219,7 @@ impl<W> PendingTable<W> {
     /// Later inserts fail with the same error. The first error sticks.
     pub fn close(&mut self, error: Error) -> Vec<W> {
         self.closed.get_or_insert(error);
+        self.cursors.clear();
         self.entries
             .drain()
             .map(|(_, entry)| entry.waiter)
@@ -271,6 +329,50 @@ mod tests {
             table.insert(PEER, 1, payload(b""), ()).unwrap().key,
             first.key
         );
+    }
+
+    #[test]
+    fn allocation_is_constant_time_even_with_every_number_of_a_peer_in_flight() {
+        let mut table = PendingTable::new(0);
+        let mut in_flight = std::collections::VecDeque::new();
+        for _ in 0..65_536 {
+            in_flight.push_back(table.insert(PEER, 1, payload(b""), ()).unwrap());
+        }
+        // Full: refused at once, without looking at a single slot.
+        let probed = table.probed;
+        assert!(table.is_full(PEER, 1));
+        assert!(matches!(
+            table.insert(PEER, 1, payload(b""), ()),
+            Err(Error::InvalidOption { .. })
+        ));
+        assert_eq!(table.probed, probed);
+        // Answered or timed out in the order they left, each frees the number the next
+        // one gets: one slot looked at per insert.
+        for round in 0..200_000 {
+            let oldest = in_flight.pop_front().unwrap();
+            if round % 2 == 0 {
+                table.remove(&oldest);
+            } else {
+                table.complete(&oldest.key, |_| true);
+            }
+            in_flight.push_back(table.insert(PEER, 1, payload(b""), ()).unwrap());
+        }
+        assert!(
+            table.probed - probed <= 200_000 + 1,
+            "{}",
+            table.probed - probed
+        );
+        // Other peers and identifiers are not slowed by the full one.
+        let before = table.probed;
+        for i in 0..1_000u16 {
+            table.insert(PEER, 2 + i, payload(b""), ()).unwrap();
+        }
+        assert_eq!(table.probed - before, 1_000);
+        // A pair with nothing in flight leaves no cursor behind.
+        while let Some(ticket) = in_flight.pop_front() {
+            table.remove(&ticket);
+        }
+        assert!(!table.cursors.contains_key(&(PEER, 1)));
     }
 
     #[test]

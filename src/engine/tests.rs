@@ -327,11 +327,46 @@ async fn a_deadline_asks_the_reader_for_what_it_did_not_notice() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn sequence_numbers_run_out_at_65_536_requests_to_one_peer() {
+async fn a_raw_engine_takes_another_identifier_once_a_peer_has_65_536_requests_in_flight() {
     let fake = FakeTransport::raw_v6();
     let engine = fake.engine();
     let inbox = Arc::new(Inbox::default());
     let probe = probe(HOST_V6, b"");
+    for token in 0..70_000 {
+        engine.launch(&probe, &inbox, token).expect("room");
+    }
+    assert_eq!(engine.in_flight(), 70_000);
+    // Two identifiers, and within each, every key once.
+    let mut keys: Vec<(u16, u16)> = fake
+        .sent()
+        .iter()
+        .map(|sent| (sent.request.id(), sent.request.sequence()))
+        .collect();
+    let ids: std::collections::BTreeSet<u16> = keys.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), 70_000);
+    // An identifier the caller chose is kept, and its 65,536 numbers are all there is.
+    let mut chosen = probe.clone();
+    chosen.id = Some(7);
+    for token in 0..65_536 {
+        engine.launch(&chosen, &inbox, token).expect("room");
+    }
+    let refused = engine.launch(&chosen, &inbox, 65_536);
+    assert!(
+        matches!(refused, Err(Error::InvalidOption { .. })),
+        "{:?}",
+        refused.err()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_datagram_engine_refuses_the_65_537th_request_to_a_peer_at_once() {
+    let fake = FakeTransport::datagram_v4();
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    let probe = probe(HOST_V4, b"");
     for token in 0..65_536 {
         engine.launch(&probe, &inbox, token).expect("room");
     }
@@ -341,21 +376,8 @@ async fn sequence_numbers_run_out_at_65_536_requests_to_one_peer() {
         "{:?}",
         refused.err()
     );
-    // Another peer has room, and so has another identifier.
-    assert!(engine.launch(&probe_to("2001:db8::8"), &inbox, 1).is_ok());
-    let mut other_id = probe.clone();
-    other_id.id = Some(7);
-    assert!(engine.launch(&other_id, &inbox, 2).is_ok());
-    // Every sequence number was used once.
-    let mut sequences: Vec<u16> = fake
-        .sent()
-        .iter()
-        .take(65_536)
-        .map(|sent| sent.request.sequence())
-        .collect();
-    sequences.sort_unstable();
-    sequences.dedup();
-    assert_eq!(sequences.len(), 65_536);
+    // Another peer has room.
+    assert!(engine.launch(&probe_to("192.0.2.8"), &inbox, 1).is_ok());
 }
 
 fn probe_to(destination: &str) -> Probe {

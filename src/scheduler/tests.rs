@@ -365,20 +365,35 @@ async fn a_blocked_send_times_out_from_when_it_left() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn requests_beyond_the_65_536_sequence_numbers_of_a_peer_fail_at_once() {
+async fn more_than_65_536_requests_to_one_address_all_leave_on_a_raw_socket() {
     let fake = FakeTransport::raw_v6();
-    let targets = vec![HOST; 65_537];
+    fake.echo(RTT);
+    let targets = vec![HOST; 70_000];
+    let options = MultipingOptions::from(probe(1)).concurrent_tasks(100_000);
+    let hosts = sweep(v6_only(&fake), &targets, &options).await;
+    assert!(hosts.iter().all(Host::is_alive));
+    assert_eq!(fake.sent().len(), 70_000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_beyond_65_536_to_one_address_fail_at_once_on_a_datagram_socket() {
+    let fake = FakeTransport::datagram_v4();
+    let engines: Arc<dyn Engines> = Arc::new(FakeEngines {
+        v4: Some(fake.engine()),
+        v6: None,
+    });
+    let targets = vec!["192.0.2.7"; 65_540];
     let options =
         MultipingOptions::from(probe(1).timeout(Duration::from_secs(10))).concurrent_tasks(100_000);
     let start = VirtualInstant::now();
-    let hosts = sweep(v6_only(&fake), &targets, &options).await;
+    let hosts = sweep(engines, &targets, &options).await;
     assert_eq!(start.elapsed(), Duration::from_secs(10));
     let refused: Vec<&Host> = hosts
         .iter()
         .filter(|host| matches!(host.error(), Some(Error::InvalidOption { .. })))
         .collect();
-    assert_eq!(refused.len(), 1);
-    assert_eq!(refused[0].packets_sent(), 0);
+    assert_eq!(refused.len(), 4);
+    assert!(refused.iter().all(|host| host.packets_sent() == 0));
     assert_eq!(fake.sent().len(), 65_536);
 }
 
