@@ -216,6 +216,11 @@ impl AsyncIcmpSocket {
     /// Reads what is queued now, without waiting: up to about `max` datagrams from the
     /// socket's queues (see [`Queues`]; `readiness` says whether the error queue signalled),
     /// many per system call into `batch`, handing the replies to `on_reply`.
+    ///
+    /// The replies go out in the order they arrived, whichever queue they sat in: an ICMP
+    /// error read from the error queue waits until the echo replies that arrived before it
+    /// are handed out, so that a request's first answer wins (a host's reply followed by an
+    /// error about the same request counts as answered).
     pub(crate) fn drain(
         &self,
         batch: &mut RecvBatch,
@@ -225,14 +230,18 @@ impl AsyncIcmpSocket {
     ) -> io::Result<Drained> {
         let socket = self.inner.get_ref();
         let mut queues = Queues::new(self.kind, readiness);
+        let mut errors = QueuedErrors::default();
         let mut read = 0;
+        let mut drained = Drained::Full;
         // Bounded even if the socket kept returning errors without data.
         for _ in 0..max + 8 {
             if read >= max {
                 break;
             }
             let checked_at = clock::now();
+            let mut from_error_queue = false;
             let result = queues.read(|error_queue| {
+                from_error_queue = error_queue;
                 if error_queue {
                     batch.recv_error_queue(socket)
                 } else {
@@ -243,20 +252,68 @@ impl AsyncIcmpSocket {
                 Ok(count) => {
                     for index in 0..count {
                         let (datagram, bytes) = batch.get(index);
-                        if let Some(received) = self.kind.decode(bytes, datagram) {
+                        let Some(received) = self.kind.decode(bytes, datagram) else {
+                            continue;
+                        };
+                        if from_error_queue {
+                            errors.keep(received, &bytes[..datagram.len]);
+                        } else {
+                            errors.hand_out_before(received.time, on_reply);
                             on_reply(&received, bytes);
                         }
                     }
                     read += count;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                    return Ok(Drained::Empty { read, checked_at });
+                    drained = Drained::Empty { read, checked_at };
+                    break;
                 }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
+                Err(error) => {
+                    errors.hand_out_all(on_reply);
+                    return Err(error);
+                }
             }
         }
-        Ok(Drained::Full)
+        errors.hand_out_all(on_reply);
+        Ok(drained)
+    }
+}
+
+/// ICMP errors read from a datagram socket's error queue, held until the replies that
+/// arrived before them were handed out. Few: errors are rare, and a drain holds them for
+/// the length of one read.
+#[derive(Default)]
+struct QueuedErrors {
+    /// By arrival, each with a copy of its bytes.
+    errors: std::collections::VecDeque<(Received, Vec<u8>)>,
+}
+
+impl QueuedErrors {
+    fn keep(&mut self, received: Received, bytes: &[u8]) {
+        let place = self
+            .errors
+            .partition_point(|(kept, _)| kept.time <= received.time);
+        self.errors.insert(place, (received, bytes.to_vec()));
+    }
+
+    /// Hands out the errors that arrived at or before `time`.
+    fn hand_out_before(&mut self, time: Instant, on_reply: &mut dyn FnMut(&Received, &[u8])) {
+        while self
+            .errors
+            .front()
+            .is_some_and(|(error, _)| error.time <= time)
+        {
+            if let Some((error, bytes)) = self.errors.pop_front() {
+                on_reply(&error, &bytes);
+            }
+        }
+    }
+
+    fn hand_out_all(&mut self, on_reply: &mut dyn FnMut(&Received, &[u8])) {
+        for (error, bytes) in self.errors.drain(..) {
+            on_reply(&error, &bytes);
+        }
     }
 }
 
