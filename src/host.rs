@@ -67,9 +67,14 @@ impl Host {
     /// assert_eq!((host.min_rtt(), host.packet_loss()), (3.0, 0.0));
     /// ```
     pub fn new(address: impl Into<String>, packets_sent: usize, mut rtts: Vec<f64>) -> Host {
-        rtts.retain(|rtt| rtt.is_finite() && *rtt >= 0.0);
-        // -0.0 passes the test above; it is 0.
-        rtts.iter_mut().for_each(|rtt| *rtt = rtt.abs());
+        if !rtts
+            .iter()
+            .all(|rtt| rtt.is_finite() && rtt.is_sign_positive())
+        {
+            rtts.retain(|rtt| rtt.is_finite() && *rtt >= 0.0);
+            // -0.0 passes the test above; it is 0.
+            rtts.iter_mut().for_each(|rtt| *rtt = rtt.abs());
+        }
         let received = rtts.len();
         let packets_sent = packets_sent.max(received);
         let (min, max, avg) = if rtts.is_empty() {

@@ -85,11 +85,13 @@ pub(crate) struct Ticket {
 #[derive(Debug)]
 pub(crate) struct PendingTable<W> {
     entries: HashMap<Key, Entry<W>, BuildHasherDefault<KeyHasher>>,
-    /// The (peer, identifier) pairs in flight.
-    cursors: HashMap<(IpAddr, u16), Cursor, BuildHasherDefault<KeyHasher>>,
-    /// Where the cursor of a pair that has nothing in flight starts: after the last
-    /// sequence number given to anybody, so that a pair seen again does not reuse at once
-    /// the numbers whose late replies may still come.
+    /// The (peer, identifier) pairs in flight, counted once the table holds [`COUNT_FROM`]
+    /// requests: below that, no pair can be full and a scan from `next_sequence` looks at
+    /// few slots, and a sweep of distinct hosts pays nothing for the counting.
+    cursors: Option<HashMap<(IpAddr, u16), Cursor, BuildHasherDefault<KeyHasher>>>,
+    /// After the last sequence number given: where the next one is looked for (a pair
+    /// that is not counted, or new). A pair seen again thus does not reuse at once the
+    /// numbers whose late replies may still come.
     next_sequence: u16,
     next_generation: u64,
     closed: Option<Error>,
@@ -108,12 +110,16 @@ struct Cursor {
 /// Sequence numbers of one (peer, identifier) pair.
 const SEQUENCES: u32 = 1 << 16;
 
+/// Requests in the table from which pairs are counted (and below half of which they are
+/// not any more).
+const COUNT_FROM: usize = 4_096;
+
 impl<W> PendingTable<W> {
     /// An empty table whose first sequence number is `first_sequence`.
     pub fn new(first_sequence: u16) -> PendingTable<W> {
         PendingTable {
             entries: HashMap::default(),
-            cursors: HashMap::default(),
+            cursors: None,
             next_sequence: first_sequence,
             next_generation: 0,
             closed: None,
@@ -126,8 +132,27 @@ impl<W> PendingTable<W> {
     /// insert would fail.
     pub fn is_full(&self, peer: IpAddr, id: u16) -> bool {
         self.cursors
-            .get(&(peer, id))
+            .as_ref()
+            .and_then(|cursors| cursors.get(&(peer, id)))
             .is_some_and(|cursor| cursor.in_flight >= SEQUENCES)
+    }
+
+    /// Counts the pairs in flight, once the table is large enough for one to fill up.
+    fn count_pairs(&mut self) {
+        if self.cursors.is_some() || self.entries.len() < COUNT_FROM {
+            return;
+        }
+        let mut cursors: HashMap<_, Cursor, BuildHasherDefault<KeyHasher>> = HashMap::default();
+        for key in self.entries.keys() {
+            cursors
+                .entry((key.peer, key.id))
+                .or_insert(Cursor {
+                    in_flight: 0,
+                    next: self.next_sequence,
+                })
+                .in_flight += 1;
+        }
+        self.cursors = Some(cursors);
     }
 
     /// Registers a request to `peer` with identifier `id`: allocates a sequence number no
@@ -146,18 +171,26 @@ impl<W> PendingTable<W> {
         if let Some(error) = &self.closed {
             return Err(error.clone());
         }
+        self.count_pairs();
         let start = self.next_sequence;
-        let cursor = self.cursors.entry((peer, id)).or_insert(Cursor {
-            in_flight: 0,
-            next: start,
-        });
-        if cursor.in_flight >= SEQUENCES {
-            return Err(Error::invalid(format!(
-                "65,536 requests to {peer} with id {id} are already in flight"
-            )));
-        }
-        // A free number exists: the scan ends within 65,536 steps, and usually at once.
-        let mut sequence = cursor.next;
+        let mut cursor = match self.cursors.as_mut() {
+            Some(cursors) => {
+                let cursor = cursors.entry((peer, id)).or_insert(Cursor {
+                    in_flight: 0,
+                    next: start,
+                });
+                if cursor.in_flight >= SEQUENCES {
+                    return Err(Error::invalid(format!(
+                        "65,536 requests to {peer} with id {id} are already in flight"
+                    )));
+                }
+                Some(cursor)
+            }
+            None => None,
+        };
+        // A free number exists (a counted pair is not full; an uncounted one has fewer
+        // than COUNT_FROM in flight): the scan ends within 65,536 steps, usually at once.
+        let mut sequence = cursor.as_ref().map_or(start, |cursor| cursor.next);
         loop {
             #[cfg(test)]
             {
@@ -172,9 +205,12 @@ impl<W> PendingTable<W> {
                     waiter,
                     generation,
                 });
-                cursor.in_flight += 1;
-                cursor.next = sequence.wrapping_add(1);
-                self.next_sequence = cursor.next;
+                let next = sequence.wrapping_add(1);
+                if let Some(cursor) = cursor.as_mut() {
+                    cursor.in_flight += 1;
+                    cursor.next = next;
+                }
+                self.next_sequence = next;
                 return Ok(Ticket { key, generation });
             }
             sequence = sequence.wrapping_add(1);
@@ -184,11 +220,16 @@ impl<W> PendingTable<W> {
     /// Takes the entry of `key` out, and its pair's count with it.
     fn take(&mut self, key: &Key) -> Option<W> {
         let entry = self.entries.remove(key)?;
-        let pair = (key.peer, key.id);
-        if let Some(cursor) = self.cursors.get_mut(&pair) {
-            cursor.in_flight -= 1;
-            if cursor.in_flight == 0 {
-                self.cursors.remove(&pair);
+        if let Some(cursors) = self.cursors.as_mut() {
+            if self.entries.len() < COUNT_FROM / 2 {
+                self.cursors = None;
+            } else if let std::collections::hash_map::Entry::Occupied(mut cursor) =
+                cursors.entry((key.peer, key.id))
+            {
+                cursor.get_mut().in_flight -= 1;
+                if cursor.get().in_flight == 0 {
+                    cursor.remove();
+                }
             }
         }
         Some(entry.waiter)
@@ -219,7 +260,7 @@ impl<W> PendingTable<W> {
     /// Later inserts fail with the same error. The first error sticks.
     pub fn close(&mut self, error: Error) -> Vec<W> {
         self.closed.get_or_insert(error);
-        self.cursors.clear();
+        self.cursors = None;
         self.entries
             .drain()
             .map(|(_, entry)| entry.waiter)
@@ -372,7 +413,10 @@ mod tests {
         while let Some(ticket) = in_flight.pop_front() {
             table.remove(&ticket);
         }
-        assert!(!table.cursors.contains_key(&(PEER, 1)));
+        assert!(
+            table.cursors.is_none(),
+            "counting stops once the table is small"
+        );
     }
 
     #[test]

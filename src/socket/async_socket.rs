@@ -229,7 +229,7 @@ impl AsyncIcmpSocket {
         on_reply: &mut dyn FnMut(&Received, &[u8]),
     ) -> io::Result<Drained> {
         let socket = self.inner.get_ref();
-        let mut queues = Queues::new(self.kind, readiness);
+        let mut queues = Queues::new(readiness);
         let mut errors = QueuedErrors::default();
         let mut read = 0;
         let mut drained = Drained::Full;
@@ -256,7 +256,11 @@ impl AsyncIcmpSocket {
                             continue;
                         };
                         if from_error_queue {
-                            errors.keep(received, &bytes[..datagram.len]);
+                            // A raw socket sees the ICMP messages themselves; their copy
+                            // on its error queue is only read to be dropped.
+                            if !self.kind.privileged {
+                                errors.keep(received, &bytes[..datagram.len]);
+                            }
                         } else {
                             errors.hand_out_before(received.time, on_reply);
                             on_reply(&received, bytes);

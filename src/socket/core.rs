@@ -18,9 +18,13 @@ use crate::family::Family;
 /// that said it was full.
 pub(crate) const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 
-/// How many times a datagram socket's send is tried again after failing with another
-/// request's ICMP error (see [`SocketKind::send_encoded`]).
+/// How many times a send is tried again after failing with another request's ICMP error
+/// (see [`SocketKind::send_encoded`]).
 const SEND_RETRIES: usize = 8;
+
+/// Requests larger than this may not fit the small send buffer sockets are opened with,
+/// once split into IP fragments: the buffer is grown for them.
+const LARGE_MESSAGE: usize = 1_400;
 
 /// Checks that requests to `family` can be sent from `source`: an address of that family
 /// that a machine can have as its own (not multicast or the broadcast address; the
@@ -114,17 +118,21 @@ impl SocketKind {
     /// Sends an already encoded request; a full send buffer is reported as is (see
     /// [`sys::is_send_buffer_full`]).
     ///
-    /// On a datagram socket, an ICMP error that arrived for an earlier request is also
-    /// reported by the next send as the socket's pending error, whatever its destination:
-    /// that send did not happen. It is tried again (after clearing any error that arrived
+    /// An ICMP error that arrived for an earlier request is also reported by the next send
+    /// as the socket's pending error (`IP_RECVERR`), whatever its destination: that send
+    /// did not happen. It is tried again (after clearing any error that arrived
     /// meanwhile); a send that fails for its own reason fails the same way every time, and
-    /// that error is returned.
+    /// that error is returned. A request larger than the socket's small send buffer grows
+    /// it first ([`sys::fit_send_buffer`]).
     pub fn send_encoded(
         self,
         socket: &Socket,
         request: &IcmpRequest,
         message: &[u8],
     ) -> io::Result<()> {
+        if message.len() > LARGE_MESSAGE {
+            sys::fit_send_buffer(socket, message.len())?;
+        }
         let send = || {
             sys::send_to(
                 socket,
@@ -138,9 +146,7 @@ impl SocketKind {
         for _ in 0..SEND_RETRIES {
             match &result {
                 Err(error)
-                    if !self.privileged
-                        && !sys::is_send_buffer_full(error)
-                        && !sys::is_socket_failure(error) =>
+                    if !sys::is_send_buffer_full(error) && !sys::is_socket_failure(error) =>
                 {
                     let _ = socket.take_error();
                     result = send();
@@ -165,25 +171,33 @@ impl SocketKind {
     }
 
     /// Reads one datagram without blocking, from whichever queue [`Queues`] says.
-    /// `WouldBlock` when both are empty.
+    /// `WouldBlock` when both are empty. A raw socket's error queue is read and dropped:
+    /// the socket sees the ICMP messages themselves.
     pub fn read(
         self,
         socket: &Socket,
         buf: &mut [u8],
         readiness: Readiness,
     ) -> io::Result<sys::Datagram> {
-        Queues::new(self, readiness).read(|error_queue| {
-            if error_queue {
-                sys::recv_error_queue(socket, buf)
-            } else {
-                sys::recv(socket, buf)
+        let mut queues = Queues::new(readiness);
+        // Bounded: a flood of errors cannot hold a read forever.
+        for _ in 0..64 {
+            let datagram = queues.read(|error_queue| {
+                if error_queue {
+                    sys::recv_error_queue(socket, buf)
+                } else {
+                    sys::recv(socket, buf)
+                }
+            })?;
+            if !(self.privileged && datagram.queued_error.is_some()) {
+                return Ok(datagram);
             }
-        })
+        }
+        Err(io::ErrorKind::WouldBlock.into())
     }
 }
 
-/// True when a read error of a datagram socket only reports an ICMP error waiting on its
-/// error queue.
+/// True when a read error only reports an ICMP error waiting on the socket's error queue.
 pub(crate) fn is_pending_icmp_error(error: &io::Error) -> bool {
     !matches!(
         error.kind(),
@@ -191,25 +205,23 @@ pub(crate) fn is_pending_icmp_error(error: &io::Error) -> bool {
     ) && !sys::is_socket_failure(error)
 }
 
-/// Which queue of a socket to read next. Raw sockets have one queue. A datagram socket
-/// with `IP_RECVERR` / `IPV6_RECVERR` also has an error queue (`MSG_ERRQUEUE`) holding the
-/// ICMP errors about its requests; Linux signals one with `EPOLLERR` and reports it once as
-/// the error of the next normal read. The error queue is read while it has something (it
-/// signalled, or a normal read said so), then the normal queue.
+/// Which queue of a socket to read next. With `IP_RECVERR` / `IPV6_RECVERR` (every socket
+/// on Linux) a socket has an error queue (`MSG_ERRQUEUE`) beside its normal queue, holding
+/// the ICMP errors about its requests; Linux signals one with `EPOLLERR` and reports it
+/// once as the error of the next normal read. The error queue is read while it has
+/// something (it signalled, or a normal read said so), then the normal queue.
 ///
 /// The one reading discipline of both queues, for single reads and for batches.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Queues {
-    privileged: bool,
     error_queue: bool,
 }
 
 impl Queues {
     /// Starts with the error queue when the socket signalled an error.
-    pub(crate) fn new(kind: SocketKind, readiness: Readiness) -> Queues {
+    pub(crate) fn new(readiness: Readiness) -> Queues {
         Queues {
-            privileged: kind.privileged,
-            error_queue: readiness.error && !kind.privileged,
+            error_queue: readiness.error,
         }
     }
 
@@ -229,7 +241,7 @@ impl Queues {
                 }
             }
             match recv(false) {
-                Err(error) if !self.privileged && is_pending_icmp_error(&error) => {
+                Err(error) if is_pending_icmp_error(&error) => {
                     self.error_queue = true;
                 }
                 other => return other,
@@ -271,13 +283,6 @@ mod tests {
         assert!(check_source(Family::V6, ok("192.0.2.1")).is_err());
     }
 
-    fn datagram_kind() -> SocketKind {
-        SocketKind {
-            family: Family::V4,
-            privileged: false,
-        }
-    }
-
     fn would_block<T>() -> io::Result<T> {
         Err(io::ErrorKind::WouldBlock.into())
     }
@@ -288,7 +293,7 @@ mod tests {
             readable: true,
             error: true,
         };
-        let mut queues = Queues::new(datagram_kind(), signalled);
+        let mut queues = Queues::new(signalled);
         let mut errors = vec![Ok("error 2"), Ok("error 1")];
         let mut read = |error_queue: bool| {
             if error_queue {
@@ -304,7 +309,7 @@ mod tests {
 
     #[test]
     fn a_normal_read_that_reports_an_icmp_error_moves_to_the_error_queue() {
-        let mut queues = Queues::new(datagram_kind(), Readiness::default());
+        let mut queues = Queues::new(Readiness::default());
         let mut reported = false;
         let mut read = |error_queue: bool| {
             if error_queue {
@@ -320,26 +325,18 @@ mod tests {
     }
 
     #[test]
-    fn raw_sockets_have_one_queue_and_both_empty_is_would_block() {
-        let raw = SocketKind {
-            family: Family::V6,
-            privileged: true,
-        };
+    fn both_queues_empty_is_would_block() {
         let signalled = Readiness {
             readable: false,
             error: true,
         };
-        let mut queues = Queues::new(raw, signalled);
+        let mut queues = Queues::new(signalled);
         let mut asked = Vec::new();
         let result: io::Result<()> = queues.read(|error_queue| {
             asked.push(error_queue);
             would_block()
         });
         assert_eq!(result.unwrap_err().kind(), io::ErrorKind::WouldBlock);
-        assert_eq!(asked, [false]);
-        // A datagram socket whose queues are both empty.
-        let mut queues = Queues::new(datagram_kind(), signalled);
-        let result: io::Result<()> = queues.read(|_| would_block());
-        assert_eq!(result.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(asked, [true, false]);
     }
 }

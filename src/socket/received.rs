@@ -100,22 +100,13 @@ impl SocketKind {
 /// The wall clock is read first and the monotonic clock right after, so the conversion can
 /// only come out late, by the time between the two reads, never early: read the other way
 /// round, a thread interrupted between them put the arrival before the request left, a
-/// round trip of 0 (seen about once in 30,000 loopback replies). A pair of reads more than
-/// 20 µs apart (the thread was interrupted) is read again, up to three times.
+/// round trip of 0 (seen about once in 30,000 loopback replies).
 fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
     let Some(timestamp) = timestamp else {
         return clock::now();
     };
-    let mut reads = (SystemTime::now(), clock::now());
-    for _ in 0..3 {
-        let before = clock::now();
-        reads = (SystemTime::now(), clock::now());
-        if reads.1.saturating_duration_since(before) <= Duration::from_micros(20) {
-            break;
-        }
-    }
-    let (wall, now) = reads;
-    arrival(now, wall, timestamp)
+    let wall = SystemTime::now();
+    arrival(clock::now(), wall, timestamp)
 }
 
 /// When a datagram stamped `timestamp` by the kernel arrived, given the wall clock `wall`

@@ -194,28 +194,22 @@ impl IcmpRequest {
 /// Checks a payload size against the largest datagram of `family`, or of either family
 /// when it is not known yet.
 pub(crate) fn check_payload_size(family: Option<Family>, size: usize) -> Result<()> {
-    let (max, limit) = match family {
-        Some(Family::V4) => (
-            MAX_PAYLOAD_V4,
-            format!("{MAX_PAYLOAD_V4} bytes fit in an IPv4 packet"),
-        ),
-        Some(Family::V6) => (
-            MAX_PAYLOAD_V6,
-            format!("{MAX_PAYLOAD_V6} bytes fit in an IPv6 packet"),
-        ),
-        None => (
-            MAX_PAYLOAD_V6,
-            format!(
-                "{MAX_PAYLOAD_V4} bytes fit in an IPv4 packet, {MAX_PAYLOAD_V6} in an IPv6 packet"
-            ),
+    let max = match family {
+        Some(Family::V4) => MAX_PAYLOAD_V4,
+        Some(Family::V6) | None => MAX_PAYLOAD_V6,
+    };
+    if size <= max {
+        return Ok(());
+    }
+    let limit = match family {
+        Some(family) => format!("{max} bytes fit in an {family} packet"),
+        None => format!(
+            "{MAX_PAYLOAD_V4} bytes fit in an IPv4 packet, {MAX_PAYLOAD_V6} in an IPv6 packet"
         ),
     };
-    if size > max {
-        return Err(Error::invalid(format!(
-            "payload of {size} bytes is too large: at most {limit}"
-        )));
-    }
-    Ok(())
+    Err(Error::invalid(format!(
+        "payload of {size} bytes is too large: at most {limit}"
+    )))
 }
 
 /// A payload of `size` random bytes.

@@ -81,6 +81,10 @@ impl AsyncSocket {
     }
 }
 
+pub(crate) fn fit_send_buffer(_: &Socket, _: usize) -> io::Result<()> {
+    Err(unsupported())
+}
+
 pub(crate) fn is_out_of_files(_: &io::Error) -> bool {
     false
 }

@@ -44,6 +44,8 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
     let socket = Socket::new(domain, kind, Some(protocol))?;
     socket.set_nonblocking(true)?;
     enable_timestamps(&socket)?;
+    // A small send buffer: see `SEND_BUFFER`.
+    socket.set_send_buffer_size(SEND_BUFFER)?;
     // The socket's own TTL and TOS are the defaults of a request, whatever the system's
     // defaults: requests that use them need no per-packet control message.
     match family {
@@ -69,10 +71,41 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
     #[cfg(target_os = "linux")]
     if privileged {
         linux::set_type_filter(&socket, family)?;
-    } else {
-        linux::enable_error_queue(&socket, family)?;
     }
+    // On a datagram socket the error queue brings the ICMP errors about its requests. On
+    // a raw socket, which sees those messages themselves, it makes a send whose packet a
+    // full queue of the link dropped fail with ENOBUFS, which Linux otherwise reports as
+    // sent (and the request as lost): see `SEND_BUFFER`.
+    #[cfg(target_os = "linux")]
+    linux::enable_error_queue(&socket, family)?;
     Ok(socket)
+}
+
+/// The send buffer every ICMP socket is opened with (`SO_SNDBUF`; Linux doubles it).
+///
+/// The kernel counts a sent packet against its socket's buffer until the link has sent
+/// it, so this bounds what one socket can queue in front of a slow link: a few dozen
+/// small requests, which fit the queue of any link, instead of the hundreds of the
+/// default buffer, which overflowed the queue of a 1 Mbit/s link (tbf, `limit 10kb`) and
+/// were dropped there: silently for raw IPv4 sockets, without any error for datagram IPv6
+/// sockets (measured: 4,032 requests to 1,008 live hosts, 770 to 1,142 answered, 510 to
+/// 658 hosts reported dead; with this buffer, all answered and nothing dropped). A full
+/// buffer makes sends wait until the link drains. Loopback frees packets as they are
+/// sent, so a sweep there never waits. Requests too large for it grow it
+/// ([`fit_send_buffer`]).
+pub(crate) const SEND_BUFFER: usize = 8 << 10;
+
+/// Grows the send buffer, if needed, so that a request of `len` bytes fits in it with
+/// what its IP fragments cost the kernel, a request larger than a link's MTU being sent
+/// as fragments all at once (Linux refuses a fragment once the socket holds more than
+/// twice its buffer).
+pub(crate) fn fit_send_buffer(socket: &Socket, len: usize) -> io::Result<()> {
+    let wanted = len.saturating_mul(2).saturating_add(SEND_BUFFER);
+    // Linux reports the doubled size it keeps.
+    if socket.send_buffer_size()? / 2 < wanted {
+        socket.set_send_buffer_size(wanted)?;
+    }
+    Ok(())
 }
 
 /// Sets an `int` socket option with `setsockopt(2)`.
@@ -170,8 +203,9 @@ mod linux {
         }
     }
 
-    /// `IP_RECVERR` / `IPV6_RECVERR`: ICMP errors for a datagram socket's requests are
-    /// queued on its error queue (`MSG_ERRQUEUE`) with the sender's address.
+    /// `IP_RECVERR` / `IPV6_RECVERR`: ICMP errors for the socket's requests are queued on
+    /// its error queue (`MSG_ERRQUEUE`) with the sender's address, and sends report the
+    /// errors of the packets they pass to the link.
     pub(super) fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
         match family {
             Family::V4 => set_int_option(socket, libc::SOL_IP, libc::IP_RECVERR, 1),
