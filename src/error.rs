@@ -38,6 +38,11 @@ pub enum Error {
     NameLookup {
         /// The name that was looked up.
         name: String,
+        /// Why: the name does not exist, the name servers did not answer, one failed, or
+        /// something on this machine did.
+        failure: LookupFailure,
+        /// The resolver's own error, when there is one (also [`std::error::Error::source`]).
+        cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// The process may not open this kind of ICMP socket.
     SocketPermission {
@@ -105,7 +110,40 @@ pub enum Error {
     Socket(Arc<io::Error>),
 }
 
+/// Why a name was not resolved (see [`Error::NameLookup`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LookupFailure {
+    /// The name does not exist, or has no address of the family asked for.
+    NotFound,
+    /// The name servers did not answer in time (see the resolver's timeout and attempts).
+    Timeout,
+    /// A name server answered with an error (it failed, refused, or answered nonsense).
+    Server,
+    /// Something on this machine failed: no file descriptor left for a query, no
+    /// resolver configuration, ...
+    Local,
+}
+
 impl Error {
+    /// A name that was not resolved, for `failure`, with the resolver's error.
+    pub(crate) fn name_lookup(
+        name: &str,
+        failure: LookupFailure,
+        cause: Option<Arc<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::NameLookup {
+            name: name.to_string(),
+            failure,
+            cause,
+        }
+    }
+
+    /// A name that has no address (of the family asked for).
+    pub(crate) fn name_not_found(name: &str) -> Error {
+        Error::name_lookup(name, LookupFailure::NotFound, None)
+    }
+
     /// A readable explanation of an ICMP code, as the Python library gives it: for
     /// [`Error::DestinationUnreachable`] and [`Error::TimeExceeded`] the meaning of the
     /// code in its family, for other variants `None`.
@@ -203,7 +241,25 @@ fn time_exceeded_message(family: Family, code: u8) -> &'static str {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::NameLookup { name } => write!(f, "The name '{name}' cannot be resolved"),
+            Error::NameLookup {
+                name,
+                failure,
+                cause,
+            } => {
+                write!(f, "The name '{name}' cannot be resolved")?;
+                match failure {
+                    LookupFailure::NotFound => Ok(()),
+                    LookupFailure::Timeout => {
+                        f.write_str(": the name servers did not answer in time")
+                    }
+                    LookupFailure::Server => f.write_str(": the name server failed"),
+                    LookupFailure::Local => f.write_str(": a local error"),
+                }?;
+                match (failure, cause) {
+                    (LookupFailure::NotFound | LookupFailure::Timeout, _) | (_, None) => Ok(()),
+                    (_, Some(cause)) => write!(f, " ({cause})"),
+                }
+            }
             Error::SocketPermission { privileged: true } => f.write_str(
                 "Root privileges are required to create the socket: run as root, give the \
                  program CAP_NET_RAW (setcap cap_net_raw+ep PROGRAM), or use unprivileged \
@@ -256,6 +312,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Socket(error) => Some(&**error),
+            Error::NameLookup {
+                cause: Some(cause), ..
+            } => Some(&**cause),
             _ => None,
         }
     }

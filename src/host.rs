@@ -378,9 +378,8 @@ mod tests {
 
     #[test]
     fn errors_are_shown() {
-        let host = Host::new("nowhere.invalid", 0, vec![]).with_error(Some(Error::NameLookup {
-            name: "nowhere.invalid".into(),
-        }));
+        let host = Host::new("nowhere.invalid", 0, vec![])
+            .with_error(Some(Error::name_not_found("nowhere.invalid")));
         assert_eq!(host.ip(), None);
         assert!(
             host.to_string()

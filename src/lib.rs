@@ -91,14 +91,14 @@ mod scheduler;
 mod socket;
 mod traceroute;
 
-pub use error::{Error, Result};
+pub use error::{Error, LookupFailure, Result};
 pub use family::Family;
 pub use host::{Hop, Host};
 pub use multiping::{async_multiping, multiping, multiping_stream};
 pub use options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
 pub use ping::{async_ping, ping};
 pub use pinger::{Pinger, PingerBuilder};
-pub use resolve::{Resolver, async_resolve, resolve};
+pub use resolve::{Resolver, ResolverBuilder, async_resolve, resolve};
 pub use socket::async_socket::AsyncIcmpSocket;
 pub use socket::blocking::{IcmpV4Socket, IcmpV6Socket};
 pub use socket::reply::IcmpReply;

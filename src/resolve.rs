@@ -2,33 +2,44 @@
 //! [`Resolver`] they use.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
-use hickory_resolver::config::{
-    LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
-};
+use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::{DnsError, NetError};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LookupFailure, Result};
 use crate::family::Family;
 use crate::runtime::{block_on, current};
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
 /// your choice, with the hosts file (`/etc/hosts`) consulted first. Cheap to clone.
 ///
+/// A lookup waits at most [`ResolverBuilder::timeout`] (default 2 s) for each of
+/// [`ResolverBuilder::attempts`] (default 2) tries, and fails with
+/// [`LookupFailure::Timeout`] after that: a name server that never answers stalls a call
+/// for about 4 s, not the 15 s of the system's usual settings.
+///
 /// ```no_run
 /// # async fn run() -> icmplib::Result<()> {
+/// use std::time::Duration;
 /// use icmplib::{Family, Resolver};
 ///
 /// let resolver = Resolver::system()?;
 /// let addresses = resolver.lookup("localhost", Some(Family::V6)).await?;
 /// assert!(addresses.iter().all(|address| address.is_ipv6()));
+///
+/// let impatient = Resolver::builder().timeout(Duration::from_millis(500)).attempts(1).build()?;
 /// # Ok(())
 /// # }
 /// ```
 #[derive(Clone)]
 pub struct Resolver {
     inner: TokioResolver,
+    /// The longest a lookup may take, whatever the servers do.
+    deadline: Duration,
 }
 
 impl std::fmt::Debug for Resolver {
@@ -37,72 +48,130 @@ impl std::fmt::Debug for Resolver {
     }
 }
 
-/// Options every resolver of ours uses: the hosts file first, A and AAAA asked together.
-fn options(mut options: ResolverOpts) -> ResolverOpts {
-    options.use_hosts_file = ResolveHosts::Always;
-    options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
-    options
+/// Builds a [`Resolver`]: which name servers, how long to wait for each try, how many
+/// tries.
+#[derive(Debug, Clone)]
+pub struct ResolverBuilder {
+    servers: Option<Vec<SocketAddr>>,
+    timeout: Duration,
+    attempts: usize,
+}
+
+/// How long a lookup waits for each try by default.
+const DEFAULT_LOOKUP_TIMEOUT: Duration = Duration::from_secs(2);
+/// Tries of a lookup by default.
+const DEFAULT_LOOKUP_ATTEMPTS: usize = 2;
+
+impl ResolverBuilder {
+    /// Asks these name servers (UDP, then TCP) instead of the system's.
+    pub fn name_servers(mut self, servers: &[SocketAddr]) -> Self {
+        self.servers = Some(servers.to_vec());
+        self
+    }
+
+    /// How long each try of a lookup waits for the servers (default 2 s; at least 1 ms).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How many tries a lookup makes before it gives up (default 2; at least 1).
+    pub fn attempts(mut self, attempts: usize) -> Self {
+        self.attempts = attempts.max(1);
+        self
+    }
+
+    /// The resolver.
+    ///
+    /// # Errors
+    /// [`Error::Socket`] when the system's configuration cannot be read, or the resolver
+    /// cannot be built.
+    pub fn build(self) -> Result<Resolver> {
+        let mut builder = match &self.servers {
+            None => TokioResolver::builder_tokio().map_err(std::io::Error::other)?,
+            Some(servers) => {
+                let servers = servers
+                    .iter()
+                    .map(|server| {
+                        let mut config = NameServerConfig::udp_and_tcp(server.ip());
+                        for connection in &mut config.connections {
+                            connection.port = server.port();
+                        }
+                        config
+                    })
+                    .collect();
+                TokioResolver::builder_with_config(
+                    ResolverConfig::from_name_servers(servers),
+                    TokioRuntimeProvider::default(),
+                )
+            }
+        };
+        let options = builder.options_mut();
+        options.use_hosts_file = ResolveHosts::Always;
+        options.ip_strategy = LookupIpStrategy::Ipv4AndIpv6;
+        options.timeout = self.timeout;
+        // hickory's attempts are the tries after the first.
+        options.attempts = self.attempts - 1;
+        let inner = builder.build().map_err(std::io::Error::other)?;
+        // Each try may ask every server, over UDP and then TCP: the bound on a lookup
+        // leaves room for that, and holds whatever the servers do.
+        let tries = u32::try_from(self.attempts).unwrap_or(u32::MAX);
+        let deadline = self.timeout.saturating_mul(tries).saturating_mul(2);
+        Ok(Resolver { inner, deadline })
+    }
 }
 
 impl Resolver {
-    /// The system's resolver configuration.
+    /// A builder for a resolver: the system's name servers, a 2 s timeout for each of 2
+    /// tries, unless set otherwise.
+    pub fn builder() -> ResolverBuilder {
+        ResolverBuilder {
+            servers: None,
+            timeout: DEFAULT_LOOKUP_TIMEOUT,
+            attempts: DEFAULT_LOOKUP_ATTEMPTS,
+        }
+    }
+
+    /// The system's resolver configuration, with the default timeout and attempts.
     ///
     /// # Errors
     /// [`Error::Socket`] when the configuration cannot be read.
     pub fn system() -> Result<Resolver> {
-        let mut builder = TokioResolver::builder_tokio().map_err(std::io::Error::other)?;
-        let opts = options(builder.options_mut().clone());
-        *builder.options_mut() = opts;
-        let inner = builder.build().map_err(std::io::Error::other)?;
-        Ok(Resolver { inner })
+        Resolver::builder().build()
     }
 
-    /// A resolver asking these name servers (UDP, then TCP), with the hosts file first.
+    /// A resolver asking these name servers (UDP, then TCP), with the hosts file first
+    /// and the default timeout and attempts.
     ///
     /// # Errors
     /// [`Error::Socket`] when the resolver cannot be built.
     pub fn with_name_servers(servers: &[SocketAddr]) -> Result<Resolver> {
-        let servers = servers
-            .iter()
-            .map(|server| {
-                let mut config = NameServerConfig::udp_and_tcp(server.ip());
-                for connection in &mut config.connections {
-                    connection.port = server.port();
-                }
-                config
-            })
-            .collect();
-        let config = ResolverConfig::from_name_servers(servers);
-        let inner = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-            .with_options(options(ResolverOpts::default()))
-            .build()
-            .map_err(std::io::Error::other)?;
-        Ok(Resolver { inner })
+        Resolver::builder().name_servers(servers).build()
     }
 
     /// The addresses of `name`: IPv4 addresses first, then IPv6, or only those of
     /// `family`. An IP address is returned as is, without a lookup (if of `family`).
     ///
     /// # Errors
-    /// [`Error::NameLookup`] when the name has no address of the family asked for.
+    /// [`Error::NameLookup`] when the name has no address of the family asked for
+    /// ([`LookupFailure::NotFound`]), the servers did not answer in time
+    /// ([`LookupFailure::Timeout`]), one failed ([`LookupFailure::Server`]), or this
+    /// machine did ([`LookupFailure::Local`]: no file descriptor left, ...).
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the lookup.
     pub async fn lookup(&self, name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
-        let not_found = || Error::NameLookup {
-            name: name.to_string(),
-        };
         if let Some(address) = parse_literal(name) {
-            return match family {
-                Some(family) if Family::of(&address) != family => Err(not_found()),
-                _ => Ok(vec![address]),
-            };
+            return check_literal(name, address, family).map(|address| vec![address]);
         }
         current("Resolver::lookup")?;
-        let lookup = self.inner.lookup_ip(name).await.map_err(|error| {
-            tracing::debug!(%name, %error, "name lookup failed");
-            not_found()
-        })?;
+        let lookup = tokio::time::timeout(self.deadline, self.inner.lookup_ip(name))
+            .await
+            .map_err(|_| Error::name_lookup(name, LookupFailure::Timeout, None))?
+            .map_err(|error| {
+                tracing::debug!(%name, %error, "name lookup failed");
+                lookup_error(name, error)
+            })?;
         let mut addresses: Vec<IpAddr> = lookup
             .iter()
             .filter(|address| family.is_none_or(|family| Family::of(address) == family))
@@ -111,7 +180,7 @@ impl Resolver {
         addresses.sort_by_key(IpAddr::is_ipv6);
         addresses.dedup();
         if addresses.is_empty() {
-            return Err(not_found());
+            return Err(Error::name_not_found(name));
         }
         Ok(addresses)
     }
@@ -119,10 +188,27 @@ impl Resolver {
     /// The first address of `name` (see [`Resolver::lookup`]).
     pub(crate) async fn lookup_first(&self, name: &str, family: Option<Family>) -> Result<IpAddr> {
         let addresses = self.lookup(name, family).await?;
-        addresses.first().copied().ok_or_else(|| Error::NameLookup {
-            name: name.to_string(),
-        })
+        addresses
+            .first()
+            .copied()
+            .ok_or_else(|| Error::name_not_found(name))
     }
+}
+
+/// What a failed lookup of `name` says: the name does not exist, the servers did not
+/// answer, one failed, or this machine did.
+fn lookup_error(name: &str, error: NetError) -> Error {
+    let failure = match &error {
+        NetError::Dns(DnsError::NoRecordsFound(_)) => LookupFailure::NotFound,
+        NetError::Timeout => LookupFailure::Timeout,
+        NetError::Io(_) | NetError::Busy | NetError::NoConnections => LookupFailure::Local,
+        _ => LookupFailure::Server,
+    };
+    let cause: Option<Arc<dyn std::error::Error + Send + Sync>> = match failure {
+        LookupFailure::NotFound => None,
+        _ => Some(Arc::new(error)),
+    };
+    Error::name_lookup(name, failure, cause)
 }
 
 /// An IP address written as text, IPv6 optionally in brackets.
@@ -153,9 +239,7 @@ pub(crate) async fn resolve_target(
 /// resolve to one of this family.
 pub(crate) fn check_literal(name: &str, address: IpAddr, family: Option<Family>) -> Result<IpAddr> {
     match family {
-        Some(family) if Family::of(&address) != family => Err(Error::NameLookup {
-            name: name.to_string(),
-        }),
+        Some(family) if Family::of(&address) != family => Err(Error::name_not_found(name)),
         _ => Ok(address),
     }
 }
@@ -217,6 +301,6 @@ mod tests {
         let error = async_resolve("2001:db8::1", Some(Family::V4))
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::NameLookup { name } if name == "2001:db8::1"));
+        assert!(matches!(error, Error::NameLookup { name, .. } if name == "2001:db8::1"));
     }
 }

@@ -60,6 +60,13 @@ use slab::{Key, Slab, Timeline};
 /// Units of work (targets taken or finished, probes sent) in one turn of a scheduler.
 pub(crate) const PER_TURN: usize = 256;
 
+/// Names looked up at once at most by one call. A lookup holds a socket for each of its
+/// questions (A and AAAA) until the answers come: 1,000 names in flight at once ran a
+/// process out of file descriptors at the usual limit of 1,024, and the failed lookups
+/// looked like names that do not exist. Names beyond it wait, keeping their place among
+/// the targets in flight.
+const MAX_LOOKUPS: usize = 64;
+
 /// Where a scheduler's engines come from: a `Pinger`'s, for one socket
 /// kind and source address (or, in the tests, engines on a fake transport).
 pub(crate) trait Engines: Send + Sync {
@@ -231,6 +238,8 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     blocked: Option<Blocked>,
     /// Made on the first name (an empty set allocates): most calls have none.
     lookups: Option<FuturesUnordered<Lookup>>,
+    /// Names waiting for room among the lookups in flight ([`MAX_LOOKUPS`]).
+    names: VecDeque<Key>,
     finished: VecDeque<Finished<I::Item, J::Output>>,
     /// Made on first use, so that a scheduler can be made outside a runtime.
     timer: Option<Pin<Box<Sleep>>>,
@@ -279,6 +288,7 @@ where
             ready: VecDeque::new(),
             blocked: None,
             lookups: None,
+            names: VecDeque::new(),
             finished: VecDeque::with_capacity(room),
             timer: None,
             timer_at: None,
@@ -329,8 +339,12 @@ where
         }
     }
 
-    /// Looks up the name of target `key`; [`Scheduler::poll_lookups`] takes it on.
+    /// Looks up the name of target `key` when there is room among the lookups in flight,
+    /// later otherwise; [`Scheduler::poll_lookups`] takes it on.
     fn look_up(&mut self, key: Key) {
+        if self.lookups.as_ref().map_or(0, FuturesUnordered::len) >= MAX_LOOKUPS {
+            return self.names.push_back(key);
+        }
         let Some(flight) = self.flights.get(key) else {
             return;
         };
@@ -351,11 +365,20 @@ where
         }));
     }
 
-    /// Starts the targets whose names were looked up.
+    /// Starts the targets whose names were looked up, and the lookups that waited for room.
     fn poll_lookups(&mut self, cx: &mut Context<'_>, now: Instant) {
-        while let Some(lookups) = self.lookups.as_mut()
-            && let Poll::Ready(Some((key, resolved))) = lookups.poll_next_unpin(cx)
-        {
+        loop {
+            while self.lookups.as_ref().map_or(0, FuturesUnordered::len) < MAX_LOOKUPS
+                && let Some(key) = self.names.pop_front()
+            {
+                self.look_up(key);
+            }
+            let Some(lookups) = self.lookups.as_mut() else {
+                return;
+            };
+            let Poll::Ready(Some((key, resolved))) = lookups.poll_next_unpin(cx) else {
+                return;
+            };
             match resolved {
                 Ok(address) => self.start(key, address, now),
                 Err(error) => self.fail(key, error),

@@ -14,6 +14,8 @@ use super::Netns;
 pub struct DnsResponder {
     address: SocketAddr,
     queries: Arc<Mutex<HashMap<String, usize>>>,
+    /// While set, questions are read and never answered: a dead server.
+    silent: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -31,17 +33,26 @@ impl DnsResponder {
             .unwrap();
         let address = socket.local_addr().unwrap();
         let queries = Arc::new(Mutex::new(HashMap::new()));
+        let silent = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = {
-            let (queries, stop) = (Arc::clone(&queries), Arc::clone(&stop));
-            std::thread::spawn(move || serve(&socket, &records, &queries, &stop))
+            let (queries, silent, stop) =
+                (Arc::clone(&queries), Arc::clone(&silent), Arc::clone(&stop));
+            std::thread::spawn(move || serve(&socket, &records, &queries, &silent, &stop))
         };
         DnsResponder {
             address,
             queries,
+            silent,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Stops answering (`true`: questions are read and dropped, as by a dead server) or
+    /// answers again.
+    pub fn set_silent(&self, silent: bool) {
+        self.silent.store(silent, Ordering::Relaxed);
     }
 
     /// Where the server listens.
@@ -69,6 +80,7 @@ fn serve(
     socket: &UdpSocket,
     records: &HashMap<String, Vec<IpAddr>>,
     queries: &Mutex<HashMap<String, usize>>,
+    silent: &AtomicBool,
     stop: &AtomicBool,
 ) {
     let mut buf = [0u8; 1500];
@@ -84,6 +96,9 @@ fn serve(
             .unwrap_or_else(PoisonError::into_inner)
             .entry(name.clone())
             .or_default() += 1;
+        if silent.load(Ordering::Relaxed) {
+            continue;
+        }
         let reply = answer(&buf[..question_end], records.get(&name), qtype);
         let _ = socket.send_to(&reply, peer);
     }
