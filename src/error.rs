@@ -338,6 +338,7 @@ impl std::error::Error for MissingIoDriver {}
 
 impl Error {
     /// The I/O error of a socket registration in a runtime without an I/O driver.
+    #[cfg_attr(not(unix), allow(dead_code))]
     pub(crate) fn missing_io_driver() -> io::Error {
         io::Error::other(MissingIoDriver)
     }

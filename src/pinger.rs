@@ -76,12 +76,17 @@ struct CallEngines {
 }
 
 impl Engines for CallEngines {
-    fn engine(&self, family: Family) -> Result<Engine> {
+    /// A link-local source address belongs to an interface: the destination's.
+    fn engine(&self, family: Family, scope_id: u32) -> Result<Engine> {
         let kind = SocketKind {
             family,
             privileged: self.privileged,
         };
-        self.cache.engine(kind, self.source)
+        let source = self.source.map(|source| match source {
+            IpAddr::V6(v6) if v6.is_unicast_link_local() => (source, scope_id),
+            _ => (source, 0),
+        });
+        self.cache.engine(kind, source)
     }
 }
 
@@ -241,7 +246,7 @@ impl Pinger {
         let settings = options.settings(source)?;
         // Open the socket of the likely family now, so that a permission problem is the
         // call's error rather than every host's.
-        if let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4))
+        if let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
             && error.fails_the_call()
         {
             return Err(error);

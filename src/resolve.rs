@@ -211,13 +211,18 @@ fn lookup_error(name: &str, error: NetError) -> Error {
     Error::name_lookup(name, failure, cause)
 }
 
-/// An IP address written as text, IPv6 optionally in brackets.
+/// An IP address written as text, IPv6 optionally in brackets and with a zone (ignored
+/// here: a lookup returns addresses); an IPv4-mapped IPv6 address is the IPv4 address.
 pub(crate) fn parse_literal(name: &str) -> Option<IpAddr> {
     let bare = name
         .strip_prefix('[')
         .and_then(|rest| rest.strip_suffix(']'))
         .unwrap_or(name);
-    bare.parse().ok()
+    let address = bare.split_once('%').map_or(bare, |(address, _)| address);
+    address
+        .parse::<IpAddr>()
+        .ok()
+        .map(|address| address.to_canonical())
 }
 
 /// Resolves `target` to one address: literals directly, names with a system resolver.

@@ -29,7 +29,8 @@ const KEPT: usize = 4;
 struct EngineKey {
     runtime: Id,
     kind: SocketKind,
-    source: Option<IpAddr>,
+    /// The source address and, for a link-local one, its interface.
+    source: Option<(IpAddr, u32)>,
 }
 
 /// The engines of one owner.
@@ -82,8 +83,8 @@ impl EngineCache {
         })
     }
 
-    /// The current runtime's engine for sockets of `kind` sending from `source`, opened
-    /// now if there is none (or it failed).
+    /// The current runtime's engine for sockets of `kind` sending from `source` (with the
+    /// interface of a link-local address), opened now if there is none (or it failed).
     ///
     /// # Errors
     /// [`Error::Runtime`] outside a tokio runtime; [`Error::InvalidOption`] for a source
@@ -91,10 +92,10 @@ impl EngineCache {
     pub(crate) fn engine(
         self: &Arc<Self>,
         kind: SocketKind,
-        source: Option<IpAddr>,
+        source: Option<(IpAddr, u32)>,
     ) -> Result<Engine> {
         let runtime = runtime::current("icmplib's async functions")?;
-        if let Some(source) = source {
+        if let Some((source, _)) = source {
             check_source(kind.family, source)?;
         }
         let key = EngineKey {
@@ -125,8 +126,8 @@ impl EngineCache {
         Ok(engine)
     }
 
-    fn open(self: &Arc<Self>, kind: SocketKind, source: Option<IpAddr>) -> Result<Engine> {
-        let socket = AsyncIcmpSocket::new(kind.family, source, kind.privileged)?;
+    fn open(self: &Arc<Self>, kind: SocketKind, source: Option<(IpAddr, u32)>) -> Result<Engine> {
+        let socket = AsyncIcmpSocket::open(kind.family, source, kind.privileged)?;
         let cache = Arc::downgrade(self);
         // A closed engine (its runtime shut down, its socket failed) is dropped at once,
         // closing its socket, rather than at the next lookup.

@@ -366,6 +366,7 @@ impl FakeTransport {
                 len: arrival.bytes.len(),
                 truncated: false,
                 source: Some(arrival.from),
+                source_scope: 0,
                 timestamp: SystemTime::now().checked_sub(queued),
                 queued_error: arrival.queued,
             };
@@ -396,6 +397,7 @@ impl FakeTransport {
             len: junk.bytes.len(),
             truncated: false,
             source: Some(junk.from),
+            source_scope: 0,
             timestamp: None,
             queued_error: None,
         };

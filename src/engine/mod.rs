@@ -59,6 +59,8 @@ const MAX_RECV_BUFFER: usize = 256 << 20;
 #[derive(Debug, Clone)]
 pub(crate) struct Probe {
     pub destination: IpAddr,
+    /// The interface of a link-local IPv6 destination (its zone); 0 for none.
+    pub scope_id: u32,
     /// The identifier to send (raw sockets); `None` for the engine's own.
     pub id: Option<u16>,
     pub payload: Arc<[u8]>,
@@ -361,7 +363,8 @@ impl Engine {
             Arc::clone(&probe.payload),
             probe.ttl,
             probe.traffic_class,
-        );
+        )
+        .with_scope_id(probe.scope_id);
         let mut message = Vec::with_capacity(probe.payload.len() + 8);
         request.encode(&mut message);
         let sending = match core.transport.try_send(&request, &message) {

@@ -22,6 +22,7 @@ const RTT: Duration = Duration::from_millis(30);
 fn probe(destination: &str, payload: &[u8]) -> Probe {
     Probe {
         destination: destination.parse().unwrap(),
+        scope_id: 0,
         id: None,
         payload: Arc::from(payload),
         ttl: 64,

@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::options::ProbeOptions;
 use crate::scheduler::{Job, Next};
+use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 
 /// `count` echo requests to one host, one after the other: each waits for its reply or
@@ -75,8 +76,8 @@ impl Job for EchoJob {
         }
     }
 
-    fn finish(self, address: IpAddr) -> Host {
-        Host::new(address.to_string(), self.sent, self.rtts).with_error(self.error)
+    fn finish(self, address: IpAddr, scope_id: u32) -> Host {
+        Host::new(address_text(address, scope_id), self.sent, self.rtts).with_error(self.error)
     }
 }
 
@@ -108,7 +109,7 @@ mod tests {
         assert_eq!(job.next(0).unwrap().after, Duration::from_millis(250));
         job.sent(9);
         assert_eq!(job.next(0), None, "all three asked for");
-        let host = job.finish("192.0.2.1".parse().unwrap());
+        let host = job.finish("192.0.2.1".parse().unwrap(), 0);
         assert_eq!((host.packets_sent(), host.packets_received()), (2, 0));
         assert!(matches!(host.error(), Some(Error::SocketBroadcast)));
     }

@@ -10,6 +10,7 @@ use crate::host::{Hop, Host};
 use crate::options::TracerouteOptions;
 use crate::packet::Kind;
 use crate::scheduler::{Job, Next};
+use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 
 /// What came back for one probe.
@@ -17,6 +18,8 @@ use crate::socket::reply::IcmpReply;
 struct Answer {
     /// Who answered: a router (Time Exceeded, Destination Unreachable) or the host.
     source: IpAddr,
+    /// The interface a link-local source answered on; 0 for other sources.
+    scope_id: u32,
     /// Round-trip time in milliseconds.
     rtt: f64,
     kind: Kind,
@@ -32,6 +35,7 @@ impl Answer {
         };
         Answer {
             source: reply.source(),
+            scope_id: reply.scope_id(),
             rtt: millis(reply.time().saturating_duration_since(sent_at)),
             kind: reply.kind(),
             error,
@@ -57,22 +61,26 @@ impl Distance {
     /// answer, so that several routers answering at one distance (ECMP) each appear
     /// rather than being merged. Each counts every probe sent at that distance.
     fn hops(&self, distance: u8) -> Vec<Hop> {
-        let mut sources: Vec<IpAddr> = Vec::new();
+        let mut sources: Vec<(IpAddr, u32)> = Vec::new();
         for answer in &self.answers {
-            if !sources.contains(&answer.source) {
-                sources.push(answer.source);
+            if !sources.contains(&(answer.source, answer.scope_id)) {
+                sources.push((answer.source, answer.scope_id));
             }
         }
         sources
             .into_iter()
-            .map(|source| {
-                let answers = self.answers.iter().filter(|answer| answer.source == source);
+            .map(|(source, scope_id)| {
+                let answers = self
+                    .answers
+                    .iter()
+                    .filter(|answer| (answer.source, answer.scope_id) == (source, scope_id));
                 let rtts = answers.clone().map(|answer| answer.rtt).collect();
                 let error = answers
                     .filter_map(|answer| answer.error.clone())
                     .next_back();
+                let address = address_text(source, scope_id);
                 Hop::new(
-                    Host::new(source.to_string(), self.sent, rtts).with_error(error),
+                    Host::new(address, self.sent, rtts).with_error(error),
                     distance,
                 )
             })
@@ -230,7 +238,7 @@ impl Job for TraceJob {
 
     /// The hops by distance, cut where the trace ends; the send error when no probe could
     /// be sent at all.
-    fn finish(self, _address: IpAddr) -> Result<Vec<Hop>> {
+    fn finish(self, _address: IpAddr, _scope_id: u32) -> Result<Vec<Hop>> {
         if let Some(error) = self.fatal {
             return Err(error);
         }
@@ -256,6 +264,7 @@ mod tests {
     fn answer(source: &str, rtt: f64, kind: Kind) -> Answer {
         Answer {
             source: source.parse().unwrap(),
+            scope_id: 0,
             rtt,
             kind,
             error: None,
@@ -386,7 +395,7 @@ mod tests {
         );
         assert_eq!(job.next(0).map(|next| next.ttl), Some(3));
         assert_eq!(job.next(0), None, "the last distance is done");
-        let hops = job.finish(router).unwrap();
+        let hops = job.finish(router, 0).unwrap();
         assert_eq!(hops.len(), 1);
         assert_eq!((hops[0].distance(), hops[0].packets_sent()), (1, 1));
     }
@@ -394,6 +403,7 @@ mod tests {
     fn time_exceeded(router: IpAddr) -> IcmpReply {
         IcmpReply {
             source: router,
+            scope_id: 0,
             family: Family::V6,
             id: 1,
             sequence: 1,

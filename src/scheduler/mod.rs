@@ -50,7 +50,8 @@ use crate::engine::{Engine, Inbox, Probe, Ticket, Token};
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::pacer::Pacer;
-use crate::resolve::{Resolver, check_literal, parse_literal, resolve_target};
+use crate::resolve::{Resolver, check_literal, resolve_target};
+use crate::socket::address::parse_address;
 use crate::socket::core::check_target;
 use crate::socket::reply::IcmpReply;
 use crate::socket::request::{check_payload_size, random_payload};
@@ -70,12 +71,14 @@ const MAX_LOOKUPS: usize = 64;
 /// Where a scheduler's engines come from: a `Pinger`'s, for one socket
 /// kind and source address (or, in the tests, engines on a fake transport).
 pub(crate) trait Engines: Send + Sync {
-    /// The engine for requests to `family`.
+    /// The engine for requests to `family`, to a destination reached through the
+    /// interface `scope_id` (a link-local IPv6 address's zone; 0 for none), which a
+    /// link-local source address needs too.
     ///
     /// # Errors
     /// Why there is none: the socket cannot be opened, the source address is of the
     /// other family, ...
-    fn engine(&self, family: Family) -> Result<Engine>;
+    fn engine(&self, family: Family, scope_id: u32) -> Result<Engine>;
 }
 
 /// What each probe looks like, and the rules of the whole call.
@@ -118,10 +121,11 @@ impl Settings {
         check_payload_size(Some(family), self.payload_len())
     }
 
-    /// The probe to send to `destination` with this TTL.
-    fn probe(&self, destination: IpAddr, ttl: u8) -> Probe {
+    /// The probe to send to `destination` (through interface `scope_id`) with this TTL.
+    fn probe(&self, destination: IpAddr, scope_id: u32, ttl: u8) -> Probe {
         Probe {
             destination,
+            scope_id,
             id: self.id,
             payload: self
                 .payload
@@ -161,8 +165,9 @@ pub(crate) trait Job {
     /// reply or an ICMP error about it), [`Error::TimeoutExceeded`], or the engine's error.
     fn settle(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>);
 
-    /// What the target's probing came to.
-    fn finish(self, address: IpAddr) -> Self::Output;
+    /// What the target's probing came to, for `address` (reached through interface
+    /// `scope_id`, 0 for none).
+    fn finish(self, address: IpAddr, scope_id: u32) -> Self::Output;
 }
 
 /// A target that could not be probed at all.
@@ -192,6 +197,8 @@ struct Flight<T, J> {
     target: T,
     /// `None` while its name is looked up.
     address: Option<IpAddr>,
+    /// The interface of a link-local IPv6 address (its zone); 0 for none.
+    scope_id: u32,
     engine: Option<Engine>,
     /// Made once its address is known.
     job: Option<J>,
@@ -297,13 +304,17 @@ where
         }
     }
 
-    /// The engine of this call for `family`, looked up again if it closed.
-    fn engine(&mut self, family: Family) -> Result<Engine> {
+    /// The engine of this call for `family` and interface `scope_id`, looked up again if
+    /// it closed.
+    fn engine(&mut self, family: Family, scope_id: u32) -> Result<Engine> {
+        if scope_id != 0 {
+            return self.engines.engine(family, scope_id);
+        }
         let slot = &mut self.family_engines[usize::from(family == Family::V6)];
         if let Some(engine) = slot.as_ref().filter(|engine| !engine.is_closed()) {
             return Ok(engine.clone());
         }
-        let engine = self.engines.engine(family)?;
+        let engine = self.engines.engine(family, 0)?;
         *slot = Some(engine.clone());
         Ok(engine)
     }
@@ -320,19 +331,24 @@ where
                 break;
             };
             self.work += 1;
-            let literal = parse_literal(target.as_ref())
-                .map(|address| check_literal(target.as_ref(), address, self.settings.family));
+            let literal = parse_address(target.as_ref()).map(|parsed| {
+                parsed.and_then(|(address, scope_id)| {
+                    check_literal(target.as_ref(), address, self.settings.family)
+                        .map(|address| (address, scope_id))
+                })
+            });
             let key = self.flights.insert(Flight {
                 index,
                 target,
                 address: None,
+                scope_id: 0,
                 engine: None,
                 job: None,
                 in_flight: 0,
                 scheduled: false,
             });
             match literal {
-                Some(Ok(address)) => self.start(key, address, now),
+                Some(Ok((address, scope_id))) => self.start(key, address, scope_id, now),
                 Some(Err(error)) => self.fail(key, error),
                 None => self.look_up(key),
             }
@@ -380,22 +396,23 @@ where
                 return;
             };
             match resolved {
-                Ok(address) => self.start(key, address, now),
+                Ok(address) => self.start(key, address, 0, now),
                 Err(error) => self.fail(key, error),
             }
         }
     }
 
     /// Target `key` has its address: checks it and starts its job.
-    fn start(&mut self, key: Key, address: IpAddr, now: Instant) {
+    fn start(&mut self, key: Key, address: IpAddr, scope_id: u32, now: Instant) {
         let family = Family::of(&address);
         let engine = check_target(address)
             .and_then(|()| self.settings.check_family(family))
-            .and_then(|()| self.engine(family));
+            .and_then(|()| self.engine(family, scope_id));
         let Some(flight) = self.flights.get_mut(key) else {
             return;
         };
         flight.address = Some(address);
+        flight.scope_id = scope_id;
         match engine {
             Ok(engine) => {
                 flight.engine = Some(engine);
@@ -433,7 +450,7 @@ where
         self.finished.push_back(Finished {
             index: flight.index,
             target: flight.target,
-            result: Ok(job.finish(address)),
+            result: Ok(job.finish(address, flight.scope_id)),
         });
         self.work += 1;
     }

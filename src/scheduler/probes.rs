@@ -106,7 +106,7 @@ where
         };
         self.work += 1;
         let token = self.probes.next_key();
-        let probe = self.settings.probe(address, due.ttl);
+        let probe = self.settings.probe(address, flight.scope_id, due.ttl);
         match engine.launch(&probe, &self.inbox, token) {
             Ok(Launched {
                 ticket,

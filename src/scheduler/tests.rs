@@ -30,7 +30,7 @@ struct FakeEngines {
 }
 
 impl Engines for FakeEngines {
-    fn engine(&self, family: Family) -> Result<Engine> {
+    fn engine(&self, family: Family, _scope_id: u32) -> Result<Engine> {
         let engine = match family {
             Family::V4 => &self.v4,
             Family::V6 => &self.v6,

@@ -54,6 +54,16 @@ impl AsyncIcmpSocket {
         source: Option<IpAddr>,
         privileged: bool,
     ) -> Result<AsyncIcmpSocket> {
+        AsyncIcmpSocket::open(family, source.map(|source| (source, 0)), privileged)
+    }
+
+    /// As [`AsyncIcmpSocket::new`], with the scope of the source: the interface a
+    /// link-local IPv6 source address belongs to (0 for none).
+    pub(crate) fn open(
+        family: Family,
+        source: Option<(IpAddr, u32)>,
+        privileged: bool,
+    ) -> Result<AsyncIcmpSocket> {
         runtime::current("AsyncIcmpSocket::new")?;
         let kind = SocketKind { family, privileged };
         let socket = kind.open(source)?;

@@ -27,7 +27,7 @@ impl Blocking {
     fn open(family: Family, source: Option<IpAddr>, privileged: bool) -> Result<Blocking> {
         let kind = SocketKind { family, privileged };
         Ok(Blocking {
-            socket: kind.open(source)?,
+            socket: kind.open(source.map(|source| (source, 0)))?,
             kind,
         })
     }

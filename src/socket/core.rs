@@ -4,10 +4,10 @@
 //! error queue where Linux puts the ICMP errors about its requests).
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
-use socket2::{SockAddr, Socket};
+use socket2::Socket;
 
 use super::request::IcmpRequest;
 use super::sys::{self, Readiness};
@@ -88,8 +88,9 @@ pub(crate) struct SocketKind {
 }
 
 impl SocketKind {
-    /// Opens a socket of this kind, bound to `source` when given.
-    pub fn open(self, source: Option<IpAddr>) -> Result<Socket> {
+    /// Opens a socket of this kind, bound to `source` when given (with its scope: the
+    /// interface a link-local IPv6 address belongs to, 0 for none).
+    pub fn open(self, source: Option<(IpAddr, u32)>) -> Result<Socket> {
         let socket = sys::open(self.family, self.privileged).map_err(|error| {
             if error.kind() == io::ErrorKind::PermissionDenied {
                 Error::SocketPermission {
@@ -103,10 +104,10 @@ impl SocketKind {
                 Error::from(error)
             }
         })?;
-        if let Some(address) = source {
+        if let Some((address, scope_id)) = source {
             check_source(self.family, address)?;
             socket
-                .bind(&SockAddr::from(SocketAddr::new(address, 0)))
+                .bind(&sys::socket_address_of(address, scope_id))
                 .map_err(|error| match error.kind() {
                     io::ErrorKind::AddrNotAvailable => Error::SocketAddress { address },
                     _ => Error::from(error),
@@ -138,6 +139,7 @@ impl SocketKind {
                 socket,
                 message,
                 request.destination(),
+                request.scope_id(),
                 request.ttl(),
                 request.traffic_class(),
             )

@@ -10,6 +10,7 @@
 //!   identifier and delivers only this socket's replies, and ICMP errors arrive on the
 //!   socket's error queue (`IP_RECVERR` / `IPV6_RECVERR`), which is read for you.
 
+pub(crate) mod address;
 pub(crate) mod async_socket;
 pub(crate) mod blocking;
 pub(crate) mod core;

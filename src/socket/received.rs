@@ -36,8 +36,11 @@ impl SocketKind {
                 return None;
             }
             let peer = datagram.source?;
+            let source = error.offender.unwrap_or(peer);
             return Some(Received {
-                source: error.offender.unwrap_or(peer),
+                source,
+                // A link-local router answered on the interface the request left by.
+                source_scope: scope_of(source, datagram.source_scope),
                 peer,
                 id: echo.id,
                 sequence: echo.sequence,
@@ -74,6 +77,7 @@ impl SocketKind {
         };
         Some(Received {
             source,
+            source_scope: scope_of(source, datagram.source_scope),
             peer,
             id,
             sequence,
@@ -91,6 +95,14 @@ impl SocketKind {
     /// host as lost.
     fn is_advice(self, icmp_type: u8) -> bool {
         self.family == Family::V4 && matches!(icmp_type, v4::SOURCE_QUENCH | v4::REDIRECT)
+    }
+}
+
+/// The scope of `source`: `scope` for a link-local IPv6 address, 0 for any other.
+fn scope_of(source: IpAddr, scope: u32) -> u32 {
+    match source {
+        IpAddr::V6(v6) if v6.is_unicast_link_local() => scope,
+        _ => 0,
     }
 }
 
@@ -124,6 +136,8 @@ fn arrival(now: Instant, wall: SystemTime, timestamp: SystemTime) -> Instant {
 pub(crate) struct Received {
     /// Who sent it: the pinged host, or a router for an error.
     pub source: IpAddr,
+    /// The interface of a link-local IPv6 source; 0 for none.
+    pub source_scope: u32,
     /// The destination of the request it answers (the echo reply's source, or the
     /// destination quoted in an error).
     pub peer: IpAddr,
@@ -167,6 +181,7 @@ impl Received {
     pub fn to_reply(&self, family: Family) -> IcmpReply {
         IcmpReply {
             source: self.source,
+            scope_id: self.source_scope,
             family,
             id: self.id,
             sequence: self.sequence,
@@ -225,6 +240,7 @@ mod tests {
             len,
             truncated: false,
             source: Some(source.parse().unwrap()),
+            source_scope: 0,
             timestamp: None,
             queued_error: None,
         }

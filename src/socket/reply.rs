@@ -16,6 +16,8 @@ use crate::packet::Kind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcmpReply {
     pub(crate) source: IpAddr,
+    /// The interface of a link-local IPv6 source; 0 for none.
+    pub(crate) scope_id: u32,
     pub(crate) family: Family,
     pub(crate) id: u16,
     pub(crate) sequence: u16,
@@ -29,6 +31,12 @@ impl IcmpReply {
     /// The address that sent the message.
     pub fn source(&self) -> IpAddr {
         self.source
+    }
+
+    /// The interface a link-local IPv6 source answered on (its zone, as in
+    /// `fe80::1%2`); 0 for any other source.
+    pub fn scope_id(&self) -> u32 {
+        self.scope_id
     }
 
     /// The family of the message.
@@ -134,6 +142,7 @@ mod tests {
     fn reply(family: Family, icmp_type: u8, code: u8) -> IcmpReply {
         IcmpReply {
             source: "192.0.2.1".parse().unwrap(),
+            scope_id: 0,
             family,
             id: 1,
             sequence: 2,

@@ -41,6 +41,8 @@ pub struct IcmpRequest {
     /// A payload size asked for that no packet can carry: the request is refused when
     /// sent, and no such payload is ever allocated.
     oversized: Option<usize>,
+    /// The interface of a link-local IPv6 destination (its zone); 0 for none.
+    scope_id: u32,
     ttl: u8,
     traffic_class: u8,
 }
@@ -57,6 +59,7 @@ impl IcmpRequest {
             sequence,
             payload: random_payload(DEFAULT_PAYLOAD_SIZE),
             oversized: None,
+            scope_id: 0,
             ttl: DEFAULT_TTL,
             traffic_class: 0,
         }
@@ -77,6 +80,7 @@ impl IcmpRequest {
             sequence,
             payload,
             oversized: None,
+            scope_id: 0,
             ttl,
             traffic_class,
         }
@@ -108,6 +112,18 @@ impl IcmpRequest {
             self.oversized = None;
         }
         self
+    }
+
+    /// Sends the request out of the interface of this index: the zone a link-local IPv6
+    /// destination needs (`fe80::1%2`). 0 (the default) leaves it to the routes.
+    pub fn with_scope_id(mut self, scope_id: u32) -> IcmpRequest {
+        self.scope_id = scope_id;
+        self
+    }
+
+    /// The interface a link-local IPv6 destination is reached through; 0 for none.
+    pub fn scope_id(&self) -> u32 {
+        self.scope_id
     }
 
     /// Sends the request with this TTL (IPv4) or hop limit (IPv6).
@@ -172,6 +188,12 @@ impl IcmpRequest {
             )));
         }
         check_payload_size(Some(family), self.oversized.unwrap_or(self.payload.len()))?;
+        if self.scope_id != 0 && family == Family::V4 {
+            return Err(Error::invalid(format!(
+                "{} is an IPv4 address: it has no zone (scope id {})",
+                self.destination, self.scope_id
+            )));
+        }
         if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
         }

@@ -150,17 +150,19 @@ impl RecvBatch {
         self.filled = received as usize;
         for (index, header) in self.headers.iter().take(received as usize).enumerate() {
             let msg = &header.msg_hdr;
+            // SAFETY: the kernel wrote `msg_namelen` bytes of an address into the storage
+            // this header points to.
+            let source = unsafe {
+                super::unix::socket_address(
+                    ptr::from_ref(&self.names[index]).cast(),
+                    msg.msg_namelen as usize,
+                )
+            };
             let mut datagram = Datagram {
                 len: (header.msg_len as usize).min(self.slot),
                 truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-                // SAFETY: the kernel wrote `msg_namelen` bytes of an address into the
-                // storage this header points to.
-                source: unsafe {
-                    super::unix::socket_address(
-                        ptr::from_ref(&self.names[index]).cast(),
-                        msg.msg_namelen as usize,
-                    )
-                },
+                source: source.map(|(address, _)| address),
+                source_scope: source.map_or(0, |(_, scope)| scope),
                 timestamp: None,
                 queued_error: None,
             };

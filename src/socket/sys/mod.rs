@@ -35,6 +35,8 @@ pub(crate) struct Datagram {
     pub truncated: bool,
     /// The sender's address (for the error queue: the destination of our request).
     pub source: Option<IpAddr>,
+    /// The interface of a link-local IPv6 sender (its zone); 0 for none.
+    pub source_scope: u32,
     /// Kernel receive timestamp (wall clock), when the OS gave one.
     pub timestamp: Option<SystemTime>,
     /// For a datagram read from the error queue: the ICMP error attached to it.

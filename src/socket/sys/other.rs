@@ -25,8 +25,20 @@ pub(crate) fn open(_family: Family, _privileged: bool) -> io::Result<Socket> {
     Err(unsupported())
 }
 
-pub(crate) fn send_to(_: &Socket, _: &[u8], _: IpAddr, _: u8, _: u8) -> io::Result<usize> {
+pub(crate) fn send_to(_: &Socket, _: &[u8], _: IpAddr, _: u32, _: u8, _: u8) -> io::Result<usize> {
     Err(unsupported())
+}
+
+pub(crate) fn socket_address_of(address: IpAddr, _scope_id: u32) -> socket2::SockAddr {
+    socket2::SockAddr::from(std::net::SocketAddr::new(address, 0))
+}
+
+pub(crate) fn interface_index(_: &str) -> Option<u32> {
+    None
+}
+
+pub(crate) fn interface_name(_: u32) -> Option<String> {
+    None
 }
 
 pub(crate) fn recv(_: &Socket, _: &mut [u8]) -> io::Result<Datagram> {

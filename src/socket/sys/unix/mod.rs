@@ -234,10 +234,11 @@ pub(crate) fn send_to(
     socket: &Socket,
     message: &[u8],
     destination: IpAddr,
+    scope_id: u32,
     ttl: u8,
     traffic_class: u8,
 ) -> io::Result<usize> {
-    let address = SockAddr::from(SocketAddr::new(destination, 0));
+    let address = socket_address_of(destination, scope_id);
     // Without per-packet options the TTL and TOS are set on the (shared) socket just before
     // the send: no other send may come in between.
     #[cfg(not(target_os = "linux"))]
@@ -360,6 +361,36 @@ fn per_packet_options(
     Ok(0)
 }
 
+/// The socket address of `address` (port 0), with the scope (interface) a link-local IPv6
+/// address needs.
+pub(crate) fn socket_address_of(address: IpAddr, scope_id: u32) -> SockAddr {
+    match address {
+        IpAddr::V4(v4) => SockAddr::from(SocketAddr::new(IpAddr::V4(v4), 0)),
+        IpAddr::V6(v6) => SockAddr::from(std::net::SocketAddrV6::new(v6, 0, 0, scope_id)),
+    }
+}
+
+/// The index of the network interface named `name` (`if_nametoindex(3)`).
+pub(crate) fn interface_index(name: &str) -> Option<u32> {
+    let name = std::ffi::CString::new(name).ok()?;
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    (index != 0).then_some(index)
+}
+
+/// The name of the network interface of index `index` (`if_indextoname(3)`).
+pub(crate) fn interface_name(index: u32) -> Option<String> {
+    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: `name` has room for IF_NAMESIZE bytes, as the call requires.
+    let found = unsafe { libc::if_indextoname(index, name.as_mut_ptr()) };
+    if found.is_null() {
+        return None;
+    }
+    // SAFETY: on success the kernel wrote a NUL-terminated name into `name`.
+    let name = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) };
+    Some(name.to_string_lossy().into_owned())
+}
+
 /// Reads one datagram into `buf` without blocking (`WouldBlock` when there is none).
 pub(crate) fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<Datagram> {
     recv_with_flags(socket, buf, 0)
@@ -400,11 +431,14 @@ fn recv_with_flags(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::R
     if received < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: the kernel wrote `msg_namelen` bytes of a socket address into `name`.
+    let source =
+        unsafe { socket_address(ptr::from_ref(&name).cast(), header.msg_namelen as usize) };
     let mut datagram = Datagram {
         len: (received as usize).min(buf.len()),
         truncated: header.msg_flags & libc::MSG_TRUNC != 0,
-        // SAFETY: the kernel wrote `msg_namelen` bytes of a socket address into `name`.
-        source: unsafe { socket_address(ptr::from_ref(&name).cast(), header.msg_namelen as usize) },
+        source: source.map(|(address, _)| address),
+        source_scope: source.map_or(0, |(_, scope)| scope),
         timestamp: None,
         queued_error: None,
     };
@@ -414,11 +448,12 @@ fn recv_with_flags(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::R
     Ok(datagram)
 }
 
-/// Reads the IP address of the socket address at `address` (`len` bytes long).
+/// Reads the IP address of the socket address at `address` (`len` bytes long), with the
+/// scope (interface) of an IPv6 address (0 for none).
 ///
 /// # Safety
 /// `address` must point to `len` readable bytes.
-pub(super) unsafe fn socket_address(address: *const u8, len: usize) -> Option<IpAddr> {
+pub(super) unsafe fn socket_address(address: *const u8, len: usize) -> Option<(IpAddr, u32)> {
     if len < mem::size_of::<libc::sockaddr>() {
         return None;
     }
@@ -430,12 +465,18 @@ pub(super) unsafe fn socket_address(address: *const u8, len: usize) -> Option<Ip
         libc::AF_INET if len >= mem::size_of::<libc::sockaddr_in>() => {
             // SAFETY: the length covers a `sockaddr_in`, and the family says it is one.
             let v4 = unsafe { ptr::read_unaligned(address.cast::<libc::sockaddr_in>()) };
-            Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))))
+            Some((
+                IpAddr::V4(Ipv4Addr::from(u32::from_be(v4.sin_addr.s_addr))),
+                0,
+            ))
         }
         libc::AF_INET6 if len >= mem::size_of::<libc::sockaddr_in6>() => {
             // SAFETY: the length covers a `sockaddr_in6`, and the family says it is one.
             let v6 = unsafe { ptr::read_unaligned(address.cast::<libc::sockaddr_in6>()) };
-            Some(IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)))
+            Some((
+                IpAddr::V6(Ipv6Addr::from(v6.sin6_addr.s6_addr)),
+                v6.sin6_scope_id,
+            ))
         }
         _ => None,
     }
@@ -519,7 +560,7 @@ unsafe fn extended_error(data: *const u8, len: usize) -> Option<QueuedError> {
         icmp_type: error.ee_type,
         code: error.ee_code,
         // SAFETY: the offender address follows the structure, `len - size` bytes long.
-        offender: unsafe { socket_address(data.add(size), len - size) },
+        offender: unsafe { socket_address(data.add(size), len - size) }.map(|(address, _)| address),
     })
 }
 

@@ -1,0 +1,85 @@
+//! Addresses as people write them: IPv6 link-local addresses with their zone (the
+//! interface they belong to), and IPv4-mapped IPv6 addresses, which are IPv4 addresses.
+
+use std::net::IpAddr;
+
+use super::sys;
+use crate::error::{Error, Result};
+
+/// An address written as text: IPv4, or IPv6 optionally in brackets and with a zone
+/// (`fe80::1%eth0`, `fe80::1%2`), with the index of the zone's interface (0 for none). An
+/// IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) is the IPv4 address it maps. `None`
+/// when `text` is not an address (a name).
+///
+/// # Errors
+/// [`Error::InvalidOption`] for a zone that names no interface, or on an IPv4 address.
+pub(crate) fn parse_address(text: &str) -> Option<Result<(IpAddr, u32)>> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    let (address, zone) = match bare.split_once('%') {
+        Some((address, zone)) => (address, Some(zone)),
+        None => (bare, None),
+    };
+    let address = address.parse::<IpAddr>().ok()?.to_canonical();
+    let Some(zone) = zone else {
+        return Some(Ok((address, 0)));
+    };
+    if address.is_ipv4() {
+        return Some(Err(Error::invalid(format!(
+            "{text}: an IPv4 address has no zone"
+        ))));
+    }
+    let scope = zone
+        .parse::<u32>()
+        .ok()
+        .filter(|index| *index != 0)
+        .or_else(|| sys::interface_index(zone));
+    Some(
+        scope.map(|scope| (address, scope)).ok_or_else(|| {
+            Error::invalid(format!("{text}: there is no network interface '{zone}'"))
+        }),
+    )
+}
+
+/// `address` as text, with the zone of a link-local IPv6 address (`fe80::1%eth0`: the
+/// interface's name, or its index when it has none).
+pub(crate) fn address_text(address: IpAddr, scope_id: u32) -> String {
+    if scope_id == 0 {
+        return address.to_string();
+    }
+    let zone = sys::interface_name(scope_id).unwrap_or_else(|| scope_id.to_string());
+    format!("{address}%{zone}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(text: &str) -> Option<(IpAddr, u32)> {
+        parse_address(text).map(|parsed| parsed.unwrap())
+    }
+
+    #[test]
+    fn addresses_zones_and_mapped_addresses() {
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert_eq!(parsed("192.0.2.1"), Some((ip("192.0.2.1"), 0)));
+        assert_eq!(parsed("[2001:db8::1]"), Some((ip("2001:db8::1"), 0)));
+        assert_eq!(parsed("::ffff:192.0.2.1"), Some((ip("192.0.2.1"), 0)));
+        assert_eq!(parsed("fe80::1%7"), Some((ip("fe80::1"), 7)));
+        assert_eq!(parsed("[fe80::1%7]"), Some((ip("fe80::1"), 7)));
+        assert_eq!(parsed("example.test"), None);
+        // Loopback's interface exists everywhere the tests run.
+        let lo = parsed("fe80::1%lo").unwrap();
+        assert!(lo.1 > 0);
+        assert_eq!(address_text(lo.0, lo.1), "fe80::1%lo");
+        assert_eq!(address_text(ip("fe80::1"), 0), "fe80::1");
+        for bad in ["fe80::1%no-such-interface", "192.0.2.1%lo", "fe80::1%0"] {
+            assert!(
+                matches!(parse_address(bad), Some(Err(Error::InvalidOption { .. }))),
+                "{bad}"
+            );
+        }
+    }
+}
