@@ -104,3 +104,8 @@ pub use socket::blocking::{IcmpV4Socket, IcmpV6Socket};
 pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub use traceroute::{async_traceroute, traceroute};
+
+/// The README's examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeExamples;
