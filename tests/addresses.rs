@@ -10,7 +10,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use icmplib::{PingOptions, TracerouteOptions, async_ping, async_traceroute};
-use support::Netns;
+use support::{Netns, veth_pair};
 
 fn fast() -> PingOptions {
     PingOptions::default()
@@ -36,22 +36,9 @@ async fn warm_up(target: &str) {
 
 /// Two namespaces joined by a veth pair `out` — `in`, with fe80::1 and fe80::2.
 fn link_local_pair() -> (Netns, Netns) {
-    let client = Netns::new("llc");
-    let target = Netns::new("llt");
-    client.ip(&[
-        "link",
-        "add",
-        "out",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "in",
-        "netns",
-        target.name(),
-    ]);
-    client.ip_batch("addr add fe80::1/64 dev out nodad\nlink set out up");
-    target.ip_batch("addr add fe80::2/64 dev in nodad\nlink set in up\nlink set lo up");
+    let (client, target) = veth_pair("ll");
+    client.ip_batch("addr add fe80::1/64 dev out nodad");
+    target.ip_batch("addr add fe80::2/64 dev in nodad");
     client.allow_unprivileged_ping();
     (client, target)
 }

@@ -10,14 +10,14 @@
 mod support;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
-use icmplib::{Error, Host, LookupFailure, MultipingOptions, Pinger, Resolver};
-use support::{DnsResponder, Netns};
+use icmplib::{Error, Family, Host, LookupFailure, MultipingOptions, Pinger, Resolver};
+use support::{DnsResponder, Lab};
 
 /// The system allocator, counting the bytes it has handed out and not had back: a leak
 /// shows here round after round, whatever the allocator keeps for itself.
@@ -97,11 +97,11 @@ const FAULTS: [Fault; 12] = [
 const ROUNDS: usize = 3 * FAULTS.len();
 
 fn v4(n: u32) -> IpAddr {
-    IpAddr::V4(Ipv4Addr::from(0xc633_6400 + n))
+    Lab::host(Family::V4, n)
 }
 
 fn v6(n: u32) -> IpAddr {
-    format!("2001:db8:100::{n:x}").parse().unwrap()
+    Lab::host(Family::V6, n)
 }
 
 /// The targets of round `round`: addresses of both families, the names every round
@@ -209,37 +209,10 @@ fn a_daemon_sweeps_through_its_faults() {
     if !support::require_root() {
         return;
     }
-    let client = Netns::new("soakc");
-    let target = Netns::new("soakt");
-    client.ip(&[
-        "link",
-        "add",
-        "out",
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "in",
-        "netns",
-        target.name(),
-    ]);
-    client.ip_batch(
-        "link set out up
-         addr add 203.0.113.1/24 dev out
-         addr add 2001:db8:1::1/64 dev out nodad
-         route add 198.51.100.0/22 via 203.0.113.2
-         route add 2001:db8:100::/118 via 2001:db8:1::2",
-    );
-    target.ip_batch(
-        "link set in up
-         link set lo up
-         addr add 203.0.113.2/24 dev in
-         addr add 2001:db8:1::2/64 dev in nodad
-         route add local 198.51.100.0/22 dev lo
-         route add local 2001:db8:100::/118 dev lo",
-    );
-    target.sysctl("net.ipv4.icmp_ratelimit", "0");
-    target.sysctl("net.ipv6.icmp.ratelimit", "0");
+    let Lab {
+        client,
+        target: _target,
+    } = Lab::new("soak");
     let records = records();
     let records: Vec<(&str, &[IpAddr])> = records
         .iter()

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: network namespaces made by the
-//! test itself ([`Netns`]), a routed chain of them ([`Chain`]) and the
+//! test itself ([`Netns`]), two joined by a link ([`Lab`]), a routed chain of them
+//! ([`Chain`]) and the
 //! root / unprivileged-child plumbing.
 //!
 //! Real packets only ever go to loopback or to namespaces created here, and
@@ -8,6 +9,7 @@
 
 mod chain;
 mod dns;
+mod lab;
 mod netns;
 mod tun;
 
@@ -16,6 +18,8 @@ mod tun;
 pub use chain::{Chain, Reject};
 #[allow(unused_imports)]
 pub use dns::DnsResponder;
+#[allow(unused_imports)]
+pub use lab::{Lab, veth_pair};
 #[allow(unused_imports)]
 pub use netns::Netns;
 #[allow(unused_imports)]
