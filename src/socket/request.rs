@@ -95,7 +95,8 @@ impl IcmpRequest {
 
     /// Uses a random payload of `size` bytes. A size no ICMP packet can carry (more than
     /// 65,527 bytes) allocates nothing: the request then has an empty payload and sending
-    /// it fails with [`Error::InvalidOption`] naming the size.
+    /// it fails with [`Error::InvalidOption`] naming the size. To be told at once, use
+    /// [`try_with_payload_size`](IcmpRequest::try_with_payload_size).
     ///
     /// ```
     /// use icmplib::IcmpRequest;
@@ -112,6 +113,29 @@ impl IcmpRequest {
             self.oversized = None;
         }
         self
+    }
+
+    /// Uses a random payload of `size` bytes, refusing at once a size no packet of the
+    /// destination's family can carry (65,507 bytes for IPv4, 65,527 for IPv6) with
+    /// [`Error::InvalidOption`] quoting that limit. [`with_payload_size`] is the
+    /// infallible form, as in the Python library, whose send fails instead.
+    ///
+    /// [`with_payload_size`]: IcmpRequest::with_payload_size
+    ///
+    /// ```
+    /// use icmplib::{Error, IcmpRequest};
+    ///
+    /// let request = IcmpRequest::new("127.0.0.1".parse().unwrap(), 1, 1);
+    /// assert_eq!(request.clone().try_with_payload_size(1_000)?.payload_size(), 1_000);
+    /// assert!(matches!(
+    ///     request.try_with_payload_size(65_508),
+    ///     Err(Error::InvalidOption { .. })
+    /// ));
+    /// # Ok::<(), Error>(())
+    /// ```
+    pub fn try_with_payload_size(self, size: usize) -> Result<IcmpRequest> {
+        check_payload_size(Some(self.family()), size)?;
+        Ok(self.with_payload_size(size))
     }
 
     /// Sends the request out of the interface of this index: the zone a link-local IPv6
@@ -332,5 +356,45 @@ mod tests {
             "{reason}"
         );
         assert!(!reason.contains("IPv6"), "{reason}");
+    }
+
+    #[test]
+    fn try_with_payload_size_refuses_at_construction_what_the_family_cannot_carry() {
+        let v4 = IcmpRequest::new("192.0.2.1".parse().unwrap(), 1, 1);
+        let v6 = IcmpRequest::new("2001:db8::1".parse().unwrap(), 1, 1);
+        assert_eq!(
+            v4.clone()
+                .try_with_payload_size(MAX_PAYLOAD_V4)
+                .unwrap()
+                .payload_size(),
+            MAX_PAYLOAD_V4
+        );
+        assert_eq!(
+            v6.clone()
+                .try_with_payload_size(MAX_PAYLOAD_V6)
+                .unwrap()
+                .payload_size(),
+            MAX_PAYLOAD_V6
+        );
+        for size in [MAX_PAYLOAD_V4 + 1, MAX_PAYLOAD_V6 + 1, 1 << 40, usize::MAX] {
+            let Err(Error::InvalidOption { reason }) = v4.clone().try_with_payload_size(size)
+            else {
+                panic!("{size} bytes accepted for IPv4");
+            };
+            assert!(
+                reason.contains("65507") && reason.contains("IPv4"),
+                "{reason}"
+            );
+        }
+        for size in [MAX_PAYLOAD_V6 + 1, usize::MAX] {
+            let Err(Error::InvalidOption { reason }) = v6.clone().try_with_payload_size(size)
+            else {
+                panic!("{size} bytes accepted for IPv6");
+            };
+            assert!(
+                reason.contains("65527") && reason.contains("IPv6"),
+                "{reason}"
+            );
+        }
     }
 }
