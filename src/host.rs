@@ -22,8 +22,11 @@ use crate::error::Error;
 /// assert_eq!(host.jitter(), 2.0); // (|10 - 12.5| + |12.5 - 11|) / 2
 /// assert!(host.is_alive());
 /// ```
+///
+/// With the `serde` feature a host serializes with these field names plus `error` (its
+/// message) and `target` (as given); deserializing restores all but the error.
 #[derive(Debug, Clone)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 pub struct Host {
     address: String,
     min_rtt: f64,
@@ -39,8 +42,32 @@ pub struct Host {
     #[cfg_attr(feature = "serde", serde(skip_deserializing))]
     error: Option<Error>,
     /// The target as the caller gave it, when not the address itself (a name).
-    #[cfg_attr(feature = "serde", serde(skip))]
+    #[cfg_attr(feature = "serde", serde(default))]
     target: Option<String>,
+}
+
+/// Every field under its name, `error` as its message and `target` always (the address
+/// when it was the target).
+#[cfg(feature = "serde")]
+impl serde::Serialize for Host {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        let mut host = serializer.serialize_struct("Host", 12)?;
+        host.serialize_field("address", &self.address)?;
+        host.serialize_field("min_rtt", &self.min_rtt)?;
+        host.serialize_field("avg_rtt", &self.avg_rtt)?;
+        host.serialize_field("max_rtt", &self.max_rtt)?;
+        host.serialize_field("rtts", &self.rtts)?;
+        host.serialize_field("packets_sent", &self.packets_sent)?;
+        host.serialize_field("packets_received", &self.packets_received)?;
+        host.serialize_field("packet_loss", &self.packet_loss)?;
+        host.serialize_field("jitter", &self.jitter)?;
+        host.serialize_field("is_alive", &self.is_alive)?;
+        host.serialize_field("error", &self.error)?;
+        host.serialize_field("target", self.target())?;
+        host.end()
+    }
 }
 
 /// Rounds to `decimals` decimal places.
@@ -123,13 +150,22 @@ impl Host {
     }
 
     /// The target as the caller gave it: a name, or the address as written. Lets a
-    /// stream of results be matched back to its targets (not serialized).
+    /// stream of results be matched back to its targets.
     pub fn target(&self) -> &str {
         self.target.as_deref().unwrap_or(&self.address)
     }
 
-    /// The same host, pinged for `target` (as given by the caller).
-    pub(crate) fn with_target(mut self, target: &str) -> Host {
+    /// The same host, pinged for `target` as the caller gave it (a name): shown as
+    /// `target (address)` and kept in [`Host::target`].
+    ///
+    /// ```
+    /// use icmplib::Host;
+    ///
+    /// let host = Host::new("127.0.0.1", 1, vec![0.05]).with_target("localhost");
+    /// assert_eq!(host.target(), "localhost");
+    /// assert!(host.to_string().starts_with("localhost (127.0.0.1): "));
+    /// ```
+    pub fn with_target(mut self, target: &str) -> Host {
         if target != self.address {
             self.target = Some(target.to_string());
         }
@@ -202,6 +238,8 @@ impl Host {
 }
 
 impl fmt::Display for Host {
+    /// A host pinged by name shows as `name (address)`, as ping prints it.
+    ///
     /// ```
     /// let host = icmplib::Host::new("192.0.2.1", 4, vec![1.5, 2.25, 1.0]);
     /// assert_eq!(
@@ -211,10 +249,15 @@ impl fmt::Display for Host {
     /// );
     /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.target {
+            Some(target) if *target != self.address => {
+                write!(f, "{target} ({}): ", self.address)?;
+            }
+            _ => write!(f, "{}: ", self.address)?,
+        }
         write!(
             f,
-            "{}: {} packets sent, {} received, {}% packet loss",
-            self.address,
+            "{} packets sent, {} received, {}% packet loss",
             self.packets_sent,
             self.packets_received,
             round(self.packet_loss * 100.0, 0)
@@ -408,9 +451,11 @@ mod tests {
                 "packet_loss",
                 "packets_received",
                 "packets_sent",
-                "rtts"
+                "rtts",
+                "target"
             ]
         );
+        assert_eq!(value["target"], "192.0.2.1");
         assert_eq!(value["packet_loss"], 0.5);
         assert!(
             value["error"]
@@ -420,5 +465,36 @@ mod tests {
         );
         let back: Hop = serde_json::from_value(value).unwrap();
         assert_eq!((back.distance(), back.packets_sent()), (3, 2));
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn a_host_pinged_by_name_keeps_its_name_in_json() {
+        let host = Host::new("127.0.0.1", 1, vec![0.005909]).with_target("localhost");
+        let text = serde_json::to_string(&host).unwrap();
+        assert!(text.contains(r#""target":"localhost""#), "{text}");
+        assert!(text.contains(r#""rtts":[0.005909]"#), "{text}");
+        let back: Host = serde_json::from_str(&text).unwrap();
+        assert_eq!((back.target(), back.address()), ("localhost", "127.0.0.1"));
+        // Without a target in the JSON (as written before it was kept), the address.
+        let mut value = serde_json::to_value(&host).unwrap();
+        value.as_object_mut().unwrap().remove("target");
+        let back: Host = serde_json::from_value(value).unwrap();
+        assert_eq!(back.target(), "127.0.0.1");
+    }
+
+    #[test]
+    fn a_host_pinged_by_name_shows_name_and_address() {
+        let host = Host::new("127.0.0.1", 1, vec![0.5]).with_target("localhost");
+        assert!(
+            host.to_string()
+                .starts_with("localhost (127.0.0.1): 1 packets sent"),
+            "{host}"
+        );
+        let same = Host::new("127.0.0.1", 1, vec![0.5]).with_target("127.0.0.1");
+        assert!(
+            same.to_string().starts_with("127.0.0.1: 1 packets"),
+            "{same}"
+        );
     }
 }

@@ -156,7 +156,8 @@ impl Resolver {
     /// [`Error::NameLookup`] when the name has no address of the family asked for
     /// ([`LookupFailure::NotFound`]), the servers did not answer in time
     /// ([`LookupFailure::Timeout`]), one failed ([`LookupFailure::Server`]), or this
-    /// machine did ([`LookupFailure::Local`]: no file descriptor left, ...).
+    /// machine did ([`LookupFailure::Local`]: no file descriptor left, ...);
+    /// [`Error::InvalidOption`] for an IP address of the other family.
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the lookup.
@@ -240,11 +241,14 @@ pub(crate) async fn resolve_target(
     }
 }
 
-/// An address written as `name`, if of `family`: a literal of the other family does not
-/// resolve to one of this family.
+/// An address written as `name`, if of `family`: a literal of the other family is a
+/// contradiction in the call ([`Error::InvalidOption`]), not a name that does not resolve.
 pub(crate) fn check_literal(name: &str, address: IpAddr, family: Option<Family>) -> Result<IpAddr> {
     match family {
-        Some(family) if Family::of(&address) != family => Err(Error::name_not_found(name)),
+        Some(family) if Family::of(&address) != family => Err(Error::invalid(format!(
+            "{name} is an {} address, but {family} was asked for",
+            Family::of(&address)
+        ))),
         _ => Ok(address),
     }
 }
@@ -261,8 +265,9 @@ pub(crate) fn check_literal(name: &str, address: IpAddr, family: Option<Family>)
 /// ```
 ///
 /// # Errors
-/// [`Error::NameLookup`] when nothing is found; [`Error::Runtime`] inside a tokio runtime
-/// (use [`async_resolve`] there).
+/// [`Error::NameLookup`] when nothing is found; [`Error::InvalidOption`] for an IP address
+/// of the other family; [`Error::Runtime`] inside a tokio runtime (use [`async_resolve`]
+/// there).
 pub fn resolve(name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
     block_on("resolve", async_resolve(name, family))
 }
@@ -270,7 +275,8 @@ pub fn resolve(name: &str, family: Option<Family>) -> Result<Vec<IpAddr>> {
 /// The async form of [`resolve`].
 ///
 /// # Errors
-/// [`Error::NameLookup`] when nothing is found.
+/// [`Error::NameLookup`] when nothing is found; [`Error::InvalidOption`] for an IP address
+/// of the other family.
 ///
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the lookup.
@@ -306,6 +312,12 @@ mod tests {
         let error = async_resolve("2001:db8::1", Some(Family::V4))
             .await
             .unwrap_err();
-        assert!(matches!(error, Error::NameLookup { name, .. } if name == "2001:db8::1"));
+        let Error::InvalidOption { reason } = error else {
+            panic!("{error:?}");
+        };
+        assert_eq!(
+            reason,
+            "2001:db8::1 is an IPv6 address, but IPv4 was asked for"
+        );
     }
 }

@@ -558,7 +558,7 @@ fn targets_taken_and_finished_share_one_turn() {
     for finished in &finished {
         assert_eq!(finished.target, format!("192.0.2.{}", finished.index % 250));
         let failed = finished.result.as_ref().unwrap_err();
-        assert!(matches!(failed.error, Error::NameLookup { .. }));
+        assert!(matches!(failed.error, Error::InvalidOption { .. }));
     }
 }
 
