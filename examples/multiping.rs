@@ -13,14 +13,16 @@
 //! Output: one line per host in input order; `--json`, a JSON array of hosts in input
 //! order; `--summary`, only the final line
 //! `summary: hosts=N alive=N down=N sent=N received=N elapsed_s=X.XXX`, computed from the
-//! stream as hosts finish (nothing is held per host, so a /12 sweeps in flat memory).
-//! Progress goes to standard error. Exit status: 0 all alive, 1 some down, 2 error.
+//! stream as hosts finish (nothing is held per host, so a /12 sweeps in flat memory). A
+//! host pinged by name shows as `name (address)`. Progress shows on standard error when
+//! it is a terminal, never in piped output. Exit status: 0 all alive, 1 some down, 2
+//! error (a bad block, a file without targets, no socket).
 
 mod common;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::io::{BufRead, BufReader, Write};
-use std::net::IpAddr;
+use std::io::{BufRead, BufReader, IsTerminal, Write};
+use std::iter::Peekable;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -28,6 +30,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use futures::StreamExt;
 use icmplib::{Error, Family, Host, MultipingOptions, multiping_stream};
+use indicatif::{ProgressBar, ProgressStyle};
+use ipnet::IpNet;
 
 #[derive(Parser)]
 #[command(about = "Ping many hosts at once")]
@@ -70,126 +74,127 @@ struct Args {
     targets: Vec<String>,
 }
 
-/// The host addresses of a CIDR block, lazily.
-fn block_hosts(block: &str) -> Result<Box<dyn Iterator<Item = String> + Send>, String> {
-    let (address, prefix) = block.split_once('/').ok_or("not a block")?;
-    let address: IpAddr = address
+type Targets = Box<dyn Iterator<Item = String> + Send>;
+
+/// The host addresses of a CIDR block, lazily, as `fping -g` gives them: IPv4 blocks up to
+/// /30 without their network and broadcast addresses (ipnet's `hosts`), IPv6 blocks up to
+/// /126 without their all-zeros (subnet-router anycast) address.
+fn block_hosts(block: &str) -> Result<Targets, String> {
+    let net: IpNet = block
         .parse()
-        .map_err(|_| format!("'{block}': bad address"))?;
-    let prefix: u32 = prefix
-        .parse()
-        .map_err(|_| format!("'{block}': bad prefix length"))?;
-    let bits = if address.is_ipv4() { 32 } else { 128 };
-    if prefix > bits {
-        return Err(format!("'{block}': prefix longer than {bits} bits"));
-    }
-    let value = match address {
-        IpAddr::V4(v4) => u128::from(u32::from(v4)),
-        IpAddr::V6(v6) => u128::from(v6),
-    };
-    let host_bits = bits - prefix;
-    let size_mask = if host_bits == 128 {
-        u128::MAX
-    } else {
-        (1u128 << host_bits) - 1
-    };
-    let network = value & !size_mask;
-    let last = network | size_mask;
-    // Like fping -g: IPv4 blocks up to /30 lose their network and broadcast addresses,
-    // IPv6 blocks up to /126 their all-zeros (subnet-router anycast) address.
-    let (first, last) = match (address, host_bits) {
-        (IpAddr::V4(_), 2..) => (network + 1, last - 1),
-        (IpAddr::V6(_), 2..) => (network + 1, last),
-        _ => (network, last),
-    };
-    let v4 = address.is_ipv4();
-    Ok(Box::new((first..=last).map(move |value| {
-        if v4 {
-            std::net::Ipv4Addr::from(value as u32).to_string()
-        } else {
-            std::net::Ipv6Addr::from(value).to_string()
-        }
-    })))
+        .map_err(|error| format!("'{block}' is not a CIDR block: {error}"))?;
+    let skip = matches!(net, IpNet::V6(v6) if v6.prefix_len() <= 126);
+    Ok(Box::new(
+        net.hosts()
+            .skip(usize::from(skip))
+            .map(|address| address.to_string()),
+    ))
 }
 
-/// One target, or the hosts of a block.
-fn expand(target: String) -> Box<dyn Iterator<Item = String> + Send> {
+/// One target, or the hosts of a block; a bad block is an error.
+fn expand(target: String) -> Result<Targets, String> {
     if target.contains('/') {
-        match block_hosts(&target) {
-            Ok(hosts) => hosts,
-            // Not a block: let the library say why it is not a target.
-            Err(_) => Box::new(std::iter::once(target)),
-        }
+        block_hosts(&target)
     } else {
-        Box::new(std::iter::once(target))
+        Ok(Box::new(std::iter::once(target)))
     }
 }
 
-/// Every target of the command line or the file, lazily.
-fn targets(args: &Args) -> std::io::Result<Box<dyn Iterator<Item = String> + Send>> {
-    for target in &args.targets {
-        if target.contains('/') {
-            block_hosts(target)
-                .map(drop)
-                .map_err(std::io::Error::other)?;
-        }
-    }
-    Ok(match &args.file {
+/// Every target of the command line or the file, lazily; blocks on the command line are
+/// checked at once, those of a file as they are reached (a bad one ends the run).
+fn targets(args: &Args, bad_block: Arc<Mutex<Option<String>>>) -> Result<Targets, String> {
+    let lines: Targets = match &args.file {
         Some(path) => {
-            let lines = BufReader::new(std::fs::File::open(path)?).lines();
+            let file = std::fs::File::open(path)
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?;
             Box::new(
-                lines
+                BufReader::new(file)
+                    .lines()
                     .map_while(Result::ok)
                     .map(|line| line.split('#').next().unwrap_or("").trim().to_string())
-                    .filter(|line| !line.is_empty())
-                    .flat_map(expand),
+                    .filter(|line| !line.is_empty()),
             )
         }
-        None => Box::new(args.targets.clone().into_iter().flat_map(expand)),
-    })
+        None => {
+            for target in &args.targets {
+                expand(target.clone()).map(drop)?;
+            }
+            Box::new(args.targets.clone().into_iter())
+        }
+    };
+    Ok(Box::new(
+        lines
+            .map_while(move |target| match expand(target) {
+                Ok(hosts) => Some(hosts),
+                Err(error) => {
+                    *bad_block.lock().unwrap_or_else(|e| e.into_inner()) = Some(error);
+                    None
+                }
+            })
+            .flatten(),
+    ))
 }
 
-/// Progress on standard error, at most once a second.
+/// At least one target, or an error naming where none came from.
+fn not_empty(args: &Args, targets: Targets) -> Result<Peekable<Targets>, String> {
+    let mut targets = targets.peekable();
+    if targets.peek().is_none() {
+        return Err(match &args.file {
+            Some(path) => format!("no targets in {}", path.display()),
+            None => "no targets".into(),
+        });
+    }
+    Ok(targets)
+}
+
+/// Progress on standard error while it is a terminal; nothing otherwise.
 struct Progress {
     started: Instant,
-    shown: Instant,
-    done: u64,
+    bar: ProgressBar,
     alive: u64,
 }
 
 impl Progress {
     fn new() -> Progress {
-        let now = Instant::now();
+        let bar = if std::io::stderr().is_terminal() {
+            let bar = ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar.set_message("0 alive");
+            if let Ok(style) =
+                ProgressStyle::with_template("{spinner} {pos} hosts done, {msg} [{elapsed}]")
+            {
+                bar.set_style(style);
+            }
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
         Progress {
-            started: now,
-            shown: now,
-            done: 0,
+            started: Instant::now(),
+            bar,
             alive: 0,
         }
     }
 
     fn host(&mut self, host: &Host) {
-        self.done += 1;
         self.alive += u64::from(host.is_alive());
-        if self.shown.elapsed() >= Duration::from_secs(1) {
-            self.shown = Instant::now();
-            eprint!(
-                "\r{} hosts done, {} alive, {:.0} s",
-                self.done,
-                self.alive,
-                self.started.elapsed().as_secs_f64()
-            );
+        if !self.bar.is_hidden() {
+            self.bar.inc(1);
+            self.bar.set_message(format!("{} alive", self.alive));
         }
+    }
+
+    /// Runs `print` with the progress line out of the way.
+    fn print(&self, print: impl FnOnce()) {
+        self.bar.suspend(print);
     }
 
     fn finish(&self) {
-        if self.shown != self.started {
-            eprintln!();
-        }
+        self.bar.finish_and_clear();
     }
 }
 
-async fn run(args: &Args) -> Result<bool, Error> {
+async fn run(args: &Args) -> Result<bool, String> {
     let mut options = MultipingOptions::default()
         .count(args.count as usize)
         .interval(args.interval)
@@ -202,13 +207,15 @@ async fn run(args: &Args) -> Result<bool, Error> {
         (_, true) => Some(Family::V6),
         _ => None,
     };
-    let targets = targets(args)?;
+    let bad_block = Arc::default();
+    let targets = not_empty(args, targets(args, Arc::clone(&bad_block))?)?;
     let mut progress = Progress::new();
+    let mut failure = None;
 
-    if args.summary {
+    let all_alive = if args.summary {
         let (mut hosts, mut alive, mut sent, mut received) = (0u64, 0u64, 0u64, 0u64);
-        let mut stream = std::pin::pin!(multiping_stream(targets, &options)?);
-        let mut failure = None;
+        let stream = multiping_stream(targets, &options).map_err(|error| error.to_string())?;
+        let mut stream = std::pin::pin!(stream);
         while let Some(host) = stream.next().await {
             progress.host(&host);
             note_failure(&host, &mut failure);
@@ -218,19 +225,36 @@ async fn run(args: &Args) -> Result<bool, Error> {
             received += host.packets_received() as u64;
         }
         progress.finish();
-        if let Some(error) = failure {
-            return Err(error);
+        if failure.is_none() {
+            println!(
+                "summary: hosts={hosts} alive={alive} down={} sent={sent} received={received} elapsed_s={:.3}",
+                hosts - alive,
+                progress.started.elapsed().as_secs_f64()
+            );
         }
-        println!(
-            "summary: hosts={hosts} alive={alive} down={} sent={sent} received={received} elapsed_s={:.3}",
-            hosts - alive,
-            progress.started.elapsed().as_secs_f64()
-        );
-        return Ok(alive == hosts);
+        alive == hosts
+    } else {
+        in_input_order(args, targets, &options, &mut progress, &mut failure).await?
+    };
+    if let Some(error) = failure {
+        return Err(error.to_string());
     }
+    if let Some(error) = bad_block.lock().unwrap_or_else(|e| e.into_inner()).take() {
+        return Err(error);
+    }
+    Ok(all_alive)
+}
 
-    // Input order: remember which positions each target was fed at, and print hosts as
-    // soon as all the ones before them are done.
+/// Prints every host, or a JSON array of them, in input order: remembers which positions
+/// each target was fed at, and prints hosts as soon as all the ones before them are done.
+/// True when all were alive.
+async fn in_input_order(
+    args: &Args,
+    targets: Peekable<Targets>,
+    options: &MultipingOptions,
+    progress: &mut Progress,
+    failure: &mut Option<Error>,
+) -> Result<bool, String> {
     let positions: Arc<Mutex<HashMap<String, VecDeque<u64>>>> = Arc::default();
     let fed = {
         let positions = Arc::clone(&positions);
@@ -243,10 +267,10 @@ async fn run(args: &Args) -> Result<bool, Error> {
             target
         })
     };
-    let mut stream = std::pin::pin!(multiping_stream(fed, &options)?);
+    let stream = multiping_stream(fed, options).map_err(|error| error.to_string())?;
+    let mut stream = std::pin::pin!(stream);
     let (mut waiting, mut next) = (BTreeMap::new(), 0u64);
     let mut all_alive = true;
-    let mut failure = None;
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = write!(out, "[");
@@ -254,7 +278,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
     while let Some(host) = stream.next().await {
         progress.host(&host);
         all_alive &= host.is_alive();
-        note_failure(&host, &mut failure);
+        note_failure(&host, failure);
         let index = {
             let mut positions = positions.lock().unwrap_or_else(|e| e.into_inner());
             let queue = positions.get_mut(host.target());
@@ -269,12 +293,16 @@ async fn run(args: &Args) -> Result<bool, Error> {
         };
         waiting.insert(index.unwrap_or(next), host);
         while let Some(host) = waiting.remove(&next) {
-            if args.json {
+            let line = if args.json {
                 let separator = if next == 0 { "\n" } else { ",\n" };
-                let _ = write!(out, "{separator}{}", common::host_json(&host));
+                let json = serde_json::to_string(&host).map_err(|error| error.to_string())?;
+                format!("{separator}{json}")
             } else {
-                let _ = writeln!(out, "{host}");
-            }
+                format!("{host}\n")
+            };
+            progress.print(|| {
+                let _ = write!(out, "{line}");
+            });
             next += 1;
         }
     }
@@ -282,10 +310,7 @@ async fn run(args: &Args) -> Result<bool, Error> {
         let _ = writeln!(out, "{}]", if next == 0 { "" } else { "\n" });
     }
     progress.finish();
-    match failure {
-        Some(error) => Err(error),
-        None => Ok(all_alive),
-    }
+    Ok(all_alive)
 }
 
 /// Keeps the first error of `host` that is about this process rather than the host (no

@@ -36,8 +36,8 @@ struct Args {
     /// Time to live / hop limit.
     #[arg(short = 't', default_value_t = 64)]
     ttl: u8,
-    /// Type of service / traffic class byte.
-    #[arg(short = 'Q', default_value_t = 0)]
+    /// Type of service / traffic class byte, in decimal or hex (0x10).
+    #[arg(short = 'Q', default_value = "0", value_parser = common::byte)]
     tclass: u8,
     /// Source address.
     #[arg(short = 'I')]
@@ -59,10 +59,13 @@ struct Args {
 }
 
 async fn run(args: &Args) -> Result<Host> {
+    // A name resolves to the family of the source address, if one is given; an address
+    // of the other family is then refused by the library, saying so.
+    let is_name = args.host.parse::<IpAddr>().is_err();
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
-        _ => args.source.as_ref().map(Family::of),
+        _ => args.source.as_ref().filter(|_| is_name).map(Family::of),
     };
     let address = async_resolve(&args.host, family).await?[0];
     let mut out: Box<dyn Write> = if args.json {
@@ -109,7 +112,9 @@ async fn run(args: &Args) -> Result<Host> {
             }
         }
     }
-    let host = Host::new(address.to_string(), sent, rtts).with_error(error);
+    let host = Host::new(address.to_string(), sent, rtts)
+        .with_error(error)
+        .with_target(&args.host);
     let _ = writeln!(out, "--- {} ping statistics ---", args.host);
     Ok(host)
 }
@@ -120,7 +125,13 @@ async fn main() -> ExitCode {
     match run(&args).await {
         Ok(host) => {
             if args.json {
-                println!("{}", common::host_json(&host));
+                match serde_json::to_string(&host) {
+                    Ok(json) => println!("{json}"),
+                    Err(error) => {
+                        eprintln!("ping: {error}");
+                        return ExitCode::from(2);
+                    }
+                }
             } else {
                 println!("{host}");
             }

@@ -5,8 +5,9 @@
 //!     [-W SECONDS] [-i SECONDS] [--fast] [--parallel] [--unprivileged] [-4|-6] [--json] HOST
 //! ```
 //!
-//! Lines like traceroute's (`*` for a distance where nobody answered); `--json`, a JSON
-//! array of the hops. Exit status: 0 when the host was reached, 1 when not, 2 on error.
+//! Lines like traceroute's: every distance up to where the trace stopped, `* *` for one
+//! where nobody answered; `--json`, a JSON array of the hops that answered. Exit status:
+//! 0 when the host was reached, 1 when not, 2 on error.
 
 mod common;
 
@@ -95,11 +96,26 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let reached = hops.last().is_some_and(|hop| hop.address() == address);
     if args.json {
-        let hops: Vec<_> = hops.iter().map(common::hop_json).collect();
-        println!("{}", serde_json::Value::Array(hops));
+        match serde_json::to_string(&hops) {
+            Ok(json) => println!("{json}"),
+            Err(error) => {
+                eprintln!("traceroute: {error}");
+                return ExitCode::from(2);
+            }
+        }
     } else {
-        let last = hops.last().map_or(args.first_hop, Hop::distance);
+        // Like traceroute: every distance up to where the trace stopped, `* * *` where
+        // nobody answered — to the host, to a Destination Unreachable, or to max_hops.
+        let stopped_early = reached
+            || hops.last().is_some_and(|hop| {
+                matches!(hop.error(), Some(Error::DestinationUnreachable { .. }))
+            });
+        let last = match hops.last() {
+            Some(hop) if stopped_early => hop.distance(),
+            _ => args.max_hops,
+        };
         for distance in args.first_hop..=last {
             let here: Vec<&Hop> = hops
                 .iter()
@@ -116,7 +132,6 @@ async fn main() -> ExitCode {
             }
         }
     }
-    let reached = hops.last().is_some_and(|hop| hop.address() == address);
     if reached {
         ExitCode::SUCCESS
     } else {

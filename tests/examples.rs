@@ -83,9 +83,24 @@ fn check_ping_json(host: &serde_json::Value, address: &str, count: u64) {
             "packet_loss",
             "packets_received",
             "packets_sent",
-            "rtts"
+            "rtts",
+            "target"
         ]
     );
+    assert_eq!(host["target"], address);
+    check_no_float_noise(host);
+}
+
+/// Issue 12, item 10: round-trip times in JSON are the decimals they are, at most to the
+/// nanosecond (`0.005909`, not `0.005908999999999999`).
+fn check_no_float_noise(host: &serde_json::Value) {
+    for rtt in host["rtts"].as_array().unwrap() {
+        let text = rtt.to_string();
+        let decimals = text
+            .split_once('.')
+            .map_or(0, |(_, decimals)| decimals.len());
+        assert!(decimals <= 6, "{text} in {host}");
+    }
 }
 
 #[test]
@@ -364,6 +379,151 @@ fn multiping_json_keeps_input_order_and_exit_status() {
     }
 }
 
+/// Issue 12, items 5, 6, 9 and 10: a host pinged by name is printed as `name (address)`,
+/// not as a second line with the same address; its JSON keeps the target as given; no
+/// progress is written when standard error is not a terminal.
+#[test]
+fn multiping_prints_each_target_as_given() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exmpt");
+    let multiping = example("multiping");
+    // Three requests 0.6 s apart: the hosts finish after more than a second, when
+    // progress used to be written whatever standard error was.
+    let args = [
+        "-c",
+        "3",
+        "-i",
+        "0.6",
+        "127.0.0.1",
+        "localhost",
+        "127.0.0.0/30",
+    ];
+    let output = netns.run_program(&multiping, &args, TIMEOUT);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    for (line, shown) in lines.iter().zip([
+        "127.0.0.1",
+        "localhost (127.0.0.1)",
+        "127.0.0.1",
+        "127.0.0.2",
+    ]) {
+        assert!(
+            line.starts_with(&format!("{shown}: 3 packets sent, 3 received")),
+            "{text}"
+        );
+    }
+    assert_eq!(
+        stderr(&output),
+        "",
+        "nothing but results when not on a terminal"
+    );
+
+    let output = netns.run_program(
+        &multiping,
+        &["--json", "-c", "3", "-i", "0", "127.0.0.1", "localhost"],
+        TIMEOUT,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let hosts = json(&output);
+    let hosts = hosts.as_array().unwrap();
+    let targets: Vec<(&str, &str)> = hosts
+        .iter()
+        .map(|host| {
+            (
+                host["target"].as_str().unwrap(),
+                host["address"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        targets,
+        [("127.0.0.1", "127.0.0.1"), ("localhost", "127.0.0.1")]
+    );
+    hosts.iter().for_each(check_no_float_noise);
+}
+
+/// Issue 12, item 8: input the examples cannot use is refused with a message that says
+/// what is wrong, and exit status 2; a TOS in hex is taken.
+#[test]
+fn examples_say_what_is_wrong_with_their_input() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exbad");
+    let (ping, multiping) = (example("ping"), example("multiping"));
+    let output = netns.run_program(&ping, &["-c", "1", "-Q", "0x10", "127.0.0.1"], TIMEOUT);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let empty = std::env::temp_dir().join(format!("icmplib-empty-{}", std::process::id()));
+    let bad_block = std::env::temp_dir().join(format!("icmplib-block-{}", std::process::id()));
+    std::fs::write(&empty, "# nothing but a comment\n\n").unwrap();
+    std::fs::write(&bad_block, "127.0.0.1\n10.0.0.0/33\n").unwrap();
+    let (empty_path, bad_block_path) = (
+        empty.to_str().unwrap().to_string(),
+        bad_block.to_str().unwrap().to_string(),
+    );
+    let cases: [(&std::path::Path, Vec<&str>, &str); 7] = [
+        (
+            &ping,
+            vec!["-c", "1", "-Q", "0x1ff", "127.0.0.1"],
+            "is not a byte",
+        ),
+        (
+            &ping,
+            vec!["-c", "1", "-I", "::1", "127.0.0.1"],
+            "::1 cannot reach an IPv4 address",
+        ),
+        (
+            &ping,
+            vec!["-c", "1", "-6", "127.0.0.1"],
+            "127.0.0.1 is an IPv4 address",
+        ),
+        (
+            &multiping,
+            vec!["-c", "1", "10.0.0.0/33"],
+            "'10.0.0.0/33' is not a CIDR block",
+        ),
+        (
+            &multiping,
+            vec!["-f", "/dev/null"],
+            "no targets in /dev/null",
+        ),
+        (&multiping, vec!["-f", &empty_path], "no targets in"),
+        (
+            &multiping,
+            vec!["-c", "1", "-f", &bad_block_path],
+            "'10.0.0.0/33' is not a CIDR block",
+        ),
+    ];
+    let outputs: Vec<_> = cases
+        .iter()
+        .map(|(program, args, _)| netns.run_program(program, args, TIMEOUT))
+        .collect();
+    let _ = std::fs::remove_file(&empty);
+    let _ = std::fs::remove_file(&bad_block);
+    for ((_, args, message), output) in cases.iter().zip(outputs) {
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).contains(message),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            !stderr(&output).contains("Socket error"),
+            "{}",
+            stderr(&output)
+        );
+    }
+}
+
 #[test]
 fn traceroute_prints_the_path_like_traceroute() {
     if !support::require_root() {
@@ -445,6 +605,28 @@ fn traceroute_prints_the_path_like_traceroute() {
             .map(|d| (d as u64, chain.hop_address(d, family).to_string()))
             .collect();
         assert_eq!(hops, expected);
+    }
+    // Issue 12, item 7: a trace that does not reach its host shows every distance up to
+    // the hop limit, as traceroute does, `* *` where nobody answered (the last router
+    // drops this address's packets without a word, and router 2 is silent).
+    for family in [Family::V4, Family::V6] {
+        let silent = chain.silent(family).to_string();
+        let args = ["--parallel", "-W", "0.5", "-m", "5", silent.as_str()];
+        let output = chain.client().run_program(&traceroute, &args, TIMEOUT);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        let text = stdout(&output);
+        let lines: Vec<&str> = text.lines().skip(1).collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(
+            lines[0].starts_with(&format!(" 1  {}  ", chain.hop_address(1, family))),
+            "{text}"
+        );
+        assert_eq!(lines[1], " 2  * *", "{text}");
+        assert!(
+            lines[2].starts_with(&format!(" 3  {}  ", chain.hop_address(3, family))),
+            "{text}"
+        );
+        assert_eq!(&lines[3..], [" 4  * *", " 5  * *"], "{text}");
     }
     // Not reached within the hop limit: exit status 1; a bad option: 2.
     let target = chain.target(Family::V4).to_string();

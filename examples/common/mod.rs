@@ -1,11 +1,9 @@
-//! What the command-line examples share: durations in seconds, and JSON for hosts and
-//! hops with exactly the field names of `Host` / `Hop` plus `"error"`.
+//! What the command-line examples share: durations in seconds and bytes in decimal or
+//! hex. JSON output comes from the crate's `serde` feature (`serde_json::to_string` of a
+//! `Host` or `Hop`).
 #![allow(dead_code)]
 
 use std::time::Duration;
-
-use icmplib::{Hop, Host};
-use serde_json::{Value, json};
 
 /// Parses a number of seconds ("0.2", "1") into a duration; negative, infinite or too
 /// large numbers are refused.
@@ -26,26 +24,11 @@ pub fn positive_seconds(text: &str) -> Result<Duration, String> {
     Ok(duration)
 }
 
-/// A host as JSON.
-pub fn host_json(host: &Host) -> Value {
-    json!({
-        "address": host.address(),
-        "min_rtt": host.min_rtt(),
-        "avg_rtt": host.avg_rtt(),
-        "max_rtt": host.max_rtt(),
-        "rtts": host.rtts(),
-        "packets_sent": host.packets_sent(),
-        "packets_received": host.packets_received(),
-        "packet_loss": host.packet_loss(),
-        "jitter": host.jitter(),
-        "is_alive": host.is_alive(),
-        "error": host.error().map(ToString::to_string),
-    })
-}
-
-/// A hop as JSON: its host's fields and `distance`.
-pub fn hop_json(hop: &Hop) -> Value {
-    let mut value = host_json(hop.host());
-    value["distance"] = json!(hop.distance());
-    value
+/// Parses a byte written in decimal (`16`) or hex (`0x10`), as ping takes a TOS.
+pub fn byte(text: &str) -> Result<u8, String> {
+    let parsed = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.map_err(|_| format!("'{text}' is not a byte (0 to 255, or 0x00 to 0xff)"))
 }
