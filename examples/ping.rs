@@ -61,13 +61,20 @@ struct Args {
 async fn run(args: &Args) -> Result<Host> {
     // A name resolves to the family of the source address, if one is given; an address
     // of the other family is then refused by the library, saying so.
-    let is_name = args.host.parse::<IpAddr>().is_err();
+    let bare = args.host.trim_start_matches('[').split(['%', ']']).next();
+    let is_name = bare.is_none_or(|bare| bare.parse::<IpAddr>().is_err());
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
         _ => args.source.as_ref().filter(|_| is_name).map(Family::of),
     };
     let address = async_resolve(&args.host, family).await?[0];
+    // A link-local address keeps its zone (`fe80::1%eth0`): it says which link.
+    let target = if args.host.contains('%') {
+        args.host.clone()
+    } else {
+        address.to_string()
+    };
     let mut out: Box<dyn Write> = if args.json {
         Box::new(std::io::stderr())
     } else {
@@ -92,7 +99,7 @@ async fn run(args: &Args) -> Result<Host> {
         if sequence > 1 {
             tokio::time::sleep(args.interval).await;
         }
-        let reply = async_ping(&address.to_string(), &options).await?;
+        let reply = async_ping(&target, &options).await?;
         sent += reply.packets_sent();
         match (reply.rtts().first(), reply.error()) {
             (Some(rtt), _) => {
@@ -112,7 +119,7 @@ async fn run(args: &Args) -> Result<Host> {
             }
         }
     }
-    let host = Host::new(address.to_string(), sent, rtts)
+    let host = Host::new(target, sent, rtts)
         .with_error(error)
         .with_target(&args.host);
     let _ = writeln!(out, "--- {} ping statistics ---", args.host);

@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -58,13 +59,19 @@ struct Args {
     host: String,
 }
 
-async fn run(args: &Args) -> Result<(String, Vec<Hop>), Error> {
+async fn run(args: &Args) -> Result<(IpAddr, Vec<Hop>), Error> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
         _ => None,
     };
-    let address = async_resolve(&args.host, family).await?[0].to_string();
+    let address = async_resolve(&args.host, family).await?[0];
+    // A link-local address keeps its zone (`fe80::1%eth0`): it says which link.
+    let target = if args.host.contains('%') {
+        args.host.clone()
+    } else {
+        address.to_string()
+    };
     let progress = format!(
         "traceroute to {} ({address}), {} hops max, 56 byte packets",
         args.host, args.max_hops
@@ -83,7 +90,7 @@ async fn run(args: &Args) -> Result<(String, Vec<Hop>), Error> {
         .fast(args.fast)
         .parallel(args.parallel)
         .privileged(!args.unprivileged);
-    Ok((address.clone(), async_traceroute(&address, &options).await?))
+    Ok((address, async_traceroute(&target, &options).await?))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -96,7 +103,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let reached = hops.last().is_some_and(|hop| hop.address() == address);
+    let reached = hops.last().is_some_and(|hop| hop.ip() == Some(address));
     if args.json {
         match serde_json::to_string(&hops) {
             Ok(json) => println!("{json}"),

@@ -38,7 +38,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// ```
 /// let error = icmplib::Error::SocketPermission { privileged: true };
 /// let debug = format!("{error:?}");
-/// assert!(debug.starts_with("SocketPermission { privileged: true, message: \"Root privileges"));
+/// assert!(debug.starts_with("SocketPermission: Root privileges are required"));
 /// assert!(debug.contains("CAP_NET_RAW"));
 /// ```
 #[derive(Clone)]
@@ -249,88 +249,24 @@ fn time_exceeded_message(family: Family, code: u8) -> &'static str {
 }
 
 impl fmt::Debug for Error {
-    /// The variant and its fields, then the message (an I/O error as the field `error`).
+    /// The variant's name, then the message, which names what its fields hold.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let message = self.to_string();
-        let mut debug = match self {
-            Error::NameLookup {
-                name,
-                failure,
-                cause,
-            } => {
-                let mut debug = f.debug_struct("NameLookup");
-                debug
-                    .field("name", name)
-                    .field("failure", failure)
-                    .field("cause", cause);
-                debug
-            }
-            Error::SocketPermission { privileged } => {
-                let mut debug = f.debug_struct("SocketPermission");
-                debug.field("privileged", privileged);
-                debug
-            }
-            Error::SocketAddress { address } => {
-                let mut debug = f.debug_struct("SocketAddress");
-                debug.field("address", address);
-                debug
-            }
-            Error::SocketUnavailable => f.debug_struct("SocketUnavailable"),
-            Error::SocketBroadcast => f.debug_struct("SocketBroadcast"),
-            Error::TimeoutExceeded { timeout } => {
-                let mut debug = f.debug_struct("TimeoutExceeded");
-                debug.field("timeout", timeout);
-                debug
-            }
-            Error::DestinationUnreachable {
-                source,
-                code,
-                family,
-            }
-            | Error::TimeExceeded {
-                source,
-                code,
-                family,
-            } => {
-                let name = if matches!(self, Error::TimeExceeded { .. }) {
-                    "TimeExceeded"
-                } else {
-                    "DestinationUnreachable"
-                };
-                let mut debug = f.debug_struct(name);
-                debug
-                    .field("source", source)
-                    .field("code", code)
-                    .field("family", family);
-                debug
-            }
-            Error::Icmp { icmp_type, code } => {
-                let mut debug = f.debug_struct("Icmp");
-                debug.field("icmp_type", icmp_type).field("code", code);
-                debug
-            }
-            // The reason is the message.
-            Error::InvalidOption { reason } => {
-                return f
-                    .debug_struct("InvalidOption")
-                    .field("reason", reason)
-                    .finish();
-            }
-            Error::Runtime { reason } => {
-                return f.debug_struct("Runtime").field("reason", reason).finish();
-            }
-            Error::TooManyOpenFiles { limit } => {
-                let mut debug = f.debug_struct("TooManyOpenFiles");
-                debug.field("limit", limit);
-                debug
-            }
-            Error::Socket(error) => {
-                let mut debug = f.debug_struct("Socket");
-                debug.field("error", error);
-                debug
-            }
+        let name = match self {
+            Error::NameLookup { .. } => "NameLookup",
+            Error::SocketPermission { .. } => "SocketPermission",
+            Error::SocketAddress { .. } => "SocketAddress",
+            Error::SocketUnavailable => "SocketUnavailable",
+            Error::SocketBroadcast => "SocketBroadcast",
+            Error::TimeoutExceeded { .. } => "TimeoutExceeded",
+            Error::DestinationUnreachable { .. } => "DestinationUnreachable",
+            Error::TimeExceeded { .. } => "TimeExceeded",
+            Error::Icmp { .. } => "Icmp",
+            Error::InvalidOption { .. } => "InvalidOption",
+            Error::Runtime { .. } => "Runtime",
+            Error::TooManyOpenFiles { .. } => "TooManyOpenFiles",
+            Error::Socket(_) => "Socket",
         };
-        debug.field("message", &message).finish()
+        write!(f, "{name}: {self}")
     }
 }
 

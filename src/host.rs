@@ -178,9 +178,19 @@ impl Host {
         &self.address
     }
 
-    /// The address as an [`IpAddr`], when it is one.
+    /// The address as an [`IpAddr`], when it is one, without the zone a link-local
+    /// address is shown with (`fe80::2%eth0` is `fe80::2`).
+    ///
+    /// ```
+    /// let host = icmplib::Host::new("fe80::2%eth0", 1, vec![0.1]);
+    /// assert_eq!(host.ip(), Some("fe80::2".parse().unwrap()));
+    /// ```
     pub fn ip(&self) -> Option<IpAddr> {
-        self.address.parse().ok()
+        let address = self
+            .address
+            .split_once('%')
+            .map_or(self.address.as_str(), |(address, _)| address);
+        address.parse().ok()
     }
 
     /// The smallest round-trip time in milliseconds (0.0 without replies).

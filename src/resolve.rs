@@ -13,6 +13,7 @@ use hickory_resolver::net::{DnsError, NetError};
 use crate::error::{Error, LookupFailure, Result};
 use crate::family::Family;
 use crate::runtime::{block_on, current};
+use crate::socket::address::split_address;
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
 /// your choice, with the hosts file (`/etc/hosts`) consulted first. Cheap to clone.
@@ -215,15 +216,7 @@ fn lookup_error(name: &str, error: NetError) -> Error {
 /// An IP address written as text, IPv6 optionally in brackets and with a zone (ignored
 /// here: a lookup returns addresses); an IPv4-mapped IPv6 address is the IPv4 address.
 pub(crate) fn parse_literal(name: &str) -> Option<IpAddr> {
-    let bare = name
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .unwrap_or(name);
-    let address = bare.split_once('%').map_or(bare, |(address, _)| address);
-    address
-        .parse::<IpAddr>()
-        .ok()
-        .map(|address| address.to_canonical())
+    split_address(name).map(|(address, _)| address)
 }
 
 /// Resolves `target` to one address: literals directly, names with a system resolver.

@@ -96,6 +96,7 @@ fn a_link_local_hop_of_a_traceroute_carries_its_zone() {
             let hops = async_traceroute("fe80::2%out", &options).await.unwrap();
             assert_eq!(hops.len(), 1, "privileged {privileged}: {hops:#?}");
             assert_eq!(hops[0].address(), "fe80::2%out");
+            assert_eq!(hops[0].ip(), Some("fe80::2".parse().unwrap()));
             assert_eq!(hops[0].distance(), 1);
         }
     });

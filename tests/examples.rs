@@ -446,6 +446,52 @@ fn multiping_prints_each_target_as_given() {
     hosts.iter().for_each(check_no_float_noise);
 }
 
+/// A link-local target keeps its zone through the examples: it says which link to use.
+#[test]
+fn examples_keep_the_zone_of_a_link_local_target() {
+    if !support::require_root() {
+        return;
+    }
+    let (client, target) = support::veth_pair("exll");
+    client.ip_batch("addr add fe80::1/64 dev out nodad");
+    target.ip_batch("addr add fe80::2/64 dev in nodad");
+    let output = client.run_program(
+        &example("ping"),
+        &["-c", "2", "-i", "0", "fe80::2%out"],
+        TIMEOUT,
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("fe80::2%out: 2 packets sent"),
+        "{}",
+        stdout(&output)
+    );
+    let output = client.run_program(
+        &example("traceroute"),
+        &["-c", "1", "-m", "3", "fe80::2%out"],
+        TIMEOUT,
+    );
+    assert!(
+        output.status.success(),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    let text = stdout(&output);
+    assert!(
+        text.lines()
+            .nth(1)
+            .is_some_and(|line| line.starts_with(" 1  fe80::2%out  ")),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
+
 /// Issue 12, item 8: input the examples cannot use is refused with a message that says
 /// what is wrong, and exit status 2; a TOS in hex is taken.
 #[test]

@@ -269,6 +269,19 @@ fn a_sweep_forgets_requests_that_timed_out_or_were_abandoned() {
     });
 }
 
+/// A veth `device` in `netns` (its peer `sink` beside it) through which 198.51.100.0/24
+/// is routed to a neighbour that does not exist: requests leave, nothing answers.
+fn link_to_nowhere(netns: &Netns, device: &str) {
+    netns.ip_batch(&format!(
+        "link add {device} type veth peer name sink
+         link set {device} up
+         link set sink up
+         addr add 203.0.113.1/24 dev {device}
+         neigh add 203.0.113.2 lladdr 02:00:00:00:00:02 dev {device} nud permanent
+         route add 198.51.100.0/24 via 203.0.113.2"
+    ));
+}
+
 /// A sweep faster than its link: the socket's send buffer fills (the requests wait in a
 /// slow queue) and the sweep waits for room instead of failing or losing requests.
 #[test]
@@ -279,14 +292,7 @@ fn a_sweep_waits_for_room_when_the_send_buffer_is_full() {
     let netns = Netns::new("mpsndbuf");
     // A 1 Mbit/s link to 198.51.100.0/24 where nothing answers: about 1,200 requests
     // a second leave, the rest wait in the queue, holding the socket's buffer.
-    netns.ip_batch(
-        "link add slow type veth peer name sink
-         link set slow up
-         link set sink up
-         addr add 203.0.113.1/24 dev slow
-         neigh add 203.0.113.2 lladdr 02:00:00:00:00:02 dev slow nud permanent
-         route add 198.51.100.0/24 via 203.0.113.2",
-    );
+    link_to_nowhere(&netns, "slow");
     netns.exec_ok(&[
         "tc", "qdisc", "add", "dev", "slow", "root", "tbf", "rate", "1mbit", "burst", "2kb",
         "limit", "10mb",
@@ -496,15 +502,7 @@ fn more_than_65_536_requests_to_one_address_all_leave() {
         return;
     }
     let netns = Netns::new("mpsame");
-    // A link where nothing answers: 198.51.100.1 through a neighbour that does not exist.
-    netns.ip_batch(
-        "link add out type veth peer name sink
-         link set out up
-         link set sink up
-         addr add 203.0.113.1/24 dev out
-         neigh add 203.0.113.2 lladdr 02:00:00:00:00:02 dev out nud permanent
-         route add 198.51.100.0/24 via 203.0.113.2",
-    );
+    link_to_nowhere(&netns, "out");
     let (hosts, in_flight_after) = netns.block_on_multi(|| async {
         let targets = vec!["198.51.100.1"; 70_000];
         let options = MultipingOptions::default()

@@ -14,15 +14,7 @@ use crate::error::{Error, Result};
 /// # Errors
 /// [`Error::InvalidOption`] for a zone that names no interface, or on an IPv4 address.
 pub(crate) fn parse_address(text: &str) -> Option<Result<(IpAddr, u32)>> {
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .unwrap_or(text);
-    let (address, zone) = match bare.split_once('%') {
-        Some((address, zone)) => (address, Some(zone)),
-        None => (bare, None),
-    };
-    let address = address.parse::<IpAddr>().ok()?.to_canonical();
+    let (address, zone) = split_address(text)?;
     let Some(zone) = zone else {
         return Some(Ok((address, 0)));
     };
@@ -41,6 +33,20 @@ pub(crate) fn parse_address(text: &str) -> Option<Result<(IpAddr, u32)>> {
             Error::invalid(format!("{text}: there is no network interface '{zone}'"))
         }),
     )
+}
+
+/// The syntax of [`parse_address`] alone: the address (IPv4-mapped ones as IPv4) and the
+/// zone as written, if any, without asking which interface it names. `None` for a name.
+pub(crate) fn split_address(text: &str) -> Option<(IpAddr, Option<&str>)> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    let (address, zone) = match bare.split_once('%') {
+        Some((address, zone)) => (address, Some(zone)),
+        None => (bare, None),
+    };
+    Some((address.parse::<IpAddr>().ok()?.to_canonical(), zone))
 }
 
 /// `address` as text, with the zone of a link-local IPv6 address (`fe80::1%eth0`: the

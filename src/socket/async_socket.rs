@@ -260,23 +260,24 @@ impl AsyncIcmpSocket {
             });
             match result {
                 Ok(count) => {
+                    read += count;
+                    // A raw socket sees the ICMP messages themselves; their copies on its
+                    // error queue are only read to be dropped, not decoded.
+                    if from_error_queue && self.kind.privileged {
+                        continue;
+                    }
                     for index in 0..count {
                         let (datagram, bytes) = batch.get(index);
                         let Some(received) = self.kind.decode(bytes, datagram) else {
                             continue;
                         };
                         if from_error_queue {
-                            // A raw socket sees the ICMP messages themselves; their copy
-                            // on its error queue is only read to be dropped.
-                            if !self.kind.privileged {
-                                errors.keep(received, &bytes[..datagram.len]);
-                            }
+                            errors.keep(received, &bytes[..datagram.len]);
                         } else {
                             errors.hand_out_before(received.time, on_reply);
                             on_reply(&received, bytes);
                         }
                     }
-                    read += count;
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                     drained = Drained::Empty { read, checked_at };
