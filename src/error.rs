@@ -292,6 +292,11 @@ impl fmt::Display for Error {
                     (_, Some(cause)) => write!(f, " ({cause})"),
                 }
             }
+            Error::SocketPermission { privileged: true } if cfg!(windows) => f.write_str(
+                "Administrator privileges are required to create a raw socket: run the \
+                 program as Administrator, or use privileged = false (the ICMP helper API, \
+                 which needs no privileges)",
+            ),
             Error::SocketPermission { privileged: true } => f.write_str(
                 "Root privileges are required to create the socket: run as root, give the \
                  program CAP_NET_RAW (setcap cap_net_raw+ep PROGRAM), or use unprivileged \
@@ -451,7 +456,12 @@ mod tests {
             "{unprivileged}"
         );
         let privileged = Error::SocketPermission { privileged: true }.to_string();
-        assert!(privileged.contains("CAP_NET_RAW"), "{privileged}");
+        let what_to_do = if cfg!(windows) {
+            "Administrator"
+        } else {
+            "CAP_NET_RAW"
+        };
+        assert!(privileged.contains(what_to_do), "{privileged}");
         let timeout = Error::TimeoutExceeded {
             timeout: Duration::from_millis(1500),
         };

@@ -66,9 +66,19 @@
 //!
 //! # Privileges
 //!
-//! `privileged = true` opens raw sockets (root or `CAP_NET_RAW`); `false` opens datagram
-//! ICMP sockets, which Linux allows to the groups in `net.ipv4.ping_group_range`. Either
-//! way a refusal is [`Error::SocketPermission`], whose message says what to change.
+//! `privileged = true` opens raw sockets (root or `CAP_NET_RAW`; Administrator on
+//! Windows); `false` opens datagram ICMP sockets, which Linux allows to the groups in
+//! `net.ipv4.ping_group_range` (on Windows, it uses the ICMP helper API, which needs no
+//! privileges). Either way a refusal is [`Error::SocketPermission`], whose message says
+//! what to change.
+//!
+//! # Platforms
+//!
+//! Linux is the tested platform. Windows works, tested under Wine (IPv4): without
+//! privileges through `IcmpSendEcho2Ex` / `Icmp6SendEcho2`, with them through raw winsock
+//! sockets; it cannot set a TOS / traffic class, nor a chosen identifier without
+//! privileges ([`Error::InvalidOption`] says so), and its low-level sockets are raw only.
+//! macOS and FreeBSD compile.
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 #![warn(rust_2018_idioms)]

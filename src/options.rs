@@ -174,6 +174,12 @@ impl ProbeOptions {
         if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
         }
+        if cfg!(windows) && self.traffic_class != 0 {
+            return Err(Error::invalid(
+                "Windows cannot set the TOS / traffic class of ICMP requests: leave \
+                 traffic_class at 0",
+            ));
+        }
         if let Some(source) = self.source {
             check_source(self.family.unwrap_or(Family::of(&source)), source)?;
         }

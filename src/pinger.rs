@@ -163,6 +163,14 @@ impl Pinger {
         runtime::current("icmplib's async functions")?;
         let (engines, source) = self.engines(options);
         let settings = settings(source)?;
+        // Windows' ICMP API chooses the identifier of every request itself.
+        if cfg!(windows) && settings.id.is_some() && !(self.inner.privileged && options.privileged)
+        {
+            return Err(Error::invalid(
+                "on Windows, unprivileged requests get their identifier from the system: \
+                 leave id unset, or use privileged = true (Administrator)",
+            ));
+        }
         let resolver = self.inner.resolver.clone();
         Ok(Scheduler::new(engines, resolver, settings, targets, jobs))
     }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use tokio::runtime::Id;
 
-use super::transport::SocketTransport;
+use super::transport::{SocketTransport, Transport};
 use super::{Engine, Handle, OnClose, lock};
 use crate::error::Result;
 use crate::runtime;
@@ -127,7 +127,7 @@ impl EngineCache {
     }
 
     fn open(self: &Arc<Self>, kind: SocketKind, source: Option<(IpAddr, u32)>) -> Result<Engine> {
-        let socket = AsyncIcmpSocket::open(kind.family, source, kind.privileged)?;
+        let transport = transport(kind, source)?;
         let cache = Arc::downgrade(self);
         // A closed engine (its runtime shut down, its socket failed) is dropped at once,
         // closing its socket, rather than at the next lookup.
@@ -137,7 +137,7 @@ impl EngineCache {
             }
         }));
         Ok(Engine::start(
-            Box::new(SocketTransport::new(socket)),
+            transport,
             self.recv_buffer_size,
             Some(on_close),
         ))
@@ -161,4 +161,18 @@ impl EngineCache {
             .map(|handle| handle.core.in_flight())
             .sum()
     }
+}
+
+/// The transport of an engine of `kind`: this system's ICMP socket; on Windows without
+/// privileges, the ICMP helper API (Windows has no unprivileged ICMP socket).
+fn transport(kind: SocketKind, source: Option<(IpAddr, u32)>) -> Result<Box<dyn Transport>> {
+    #[cfg(windows)]
+    if !kind.privileged {
+        return Ok(Box::new(super::icmp_api::IcmpApiTransport::open(
+            kind.family,
+            source,
+        )?));
+    }
+    let socket = AsyncIcmpSocket::open(kind.family, source, kind.privileged)?;
+    Ok(Box::new(SocketTransport::new(socket)))
 }

@@ -439,7 +439,12 @@ impl Transport for FakeTransport {
         self.inner.kind.privileged
     }
 
-    fn try_send(&self, request: &IcmpRequest, _message: &[u8]) -> Result<Option<Instant>> {
+    fn try_send(
+        &self,
+        request: &IcmpRequest,
+        _message: &[u8],
+        _wait: Duration,
+    ) -> Result<Option<Instant>> {
         if self.state().full {
             return Ok(None);
         }
@@ -450,6 +455,7 @@ impl Transport for FakeTransport {
         &'a self,
         request: &'a IcmpRequest,
         _message: &'a [u8],
+        _wait: Duration,
     ) -> BoxFuture<'a, Result<Instant>> {
         Box::pin(async move {
             poll_fn(|cx| {

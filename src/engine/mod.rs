@@ -16,6 +16,8 @@
 //! The engine knows nothing of ping statistics: it sends probes and returns answers.
 
 pub(crate) mod cache;
+#[cfg(windows)]
+mod icmp_api;
 mod inbox;
 mod pending;
 mod reader;
@@ -30,7 +32,7 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use tokio::sync::{Notify, oneshot};
@@ -66,6 +68,8 @@ pub(crate) struct Probe {
     pub payload: Arc<[u8]>,
     pub ttl: u8,
     pub traffic_class: u8,
+    /// How long an answer is wanted after the probe left.
+    pub timeout: Duration,
 }
 
 /// A handle on an engine; cheap to clone. The reader task stops when the last handle is
@@ -367,14 +371,15 @@ impl Engine {
         .with_scope_id(probe.scope_id);
         let mut message = Vec::with_capacity(probe.payload.len() + 8);
         request.encode(&mut message);
-        let sending = match core.transport.try_send(&request, &message) {
+        let wait = probe.timeout;
+        let sending = match core.transport.try_send(&request, &message, wait) {
             Ok(Some(sent_at)) => Sending::Sent(sent_at),
             // Boxed: the wait for room in the send buffer is rare, and its state would
             // make every request in flight larger (a sweep holds thousands).
             Ok(None) => {
                 let core = Arc::clone(core);
                 Sending::Blocked(Box::pin(async move {
-                    core.transport.send(&request, &message).await
+                    core.transport.send(&request, &message, wait).await
                 }))
             }
             Err(error) => {

@@ -27,6 +27,7 @@ fn probe(destination: &str, payload: &[u8]) -> Probe {
         payload: Arc::from(payload),
         ttl: 64,
         traffic_class: 0,
+        timeout: Duration::from_secs(1),
     }
 }
 

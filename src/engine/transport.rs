@@ -12,7 +12,7 @@
 use std::fmt;
 use std::io;
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
@@ -38,11 +38,17 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     fn keeps_id(&self) -> bool;
 
     /// Sends `message`, the encoding of `request`, if there is room now: when it left, or
-    /// `None` when the send buffer is full.
+    /// `None` when the send buffer is full. An answer is wanted for `wait` after that (a
+    /// backend that waits for answers itself, as Windows' ICMP API does, waits as long).
     ///
     /// # Errors
     /// The send's error (no route, a broadcast refused, ...).
-    fn try_send(&self, request: &IcmpRequest, message: &[u8]) -> Result<Option<Instant>>;
+    fn try_send(
+        &self,
+        request: &IcmpRequest,
+        message: &[u8],
+        wait: Duration,
+    ) -> Result<Option<Instant>>;
 
     /// Sends `message`, waiting for room in the send buffer (readiness) up to a bound;
     /// returns when it left.
@@ -50,6 +56,7 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
         &'a self,
         request: &'a IcmpRequest,
         message: &'a [u8],
+        wait: Duration,
     ) -> BoxFuture<'a, Result<Instant>>;
 
     /// Waits until something can be read, then reads what is there, up to about `max`
@@ -115,7 +122,12 @@ impl Transport for SocketTransport {
         self.socket.is_privileged()
     }
 
-    fn try_send(&self, request: &IcmpRequest, message: &[u8]) -> Result<Option<Instant>> {
+    fn try_send(
+        &self,
+        request: &IcmpRequest,
+        message: &[u8],
+        _wait: Duration,
+    ) -> Result<Option<Instant>> {
         self.socket.try_send_encoded(request, message)
     }
 
@@ -123,6 +135,7 @@ impl Transport for SocketTransport {
         &'a self,
         request: &'a IcmpRequest,
         message: &'a [u8],
+        _wait: Duration,
     ) -> BoxFuture<'a, Result<Instant>> {
         Box::pin(self.socket.send_encoded(request, message))
     }

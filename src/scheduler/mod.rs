@@ -133,6 +133,7 @@ impl Settings {
                 .unwrap_or_else(|| random_payload(self.payload_size)),
             ttl,
             traffic_class: self.traffic_class,
+            timeout: self.timeout,
         }
     }
 }

@@ -202,6 +202,12 @@ impl IcmpRequest {
         self.traffic_class
     }
 
+    /// The payload, shared.
+    #[cfg(windows)]
+    pub(crate) fn payload_arc(&self) -> Arc<[u8]> {
+        Arc::clone(&self.payload)
+    }
+
     /// Checks that the request can be sent on a socket of `family`.
     pub(crate) fn validate(&self, family: Family) -> Result<()> {
         if self.family() != family {
@@ -220,6 +226,11 @@ impl IcmpRequest {
         }
         if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
+        }
+        if cfg!(windows) && self.traffic_class != 0 {
+            return Err(Error::invalid(
+                "Windows cannot set the TOS / traffic class of ICMP requests: leave it at 0",
+            ));
         }
         Ok(())
     }

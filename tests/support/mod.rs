@@ -21,7 +21,7 @@ pub use dns::DnsResponder;
 #[allow(unused_imports)]
 pub use lab::{Lab, veth_pair};
 #[allow(unused_imports)]
-pub use netns::Netns;
+pub use netns::{Netns, TempDir};
 #[allow(unused_imports)]
 pub use tun::{Craft, Reply, Script, SimulatedNet, craft_replies};
 

@@ -305,6 +305,17 @@ impl Netns {
         wait_timeout(child, timeout)
     }
 
+    /// Runs `command` inside this namespace (from a thread that entered it), its output
+    /// captured, waiting at most `timeout` (then kills it).
+    pub fn run_command(&self, mut command: Command, timeout: Duration) -> Output {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = self.run(move || spawn_retrying(&mut command));
+        wait_timeout(child, timeout)
+    }
+
     /// Runs `program` with `args` as root inside this namespace (from a thread that
     /// entered it), waiting at most `timeout`.
     pub fn run_program(&self, program: &Path, args: &[&str], timeout: Duration) -> Output {
@@ -396,12 +407,14 @@ fn wait_timeout(mut child: std::process::Child, timeout: Duration) -> Output {
 }
 
 /// A world-readable (0755) temporary directory, removed on drop.
-struct TempDir {
+/// A world-readable temporary directory, removed on drop.
+pub struct TempDir {
     path: PathBuf,
 }
 
 impl TempDir {
-    fn new() -> TempDir {
+    /// Makes one (mode 0755) under the system's temporary directory.
+    pub fn new() -> TempDir {
         let path = std::env::temp_dir().join(unique("icmplib-child"));
         fs::DirBuilder::new()
             .mode(0o755)
@@ -412,6 +425,11 @@ impl TempDir {
         fs::set_permissions(&dir.path, fs::Permissions::from_mode(0o755))
             .expect("chmod 0755 the temp dir");
         dir
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 

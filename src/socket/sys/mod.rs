@@ -21,9 +21,15 @@ pub(crate) use batch::RecvBatch;
 #[cfg(unix)]
 pub(crate) use unix::*;
 
-#[cfg(not(unix))]
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
+pub(crate) mod icmp_api;
+
+#[cfg(not(any(unix, windows)))]
 mod other;
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 pub(crate) use other::*;
 
 /// One datagram read from a socket; its bytes are in the caller's buffer.

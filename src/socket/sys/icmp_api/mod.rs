@@ -1,0 +1,9 @@
+//! Windows' ICMP helper API (`IcmpSendEcho2Ex`, `Icmp6SendEcho2`): echo requests without
+//! privileges. [`reply`] reads what the API writes back (pure, tested everywhere);
+//! `session` (Windows only) issues the requests.
+
+pub(crate) mod reply;
+#[cfg(windows)]
+mod session;
+#[cfg(windows)]
+pub(crate) use session::{Completed, Echo, Session};

@@ -1,0 +1,618 @@
+//! One ICMP handle and the thread that issues its requests.
+//!
+//! `IcmpSendEcho2Ex` / `Icmp6SendEcho2` complete asynchronously through an APC routine,
+//! which Windows runs on the thread that issued the request, when that thread waits
+//! alertably. So a session owns one thread: callers queue [`Echo`]s ([`Session::send`],
+//! never blocking), the thread issues them and sleeps alertably; each completion runs on
+//! it, is read into a [`Completed`] and handed to the session's callback. One thread and
+//! no event per request: no 64-handle limit, thousands of requests in flight.
+//!
+//! Memory the system may still write — a request's reply buffer — belongs to the thread,
+//! never to a caller: dropping a caller's future, or the session, frees nothing the
+//! system holds. A dropped session stops issuing, waits on its thread for the requests
+//! in flight to complete (each has its own timeout), then closes the handle.
+//!
+//! A system may limit the requests in flight: Wine takes 256 at once (per prefix), and a
+//! request beyond fails with "no memory". A session takes at most [`DEFAULT_LIMIT`]
+//! requests ([`Session::try_send`] says no; [`Session::room`] tells when to try again),
+//! so that a request waits in the caller, timed from when it leaves, never in the
+//! session's queue while its time runs. Should the system take fewer (two sessions
+//! sharing Wine's 256), the session learns its limit from the first request refused so,
+//! puts that request back in its queue and takes no more than the limit from then on.
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::ffi::c_void;
+use std::io;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use windows_sys::Win32::Foundation::{
+    CloseHandle, ERROR_IO_PENDING, ERROR_NO_SYSTEM_RESOURCES, ERROR_NOT_ENOUGH_MEMORY,
+    GetLastError, HANDLE, INVALID_HANDLE_VALUE,
+};
+use windows_sys::Win32::NetworkManagement::IpHelper::{
+    IP_OPTION_INFORMATION, Icmp6CreateFile, Icmp6ParseReplies, Icmp6SendEcho2, IcmpCloseHandle,
+    IcmpCreateFile, IcmpParseReplies, IcmpSendEcho2Ex,
+};
+use windows_sys::Win32::Networking::WinSock::{AF_INET6, IN6_ADDR, SOCKADDR_IN6};
+use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
+use windows_sys::Win32::System::Threading::{
+    CreateEventW, INFINITE, SetEvent, SleepEx, WaitForSingleObjectEx,
+};
+
+use super::reply::{self, ApiReply};
+use crate::clock;
+use crate::family::Family;
+
+/// Requests a session has with the system at once; more wait in its queue. A request is
+/// a slot index in the APC context, so this also bounds the index's bits.
+const MAX_IN_FLIGHT: usize = 1 << INDEX_BITS;
+
+/// Requests a session takes at once unless the system takes fewer: Wine's limit (no
+/// Windows limit is documented). Measured under Wine: 256 requests to a silent host in
+/// flight, and 400 more behind them that wait their turn, all answered in time.
+pub(crate) const DEFAULT_LIMIT: usize = 256;
+const INDEX_BITS: u32 = 16;
+
+/// One echo request for a session to issue.
+#[derive(Debug)]
+pub(crate) struct Echo {
+    pub destination: IpAddr,
+    /// The interface of a link-local IPv6 destination; 0 for none.
+    pub scope_id: u32,
+    pub payload: Arc<[u8]>,
+    pub ttl: u8,
+    /// How long the system waits for an answer.
+    pub timeout: Duration,
+    /// Handed back with the completion.
+    pub tag: u16,
+    /// When the caller queued it.
+    pub queued_at: Instant,
+}
+
+/// A completed request.
+#[derive(Debug)]
+pub(crate) struct Completed {
+    pub echo: Echo,
+    /// How long the system had the request, on the crate's clock: from the call that
+    /// issued it to its completion routine.
+    pub round_trip: Duration,
+    /// What the reply buffer holds, when it holds a reply.
+    pub reply: Option<ApiReply>,
+    /// The reply buffer: the reply's data lies in it.
+    pub buffer: Vec<u8>,
+    /// The error of a call that failed at once (no request was made).
+    pub error: Option<io::Error>,
+}
+
+/// A handle of the system's, closed on drop.
+#[derive(Debug)]
+struct OwnedHandle(HANDLE, fn(HANDLE));
+
+// SAFETY: a kernel object handle is a process-wide value that any thread may use; the
+// ICMP API and the event functions are thread-safe.
+unsafe impl Send for OwnedHandle {}
+// SAFETY: as above; the handle is only passed by value to thread-safe functions.
+unsafe impl Sync for OwnedHandle {}
+
+impl Drop for OwnedHandle {
+    fn drop(&mut self) {
+        (self.1)(self.0);
+    }
+}
+
+fn close_icmp(handle: HANDLE) {
+    // SAFETY: `handle` came from Icmp(6)CreateFile and is closed once, after every
+    // request made on it completed (the thread holds the last reference).
+    unsafe { IcmpCloseHandle(handle) };
+}
+
+fn close_event(handle: HANDLE) {
+    // SAFETY: `handle` came from CreateEventW and is closed once, by its only owner.
+    unsafe { CloseHandle(handle) };
+}
+
+/// What the callers and the thread share.
+struct Shared {
+    family: Family,
+    source: Option<(IpAddr, u32)>,
+    icmp: OwnedHandle,
+    /// Set to wake the thread (auto-reset).
+    wake: OwnedHandle,
+    queue: Mutex<VecDeque<Echo>>,
+    /// The thread is about to wait, or waits: a caller who queues sets the event.
+    sleeping: AtomicBool,
+    closing: AtomicBool,
+    /// Requests taken and not completed: queued or in flight.
+    pending: AtomicUsize,
+    /// Requests taken at most (see the module's docs).
+    limit: AtomicUsize,
+    /// Told when a request completed.
+    room: tokio::sync::Notify,
+    on_completed: Box<dyn Fn(Completed) + Send + Sync>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn wake(&self) {
+        // SAFETY: the event handle is open for as long as `self` lives.
+        unsafe { SetEvent(self.wake.0) };
+    }
+}
+
+/// An ICMP handle of one family and its thread. Dropping it stops the thread once the
+/// requests in flight completed.
+pub(crate) struct Session {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("family", &self.shared.family)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// Opens an ICMP handle of `family` (`IcmpCreateFile` / `Icmp6CreateFile`) whose
+    /// requests leave from `source` when given, and starts its thread; each completed
+    /// request is handed to `on_completed`, on that thread.
+    pub(crate) fn open(
+        family: Family,
+        source: Option<(IpAddr, u32)>,
+        on_completed: Box<dyn Fn(Completed) + Send + Sync>,
+    ) -> io::Result<Session> {
+        // SAFETY: no arguments; the result is checked below.
+        let icmp = unsafe {
+            match family {
+                Family::V4 => IcmpCreateFile(),
+                Family::V6 => Icmp6CreateFile(),
+            }
+        };
+        if icmp == INVALID_HANDLE_VALUE || icmp.is_null() {
+            let error = io::Error::last_os_error();
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!(
+                    "the system gave no ICMP{} handle ({}): {error}",
+                    if family == Family::V6 { "v6" } else { "" },
+                    if family == Family::V6 {
+                        "Icmp6CreateFile"
+                    } else {
+                        "IcmpCreateFile"
+                    },
+                ),
+            ));
+        }
+        let icmp = OwnedHandle(icmp, close_icmp);
+        // SAFETY: default security, auto-reset, not signalled, no name.
+        let wake = unsafe { CreateEventW(std::ptr::null(), 0, 0, std::ptr::null()) };
+        if wake.is_null() {
+            return Err(io::Error::last_os_error());
+        }
+        let shared = Arc::new(Shared {
+            family,
+            source,
+            icmp,
+            wake: OwnedHandle(wake, close_event),
+            queue: Mutex::new(VecDeque::new()),
+            sleeping: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
+            pending: AtomicUsize::new(0),
+            limit: AtomicUsize::new(DEFAULT_LIMIT),
+            room: tokio::sync::Notify::new(),
+            on_completed,
+        });
+        let thread_shared = Arc::clone(&shared);
+        std::thread::Builder::new()
+            .name("icmplib-icmp-api".into())
+            .spawn(move || run(thread_shared))?;
+        Ok(Session { shared })
+    }
+
+    /// Queues `echo` for the thread to issue, unless the session has as many requests as
+    /// the system takes: then gives it back (wait for [`Session::room`]).
+    pub(crate) fn try_send(&self, echo: Echo) -> Result<(), Echo> {
+        let shared = &self.shared;
+        if shared.pending.fetch_add(1, Ordering::SeqCst) >= shared.limit.load(Ordering::SeqCst) {
+            shared.pending.fetch_sub(1, Ordering::SeqCst);
+            return Err(echo);
+        }
+        lock(&shared.queue).push_back(echo);
+        if self.shared.sleeping.swap(false, Ordering::SeqCst) {
+            self.shared.wake();
+        }
+        Ok(())
+    }
+
+    /// Told each time a request completes: room for another.
+    pub(crate) fn room(&self) -> &tokio::sync::Notify {
+        &self.shared.room
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.shared.closing.store(true, Ordering::SeqCst);
+        self.shared.wake();
+    }
+}
+
+/// A request the system holds, with everything its call points to.
+struct Request {
+    echo: Echo,
+    buffer: Vec<u8>,
+    options: IP_OPTION_INFORMATION,
+    source6: SOCKADDR_IN6,
+    destination6: SOCKADDR_IN6,
+    issued_at: Instant,
+    /// The order in which the thread issued it.
+    order: u64,
+}
+
+/// The requests in flight, by slot; an APC context is a slot's index and generation.
+#[derive(Default)]
+struct Slots {
+    slots: Vec<(usize, Option<Box<Request>>)>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+impl Slots {
+    fn insert(&mut self, request: Box<Request>) -> usize {
+        let index = self.free.pop().unwrap_or_else(|| {
+            self.slots.push((0, None));
+            self.slots.len() - 1
+        });
+        let slot = &mut self.slots[index];
+        slot.0 = slot.0.wrapping_add(1);
+        slot.1 = Some(request);
+        self.live += 1;
+        (slot.0 << INDEX_BITS) | index
+    }
+
+    /// Requests in flight issued before the one issued `order`-th.
+    fn live_before(&self, order: u64) -> usize {
+        self.slots
+            .iter()
+            .filter(|(_, request)| {
+                request
+                    .as_ref()
+                    .is_some_and(|request| request.order < order)
+            })
+            .count()
+    }
+
+    fn take(&mut self, key: usize) -> Option<Box<Request>> {
+        let index = key & (MAX_IN_FLIGHT - 1);
+        let slot = self.slots.get_mut(index)?;
+        if slot.0 << INDEX_BITS != key & !(MAX_IN_FLIGHT - 1) {
+            return None;
+        }
+        let request = slot.1.take()?;
+        self.free.push(index);
+        self.live -= 1;
+        Some(request)
+    }
+}
+
+/// The thread's own state; APC routines run on the thread and find it here.
+struct Worker {
+    shared: Arc<Shared>,
+    slots: Slots,
+}
+
+thread_local! {
+    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
+}
+
+/// The next issue order on this thread.
+fn next_order() -> u64 {
+    thread_local! {
+        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    NEXT.with(|next| {
+        let order = next.get();
+        next.set(order + 1);
+        order
+    })
+}
+
+/// Requests in flight on this thread's session issued before the `order`-th: when the
+/// system refused that one for want of resources, the ones it had taken.
+fn live_before(order: u64) -> usize {
+    WORKER.with(|worker| {
+        worker
+            .try_borrow()
+            .ok()
+            .and_then(|worker| {
+                worker
+                    .as_ref()
+                    .map(|worker| worker.slots.live_before(order))
+            })
+            .unwrap_or(0)
+    })
+}
+
+/// Requests in flight on this thread's session.
+fn live() -> usize {
+    WORKER.with(|worker| {
+        worker
+            .try_borrow()
+            .ok()
+            .and_then(|worker| worker.as_ref().map(|worker| worker.slots.live))
+            .unwrap_or(0)
+    })
+}
+
+/// The thread: issues what is queued, sleeps alertably (completions run then), and once
+/// the session is dropped, waits for what is in flight before it ends.
+fn run(shared: Arc<Shared>) {
+    WORKER.with(|worker| {
+        *worker.borrow_mut() = Some(Worker {
+            shared: Arc::clone(&shared),
+            slots: Slots::default(),
+        });
+    });
+    loop {
+        let closing = shared.closing.load(Ordering::SeqCst);
+        while live() < shared.limit.load(Ordering::SeqCst) {
+            let Some(echo) = lock(&shared.queue).pop_front() else {
+                break;
+            };
+            // A dropped session issues nothing more.
+            if !closing {
+                issue(&shared, echo);
+            }
+        }
+        if closing && live() == 0 {
+            break;
+        }
+        shared.sleeping.store(true, Ordering::SeqCst);
+        // Checked after `sleeping` is set: a caller who queued before it was set is
+        // seen here, one who queued after it sets the event.
+        let closing = shared.closing.load(Ordering::SeqCst);
+        let more = !lock(&shared.queue).is_empty() && live() < shared.limit.load(Ordering::SeqCst);
+        if !(more || closing && live() == 0) {
+            // SAFETY: the event handle is open while `shared` lives; the wait is
+            // alertable, so completion routines run in it.
+            unsafe { WaitForSingleObjectEx(shared.wake.0, INFINITE, 1) };
+        }
+        shared.sleeping.store(false, Ordering::SeqCst);
+    }
+    WORKER.with(|worker| drop(worker.borrow_mut().take()));
+}
+
+fn socket_address_v6(address: Option<(IpAddr, u32)>) -> SOCKADDR_IN6 {
+    // SAFETY: SOCKADDR_IN6 is plain data; all zeroes is the unspecified address.
+    let mut socket_address: SOCKADDR_IN6 = unsafe { std::mem::zeroed() };
+    socket_address.sin6_family = AF_INET6;
+    if let Some((IpAddr::V6(address), scope_id)) = address {
+        socket_address.sin6_addr = IN6_ADDR {
+            u: windows_sys::Win32::Networking::WinSock::IN6_ADDR_0 {
+                Byte: address.octets(),
+            },
+        };
+        socket_address.Anonymous.sin6_scope_id = scope_id;
+    }
+    socket_address
+}
+
+fn ipv4_of(address: Option<IpAddr>) -> u32 {
+    match address {
+        Some(IpAddr::V4(address)) => u32::from_ne_bytes(address.octets()),
+        _ => 0,
+    }
+}
+
+/// Issues `echo`. A call that finishes at once (it failed, or completed synchronously)
+/// is completed here, unless its completion routine ran meanwhile.
+fn issue(shared: &Shared, echo: Echo) {
+    let family = shared.family;
+    let mut request = Box::new(Request {
+        buffer: vec![0; reply::reply_buffer_len(family, echo.payload.len())],
+        options: IP_OPTION_INFORMATION {
+            Ttl: echo.ttl,
+            Tos: 0,
+            Flags: 0,
+            OptionsSize: 0,
+            OptionsData: std::ptr::null_mut(),
+        },
+        source6: socket_address_v6(shared.source),
+        destination6: socket_address_v6(Some((echo.destination, echo.scope_id))),
+        issued_at: clock::now(),
+        order: next_order(),
+        echo,
+    });
+    let timeout = u32::try_from(request.echo.timeout.as_millis().max(1)).unwrap_or(u32::MAX - 1);
+    let payload_len = u16::try_from(request.echo.payload.len()).unwrap_or(u16::MAX);
+    let buffer_len = u32::try_from(request.buffer.len()).unwrap_or(u32::MAX);
+    // The box does not move when it goes into the slots: these stay valid until the
+    // request is taken out, after its completion.
+    let payload = request.echo.payload.as_ptr().cast::<c_void>();
+    let buffer = request.buffer.as_mut_ptr().cast::<c_void>();
+    let options: *const IP_OPTION_INFORMATION = &request.options;
+    let source6: *const SOCKADDR_IN6 = &request.source6;
+    let destination6: *const SOCKADDR_IN6 = &request.destination6;
+    let destination = request.echo.destination;
+    let key = WORKER.with(|worker| {
+        worker
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut worker| worker.as_mut().map(|worker| worker.slots.insert(request)))
+    });
+    let Some(key) = key else {
+        return;
+    };
+    // SAFETY: the handle is open (the thread holds `shared`); every pointer points into
+    // the request's box, which the slots own until the completion routine (or the code
+    // below, for a call that finished at once) takes it out; the context is a plain
+    // number, never dereferenced.
+    let result = unsafe {
+        match destination {
+            IpAddr::V4(address) => IcmpSendEcho2Ex(
+                shared.icmp.0,
+                std::ptr::null_mut(),
+                Some(completion),
+                key as *const c_void,
+                ipv4_of(shared.source.map(|(source, _)| source)),
+                u32::from_ne_bytes(address.octets()),
+                payload,
+                payload_len,
+                options,
+                buffer,
+                buffer_len,
+                timeout,
+            ),
+            IpAddr::V6(_) => Icmp6SendEcho2(
+                shared.icmp.0,
+                std::ptr::null_mut(),
+                Some(completion),
+                key as *const c_void,
+                source6,
+                destination6,
+                payload,
+                payload_len,
+                options,
+                buffer,
+                buffer_len,
+                timeout,
+            ),
+        }
+    };
+    // SAFETY: reads the calling thread's last error; no arguments.
+    let error = unsafe { GetLastError() };
+    if result == 0 && error == ERROR_IO_PENDING {
+        return;
+    }
+    // Finished at once. Its completion routine, if the system queued one, runs in this
+    // alertable pause; if it did not, the request is taken back below.
+    // SAFETY: a zero-length alertable sleep.
+    unsafe { SleepEx(0, 1) };
+    let request = WORKER.with(|worker| {
+        worker
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut worker| worker.as_mut().and_then(|worker| worker.slots.take(key)))
+    });
+    if let Some(request) = request {
+        let failure = (result == 0).then(|| match error {
+            ERROR_NOT_ENOUGH_MEMORY | ERROR_NO_SYSTEM_RESOURCES => Failure::AtLimit,
+            _ => Failure::Error(io::Error::from_raw_os_error(error as i32)),
+        });
+        complete(shared, *request, None, failure);
+    }
+}
+
+/// The APC routine of every request: runs on the session's thread when the system
+/// completed it.
+unsafe extern "system" fn completion(
+    context: *mut c_void,
+    status_block: *mut IO_STATUS_BLOCK,
+    _: u32,
+) {
+    let key = context as usize;
+    // SAFETY: the system passes the request's IO_STATUS_BLOCK, valid during the call;
+    // its status is the union's only member written for a completed request.
+    let (written, status) = match unsafe { status_block.as_ref() } {
+        Some(block) => (Some(block.Information), unsafe { block.Anonymous.Status }),
+        None => (None, 0),
+    };
+    let failure = match status as u32 {
+        STATUS_NO_MEMORY | STATUS_INSUFFICIENT_RESOURCES => Some(Failure::AtLimit),
+        _ if status < 0 => Some(Failure::Error(io::Error::other(format!(
+            "the ICMP request failed (NTSTATUS {:#010x})",
+            status as u32
+        )))),
+        _ => None,
+    };
+    let taken = WORKER.with(|worker| {
+        let mut worker = worker.try_borrow_mut().ok()?;
+        let worker = worker.as_mut()?;
+        Some((Arc::clone(&worker.shared), worker.slots.take(key)?))
+    });
+    if let Some((shared, request)) = taken {
+        complete(&shared, *request, written, failure);
+    }
+}
+
+/// True when the buffer holds a reply: the parse function counted one, or the buffer
+/// holds an error status (which some systems do not count as a reply).
+fn found(count: u32, reply: &ApiReply) -> bool {
+    count > 0 || reply.status != reply::status::SUCCESS
+}
+
+/// Why a request finished without a reply to read.
+enum Failure {
+    /// The system takes no more requests now (see the module's docs).
+    AtLimit,
+    /// It failed: this error.
+    Error(io::Error),
+}
+
+/// `STATUS_NO_MEMORY` / `STATUS_INSUFFICIENT_RESOURCES`: the system's limit was hit.
+const STATUS_NO_MEMORY: u32 = 0xC000_0017;
+const STATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
+
+/// Reads the reply of a finished request and hands it to the session's callback; one that
+/// hit the system's limit goes back to the queue instead. `written` is how much of the
+/// buffer the system wrote, when it said.
+fn complete(shared: &Shared, request: Request, written: Option<usize>, failure: Option<Failure>) {
+    let round_trip = clock::now().saturating_duration_since(request.issued_at);
+    let taken = live_before(request.order);
+    let Request {
+        echo, mut buffer, ..
+    } = request;
+    let error = match failure {
+        // With others in flight, the limit is theirs: wait for one of them to complete.
+        Some(Failure::AtLimit) if taken > 0 => {
+            let limit = taken;
+            shared.limit.fetch_min(limit, Ordering::SeqCst);
+            tracing::debug!(limit, "the system takes no more ICMP requests at once");
+            lock(&shared.queue).push_front(echo);
+            return;
+        }
+        Some(Failure::AtLimit) => Some(io::Error::other(
+            "the system refused the ICMP request: out of resources",
+        )),
+        Some(Failure::Error(error)) => Some(error),
+        None => None,
+    };
+    let len = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+    let reply = if error.is_none() {
+        let base = buffer.as_ptr() as usize as u64;
+        // SAFETY: the buffer is the request's reply buffer, which the system finished
+        // writing; the parse functions turn its offsets into pointers in place.
+        match shared.family {
+            Family::V4 => {
+                let count = unsafe { IcmpParseReplies(buffer.as_mut_ptr().cast(), len) };
+                reply::parse_v4(&buffer, base).filter(|reply| found(count, reply))
+            }
+            Family::V6 => {
+                let count = unsafe { Icmp6ParseReplies(buffer.as_mut_ptr().cast(), len) };
+                let written =
+                    written.unwrap_or(buffer.len().min(reply::V6_REPLY + echo.payload.len()));
+                reply::parse_v6(buffer.get(..written).unwrap_or(&buffer))
+                    .filter(|reply| found(count, reply))
+            }
+        }
+    } else {
+        None
+    };
+    shared.pending.fetch_sub(1, Ordering::SeqCst);
+    shared.room.notify_one();
+    (shared.on_completed)(Completed {
+        echo,
+        round_trip,
+        reply,
+        buffer,
+        error,
+    });
+}
