@@ -1,9 +1,11 @@
 //! Windows' ICMP helper API (`IcmpSendEcho2Ex`, `Icmp6SendEcho2`): echo requests without
-//! privileges. [`reply`] reads what the API writes back (pure, tested everywhere);
+//! privileges. [`reply`] reads what the API writes back and `slots` keeps the requests
+//! in flight (both pure, tested everywhere);
 //! `session` (Windows only) issues the requests.
 
 pub(crate) mod reply;
 #[cfg(windows)]
 mod session;
+mod slots;
 #[cfg(windows)]
 pub(crate) use session::{Completed, Echo, Session};

@@ -44,18 +44,15 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::reply::{self, ApiReply};
+use super::slots::{MAX_SLOTS, Slots};
 use crate::clock;
 use crate::family::Family;
-
-/// Requests a session has with the system at once; more wait in its queue. A request is
-/// a slot index in the APC context, so this also bounds the index's bits.
-const MAX_IN_FLIGHT: usize = 1 << INDEX_BITS;
 
 /// Requests a session takes at once unless the system takes fewer: Wine's limit (no
 /// Windows limit is documented). Measured under Wine: 256 requests to a silent host in
 /// flight, and 400 more behind them that wait their turn, all answered in time.
 pub(crate) const DEFAULT_LIMIT: usize = 256;
-const INDEX_BITS: u32 = 16;
+const _: () = assert!(DEFAULT_LIMIT <= MAX_SLOTS);
 
 /// One echo request for a session to issue.
 #[derive(Debug)]
@@ -253,76 +250,16 @@ struct Request {
     source6: SOCKADDR_IN6,
     destination6: SOCKADDR_IN6,
     issued_at: Instant,
-    /// The order in which the thread issued it.
-    order: u64,
-}
-
-/// The requests in flight, by slot; an APC context is a slot's index and generation.
-#[derive(Default)]
-struct Slots {
-    slots: Vec<(usize, Option<Box<Request>>)>,
-    free: Vec<usize>,
-    live: usize,
-}
-
-impl Slots {
-    fn insert(&mut self, request: Box<Request>) -> usize {
-        let index = self.free.pop().unwrap_or_else(|| {
-            self.slots.push((0, None));
-            self.slots.len() - 1
-        });
-        let slot = &mut self.slots[index];
-        slot.0 = slot.0.wrapping_add(1);
-        slot.1 = Some(request);
-        self.live += 1;
-        (slot.0 << INDEX_BITS) | index
-    }
-
-    /// Requests in flight issued before the one issued `order`-th.
-    fn live_before(&self, order: u64) -> usize {
-        self.slots
-            .iter()
-            .filter(|(_, request)| {
-                request
-                    .as_ref()
-                    .is_some_and(|request| request.order < order)
-            })
-            .count()
-    }
-
-    fn take(&mut self, key: usize) -> Option<Box<Request>> {
-        let index = key & (MAX_IN_FLIGHT - 1);
-        let slot = self.slots.get_mut(index)?;
-        if slot.0 << INDEX_BITS != key & !(MAX_IN_FLIGHT - 1) {
-            return None;
-        }
-        let request = slot.1.take()?;
-        self.free.push(index);
-        self.live -= 1;
-        Some(request)
-    }
 }
 
 /// The thread's own state; APC routines run on the thread and find it here.
 struct Worker {
     shared: Arc<Shared>,
-    slots: Slots,
+    slots: Slots<Box<Request>>,
 }
 
 thread_local! {
     static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
-}
-
-/// The next issue order on this thread.
-fn next_order() -> u64 {
-    thread_local! {
-        static NEXT: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
-    }
-    NEXT.with(|next| {
-        let order = next.get();
-        next.set(order + 1);
-        order
-    })
 }
 
 /// Requests in flight on this thread's session issued before the `order`-th: when the
@@ -347,7 +284,7 @@ fn live() -> usize {
         worker
             .try_borrow()
             .ok()
-            .and_then(|worker| worker.as_ref().map(|worker| worker.slots.live))
+            .and_then(|worker| worker.as_ref().map(|worker| worker.slots.live()))
             .unwrap_or(0)
     })
 }
@@ -428,7 +365,6 @@ fn issue(shared: &Shared, echo: Echo) {
         source6: socket_address_v6(shared.source),
         destination6: socket_address_v6(Some((echo.destination, echo.scope_id))),
         issued_at: clock::now(),
-        order: next_order(),
         echo,
     });
     let timeout = u32::try_from(request.echo.timeout.as_millis().max(1)).unwrap_or(u32::MAX - 1);
@@ -443,10 +379,11 @@ fn issue(shared: &Shared, echo: Echo) {
     let destination6: *const SOCKADDR_IN6 = &request.destination6;
     let destination = request.echo.destination;
     let key = WORKER.with(|worker| {
-        worker
-            .try_borrow_mut()
-            .ok()
-            .and_then(|mut worker| worker.as_mut().map(|worker| worker.slots.insert(request)))
+        worker.try_borrow_mut().ok().and_then(|mut worker| {
+            worker
+                .as_mut()
+                .and_then(|worker| worker.slots.insert(request))
+        })
     });
     let Some(key) = key else {
         return;
@@ -502,12 +439,12 @@ fn issue(shared: &Shared, echo: Echo) {
             .ok()
             .and_then(|mut worker| worker.as_mut().and_then(|worker| worker.slots.take(key)))
     });
-    if let Some(request) = request {
+    if let Some((order, request)) = request {
         let failure = (result == 0).then(|| match error {
             ERROR_NOT_ENOUGH_MEMORY | ERROR_NO_SYSTEM_RESOURCES => Failure::AtLimit,
             _ => Failure::Error(io::Error::from_raw_os_error(error as i32)),
         });
-        complete(shared, *request, None, failure);
+        complete(shared, order, *request, None, failure);
     }
 }
 
@@ -536,10 +473,11 @@ unsafe extern "system" fn completion(
     let taken = WORKER.with(|worker| {
         let mut worker = worker.try_borrow_mut().ok()?;
         let worker = worker.as_mut()?;
-        Some((Arc::clone(&worker.shared), worker.slots.take(key)?))
+        let (order, request) = worker.slots.take(key)?;
+        Some((Arc::clone(&worker.shared), order, request))
     });
-    if let Some((shared, request)) = taken {
-        complete(&shared, *request, written, failure);
+    if let Some((shared, order, request)) = taken {
+        complete(&shared, order, *request, written, failure);
     }
 }
 
@@ -564,9 +502,16 @@ const STATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
 /// Reads the reply of a finished request and hands it to the session's callback; one that
 /// hit the system's limit goes back to the queue instead. `written` is how much of the
 /// buffer the system wrote, when it said.
-fn complete(shared: &Shared, request: Request, written: Option<usize>, failure: Option<Failure>) {
+/// `order` is the request's place in the order of issue.
+fn complete(
+    shared: &Shared,
+    order: u64,
+    request: Request,
+    written: Option<usize>,
+    failure: Option<Failure>,
+) {
     let round_trip = clock::now().saturating_duration_since(request.issued_at);
-    let taken = live_before(request.order);
+    let taken = live_before(order);
     let Request {
         echo, mut buffer, ..
     } = request;
