@@ -4,9 +4,9 @@
 //!
 //! The system chooses each request's identifier and sequence number and matches the reply
 //! itself; a completion comes back with the request it answers. So this transport hands
-//! the engine a [`Received`] under the request's own peer and sequence number, its round
-//! trip measured on the crate's clock, and for an echo reply the data that came back,
-//! which the engine checks against the payload sent like any other reply.
+//! the engine a [`Received`] under the request's own peer and sequence number, stamped on
+//! the crate's clock when its completion routine ran, and for an echo reply the data that
+//! came back, which the engine checks against the payload sent like any other reply.
 //!
 //! What the API cannot do: set the TOS / traffic class (refused before this), keep a
 //! chosen identifier (refused before this), report local failures as anything but no
@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
 use super::transport::{OnReply, Transport};
-use crate::clock;
+use crate::clock::{self, later};
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::packet::{HEADER_LEN, Kind};
@@ -31,6 +31,10 @@ use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
 use crate::socket::sys::icmp_api::reply::{Outcome, outcome};
 use crate::socket::sys::icmp_api::{Completed, Echo, Session};
+
+/// How long a request waits for the session to take it, at least: requests in flight
+/// complete within their own timeouts (seconds), which this only bounds from above.
+const MAX_ROOM_WAIT: Duration = Duration::from_secs(60);
 
 /// An ICMP API session as a transport.
 #[derive(Debug)]
@@ -133,9 +137,7 @@ fn received(family: Family, completed: &Completed) -> Option<Received> {
         kind,
         bytes: HEADER_LEN + payload.len(),
         payload: Some(payload),
-        // The round trip is the time the system had the request, not the hand-off to the
-        // session's thread.
-        time: echo.queued_at + completed.round_trip,
+        time: completed.completed_at,
     })
 }
 
@@ -183,6 +185,7 @@ impl Transport for IcmpApiTransport {
         wait: Duration,
     ) -> BoxFuture<'a, Result<Instant>> {
         Box::pin(async move {
+            let give_up = later(clock::now(), wait.max(MAX_ROOM_WAIT));
             loop {
                 // Registered before the attempt: a completion in between is not missed.
                 let room = self.session.room().notified();
@@ -192,8 +195,13 @@ impl Transport for IcmpApiTransport {
                     return Ok(sent_at);
                 }
                 // Every request taken completes within its own timeout, each telling one
-                // waiter.
-                room.await;
+                // waiter; bounded all the same, against a hang.
+                if tokio::time::timeout_at(give_up.into(), room).await.is_err() {
+                    return Err(Error::from(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        "the system took no more ICMP requests in time",
+                    )));
+                }
             }
         })
     }
@@ -219,5 +227,74 @@ impl Transport for IcmpApiTransport {
 
     fn set_recv_buffer_size(&self, _bytes: usize) -> Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::socket::sys::icmp_api::reply::{ApiReply, status};
+
+    fn completed(status: u32, address: &str, data: &[u8]) -> Completed {
+        let now = clock::now();
+        let mut buffer = vec![0; 40];
+        buffer.extend_from_slice(data);
+        Completed {
+            echo: Echo {
+                destination: "192.0.2.14".parse().unwrap(),
+                scope_id: 0,
+                payload: Arc::from(&b"abcd"[..]),
+                ttl: 2,
+                timeout: Duration::from_secs(1),
+                tag: 77,
+                queued_at: now,
+            },
+            completed_at: now + Duration::from_millis(3),
+            reply: Some(ApiReply {
+                address: address.parse().unwrap(),
+                status,
+                data: 40..40 + data.len(),
+            }),
+            buffer,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn an_echo_reply_answers_its_request_with_the_data_that_came_back() {
+        let completed = completed(status::SUCCESS, "192.0.2.14", b"abcd");
+        let received = received(Family::V4, &completed).unwrap();
+        assert_eq!(received.peer, completed.echo.destination);
+        assert_eq!(received.source, completed.echo.destination);
+        assert_eq!(received.sequence, 77);
+        assert_eq!(received.kind, Kind::EchoReply);
+        assert_eq!(received.time, completed.completed_at);
+        assert!(received.payload_is(b"abcd", &completed.buffer));
+        // Other data is not this request's reply: the engine's check refuses it.
+        let corrupt = self::completed(status::SUCCESS, "192.0.2.14", b"abcX");
+        let received = super::received(Family::V4, &corrupt).unwrap();
+        assert!(!received.payload_is(b"abcd", &corrupt.buffer));
+    }
+
+    #[test]
+    fn a_router_s_time_exceeded_answers_from_the_router() {
+        let completed = completed(status::TTL_EXPIRED_TRANSIT, "192.0.2.6", b"");
+        let received = received(Family::V4, &completed).unwrap();
+        assert_eq!(received.source, "192.0.2.6".parse::<IpAddr>().unwrap());
+        assert_eq!(received.peer, completed.echo.destination);
+        assert_eq!(received.kind, Kind::TimeExceeded);
+        assert!(received.payload_is(b"abcd", &completed.buffer));
+    }
+
+    #[test]
+    fn timeouts_failures_and_errors_are_no_answer() {
+        for code in [status::REQ_TIMED_OUT, status::SOURCE_QUENCH, 11050] {
+            assert_eq!(received(Family::V4, &completed(code, "0.0.0.0", b"")), None);
+        }
+        let mut failed = completed(status::SUCCESS, "192.0.2.14", b"abcd");
+        failed.error = Some(io::Error::other("refused"));
+        assert_eq!(received(Family::V4, &failed), None);
     }
 }

@@ -74,12 +74,11 @@ pub(crate) struct Echo {
 #[derive(Debug)]
 pub(crate) struct Completed {
     pub echo: Echo,
-    /// How long the system had the request, on the crate's clock: from the call that
-    /// issued it to its completion routine.
-    pub round_trip: Duration,
+    /// When its completion routine ran, on the crate's clock.
+    pub completed_at: Instant,
     /// What the reply buffer holds, when it holds a reply.
     pub reply: Option<ApiReply>,
-    /// The reply buffer: the reply's data lies in it.
+    /// The reply buffer, up to the end of the reply's data.
     pub buffer: Vec<u8>,
     /// The error of a call that failed at once (no request was made).
     pub error: Option<io::Error>,
@@ -129,6 +128,8 @@ struct Shared {
     limit: AtomicUsize,
     /// Told when a request completed.
     room: tokio::sync::Notify,
+    /// Requests completed, while the limit is lowered.
+    completions: AtomicUsize,
     on_completed: Box<dyn Fn(Completed) + Send + Sync>,
 }
 
@@ -205,6 +206,7 @@ impl Session {
             pending: AtomicUsize::new(0),
             limit: AtomicUsize::new(DEFAULT_LIMIT),
             room: tokio::sync::Notify::new(),
+            completions: AtomicUsize::new(0),
             on_completed,
         });
         let thread_shared = Arc::clone(&shared);
@@ -218,8 +220,14 @@ impl Session {
     /// the system takes: then gives it back (wait for [`Session::room`]).
     pub(crate) fn try_send(&self, echo: Echo) -> Result<(), Echo> {
         let shared = &self.shared;
-        if shared.pending.fetch_add(1, Ordering::SeqCst) >= shared.limit.load(Ordering::SeqCst) {
-            shared.pending.fetch_sub(1, Ordering::SeqCst);
+        // One step, so that a refused caller never holds a place for a moment (a waiter
+        // woken by a completion would then find no room and miss its turn).
+        let reserved = shared
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |pending| {
+                (pending < shared.limit.load(Ordering::SeqCst)).then_some(pending + 1)
+            });
+        if reserved.is_err() {
             return Err(echo);
         }
         lock(&shared.queue).push_back(echo);
@@ -245,11 +253,14 @@ impl Drop for Session {
 /// A request the system holds, with everything its call points to.
 struct Request {
     echo: Echo,
-    buffer: Vec<u8>,
+    /// The reply buffer, 8-byte aligned: the system writes structures with pointers.
+    buffer: Vec<u64>,
+    /// The replies `IcmpParseReplies` found, for a call that finished at once: the call
+    /// parsed the buffer already, and a second parse would undo it.
+    parsed: Option<u32>,
     options: IP_OPTION_INFORMATION,
     source6: SOCKADDR_IN6,
     destination6: SOCKADDR_IN6,
-    issued_at: Instant,
 }
 
 /// The thread's own state; APC routines run on the thread and find it here.
@@ -352,9 +363,20 @@ fn ipv4_of(address: Option<IpAddr>) -> u32 {
 /// Issues `echo`. A call that finishes at once (it failed, or completed synchronously)
 /// is completed here, unless its completion routine ran meanwhile.
 fn issue(shared: &Shared, echo: Echo) {
+    // The time left of the request's own: all of it but the hand-off, unless it went
+    // back to the queue (see `complete`).
+    let left = echo
+        .timeout
+        .saturating_sub(clock::now().saturating_duration_since(echo.queued_at));
+    if left.is_zero() {
+        finish(shared, echo, clock::now(), Vec::new(), None, None);
+        return;
+    }
+    let timeout = u32::try_from(left.as_micros().div_ceil(1_000)).unwrap_or(u32::MAX - 1);
     let family = shared.family;
     let mut request = Box::new(Request {
-        buffer: vec![0; reply::reply_buffer_len(family, echo.payload.len())],
+        buffer: vec![0; reply::reply_buffer_len(family, echo.payload.len()).div_ceil(8)],
+        parsed: None,
         options: IP_OPTION_INFORMATION {
             Ttl: echo.ttl,
             Tos: 0,
@@ -364,12 +386,10 @@ fn issue(shared: &Shared, echo: Echo) {
         },
         source6: socket_address_v6(shared.source),
         destination6: socket_address_v6(Some((echo.destination, echo.scope_id))),
-        issued_at: clock::now(),
         echo,
     });
-    let timeout = u32::try_from(request.echo.timeout.as_millis().max(1)).unwrap_or(u32::MAX - 1);
     let payload_len = u16::try_from(request.echo.payload.len()).unwrap_or(u16::MAX);
-    let buffer_len = u32::try_from(request.buffer.len()).unwrap_or(u32::MAX);
+    let buffer_len = u32::try_from(request.buffer.len() * 8).unwrap_or(u32::MAX);
     // The box does not move when it goes into the slots: these stay valid until the
     // request is taken out, after its completion.
     let payload = request.echo.payload.as_ptr().cast::<c_void>();
@@ -378,15 +398,30 @@ fn issue(shared: &Shared, echo: Echo) {
     let source6: *const SOCKADDR_IN6 = &request.source6;
     let destination6: *const SOCKADDR_IN6 = &request.destination6;
     let destination = request.echo.destination;
-    let key = WORKER.with(|worker| {
-        worker.try_borrow_mut().ok().and_then(|mut worker| {
-            worker
-                .as_mut()
-                .and_then(|worker| worker.slots.insert(request))
-        })
+    let inserted = WORKER.with(|worker| {
+        let Ok(mut worker) = worker.try_borrow_mut() else {
+            return Err(request);
+        };
+        match worker.as_mut() {
+            Some(worker) => worker.slots.insert(request),
+            None => Err(request),
+        }
     });
-    let Some(key) = key else {
-        return;
+    let key = match inserted {
+        Ok(key) => key,
+        Err(request) => {
+            // Never with the limit below the table's size: no request made.
+            let error = io::Error::other("no slot for another ICMP request");
+            finish(
+                shared,
+                request.echo,
+                clock::now(),
+                Vec::new(),
+                None,
+                Some(error),
+            );
+            return;
+        }
     };
     // SAFETY: the handle is open (the thread holds `shared`); every pointer points into
     // the request's box, which the slots own until the completion routine (or the code
@@ -426,11 +461,21 @@ fn issue(shared: &Shared, echo: Echo) {
     };
     // SAFETY: reads the calling thread's last error; no arguments.
     let error = unsafe { GetLastError() };
-    if result == 0 && error == ERROR_IO_PENDING {
+    // Pending: the documented "returns ERROR_IO_PENDING", as a value or (Wine) as the
+    // last error of a zero. A reply count is 0 or 1 here, never 997.
+    if result == ERROR_IO_PENDING || result == 0 && error == ERROR_IO_PENDING {
         return;
     }
-    // Finished at once. Its completion routine, if the system queued one, runs in this
-    // alertable pause; if it did not, the request is taken back below.
+    // Finished at once, the buffer parsed by the call itself when it holds replies.
+    // Its completion routine, if the system queued one, runs in this alertable pause;
+    // if it did not, the request is taken back below.
+    WORKER.with(|worker| {
+        if let Ok(mut worker) = worker.try_borrow_mut()
+            && let Some(request) = worker.as_mut().and_then(|worker| worker.slots.get_mut(key))
+        {
+            request.parsed = Some(result);
+        }
+    });
     // SAFETY: a zero-length alertable sleep.
     unsafe { SleepEx(0, 1) };
     let request = WORKER.with(|worker| {
@@ -500,28 +545,24 @@ const STATUS_NO_MEMORY: u32 = 0xC000_0017;
 const STATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
 
 /// Reads the reply of a finished request and hands it to the session's callback; one that
-/// hit the system's limit goes back to the queue instead. `written` is how much of the
-/// buffer the system wrote, when it said.
-/// `order` is the request's place in the order of issue.
+/// hit the system's limit goes back to the queue instead. `order` is the request's place
+/// in the order of issue, `written` how much of the buffer the system wrote, when it said.
 fn complete(
     shared: &Shared,
     order: u64,
-    request: Request,
+    mut request: Request,
     written: Option<usize>,
     failure: Option<Failure>,
 ) {
-    let round_trip = clock::now().saturating_duration_since(request.issued_at);
-    let taken = live_before(order);
-    let Request {
-        echo, mut buffer, ..
-    } = request;
+    let completed_at = clock::now();
     let error = match failure {
         // With others in flight, the limit is theirs: wait for one of them to complete.
-        Some(Failure::AtLimit) if taken > 0 => {
-            let limit = taken;
+        Some(Failure::AtLimit) if live_before(order) > 0 => {
+            let limit = live_before(order);
             shared.limit.fetch_min(limit, Ordering::SeqCst);
             tracing::debug!(limit, "the system takes no more ICMP requests at once");
-            lock(&shared.queue).push_front(echo);
+            // Issued again with the time it has left.
+            lock(&shared.queue).push_front(request.echo);
             return;
         }
         Some(Failure::AtLimit) => Some(io::Error::other(
@@ -530,32 +571,79 @@ fn complete(
         Some(Failure::Error(error)) => Some(error),
         None => None,
     };
-    let len = u32::try_from(buffer.len()).unwrap_or(u32::MAX);
+    if error.is_none() {
+        grow_limit(shared);
+    }
+    let base = request.buffer.as_ptr() as usize as u64;
+    let len = request.buffer.len() * 8;
+    let parsed = request.parsed;
+    let words = request.buffer.as_mut_ptr();
+    // SAFETY: the u64 buffer's memory viewed as its bytes (same memory, `len` bytes,
+    // u8 has no alignment), borrowed only within this function; the system finished
+    // writing it.
+    let bytes = unsafe { std::slice::from_raw_parts_mut(words.cast::<u8>(), len) };
     let reply = if error.is_none() {
-        let base = buffer.as_ptr() as usize as u64;
-        // SAFETY: the buffer is the request's reply buffer, which the system finished
-        // writing; the parse functions turn its offsets into pointers in place.
+        let len = u32::try_from(len).unwrap_or(u32::MAX);
         match shared.family {
             Family::V4 => {
-                let count = unsafe { IcmpParseReplies(buffer.as_mut_ptr().cast(), len) };
-                reply::parse_v4(&buffer, base).filter(|reply| found(count, reply))
+                // SAFETY: the request's reply buffer, which the system finished writing;
+                // the function turns offsets into pointers in place, once.
+                let count = parsed
+                    .unwrap_or_else(|| unsafe { IcmpParseReplies(bytes.as_mut_ptr().cast(), len) });
+                reply::parse_v4(bytes, base).filter(|reply| found(count, reply))
             }
             Family::V6 => {
-                let count = unsafe { Icmp6ParseReplies(buffer.as_mut_ptr().cast(), len) };
-                let written =
-                    written.unwrap_or(buffer.len().min(reply::V6_REPLY + echo.payload.len()));
-                reply::parse_v6(buffer.get(..written).unwrap_or(&buffer))
+                // SAFETY: as above.
+                let count = parsed.unwrap_or_else(|| unsafe {
+                    Icmp6ParseReplies(bytes.as_mut_ptr().cast(), len)
+                });
+                let written = written.unwrap_or(
+                    bytes
+                        .len()
+                        .min(reply::V6_REPLY + request.echo.payload.len()),
+                );
+                reply::parse_v6(bytes.get(..written).unwrap_or(bytes))
                     .filter(|reply| found(count, reply))
             }
         }
     } else {
         None
     };
+    let kept = match &reply {
+        Some(reply) => bytes.get(..reply.data.end).unwrap_or_default().to_vec(),
+        None => Vec::new(),
+    };
+    finish(shared, request.echo, completed_at, kept, reply, error);
+}
+
+/// Raises a lowered limit by one every 16 completions: the requests of another session
+/// that held the system's places may be gone.
+fn grow_limit(shared: &Shared) {
+    if shared.limit.load(Ordering::SeqCst) < DEFAULT_LIMIT
+        && shared.completions.fetch_add(1, Ordering::SeqCst) % 16 == 15
+    {
+        let _ = shared
+            .limit
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |limit| {
+                (limit < DEFAULT_LIMIT).then_some(limit + 1)
+            });
+    }
+}
+
+/// Hands a finished request to the session's callback and makes room for another.
+fn finish(
+    shared: &Shared,
+    echo: Echo,
+    completed_at: Instant,
+    buffer: Vec<u8>,
+    reply: Option<ApiReply>,
+    error: Option<io::Error>,
+) {
     shared.pending.fetch_sub(1, Ordering::SeqCst);
     shared.room.notify_one();
     (shared.on_completed)(Completed {
         echo,
-        round_trip,
+        completed_at,
         reply,
         buffer,
         error,

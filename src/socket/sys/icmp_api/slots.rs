@@ -37,8 +37,8 @@ impl<T> Default for Slots<T> {
 }
 
 impl<T> Slots<T> {
-    /// Puts `value` in a free slot: its key, or `None` when every slot is taken.
-    pub(crate) fn insert(&mut self, value: T) -> Option<usize> {
+    /// Puts `value` in a free slot: its key, or the value back when every slot is taken.
+    pub(crate) fn insert(&mut self, value: T) -> Result<usize, T> {
         let index = match self.free.pop() {
             Some(index) => index,
             None if self.slots.len() < MAX_SLOTS => {
@@ -48,14 +48,23 @@ impl<T> Slots<T> {
                 });
                 self.slots.len() - 1
             }
-            None => return None,
+            None => return Err(value),
         };
         let slot = &mut self.slots[index];
         slot.generation = slot.generation.wrapping_add(1);
         slot.value = Some((self.next_order, value));
         self.next_order += 1;
         self.live += 1;
-        Some((slot.generation << INDEX_BITS) | index)
+        Ok((slot.generation << INDEX_BITS) | index)
+    }
+
+    /// The value under `key`, left in.
+    pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut T> {
+        let slot = self.slots.get_mut(key & (MAX_SLOTS - 1))?;
+        if slot.generation << INDEX_BITS != key & !(MAX_SLOTS - 1) {
+            return None;
+        }
+        slot.value.as_mut().map(|(_, value)| value)
     }
 
     /// Takes the value under `key` out, with the order it was put in; `None` when the key
@@ -108,6 +117,8 @@ mod tests {
         let old = slots.insert(1).unwrap();
         slots.take(old).unwrap();
         let new = slots.insert(2).unwrap();
+        assert_eq!(slots.get_mut(old), None);
+        assert_eq!(slots.get_mut(new), Some(&mut 2));
         assert_eq!(
             old & (MAX_SLOTS - 1),
             new & (MAX_SLOTS - 1),
@@ -131,8 +142,8 @@ mod tests {
     fn the_table_is_bounded() {
         let mut slots = Slots::default();
         for n in 0..MAX_SLOTS {
-            assert!(slots.insert(n).is_some());
+            assert!(slots.insert(n).is_ok());
         }
-        assert_eq!(slots.insert(0), None);
+        assert_eq!(slots.insert(7), Err(7));
     }
 }

@@ -256,10 +256,18 @@ impl AsyncSocket {
         mut write: impl FnMut(&Socket) -> io::Result<R>,
     ) -> io::Result<R> {
         loop {
-            let error = match self
-                .registration
-                .try_io(Interest::WRITABLE, || write(&self.socket))
-            {
+            // A full buffer as WouldBlock, so that tokio clears the readiness and the wait
+            // below waits (WSAENOBUFS would leave it set: a busy loop).
+            let attempt = self.registration.try_io(Interest::WRITABLE, || {
+                write(&self.socket).map_err(|error| {
+                    if is_send_buffer_full(&error) {
+                        io::ErrorKind::WouldBlock.into()
+                    } else {
+                        error
+                    }
+                })
+            });
+            let error = match attempt {
                 Err(error) if is_send_buffer_full(&error) => error,
                 result => return result,
             };
