@@ -6,11 +6,12 @@ use std::net::IpAddr;
 use std::ops::Deref;
 
 use crate::error::Error;
+use crate::stats;
 
 /// A pinged host: how many requests were sent and answered, and the round-trip times.
 ///
-/// Times are in milliseconds. `min_rtt`, `avg_rtt`, `max_rtt` and `jitter` are rounded to
-/// 3 decimals, `packet_loss` to 2; `rtts` holds the raw values.
+/// Times are in milliseconds. `min_rtt`, `avg_rtt`, `max_rtt`, `jitter` and `stddev` are
+/// rounded to 3 decimals, `packet_loss` to 2; `rtts` holds the raw values.
 ///
 /// ```
 /// use icmplib::Host;
@@ -20,6 +21,7 @@ use crate::error::Error;
 /// assert_eq!(host.packet_loss(), 0.25);
 /// assert_eq!(host.avg_rtt(), 11.167);
 /// assert_eq!(host.jitter(), 2.0); // (|10 - 12.5| + |12.5 - 11|) / 2
+/// assert_eq!(host.stddev(), 1.027);
 /// assert!(host.is_alive());
 /// ```
 ///
@@ -37,6 +39,9 @@ pub struct Host {
     packets_received: usize,
     packet_loss: f64,
     jitter: f64,
+    /// Absent from JSON written before it existed: computed again from `rtts`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    stddev: Option<f64>,
     is_alive: bool,
     /// Serialized as its message; not restored by deserialization.
     #[cfg_attr(feature = "serde", serde(skip_deserializing))]
@@ -53,7 +58,7 @@ impl serde::Serialize for Host {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
 
-        let mut host = serializer.serialize_struct("Host", 12)?;
+        let mut host = serializer.serialize_struct("Host", 13)?;
         host.serialize_field("address", &self.address)?;
         host.serialize_field("min_rtt", &self.min_rtt)?;
         host.serialize_field("avg_rtt", &self.avg_rtt)?;
@@ -63,6 +68,7 @@ impl serde::Serialize for Host {
         host.serialize_field("packets_received", &self.packets_received)?;
         host.serialize_field("packet_loss", &self.packet_loss)?;
         host.serialize_field("jitter", &self.jitter)?;
+        host.serialize_field("stddev", &self.stddev())?;
         host.serialize_field("is_alive", &self.is_alive)?;
         host.serialize_field("error", &self.error)?;
         host.serialize_field("target", self.target())?;
@@ -104,24 +110,7 @@ impl Host {
         }
         let received = rtts.len();
         let packets_sent = packets_sent.max(received);
-        let (min, max, avg) = if rtts.is_empty() {
-            (0.0, 0.0, 0.0)
-        } else {
-            let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = rtts.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            // Divided before the sum, so that no sum of finite times overflows.
-            let count = received as f64;
-            let avg = rtts.iter().map(|rtt| rtt / count).sum::<f64>();
-            (min, max, avg.clamp(min, max))
-        };
-        let jitter = if received < 2 {
-            0.0
-        } else {
-            let pairs = (received - 1) as f64;
-            rtts.windows(2)
-                .map(|pair| (pair[0] - pair[1]).abs() / pairs)
-                .sum()
-        };
+        let figures = stats::figures(&rtts);
         let packet_loss = if packets_sent == 0 {
             0.0
         } else {
@@ -129,14 +118,15 @@ impl Host {
         };
         Host {
             address: address.into(),
-            min_rtt: round(min, 3),
-            avg_rtt: round(avg, 3),
-            max_rtt: round(max, 3),
+            min_rtt: round(figures.min, 3),
+            avg_rtt: round(figures.avg, 3),
+            max_rtt: round(figures.max, 3),
             rtts,
             packets_sent,
             packets_received: received,
             packet_loss,
-            jitter: round(jitter, 3),
+            jitter: round(figures.jitter, 3),
+            stddev: Some(round(figures.stddev, 3)),
             is_alive: received > 0,
             error: None,
             target: None,
@@ -232,6 +222,13 @@ impl Host {
     /// milliseconds (0.0 with fewer than two replies).
     pub fn jitter(&self) -> f64 {
         self.jitter
+    }
+
+    /// The population standard deviation of the round-trip times, in milliseconds (0.0
+    /// with fewer than two replies).
+    pub fn stddev(&self) -> f64 {
+        self.stddev
+            .unwrap_or_else(|| round(stats::figures(&self.rtts).stddev, 3))
     }
 
     /// True when at least one reply came back.
@@ -462,6 +459,7 @@ mod tests {
                 "packets_received",
                 "packets_sent",
                 "rtts",
+                "stddev",
                 "target"
             ]
         );

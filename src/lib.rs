@@ -99,6 +99,7 @@ mod resolve;
 mod runtime;
 mod scheduler;
 mod socket;
+mod stats;
 mod traceroute;
 
 pub use error::{Error, LookupFailure, Result};
@@ -113,6 +114,7 @@ pub use socket::async_socket::AsyncIcmpSocket;
 pub use socket::blocking::{IcmpV4Socket, IcmpV6Socket};
 pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
+pub use stats::{Stats, Window};
 pub use traceroute::{async_traceroute, traceroute};
 
 /// The README's examples, compiled as doc tests so that they stay true.

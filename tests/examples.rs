@@ -84,6 +84,7 @@ fn check_ping_json(host: &serde_json::Value, address: &str, count: u64) {
             "packets_received",
             "packets_sent",
             "rtts",
+            "stddev",
             "target"
         ]
     );

@@ -324,3 +324,24 @@ fn requests_beyond_what_the_system_takes_at_once_wait_their_turn() {
         assert!(host.avg_rtt() < 500.0, "{host}");
     }
 }
+
+#[test]
+fn a_raw_reply_carries_the_ttl_it_arrived_with() {
+    let Some(lab) = lab() else { return };
+    if !lab.privileged {
+        // Wine's emulated raw socket for a user has no IP header to read it from.
+        return;
+    }
+    let IpAddr::V4(target) = lab.target else {
+        panic!("an IPv4 lab")
+    };
+    let socket = icmplib::IcmpV4Socket::new(None, true).unwrap();
+    let request = icmplib::IcmpRequest::new(IpAddr::V4(target), 7, 1);
+    socket.send(&request).unwrap();
+    let reply = socket
+        .receive(Some(&request), Duration::from_secs(2))
+        .unwrap();
+    // Linux's default TTL of 64, less one per router on the way back.
+    let routers = u8::try_from(lab.routers.len()).unwrap();
+    assert_eq!(reply.ttl(), Some(64 - routers));
+}

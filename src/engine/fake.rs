@@ -369,6 +369,8 @@ impl FakeTransport {
                 source_scope: 0,
                 timestamp: SystemTime::now().checked_sub(queued),
                 queued_error: arrival.queued,
+                ttl: None,
+                traffic_class: None,
             };
             if let Some(received) = self.inner.kind.decode(&arrival.bytes, &datagram) {
                 on_reply(&received, &arrival.bytes);
@@ -400,6 +402,8 @@ impl FakeTransport {
             source_scope: 0,
             timestamp: None,
             queued_error: None,
+            ttl: None,
+            traffic_class: None,
         };
         for _ in 0..max {
             if let Some(received) = self.inner.kind.decode(&junk.bytes, &datagram) {

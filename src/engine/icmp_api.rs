@@ -138,6 +138,8 @@ fn received(family: Family, completed: &Completed) -> Option<Received> {
         bytes: HEADER_LEN + payload.len(),
         payload: Some(payload),
         time: completed.completed_at,
+        ttl: reply.ttl,
+        traffic_class: reply.tos,
     })
 }
 
@@ -256,6 +258,8 @@ mod tests {
                 address: address.parse().unwrap(),
                 status,
                 data: 40..40 + data.len(),
+                ttl: Some(61),
+                tos: Some(0),
             }),
             buffer,
             error: None,
@@ -271,6 +275,7 @@ mod tests {
         assert_eq!(received.sequence, 77);
         assert_eq!(received.kind, Kind::EchoReply);
         assert_eq!(received.time, completed.completed_at);
+        assert_eq!(received.ttl, Some(61));
         assert!(received.payload_is(b"abcd", &completed.buffer));
         // Other data is not this request's reply: the engine's check refuses it.
         let corrupt = self::completed(status::SUCCESS, "192.0.2.14", b"abcX");

@@ -411,6 +411,8 @@ mod tests {
             code: 0,
             bytes_received: 64,
             time: Instant::now(),
+            ttl: None,
+            traffic_class: None,
         }
     }
 }

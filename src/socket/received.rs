@@ -50,14 +50,19 @@ impl SocketKind {
                 payload: Some(datagram.len - echo.payload.len()..datagram.len),
                 bytes: datagram.len,
                 time,
+                // What arrived with an error-queue entry describes our own request.
+                ttl: None,
+                traffic_class: None,
             });
         }
         let mut source = datagram.source?;
         let mut offset = 0;
+        let (mut ttl, mut traffic_class) = (datagram.ttl, datagram.traffic_class);
         if self.family == Family::V4 && sys::ipv4_header_included(self.privileged) {
             let (header, icmp) = Ipv4Header::parse(bytes).ok()?;
             offset = bytes.len() - icmp.len();
             source = IpAddr::V4(header.source);
+            (ttl, traffic_class) = (Some(header.ttl), Some(header.tos));
         }
         let message = Message::parse(self.family, &bytes[offset..]).ok()?;
         if self.is_advice(message.icmp_type) {
@@ -87,6 +92,8 @@ impl SocketKind {
             payload,
             bytes: datagram.len,
             time,
+            ttl,
+            traffic_class,
         })
     }
 
@@ -151,6 +158,9 @@ pub(crate) struct Received {
     pub payload: Option<Range<usize>>,
     pub bytes: usize,
     pub time: Instant,
+    /// The TTL / hop limit and TOS / traffic class the message arrived with, if known.
+    pub ttl: Option<u8>,
+    pub traffic_class: Option<u8>,
 }
 
 impl Received {
@@ -189,6 +199,8 @@ impl Received {
             code: self.code,
             bytes_received: self.bytes,
             time: self.time,
+            ttl: self.ttl,
+            traffic_class: self.traffic_class,
         }
     }
 }
@@ -243,6 +255,8 @@ mod tests {
             source_scope: 0,
             timestamp: None,
             queued_error: None,
+            ttl: None,
+            traffic_class: None,
         }
     }
 

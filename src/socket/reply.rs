@@ -25,6 +25,8 @@ pub struct IcmpReply {
     pub(crate) code: u8,
     pub(crate) bytes_received: usize,
     pub(crate) time: Instant,
+    pub(crate) ttl: Option<u8>,
+    pub(crate) traffic_class: Option<u8>,
 }
 
 impl IcmpReply {
@@ -52,6 +54,19 @@ impl IcmpReply {
     /// The sequence number (of the request, for an error message).
     pub fn sequence(&self) -> u16 {
         self.sequence
+    }
+
+    /// The TTL (IPv4) or hop limit (IPv6) the message arrived with: what the sender set,
+    /// less one per router on the way back. `None` where the system does not say
+    /// (Windows without privileges under Wine; errors read from Linux's error queue).
+    pub fn ttl(&self) -> Option<u8> {
+        self.ttl
+    }
+
+    /// The TOS (IPv4) or traffic class (IPv6) byte the message arrived with, when the
+    /// system says.
+    pub fn traffic_class(&self) -> Option<u8> {
+        self.traffic_class
     }
 
     /// The ICMP type.
@@ -150,6 +165,8 @@ mod tests {
             code,
             bytes_received: 64,
             time: Instant::now(),
+            ttl: None,
+            traffic_class: None,
         }
     }
 

@@ -165,6 +165,8 @@ impl RecvBatch {
                 source_scope: source.map_or(0, |(_, scope)| scope),
                 timestamp: None,
                 queued_error: None,
+                ttl: None,
+                traffic_class: None,
             };
             // SAFETY: `msg` describes the control messages the kernel wrote into this
             // slot's control buffer (msg_controllen was updated by recvmmsg).

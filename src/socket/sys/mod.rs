@@ -47,6 +47,12 @@ pub(crate) struct Datagram {
     pub timestamp: Option<SystemTime>,
     /// For a datagram read from the error queue: the ICMP error attached to it.
     pub queued_error: Option<QueuedError>,
+    /// The TTL / hop limit the packet arrived with, when the system said (`IP_TTL`,
+    /// `IPV6_HOPLIMIT` control messages; a raw IPv4 socket reads it from the header).
+    pub ttl: Option<u8>,
+    /// The TOS / traffic class it arrived with, when the system said (`IP_TOS`,
+    /// `IPV6_TCLASS`).
+    pub traffic_class: Option<u8>,
 }
 
 /// An ICMP error the kernel queued on a datagram socket (Linux `IP_RECVERR`): the bytes

@@ -51,6 +51,11 @@ pub(crate) struct ApiReply {
     pub status: u32,
     /// Where the reply's data lies in the buffer.
     pub data: Range<usize>,
+    /// The reply's TTL, when the system gave one (the IPv4 reply's options; 0, as Wine
+    /// writes without privileges, is none). IPv6 replies carry none.
+    pub ttl: Option<u8>,
+    /// The reply's TOS, under the same rule.
+    pub tos: Option<u8>,
 }
 
 fn u16_at(buf: &[u8], at: usize) -> Option<u16> {
@@ -77,16 +82,21 @@ pub(crate) fn parse_v4(buf: &[u8], base: u64) -> Option<ApiReply> {
         (offset >= header && offset.checked_add(size)? <= buf.len())
             .then_some(offset..offset + size)
     };
-    // The 64-bit form: an 8-byte pointer at 16, past the 40-byte structure.
-    let data = u64_at(buf, 16)
+    // The 64-bit form: an 8-byte pointer at 16, past the 40-byte structure, then the
+    // options (TTL, TOS, ...) at 24.
+    let (data, options) = u64_at(buf, 16)
         .and_then(|pointer| fits(pointer.wrapping_sub(base), V4_REPLY_64))
-        // The 32-bit form: a 4-byte pointer at 16 (the low half of the address).
+        .map(|data| (data, 24))
+        // The 32-bit form: a 4-byte pointer at 16 (the low half of the address), the
+        // options at 20.
         .or_else(|| {
             let pointer = u32_at(buf, 16)?;
             let low = base as u32;
-            fits(u64::from(pointer.wrapping_sub(low)), V4_REPLY_32)
+            fits(u64::from(pointer.wrapping_sub(low)), V4_REPLY_32).map(|data| (data, 20))
         })
-        .or_else(|| (size == 0).then_some(0..0))?;
+        .or_else(|| (size == 0).then_some((0..0, 24)))?;
+    let ttl = buf.get(options).copied().filter(|ttl| *ttl != 0);
+    let tos = ttl.and(buf.get(options + 1).copied());
     if status == status::SUCCESS && address.is_unspecified() {
         // A buffer the system never wrote: no reply.
         return None;
@@ -95,6 +105,8 @@ pub(crate) fn parse_v4(buf: &[u8], base: u64) -> Option<ApiReply> {
         address,
         status,
         data,
+        ttl,
+        tos,
     })
 }
 
@@ -112,6 +124,8 @@ pub(crate) fn parse_v6(buf: &[u8]) -> Option<ApiReply> {
         address: IpAddr::V6(address),
         status,
         data: V6_REPLY.min(buf.len())..buf.len(),
+        ttl: None,
+        tos: None,
     })
 }
 
@@ -222,6 +236,7 @@ mod tests {
         let reply = parse_v4(&buf, BASE).unwrap();
         assert_eq!(reply.address, IpAddr::from([127, 0, 0, 1]));
         assert_eq!(reply.status, 0);
+        assert_eq!(reply.ttl, Some(64));
         assert_eq!(&buf[reply.data], b"abcdefgh");
     }
 
@@ -232,6 +247,7 @@ mod tests {
             let reply = parse_v4(&buf, BASE).unwrap();
             assert_eq!(reply.address, IpAddr::from([192, 0, 2, 9]));
             assert_eq!(reply.status, status::TTL_EXPIRED_TRANSIT);
+            assert_eq!(reply.ttl, Some(57));
             assert_eq!(&buf[reply.data], b"xyz", "{options} bytes of options");
         }
     }

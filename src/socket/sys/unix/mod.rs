@@ -48,6 +48,7 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
     let socket = Socket::new(domain, kind, Some(protocol))?;
     socket.set_nonblocking(true)?;
     enable_timestamps(&socket)?;
+    enable_arrival_fields(&socket, family, privileged)?;
     // A small send buffer: see `SEND_BUFFER`.
     socket.set_send_buffer_size(SEND_BUFFER)?;
     // The socket's own TTL and TOS are the defaults of a request, whatever the system's
@@ -83,6 +84,28 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
     #[cfg(target_os = "linux")]
     linux::enable_error_queue(&socket, family)?;
     Ok(socket)
+}
+
+/// Asks for the TTL / hop limit and TOS / traffic class of each received packet as control
+/// messages: `IPV6_RECVHOPLIMIT` and `IPV6_RECVTCLASS`, and on Linux for datagram IPv4
+/// sockets `IP_RECVTTL` and `IP_RECVTOS` (raw IPv4 sockets, and datagram ones elsewhere,
+/// read them from the IP header in front of each packet).
+fn enable_arrival_fields(socket: &Socket, family: Family, privileged: bool) -> io::Result<()> {
+    match family {
+        Family::V4 => {
+            #[cfg(target_os = "linux")]
+            if !privileged {
+                set_int_option(socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
+                set_int_option(socket, libc::IPPROTO_IP, libc::IP_RECVTOS, 1)?;
+            }
+            let _ = privileged;
+        }
+        Family::V6 => {
+            set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
+            set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 1)?;
+        }
+    }
+    Ok(())
 }
 
 /// The send buffer every ICMP socket is opened with (`SO_SNDBUF`; Linux doubles it).
@@ -445,6 +468,8 @@ fn recv_with_flags(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::R
         source_scope: source.map_or(0, |(_, scope)| scope),
         timestamp: None,
         queued_error: None,
+        ttl: None,
+        traffic_class: None,
     };
     // SAFETY: `header` now describes the control messages the kernel wrote into `control`
     // (msg_controllen was updated by recvmsg).
@@ -509,6 +534,7 @@ pub(super) unsafe fn read_control_messages(header: &libc::msghdr, datagram: &mut
         if level == libc::SOL_SOCKET {
             datagram.timestamp = unsafe { timestamp(kind, data, data_len) }.or(datagram.timestamp);
         }
+        unsafe { arrival_field(level, kind, data, data_len, datagram) };
         #[cfg(target_os = "linux")]
         if (level == libc::SOL_IP && kind == libc::IP_RECVERR)
             || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR)
@@ -516,6 +542,37 @@ pub(super) unsafe fn read_control_messages(header: &libc::msghdr, datagram: &mut
             datagram.queued_error = unsafe { extended_error(data, data_len) };
         }
         cmsg = unsafe { libc::CMSG_NXTHDR(header, cmsg) };
+    }
+}
+
+/// Reads a TTL / hop limit or TOS / traffic class control message into `datagram`.
+///
+/// # Safety
+/// `data` must point to `len` readable bytes.
+unsafe fn arrival_field(
+    level: libc::c_int,
+    kind: libc::c_int,
+    data: *const u8,
+    len: usize,
+    datagram: &mut Datagram,
+) {
+    // SAFETY: read only when the length covers an int.
+    let int = || {
+        (len >= mem::size_of::<libc::c_int>())
+            .then(|| unsafe { ptr::read_unaligned(data.cast::<libc::c_int>()) })
+            .and_then(|value| u8::try_from(value).ok())
+    };
+    if level == libc::IPPROTO_IPV6 && kind == libc::IPV6_HOPLIMIT {
+        datagram.ttl = int();
+    } else if level == libc::IPPROTO_IPV6 && kind == libc::IPV6_TCLASS {
+        datagram.traffic_class = int();
+    }
+    #[cfg(target_os = "linux")]
+    if level == libc::SOL_IP && kind == libc::IP_TTL {
+        datagram.ttl = int();
+    } else if level == libc::SOL_IP && kind == libc::IP_TOS && len >= 1 {
+        // SAFETY: one byte is readable (checked).
+        datagram.traffic_class = Some(unsafe { *data });
     }
 }
 

@@ -127,6 +127,8 @@ pub(crate) fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<Datagram> {
                 .map_or(0, |address| address.scope_id()),
             timestamp: None,
             queued_error: None,
+            ttl: None,
+            traffic_class: None,
         }),
         Err(error) if error.raw_os_error() == Some(WSAEMSGSIZE) => Ok(Datagram {
             len: buf.len(),
@@ -135,6 +137,8 @@ pub(crate) fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<Datagram> {
             source_scope: 0,
             timestamp: None,
             queued_error: None,
+            ttl: None,
+            traffic_class: None,
         }),
         Err(error) => Err(error),
     }
