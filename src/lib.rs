@@ -101,6 +101,7 @@ mod scheduler;
 mod socket;
 mod stats;
 mod traceroute;
+mod watch;
 
 pub use error::{Error, LookupFailure, Result};
 pub use family::Family;
@@ -116,6 +117,7 @@ pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub use stats::{Stats, Window};
 pub use traceroute::{async_traceroute, traceroute};
+pub use watch::{Watch, WatchEvent, WatchHandle, WatchOptions};
 
 /// The README's examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

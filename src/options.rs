@@ -154,6 +154,7 @@ macro_rules! probe_setters {
         }
     };
 }
+pub(crate) use probe_setters;
 
 probe_setters!(ProbeOptions);
 probe_setters!(PingOptions, probe);

@@ -18,6 +18,7 @@ use crate::resolve::{Resolver, async_resolve};
 use crate::runtime;
 use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
 use crate::socket::core::SocketKind;
+use crate::watch::{Watch, WatchHandle, WatchOptions};
 
 /// A handle on ICMP sockets (one per family, raw or datagram, and source address, opened
 /// on first use), shared by every call made through it and its clones, each socket with
@@ -158,7 +159,7 @@ impl Pinger {
         I: Iterator,
         I::Item: AsRef<str>,
         J: crate::scheduler::Job,
-        F: FnMut(IpAddr) -> J,
+        F: FnMut(usize, IpAddr) -> J,
     {
         runtime::current("icmplib's async functions")?;
         let (engines, source) = self.engines(options);
@@ -190,7 +191,7 @@ impl Pinger {
             probe,
             |source| probe.settings(source, 1, None),
             std::iter::once(address),
-            |_| EchoJob::new(probe),
+            |_, _| EchoJob::new(probe),
         )?;
         let Finished { result, .. } = only(&mut scheduler).await?;
         match result {
@@ -218,7 +219,7 @@ impl Pinger {
             probe,
             |source| options.settings(source),
             addresses.iter(),
-            |_| EchoJob::new(probe),
+            |_, _| EchoJob::new(probe),
         )?;
         let mut hosts = Vec::with_capacity(addresses.len());
         while let Some(finished) = scheduler.next().await {
@@ -267,9 +268,55 @@ impl Pinger {
             // Boxed: the scheduler holds its iterator by value, and a stream's iterator
             // may be large.
             Box::new(targets.into_iter()),
-            move |_| EchoJob::new(&probe),
+            move |_, _| EchoJob::new(&probe),
         );
         Ok(scheduler.map(host))
+    }
+
+    /// Watches `targets` (addresses or names) without end: each is probed every
+    /// [`period`](WatchOptions::period), the targets' probes spread over it, and each
+    /// outcome is a [`WatchEvent`](crate::WatchEvent) on the returned stream, with the
+    /// target's state changes (up, down). The [`WatchHandle`] adds and removes targets,
+    /// reads their statistics ([`Stats`](crate::Stats) over the last
+    /// [`window`](WatchOptions::window) probes) and stops the watch. Probes leave while
+    /// the stream is polled; names are looked up again every
+    /// [`resolve_every`](WatchOptions::resolve_every).
+    ///
+    /// ```no_run
+    /// # async fn run() -> icmplib::Result<()> {
+    /// use futures::StreamExt;
+    /// use icmplib::{Pinger, WatchEvent, WatchOptions};
+    ///
+    /// let pinger = Pinger::new();
+    /// let (handle, mut events) = pinger.watch(["127.0.0.1"], &WatchOptions::default())?;
+    /// while let Some(event) = events.next().await {
+    ///     if let WatchEvent::State { target, up, .. } = event {
+    ///         println!("{target} is {}", if up { "up" } else { "down" });
+    ///         handle.stop();
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for invalid options, [`Error::Runtime`] outside a tokio
+    /// runtime; each target's own failures (a name that does not resolve, a socket that
+    /// cannot open) are events.
+    pub fn watch<I>(&self, targets: I, options: &WatchOptions) -> Result<(WatchHandle, Watch)>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        runtime::current("watch")?;
+        let (engines, source) = self.engines(&options.probe);
+        Watch::new(
+            engines,
+            self.inner.resolver.clone(),
+            source,
+            options,
+            targets.into_iter().map(Into::into).collect(),
+        )
     }
 
     /// Traces the route to `address`, as [`async_traceroute`](crate::async_traceroute)
@@ -286,7 +333,7 @@ impl Pinger {
             &options.probe,
             |source| options.settings(source),
             std::iter::once(address),
-            |_| TraceJob::new(options),
+            |_, _| TraceJob::new(options),
         )?;
         let Finished { result, .. } = only(&mut scheduler).await?;
         result.map_err(|failed| failed.error)?

@@ -4,6 +4,7 @@
 
 mod echo;
 mod trace;
+pub(crate) mod watch;
 
 use std::time::Duration;
 

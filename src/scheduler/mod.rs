@@ -265,7 +265,7 @@ where
     I: Iterator,
     I::Item: AsRef<str>,
     J: Job,
-    F: FnMut(IpAddr) -> J,
+    F: FnMut(usize, IpAddr) -> J,
 {
     /// A scheduler of `targets`, each probed by the job `jobs` makes for its address;
     /// nothing is sent before it is polled.
@@ -417,7 +417,7 @@ where
         match engine {
             Ok(engine) => {
                 flight.engine = Some(engine);
-                flight.job = Some((self.jobs)(address));
+                flight.job = Some((self.jobs)(flight.index, address));
                 self.advance(key, now);
             }
             Err(error) => self.fail(key, error),
@@ -518,7 +518,7 @@ where
     I: Iterator,
     I::Item: AsRef<str>,
     J: Job,
-    F: FnMut(IpAddr) -> J,
+    F: FnMut(usize, IpAddr) -> J,
 {
     type Item = Finished<I::Item, J::Output>;
 

@@ -39,7 +39,7 @@ where
     I: Iterator,
     I::Item: AsRef<str>,
     J: Job,
-    F: FnMut(std::net::IpAddr) -> J,
+    F: FnMut(usize, std::net::IpAddr) -> J,
 {
     /// Asks target `key`'s job for its next probe and sends or schedules it; finishes the
     /// target once its job has nothing more to send and nothing is in flight.

@@ -53,10 +53,10 @@ fn echo_scheduler<T: AsRef<str>>(
     engines: Arc<dyn Engines>,
     targets: Vec<T>,
     options: &MultipingOptions,
-) -> Scheduler<std::vec::IntoIter<T>, EchoJob, impl FnMut(IpAddr) -> EchoJob + use<T>> {
+) -> Scheduler<std::vec::IntoIter<T>, EchoJob, impl FnMut(usize, IpAddr) -> EchoJob + use<T>> {
     let settings = options.settings(None).unwrap();
     let probe = options.probe.clone();
-    Scheduler::new(engines, None, settings, targets.into_iter(), move |_| {
+    Scheduler::new(engines, None, settings, targets.into_iter(), move |_, _| {
         EchoJob::new(&probe)
     })
 }
@@ -415,7 +415,7 @@ fn chain(fake: &FakeTransport, hops: u8, silent: &'static [u8]) {
 
 async fn trace(engines: Arc<dyn Engines>, options: &TracerouteOptions) -> Result<Vec<Hop>> {
     let settings = options.settings(None).unwrap();
-    let mut scheduler = Scheduler::new(engines, None, settings, std::iter::once(HOST), |_| {
+    let mut scheduler = Scheduler::new(engines, None, settings, std::iter::once(HOST), |_, _| {
         TraceJob::new(options)
     });
     let finished = scheduler.next().await.unwrap();
@@ -537,7 +537,7 @@ fn runs<S: Stream + Unpin>(mut scheduler: S) -> (Vec<S::Item>, Vec<usize>) {
 fn failing_scheduler(
     hosts: usize,
     concurrency: usize,
-) -> Scheduler<std::vec::IntoIter<String>, EchoJob, impl FnMut(IpAddr) -> EchoJob> {
+) -> Scheduler<std::vec::IntoIter<String>, EchoJob, impl FnMut(usize, IpAddr) -> EchoJob> {
     let options = MultipingOptions::from(probe(1).family(Family::V6)).concurrent_tasks(concurrency);
     let engines: Arc<dyn Engines> = Arc::new(FakeEngines { v4: None, v6: None });
     let targets = (0..hosts).map(|i| format!("192.0.2.{}", i % 250)).collect();

@@ -1,0 +1,232 @@
+//! `Pinger::watch` in the namespace lab: events for a live, a silent and a flapping host,
+//! state transitions, targets added and removed while it runs, statistics.
+
+mod support;
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use icmplib::{Error, Family, Pinger, WatchEvent, WatchOptions};
+use support::Lab;
+
+/// Drops echo requests to `host` inside the namespace `netns` (nftables table `table`),
+/// or with `drop = false` lets them through again.
+fn block(netns: &str, table: &str, host: IpAddr, drop: bool) {
+    let rule = match host {
+        IpAddr::V4(_) => format!("ip daddr {host} icmp type echo-request drop"),
+        IpAddr::V6(_) => format!("ip6 daddr {host} icmpv6 type echo-request drop"),
+    };
+    let ruleset = if drop {
+        format!(
+            "table inet {table} {{\n chain input {{\n type filter hook input priority -10;\n \
+             {rule}\n }}\n}}\n"
+        )
+    } else {
+        format!("delete table inet {table}\n")
+    };
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", netns, "nft", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(ruleset.as_bytes())
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "nft {ruleset}");
+}
+
+fn options() -> WatchOptions {
+    WatchOptions::default()
+        .period(Duration::from_millis(200))
+        .timeout(Duration::from_millis(150))
+        .down_after(3)
+        .up_after(1)
+}
+
+/// The state events of `target`: (up, previous).
+fn states(events: &[WatchEvent], target: &str) -> Vec<(bool, Option<bool>)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            WatchEvent::State {
+                target: t,
+                up,
+                previous,
+            } if t == target => Some((*up, *previous)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replies(events: &[WatchEvent], target: &str) -> usize {
+    events
+        .iter()
+        .filter(|event| matches!(event, WatchEvent::Reply { target: t, .. } if t == target))
+        .count()
+}
+
+fn timeouts(events: &[WatchEvent], target: &str) -> usize {
+    events
+        .iter()
+        .filter(|event| matches!(event, WatchEvent::Timeout { target: t, .. } if t == target))
+        .count()
+}
+
+#[test]
+fn a_live_a_silent_and_a_flapping_host() {
+    if !support::require_root() {
+        return;
+    }
+    let lab = Lab::new("watch");
+    let live = Lab::host(Family::V4, 1);
+    let silent = Lab::host(Family::V4, 2);
+    let flapping = Lab::host(Family::V6, 3);
+    let netns = lab.target.name().to_owned();
+    block(&netns, "quiet", silent, true);
+    let events = lab.client.block_on_multi(move || async move {
+        let targets = [live, silent, flapping].map(|address| address.to_string());
+        let (handle, mut watch) = Pinger::new().watch(targets, &options()).unwrap();
+        let start = Instant::now();
+        let mut events = Vec::new();
+        let mut blocked = false;
+        let mut unblocked = false;
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            events.push(event);
+            let elapsed = start.elapsed();
+            if !blocked && elapsed > Duration::from_millis(1_500) {
+                block(&netns, "flap", flapping, true);
+                blocked = true;
+            }
+            if !unblocked && elapsed > Duration::from_millis(3_500) {
+                block(&netns, "flap", flapping, false);
+                unblocked = true;
+            }
+            if elapsed > Duration::from_secs(5) {
+                break;
+            }
+        }
+        let live_stats = handle.stats(&live.to_string()).unwrap();
+        assert!(live_stats.received() > 10, "{live_stats:?}");
+        assert_eq!(live_stats.packet_loss(), 0.0, "{live_stats:?}");
+        assert_eq!(handle.is_up(&live.to_string()), Some(true));
+        assert_eq!(handle.is_up(&silent.to_string()), Some(false));
+        assert_eq!(handle.is_up(&flapping.to_string()), Some(true));
+        handle.stop();
+        // After stop, the stream ends.
+        while let Some(event) = watch.next().await {
+            events.push(event);
+        }
+        events
+    });
+    let (live, silent, flapping) = (live.to_string(), silent.to_string(), flapping.to_string());
+    // The live host: every probe answered, one state, up.
+    assert_eq!(states(&events, &live), [(true, None)]);
+    assert_eq!(timeouts(&events, &live), 0);
+    // About one probe per period for 5 s.
+    let answered = replies(&events, &live);
+    assert!((20..=27).contains(&answered), "{answered} replies");
+    for event in &events {
+        if let WatchEvent::Reply { target, ttl, .. } = event
+            && *target == live
+        {
+            assert_eq!(*ttl, Some(64));
+        }
+    }
+    // The silent host: down once, never a reply.
+    assert_eq!(states(&events, &silent), [(false, None)]);
+    assert_eq!(replies(&events, &silent), 0);
+    assert!(timeouts(&events, &silent) >= 20);
+    // The flapping host: up, then exactly one down and one up.
+    assert_eq!(
+        states(&events, &flapping),
+        [(true, None), (false, Some(true)), (true, Some(false))]
+    );
+}
+
+#[test]
+fn targets_added_and_removed_while_it_runs() {
+    if !support::require_root() {
+        return;
+    }
+    let lab = Lab::new("watchadd");
+    let first = Lab::host(Family::V4, 5).to_string();
+    let second = Lab::host(Family::V6, 6).to_string();
+    let (first_in, second_in) = (first.clone(), second.clone());
+    let events = lab.client.block_on_multi(move || async move {
+        let (handle, mut watch) = Pinger::new().watch([first_in.clone()], &options()).unwrap();
+        let mut events = Vec::new();
+        let start = Instant::now();
+        let mut phase = 0;
+        let mut removed_at = None;
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            events.push((start.elapsed(), event));
+            if phase == 0 && start.elapsed() > Duration::from_secs(1) {
+                handle.add(second_in.clone());
+                phase = 1;
+            }
+            if phase == 1 && start.elapsed() > Duration::from_secs(2) {
+                handle.remove(&first_in);
+                assert!(handle.stats(&first_in).is_none());
+                removed_at = Some(start.elapsed());
+                phase = 2;
+            }
+            if start.elapsed() > Duration::from_secs(3) {
+                break;
+            }
+        }
+        let stats = handle.stats(&second_in).unwrap();
+        assert!(stats.received() >= 4, "{stats:?}");
+        let mut targets = handle.targets();
+        targets.sort();
+        assert_eq!(targets, std::slice::from_ref(&second_in));
+        handle.stop();
+        (events, removed_at.unwrap())
+    });
+    let (events, removed_at) = events;
+    let of = |target: &str| -> Vec<Duration> {
+        events
+            .iter()
+            .filter(
+                |(_, event)| matches!(event, WatchEvent::Reply { target: t, .. } if t == target),
+            )
+            .map(|(at, _)| *at)
+            .collect()
+    };
+    let first_replies = of(&first);
+    let second_replies = of(&second);
+    // The second starts being probed once added, about 1 s in.
+    assert!(second_replies.first().unwrap() >= &Duration::from_secs(1));
+    assert!(second_replies.len() >= 8, "{}", second_replies.len());
+    // The first stops: nothing after a period past its removal (a probe in flight may
+    // still settle).
+    assert!(first_replies.len() >= 8);
+    let last = *first_replies.last().unwrap();
+    assert!(
+        last <= removed_at + Duration::from_millis(350),
+        "{last:?} after {removed_at:?}"
+    );
+}
+
+#[tokio::test]
+async fn options_that_cannot_work_are_refused() {
+    let pinger = Pinger::new();
+    for options in [
+        options().period(Duration::ZERO),
+        options().down_after(0),
+        options().window(0),
+        options().resolve_every(Some(Duration::from_millis(10))),
+        options().timeout(Duration::ZERO),
+    ] {
+        let error = pinger.watch(["127.0.0.1"], &options).unwrap_err();
+        assert!(matches!(error, Error::InvalidOption { .. }), "{error:?}");
+    }
+}
