@@ -75,6 +75,7 @@ fn check_ping_json(host: &serde_json::Value, address: &str, count: u64) {
         [
             "address",
             "avg_rtt",
+            "duplicates",
             "error",
             "is_alive",
             "jitter",

@@ -230,3 +230,52 @@ async fn options_that_cannot_work_are_refused() {
         assert!(matches!(error, Error::InvalidOption { .. }), "{error:?}");
     }
 }
+
+#[test]
+fn a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = support::Netns::new("watchdup");
+    let net = support::SimulatedNet::new(&netns);
+    let host = support::SimulatedNet::host(Family::V4, 9);
+    net.script(
+        host,
+        vec![
+            support::Reply::good(),
+            support::Reply::after(5, support::Craft::Good),
+        ],
+    );
+    let target = host.to_string();
+    let (events, stats) = netns.block_on_multi(move || async move {
+        let (handle, mut watch) = Pinger::new().watch([target.clone()], &options()).unwrap();
+        let mut events = Vec::new();
+        let start = Instant::now();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            events.push(event);
+            if start.elapsed() > Duration::from_millis(1_300) {
+                break;
+            }
+        }
+        let stats = handle.stats(&target).unwrap();
+        handle.stop();
+        (events, stats)
+    });
+    let target = host.to_string();
+    let answered = replies(&events, &target);
+    let duplicates = events
+        .iter()
+        .filter(|event| matches!(event, WatchEvent::Duplicate { target: t, .. } if *t == target))
+        .count();
+    assert_eq!(timeouts(&events, &target), 0);
+    assert!(answered >= 5, "{answered} replies");
+    // One duplicate per answered probe (the last one's may come after the end).
+    assert!(
+        duplicates + 1 >= answered && duplicates <= answered,
+        "{duplicates} duplicates"
+    );
+    assert_eq!(stats.received(), answered);
+    assert_eq!(stats.sent(), answered);
+    assert_eq!(stats.duplicates(), duplicates);
+}

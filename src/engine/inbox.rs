@@ -26,6 +26,8 @@ pub(crate) type Waiter = (Arc<Inbox>, Token);
 #[derive(Debug, Default)]
 pub(crate) struct Inbox {
     answers: Mutex<Vec<(Token, Result<IcmpReply>)>>,
+    /// Second (third, ...) echo replies to requests answered already.
+    duplicates: Mutex<Vec<(Token, IcmpReply)>>,
     waker: AtomicWaker,
 }
 
@@ -44,6 +46,25 @@ impl Inbox {
         } else {
             into.append(&mut answers);
         }
+    }
+
+    /// Hands over a duplicate answer to request `token`, which was answered already.
+    pub(crate) fn deliver_duplicate(&self, token: Token, reply: IcmpReply) {
+        self.duplicates
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((token, reply));
+        self.waker.wake();
+    }
+
+    /// Moves the duplicates delivered so far to the end of `into`.
+    pub(crate) fn take_duplicates(&self, into: &mut Vec<(Token, IcmpReply)>) {
+        into.append(
+            &mut self
+                .duplicates
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
     }
 
     /// Hands over the answer to request `token` (or the engine's error). Whoever calls

@@ -15,6 +15,7 @@
 //!
 //! The engine knows nothing of ping statistics: it sends probes and returns answers.
 
+mod answered;
 pub(crate) mod cache;
 #[cfg(windows)]
 mod icmp_api;
@@ -39,8 +40,10 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::clock;
 use crate::error::{Error, Result};
+use crate::packet::Kind;
 use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
+use answered::Answered;
 use inbox::Waiter;
 pub(crate) use inbox::{Inbox, Token};
 pub(crate) use pending::Ticket;
@@ -91,6 +94,8 @@ struct Handle {
 pub(crate) struct Core {
     transport: Box<dyn Transport>,
     table: Mutex<PendingTable<Waiter>>,
+    /// The last requests answered, for duplicates.
+    answered: Mutex<Answered>,
     /// The identifier of requests that do not ask for one (raw sockets).
     id: u16,
     /// More identifiers, taken (raw sockets) when 65,536 requests to one peer are in
@@ -194,12 +199,21 @@ impl Core {
             },
             sequence: received.sequence,
         };
-        let waiter = self
+        let answered = self
             .table()
-            .complete(&key, |payload| received.payload_is(payload, buf));
-        match waiter {
-            Some((inbox, token)) => {
-                inbox.deliver(token, Ok(received.to_reply(self.transport.family())));
+            .complete_with_payload(&key, |payload| received.payload_is(payload, buf));
+        let family = self.transport.family();
+        match answered {
+            Some(((inbox, token), payload)) if received.kind == Kind::EchoReply => {
+                lock(&self.answered).record(key, (Arc::clone(&inbox), token), payload);
+                inbox.deliver(token, Ok(received.to_reply(family)));
+            }
+            Some(((inbox, token), _)) => inbox.deliver(token, Ok(received.to_reply(family))),
+            None if received.kind == Kind::EchoReply
+                && let Some((inbox, token)) = lock(&self.answered)
+                    .duplicate(&key, |payload| received.payload_is(payload, buf)) =>
+            {
+                inbox.deliver_duplicate(*token, received.to_reply(family));
             }
             None => tracing::trace!(
                 peer = %received.peer,
@@ -305,6 +319,7 @@ impl Engine {
         let core = Arc::new(Core {
             transport,
             table: Mutex::new(PendingTable::new(rand::random())),
+            answered: Mutex::new(Answered::default()),
             id: next_engine_id(),
             extra_ids: Mutex::new(Vec::new()),
             recv_buffer: AtomicUsize::new(recv_buffer_size),

@@ -157,6 +157,32 @@ async fn a_duplicate_reply_is_delivered_once() {
     launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
     assert_eq!(settled(&inbox).await.len(), 1);
     assert_eq!(fake.queued(), 0, "both were read");
+    // The second is handed over as a duplicate of request 1, not as an answer.
+    let mut duplicates = Vec::new();
+    inbox.take_duplicates(&mut duplicates);
+    let tokens: Vec<Token> = duplicates.iter().map(|(token, _)| *token).collect();
+    assert_eq!(tokens, [1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_error_after_a_reply_and_a_foreign_payload_are_no_duplicates() {
+    let router: IpAddr = "2001:db8:ff::1".parse().unwrap();
+    let fake = FakeTransport::raw_v6();
+    fake.script(move |request| {
+        vec![
+            Answer::reply(request, RTT),
+            Answer::v6_error(request, router, 1, 3, RTT * 2),
+            Answer::reply_with(request, b"not ours", RTT * 3),
+        ]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+    assert_eq!(settled(&inbox).await.len(), 1);
+    tokio::time::sleep(RTT * 4).await;
+    let mut duplicates = Vec::new();
+    inbox.take_duplicates(&mut duplicates);
+    assert!(duplicates.is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -21,6 +21,7 @@ pub(crate) struct EchoJob {
     pause: Pause,
     sent: usize,
     rtts: Vec<f64>,
+    duplicates: usize,
     error: Option<Error>,
 }
 
@@ -33,6 +34,7 @@ impl EchoJob {
             pause: Pause::new(options.interval),
             sent: 0,
             rtts: Vec::new(),
+            duplicates: 0,
             error: None,
         }
     }
@@ -76,8 +78,14 @@ impl Job for EchoJob {
         }
     }
 
+    fn duplicate(&mut self, _ttl: u8, _reply: &IcmpReply) {
+        self.duplicates += 1;
+    }
+
     fn finish(self, address: IpAddr, scope_id: u32) -> Host {
-        Host::new(address_text(address, scope_id), self.sent, self.rtts).with_error(self.error)
+        Host::new(address_text(address, scope_id), self.sent, self.rtts)
+            .with_duplicates(self.duplicates)
+            .with_error(self.error)
     }
 }
 

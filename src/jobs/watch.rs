@@ -36,6 +36,15 @@ pub enum WatchEvent {
         /// When it arrived, on the wall clock.
         at: SystemTime,
     },
+    /// Another reply to a probe answered already (not counted as an answer).
+    Duplicate {
+        /// The target as given.
+        target: String,
+        /// The address probed.
+        address: IpAddr,
+        /// The probe's sequence number.
+        sequence: u16,
+    },
     /// A probe got no answer in time.
     Timeout {
         /// The target as given.
@@ -302,6 +311,17 @@ impl Job for WatchJob {
                 });
                 self.lost(sent_at);
             }
+        }
+    }
+
+    fn duplicate(&mut self, _ttl: u8, reply: &IcmpReply) {
+        self.shared.push(WatchEvent::Duplicate {
+            target: self.target.clone(),
+            address: self.address,
+            sequence: reply.sequence(),
+        });
+        if let Some(state) = self.shared.targets().get_mut(&self.target) {
+            state.window.duplicate(clock::now());
         }
     }
 

@@ -56,7 +56,7 @@ use crate::socket::core::check_target;
 use crate::socket::reply::IcmpReply;
 use crate::socket::request::{check_payload_size, random_payload};
 use probes::{Blocked, Due};
-use slab::{Key, Slab, Timeline};
+use slab::{Key, Recent, Slab, Timeline};
 
 /// Units of work (targets taken or finished, probes sent) in one turn of a scheduler.
 pub(crate) const PER_TURN: usize = 256;
@@ -166,6 +166,11 @@ pub(crate) trait Job {
     /// reply or an ICMP error about it), [`Error::TimeoutExceeded`], or the engine's error.
     fn settle(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>);
 
+    /// Another echo reply to a probe with this TTL that was answered already (recognised
+    /// among the last few thousand answers of its engine). Not an answer: by default,
+    /// nothing.
+    fn duplicate(&mut self, _ttl: u8, _reply: &IcmpReply) {}
+
     /// What the target's probing came to, for `address` (reached through interface
     /// `scope_id`, 0 for none).
     fn finish(self, address: IpAddr, scope_id: u32) -> Self::Output;
@@ -236,6 +241,10 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     inbox: Arc<Inbox>,
     /// Answers taken from the inbox, being handled (kept for its room).
     answers: Vec<(Token, Result<IcmpReply>)>,
+    /// Duplicates taken from the inbox, being handled.
+    duplicates: Vec<(Token, IcmpReply)>,
+    /// The probes answered lately, by token: where a duplicate of their answer goes.
+    answered: Recent,
     /// The probes that left, by deadline. An answered probe leaves its entry behind,
     /// skipped when due (or when the timeline is compacted).
     timeouts: Timeline<Key>,
@@ -291,6 +300,8 @@ where
             family_engines: [None, None],
             inbox: Arc::new(Inbox::default()),
             answers: Vec::new(),
+            duplicates: Vec::new(),
+            answered: Recent::default(),
             timeouts: Timeline::default(),
             sends: Timeline::default(),
             ready: VecDeque::new(),

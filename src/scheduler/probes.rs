@@ -252,6 +252,9 @@ where
                 continue;
             };
             let flight = probe.flight;
+            if result.is_ok() {
+                self.answered.record(token, flight, probe.ttl);
+            }
             let result = match result {
                 // Received after its deadline, before the timer fired (timers round up to
                 // the millisecond): too late all the same.
@@ -264,6 +267,21 @@ where
             self.advance(flight, now);
         }
         self.answers = answers;
+        let mut duplicates = std::mem::take(&mut self.duplicates);
+        self.inbox.take_duplicates(&mut duplicates);
+        for (token, reply) in duplicates.drain(..) {
+            let Some((flight, ttl)) = self.answered.get(token) else {
+                continue;
+            };
+            if let Some(job) = self
+                .flights
+                .get_mut(flight)
+                .and_then(|flight| flight.job.as_mut())
+            {
+                job.duplicate(ttl, &reply);
+            }
+        }
+        self.duplicates = duplicates;
     }
 
     /// Tells the job of `probe` its outcome. `scheduled_until_now`: the probe was what its

@@ -307,3 +307,31 @@ mod tests {
         }
     }
 }
+
+/// The probes answered lately, by token, with their target and TTL: where a duplicate of
+/// their answer goes. Bounded like the engine's memory of answers.
+#[derive(Debug, Default)]
+pub(super) struct Recent {
+    entries: std::collections::HashMap<Key, (Key, u8)>,
+    order: VecDeque<Key>,
+}
+
+/// Probes remembered: as many as an engine remembers answers.
+const RECENT: usize = 4_096;
+
+impl Recent {
+    pub(super) fn record(&mut self, probe: Key, flight: Key, ttl: u8) {
+        if self.entries.insert(probe, (flight, ttl)).is_none() {
+            self.order.push_back(probe);
+        }
+        while self.order.len() > RECENT {
+            if let Some(old) = self.order.pop_front() {
+                self.entries.remove(&old);
+            }
+        }
+    }
+
+    pub(super) fn get(&self, probe: Key) -> Option<(Key, u8)> {
+        self.entries.get(&probe).copied()
+    }
+}
