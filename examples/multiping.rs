@@ -3,7 +3,7 @@
 //! ```text
 //! cargo run --release --example multiping -- [-c COUNT] [-i SECONDS] [-W SECONDS]
 //!     [--concurrency N] [--rate PPS] [--unprivileged] [-4|-6] [--json] [--summary]
-//!     TARGET... | -f FILE
+//!     [--loop [--period SECONDS]] TARGET... | -f FILE
 //! ```
 //!
 //! A target is an address, a name or a CIDR block (its host addresses, as `fping -g`:
@@ -17,6 +17,12 @@
 //! host pinged by name shows as `name (address)`. Progress shows on standard error when
 //! it is a terminal, never in piped output. Exit status: 0 all alive, 1 some down, 2
 //! error (a bad block, a file without targets, no socket).
+//!
+//! `--loop` is fping's loop mode (`fping -l -p`): every target probed every `--period`
+//! seconds (default 1, the targets spread over it), one line per reply or timeout
+//! (`TARGET : [N], 64 bytes, 0.05 ms (0.05 avg, 0% loss)`; `--json`: one JSON object per
+//! line), until Ctrl-C or, with `-c`, that many rounds. Exit status 0 when every target
+//! answered at least once.
 
 mod common;
 
@@ -29,16 +35,18 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use futures::StreamExt;
-use icmplib::{Error, Family, Host, MultipingOptions, multiping_stream};
+use icmplib::{
+    Error, Family, Host, MultipingOptions, Pinger, WatchEvent, WatchOptions, multiping_stream,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use ipnet::IpNet;
 
 #[derive(Parser)]
 #[command(about = "Ping many hosts at once")]
 struct Args {
-    /// Requests per host.
-    #[arg(short = 'c', default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
-    count: u64,
+    /// Requests per host [default: 2; with --loop, rounds: until Ctrl-C].
+    #[arg(short = 'c', value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
     /// Seconds between a reply (or timeout) and the next request to the same host.
     #[arg(short = 'i', default_value = "0.5", value_parser = common::seconds)]
     interval: Duration,
@@ -66,6 +74,12 @@ struct Args {
     /// Print only a summary line.
     #[arg(long)]
     summary: bool,
+    /// Loop mode: probe every target every period, a line per reply or timeout.
+    #[arg(long = "loop", conflicts_with_all = ["summary", "interval", "concurrency", "rate"])]
+    looping: bool,
+    /// Seconds between two probes of a target in loop mode.
+    #[arg(long, default_value = "1", value_parser = common::positive_seconds, requires = "looping")]
+    period: Duration,
     /// Read targets from this file, one per line (# starts a comment).
     #[arg(short = 'f', conflicts_with = "targets")]
     file: Option<std::path::PathBuf>,
@@ -196,7 +210,7 @@ impl Progress {
 
 async fn run(args: &Args) -> Result<bool, String> {
     let mut options = MultipingOptions::default()
-        .count(args.count as usize)
+        .count(args.count.unwrap_or(2) as usize)
         .interval(args.interval)
         .timeout(args.timeout)
         .concurrent_tasks(args.concurrency as usize)
@@ -209,6 +223,13 @@ async fn run(args: &Args) -> Result<bool, String> {
     };
     let bad_block = Arc::default();
     let targets = not_empty(args, targets(args, Arc::clone(&bad_block))?)?;
+    if args.looping {
+        let targets: Vec<String> = targets.collect();
+        if let Some(error) = bad_block.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            return Err(error);
+        }
+        return looping(args, targets, options.probe).await;
+    }
     let mut progress = Progress::new();
     let mut failure = None;
 
@@ -311,6 +332,133 @@ async fn in_input_order(
     }
     progress.finish();
     Ok(all_alive)
+}
+
+/// One target's figures in loop mode.
+#[derive(Default)]
+struct Tally {
+    probes: u64,
+    replies: u64,
+    rtt_sum: f64,
+}
+
+impl Tally {
+    fn avg(&self) -> f64 {
+        if self.replies == 0 {
+            0.0
+        } else {
+            self.rtt_sum / self.replies as f64
+        }
+    }
+
+    fn loss(&self) -> u64 {
+        (self.probes - self.replies) * 100 / self.probes.max(1)
+    }
+}
+
+/// fping's loop mode on a watch: a line per reply or timeout until Ctrl-C or `-c` rounds.
+/// True when every target answered at least once.
+async fn looping(
+    args: &Args,
+    targets: Vec<String>,
+    probe: icmplib::ProbeOptions,
+) -> Result<bool, String> {
+    let options = WatchOptions::from(probe).period(args.period);
+    let (handle, mut events) = Pinger::new()
+        .watch(targets.clone(), &options)
+        .map_err(|error| error.to_string())?;
+    let mut tallies: HashMap<String, Tally> = targets
+        .iter()
+        .map(|t| (t.clone(), Tally::default()))
+        .collect();
+    let rounds = args.count;
+    let mut done = 0;
+    let mut out = std::io::stdout().lock();
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    loop {
+        let event = tokio::select! {
+            event = events.next() => event,
+            _ = &mut interrupted => {
+                handle.stop();
+                None
+            }
+        };
+        let Some(event) = event else { break };
+        let (target, address, rtt, bytes, ttl, error) = match &event {
+            WatchEvent::Reply {
+                target,
+                address,
+                rtt,
+                bytes,
+                ttl,
+                ..
+            } => (target, Some(*address), Some(*rtt), *bytes, *ttl, None),
+            WatchEvent::Timeout { target, address } => {
+                (target, Some(*address), None, 0, None, None)
+            }
+            WatchEvent::Error {
+                target,
+                address,
+                error,
+            } => {
+                if error.fails_the_call() {
+                    handle.stop();
+                    return Err(error.to_string());
+                }
+                (target, *address, None, 0, None, Some(error.to_string()))
+            }
+            _ => continue,
+        };
+        let Some(tally) = tallies.get_mut(target) else {
+            continue;
+        };
+        // A target's rounds are over (a probe still in flight may settle).
+        if rounds.is_some_and(|rounds| tally.probes >= rounds) {
+            continue;
+        }
+        let seq = tally.probes;
+        tally.probes += 1;
+        if let Some(rtt) = rtt {
+            tally.replies += 1;
+            tally.rtt_sum += rtt.as_secs_f64() * 1e3;
+        }
+        let line = if args.json {
+            let rtt_ms = rtt.map(|rtt| rtt.as_nanos() as f64 / 1e6);
+            let kind = match (&rtt, &error) {
+                (Some(_), _) => "reply",
+                (None, Some(_)) => "error",
+                _ => "timeout",
+            };
+            serde_json::json!({
+                "target": target, "address": address.map(|a| a.to_string()), "seq": seq,
+                "event": kind, "rtt_ms": rtt_ms, "bytes": (bytes > 0).then_some(bytes), "ttl": ttl, "error": error,
+            })
+            .to_string()
+        } else {
+            let what = match (&rtt, &error) {
+                (Some(rtt), _) => format!("{bytes} bytes, {:.3} ms", rtt.as_secs_f64() * 1e3),
+                (None, Some(error)) => error.clone(),
+                _ => "timed out".into(),
+            };
+            format!(
+                "{target} : [{seq}], {what} ({:.3} avg, {}% loss)",
+                tally.avg(),
+                tally.loss()
+            )
+        };
+        let _ = writeln!(out, "{line}");
+        if let Some(rounds) = rounds
+            && tally.probes == rounds
+        {
+            handle.remove(target);
+            done += 1;
+            if done == tallies.len() {
+                handle.stop();
+            }
+        }
+    }
+    let _ = out.flush();
+    Ok(tallies.values().all(|tally| tally.replies > 0))
 }
 
 /// Keeps the first error of `host` that is about this process rather than the host (no

@@ -186,8 +186,8 @@ impl Window {
     }
 }
 
-/// Statistics of a [`Window`] at one moment. Times are in milliseconds; figures of no
-/// reply are 0.
+/// Statistics of a [`Window`] at one moment. Times are in milliseconds, rounded to 3
+/// decimals as [`Host`](crate::Host)'s; figures of no reply are 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
     sent: usize,
@@ -224,27 +224,27 @@ impl Stats {
 
     /// The smallest round trip.
     pub fn min_rtt(&self) -> f64 {
-        self.figures.min
+        round3(self.figures.min)
     }
 
     /// The mean round trip.
     pub fn avg_rtt(&self) -> f64 {
-        self.figures.avg
+        round3(self.figures.avg)
     }
 
     /// The largest round trip.
     pub fn max_rtt(&self) -> f64 {
-        self.figures.max
+        round3(self.figures.max)
     }
 
     /// The population standard deviation of the round trips.
     pub fn stddev(&self) -> f64 {
-        self.figures.stddev
+        round3(self.figures.stddev)
     }
 
     /// The mean difference between consecutive round trips, as [`Host::jitter`](crate::Host::jitter).
     pub fn jitter(&self) -> f64 {
-        self.figures.jitter
+        round3(self.figures.jitter)
     }
 
     /// The median round trip (the 50th percentile).
@@ -255,8 +255,14 @@ impl Stats {
     /// The `p`-th percentile (0 to 100) of the round trips, by nearest rank: a time that
     /// was measured, at or below which `p` % of them fall.
     pub fn percentile(&self, p: f64) -> f64 {
-        percentile_of(&self.sorted, p)
+        round3(percentile_of(&self.sorted, p))
     }
+}
+
+/// Rounded to 3 decimals (a microsecond), as Host's figures.
+fn round3(value: f64) -> f64 {
+    let rounded = (value * 1e3).round() / 1e3;
+    if rounded.is_finite() { rounded } else { value }
 }
 
 #[cfg(test)]

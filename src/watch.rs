@@ -75,6 +75,16 @@ impl Default for WatchOptions {
 
 probe_setters!(WatchOptions, probe);
 
+impl From<ProbeOptions> for WatchOptions {
+    /// These probe options, with the watch's other defaults.
+    fn from(probe: ProbeOptions) -> WatchOptions {
+        WatchOptions {
+            probe,
+            ..WatchOptions::default()
+        }
+    }
+}
+
 impl WatchOptions {
     /// Sets [`WatchOptions::period`].
     pub fn period(mut self, period: Duration) -> Self {

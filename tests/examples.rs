@@ -728,3 +728,63 @@ fn multiping_without_file_descriptors_fails_as_a_whole() {
         "no run said it ran out of file descriptors"
     );
 }
+
+/// Issue 14, item 5: fping's loop mode, a line per reply or timeout, `-c` rounds.
+#[test]
+fn multiping_loops_like_fping() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("exloop");
+    // A silent address: routed to loopback, owned by nobody.
+    netns.ip(&["route", "add", "198.51.100.0/24", "dev", "lo"]);
+    let multiping = example("multiping");
+    let args = ["--loop", "--period", "0.2", "-c", "3", "-W", "0.15"];
+    let output = netns.run_program(
+        &multiping,
+        &[&args[..], &["127.0.0.1", "::1", "198.51.100.5"]].concat(),
+        TIMEOUT,
+    );
+    // One target never answered.
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 9, "{text}");
+    for (target, bytes) in [("127.0.0.1", 84), ("::1", 64)] {
+        for seq in 0..3 {
+            let prefix = format!("{target} : [{seq}], {bytes} bytes, ");
+            assert!(
+                lines.iter().any(|line| line.starts_with(&prefix)),
+                "{prefix}\n{text}"
+            );
+        }
+        assert!(text.contains(&format!("{target} : [2]")) && text.contains("0% loss)"));
+    }
+    for seq in 0..3 {
+        let line = format!("198.51.100.5 : [{seq}], timed out (0.000 avg, 100% loss)");
+        assert!(lines.contains(&line.as_str()), "{line}\n{text}");
+    }
+
+    let json_args = [
+        "--loop",
+        "--period",
+        "0.2",
+        "-c",
+        "2",
+        "--json",
+        "127.0.0.1",
+    ];
+    let output = netns.run_program(&multiping, &json_args, TIMEOUT);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let events: Vec<serde_json::Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(events.len(), 2);
+    for (seq, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], seq);
+        assert_eq!(event["event"], "reply");
+        assert_eq!(event["ttl"], 64);
+        assert!(event["rtt_ms"].as_f64().unwrap() > 0.0);
+    }
+}
