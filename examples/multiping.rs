@@ -475,10 +475,7 @@ fn main() -> ExitCode {
     let args = Args::parse();
     // Built by hand rather than with `#[tokio::main]`, so that a runtime that cannot start
     // (no file descriptor left) is an error message and exit status 2, not a panic.
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match common::runtime() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("multiping: cannot start the tokio runtime: {error}");

@@ -195,7 +195,7 @@ impl ProbeOptions {
         &self,
         source: Option<IpAddr>,
         concurrency: usize,
-        pacer: Option<Pacer>,
+        pacer: Option<Arc<Pacer>>,
     ) -> Result<Settings> {
         self.check()?;
         Ok(Settings {
@@ -311,7 +311,9 @@ impl MultipingOptions {
                 "rate_limit must be at least 1 request per second",
             ));
         }
-        let pacer = self.rate_limit.map(Pacer::per_second);
+        let pacer = self
+            .rate_limit
+            .map(|rate| Arc::new(Pacer::per_second(rate)));
         self.probe.settings(source, self.concurrent_tasks, pacer)
     }
 }

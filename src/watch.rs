@@ -18,6 +18,7 @@ use crate::family::Family;
 pub use crate::jobs::watch::WatchEvent;
 use crate::jobs::watch::{Rules, Shared, TargetState, WatchJob};
 use crate::options::{ProbeOptions, probe_setters};
+use crate::pacer::Pacer;
 use crate::resolve::Resolver;
 use crate::scheduler::{Engines, Finished, Scheduler};
 use crate::socket::address::parse_address;
@@ -57,6 +58,9 @@ pub struct WatchOptions {
     /// How often a target given by name is looked up again (default 5 minutes; `None`:
     /// once).
     pub resolve_every: Option<Duration>,
+    /// At most this many probes per second for the whole watch (none by default): probes
+    /// then leave later than their period says when there are too many.
+    pub rate_limit: Option<u32>,
 }
 
 impl Default for WatchOptions {
@@ -69,6 +73,7 @@ impl Default for WatchOptions {
             window: 100,
             max_age: None,
             resolve_every: Some(Duration::from_secs(300)),
+            rate_limit: None,
         }
     }
 }
@@ -116,6 +121,12 @@ impl WatchOptions {
         self
     }
 
+    /// Sets [`WatchOptions::rate_limit`].
+    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
+        self.rate_limit = per_second;
+        self
+    }
+
     /// Sets [`WatchOptions::resolve_every`].
     pub fn resolve_every(mut self, every: Option<Duration>) -> Self {
         self.resolve_every = every;
@@ -132,6 +143,11 @@ impl WatchOptions {
         }
         if self.window == 0 {
             return Err(Error::invalid("window must be at least 1"));
+        }
+        if self.rate_limit == Some(0) {
+            return Err(Error::invalid(
+                "rate_limit must be at least 1 probe per second",
+            ));
         }
         if self.resolve_every.is_some_and(|every| every < self.period) {
             return Err(Error::invalid("resolve_every must be at least one period"));
@@ -213,6 +229,8 @@ pub struct Watch {
     source: Option<IpAddr>,
     rules: Arc<Rules>,
     shared: Arc<Shared>,
+    /// The rate limit of the whole watch, shared by its batches.
+    pacer: Option<Arc<Pacer>>,
     commands: mpsc::UnboundedReceiver<Command>,
     batches: SelectAll<Batch>,
     /// Targets whose name did not resolve, to try again after a period.
@@ -250,6 +268,9 @@ impl Watch {
             source,
             rules,
             shared: Arc::clone(&shared),
+            pacer: options
+                .rate_limit
+                .map(|rate| Arc::new(Pacer::per_second(rate))),
             commands,
             batches: SelectAll::new(),
             retries: FuturesUnordered::new(),
@@ -285,7 +306,10 @@ impl Watch {
         if targets.is_empty() {
             return;
         }
-        let settings = match self.probe.settings(self.source, usize::MAX, None) {
+        let settings = match self
+            .probe
+            .settings(self.source, usize::MAX, self.pacer.clone())
+        {
             Ok(settings) => settings,
             Err(error) => {
                 for target in targets {

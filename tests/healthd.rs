@@ -122,6 +122,7 @@ fn metrics_and_status_of_live_silent_and_blocked_hosts() {
             "--listen",
             "127.0.0.1:9177",
             &flaky,
+            "127.0.0.1",
         ],
     );
     std::thread::sleep(Duration::from_millis(1_500));
@@ -144,6 +145,14 @@ fn metrics_and_status_of_live_silent_and_blocked_hosts() {
         Some(1.0),
         "{text}"
     );
+    let loopback = "{name=\"127.0.0.1\",target=\"127.0.0.1\"}";
+    assert_eq!(
+        metric(&text, &format!("icmp_up{loopback}")),
+        Some(1.0),
+        "{text}"
+    );
+    let loopback_rtt = metric(&text, &format!("icmp_rtt_seconds_sum{loopback}")).unwrap();
+    assert!(loopback_rtt > 0.0 && loopback_rtt < 0.1, "{text}");
     let sent = metric(&text, &format!("icmp_probes_sent_total{live_labels}")).unwrap();
     let replies = metric(&text, &format!("icmp_replies_total{live_labels}")).unwrap();
     assert!(sent >= 5.0 && replies == sent, "{text}");

@@ -279,3 +279,100 @@ fn a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer() {
     assert_eq!(stats.sent(), answered);
     assert_eq!(stats.duplicates(), duplicates);
 }
+
+#[test]
+fn a_name_is_looked_up_again_and_followed_when_it_changes() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = support::Netns::new("watchdns");
+    let dns = std::sync::Arc::new(support::DnsResponder::start(
+        &netns,
+        &[("flip.test", &["127.0.0.1".parse().unwrap()])],
+    ));
+    dns.set_ttl(0);
+    let server = dns.address();
+    // The name's address changes 1 s in.
+    let flipper = {
+        let dns = std::sync::Arc::clone(&dns);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(1));
+            dns.set_addresses("flip.test", &["127.0.0.2".parse().unwrap()]);
+        })
+    };
+    let events = netns.block_on_multi(move || async move {
+        let resolver = icmplib::Resolver::builder()
+            .name_servers(&[server])
+            .build()
+            .unwrap();
+        let pinger = Pinger::builder().resolver(resolver).build();
+        let options = options().resolve_every(Some(Duration::from_millis(600)));
+        let (handle, mut watch) = pinger.watch(["flip.test"], &options).unwrap();
+        let mut events = Vec::new();
+        let start = Instant::now();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            events.push((start.elapsed(), event));
+            if start.elapsed() > Duration::from_millis(2_600) {
+                break;
+            }
+        }
+        handle.stop();
+        events
+    });
+    flipper.join().unwrap();
+    let replies: Vec<(Duration, String)> = events
+        .iter()
+        .filter_map(|(at, event)| match event {
+            WatchEvent::Reply { address, .. } => Some((*at, address.to_string())),
+            _ => None,
+        })
+        .collect();
+    // Probed all along, first at the old address, then, after a look-up past the change,
+    // at the new one; never back.
+    assert!(replies.len() >= 10, "{replies:?}");
+    assert_eq!(replies[0].1, "127.0.0.1");
+    assert_eq!(replies.last().unwrap().1, "127.0.0.2", "{replies:?}");
+    let switched = replies.iter().position(|(_, a)| a == "127.0.0.2").unwrap();
+    assert!(replies[switched..].iter().all(|(_, a)| a == "127.0.0.2"));
+    assert!(replies[switched].0 >= Duration::from_secs(1));
+    assert!(
+        replies[switched].0 <= Duration::from_millis(2_000),
+        "{replies:?}"
+    );
+    assert!(dns.queries("flip.test") >= 4);
+}
+
+#[test]
+fn a_rate_limit_holds_for_the_whole_watch() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = support::Netns::new("watchrate");
+    let (replies, elapsed) = netns.block_on_multi(|| async {
+        // 40 targets every 100 ms would be 400 probes a second: held to 100.
+        let targets: Vec<String> = (1..=40).map(|n| format!("127.0.3.{n}")).collect();
+        let options = options()
+            .period(Duration::from_millis(100))
+            .timeout(Duration::from_millis(90))
+            .down_after(1_000)
+            .rate_limit(Some(100));
+        let (handle, mut watch) = Pinger::new().watch(targets, &options).unwrap();
+        let start = Instant::now();
+        let mut replies = 0;
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            replies += usize::from(matches!(event, WatchEvent::Reply { .. }));
+            if start.elapsed() > Duration::from_secs(2) {
+                break;
+            }
+        }
+        handle.stop();
+        (replies, start.elapsed())
+    });
+    let most = (elapsed.as_secs_f64() * 100.0) as usize + 2;
+    assert!(
+        replies <= most && replies >= most / 2,
+        "{replies} replies in {elapsed:?}"
+    );
+}

@@ -32,3 +32,26 @@ pub fn byte(text: &str) -> Result<u8, String> {
     };
     parsed.map_err(|_| format!("'{text}' is not a byte (0 to 255, or 0x00 to 0xff)"))
 }
+
+/// A multi-thread tokio runtime, or why it cannot start. Tokio's signal driver (the
+/// examples use Ctrl-C) panics when it finds no file descriptor for its pipe: that is an
+/// error here too, not a panic.
+pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let built = std::panic::catch_unwind(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    });
+    std::panic::set_hook(hook);
+    match built {
+        Ok(Ok(runtime)) => Ok(runtime),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+            .unwrap_or_else(|| "the runtime panicked".to_owned())),
+    }
+}

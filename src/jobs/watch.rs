@@ -31,6 +31,8 @@ pub enum WatchEvent {
         rtt: Duration,
         /// The TTL / hop limit the reply arrived with, when the system said.
         ttl: Option<u8>,
+        /// The TOS / traffic class it arrived with, when the system said.
+        traffic_class: Option<u8>,
         /// The reply's size in bytes, as read.
         bytes: usize,
         /// When it arrived, on the wall clock.
@@ -288,6 +290,7 @@ impl Job for WatchJob {
                     sequence: reply.sequence(),
                     rtt,
                     ttl: reply.ttl(),
+                    traffic_class: reply.traffic_class(),
                     bytes: reply.bytes_received(),
                     at: SystemTime::now()
                         .checked_sub(age)

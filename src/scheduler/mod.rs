@@ -94,7 +94,8 @@ pub(crate) struct Settings {
     /// Targets in flight at most.
     pub concurrency: usize,
     /// Spaces the probes of the whole call.
-    pub pacer: Option<Pacer>,
+    /// Shared by the schedulers of one call (a watch runs several).
+    pub pacer: Option<Arc<Pacer>>,
     /// The identifier of raw probes; `None` for the engine's own.
     pub id: Option<u16>,
     /// A fixed payload, else `payload_size` random bytes per probe.

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -13,6 +13,9 @@ use super::Netns;
 /// A DNS server on 127.0.0.1 inside a namespace, stopped on drop.
 pub struct DnsResponder {
     address: SocketAddr,
+    records: Arc<Mutex<HashMap<String, Vec<IpAddr>>>>,
+    /// The TTL of its answers, in seconds (60 unless set).
+    ttl: Arc<AtomicU32>,
     queries: Arc<Mutex<HashMap<String, usize>>>,
     /// While set, questions are read and never answered: a dead server.
     silent: Arc<AtomicBool>,
@@ -23,10 +26,13 @@ pub struct DnsResponder {
 impl DnsResponder {
     /// Serves `records` (lower-case names without the final dot) inside `netns`.
     pub fn start(netns: &Netns, records: &[(&str, &[IpAddr])]) -> DnsResponder {
-        let records: HashMap<String, Vec<IpAddr>> = records
-            .iter()
-            .map(|(name, addresses)| (name.to_string(), addresses.to_vec()))
-            .collect();
+        let records: Arc<Mutex<HashMap<String, Vec<IpAddr>>>> = Arc::new(Mutex::new(
+            records
+                .iter()
+                .map(|(name, addresses)| (name.to_string(), addresses.to_vec()))
+                .collect(),
+        ));
+        let ttl = Arc::new(AtomicU32::new(60));
         let socket = netns.run(|| UdpSocket::bind("127.0.0.1:0").expect("bind the DNS responder"));
         socket
             .set_read_timeout(Some(Duration::from_millis(20)))
@@ -38,10 +44,13 @@ impl DnsResponder {
         let thread = {
             let (queries, silent, stop) =
                 (Arc::clone(&queries), Arc::clone(&silent), Arc::clone(&stop));
-            std::thread::spawn(move || serve(&socket, &records, &queries, &silent, &stop))
+            let (records, ttl) = (Arc::clone(&records), Arc::clone(&ttl));
+            std::thread::spawn(move || serve(&socket, &records, &ttl, &queries, &silent, &stop))
         };
         DnsResponder {
             address,
+            records,
+            ttl,
             queries,
             silent,
             stop,
@@ -53,6 +62,19 @@ impl DnsResponder {
     /// answers again.
     pub fn set_silent(&self, silent: bool) {
         self.silent.store(silent, Ordering::Relaxed);
+    }
+
+    /// Answers `name` with `addresses` from now on.
+    pub fn set_addresses(&self, name: &str, addresses: &[IpAddr]) {
+        self.records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(name.to_string(), addresses.to_vec());
+    }
+
+    /// Gives its answers a TTL of `seconds` (0: resolvers keep none).
+    pub fn set_ttl(&self, seconds: u32) {
+        self.ttl.store(seconds, Ordering::Relaxed);
     }
 
     /// Where the server listens.
@@ -78,7 +100,8 @@ impl Drop for DnsResponder {
 
 fn serve(
     socket: &UdpSocket,
-    records: &HashMap<String, Vec<IpAddr>>,
+    records: &Mutex<HashMap<String, Vec<IpAddr>>>,
+    ttl: &AtomicU32,
     queries: &Mutex<HashMap<String, usize>>,
     silent: &AtomicBool,
     stop: &AtomicBool,
@@ -99,7 +122,13 @@ fn serve(
         if silent.load(Ordering::Relaxed) {
             continue;
         }
-        let reply = answer(&buf[..question_end], records.get(&name), qtype);
+        let addresses = records
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&name)
+            .cloned();
+        let ttl = ttl.load(Ordering::Relaxed);
+        let reply = answer(&buf[..question_end], addresses.as_ref(), qtype, ttl);
         let _ = socket.send_to(&reply, peer);
     }
 }
@@ -125,7 +154,7 @@ fn parse_question(packet: &[u8]) -> Option<(String, u16, usize)> {
 }
 
 /// A response to the query whose header and question are `query`.
-fn answer(query: &[u8], addresses: Option<&Vec<IpAddr>>, qtype: u16) -> Vec<u8> {
+fn answer(query: &[u8], addresses: Option<&Vec<IpAddr>>, qtype: u16, ttl: u32) -> Vec<u8> {
     let matching: Vec<&IpAddr> = addresses
         .map(|all| {
             all.iter()
@@ -142,7 +171,8 @@ fn answer(query: &[u8], addresses: Option<&Vec<IpAddr>>, qtype: u16) -> Vec<u8> 
     for address in matching {
         reply.extend_from_slice(&[0xc0, 12]); // the name of the question
         reply.extend_from_slice(&qtype.to_be_bytes());
-        reply.extend_from_slice(&[0, 1, 0, 0, 0, 60]); // class IN, TTL 60
+        reply.extend_from_slice(&[0, 1]); // class IN
+        reply.extend_from_slice(&ttl.to_be_bytes());
         match address {
             IpAddr::V4(v4) => {
                 reply.extend_from_slice(&4u16.to_be_bytes());
