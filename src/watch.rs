@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use crate::error::{Error, Result};
 use crate::family::Family;
 pub use crate::jobs::watch::WatchEvent;
-use crate::jobs::watch::{Rules, Shared, TargetState, WatchJob};
+use crate::jobs::watch::{Rules, Shared, TargetState, Tracked, WatchJob};
 use crate::options::{ProbeOptions, probe_setters};
 use crate::pacer::Pacer;
 use crate::resolve::Resolver;
@@ -135,8 +135,10 @@ impl WatchOptions {
 
     /// Checks the options and makes the rules the jobs follow.
     fn rules(&self) -> Result<Rules> {
-        if self.period.is_zero() {
-            return Err(Error::invalid("period must be greater than zero"));
+        if self.period.is_zero() || self.period > MAX_PERIOD {
+            return Err(Error::invalid(
+                "period must be greater than zero and at most a day",
+            ));
         }
         if self.up_after == 0 || self.down_after == 0 {
             return Err(Error::invalid("up_after and down_after must be at least 1"));
@@ -163,6 +165,9 @@ impl WatchOptions {
         })
     }
 }
+
+/// The longest period: a day.
+const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
 
 /// What a handle asks of its watch.
 #[derive(Debug)]
@@ -217,7 +222,7 @@ impl WatchHandle {
 }
 
 /// The probing of one batch of added targets.
-type Batch = Pin<Box<dyn Stream<Item = Finished<String, ()>> + Send>>;
+type Batch = Pin<Box<dyn Stream<Item = Finished<Tracked, ()>> + Send>>;
 
 /// A running watch: a stream of [`WatchEvent`]s. Probes leave only while it is polled
 /// (as for any stream), so events never pile up beyond one turn's work; dropping it stops
@@ -234,8 +239,10 @@ pub struct Watch {
     commands: mpsc::UnboundedReceiver<Command>,
     batches: SelectAll<Batch>,
     /// Targets whose name did not resolve, to try again after a period.
-    retries: FuturesUnordered<Pin<Box<dyn Future<Output = String> + Send>>>,
+    retries: FuturesUnordered<Pin<Box<dyn Future<Output = Tracked> + Send>>>,
     stopped: bool,
+    /// Every handle was dropped: no target can be added any more.
+    handles_gone: bool,
 }
 
 impl std::fmt::Debug for Watch {
@@ -275,6 +282,7 @@ impl Watch {
             batches: SelectAll::new(),
             retries: FuturesUnordered::new(),
             stopped: false,
+            handles_gone: false,
         };
         watch.add(targets);
         let handle = WatchHandle {
@@ -287,13 +295,17 @@ impl Watch {
     /// Starts probing the targets not watched yet, their first probes spread over a
     /// period.
     fn add(&mut self, targets: Vec<String>) {
-        let targets: Vec<String> = {
+        let targets: Vec<Tracked> = {
             let mut states = self.shared.targets();
             let mut fresh = Vec::new();
             for target in targets {
-                if !states.contains_key(&target) {
-                    states.insert(target.clone(), TargetState::new(&self.rules));
-                    fresh.push(target);
+                if let std::collections::hash_map::Entry::Vacant(vacant) =
+                    states.entry(target.clone())
+                {
+                    let generation = self.shared.generations.fetch_add(1, Ordering::Relaxed);
+                    let state = TargetState::new(&self.rules, generation);
+                    fresh.push(state.tracked(&target));
+                    vacant.insert(state);
                 }
             }
             fresh
@@ -302,7 +314,7 @@ impl Watch {
     }
 
     /// Starts a batch of targets that have their state already.
-    fn start(&mut self, targets: Vec<String>) {
+    fn start(&mut self, targets: Vec<Tracked>) {
         if targets.is_empty() {
             return;
         }
@@ -313,8 +325,8 @@ impl Watch {
             Ok(settings) => settings,
             Err(error) => {
                 for target in targets {
-                    self.shared.push(crate::WatchEvent::Error {
-                        target,
+                    self.shared.push(WatchEvent::Error {
+                        target: target.name,
                         address: None,
                         error: error.clone(),
                     });
@@ -322,12 +334,12 @@ impl Watch {
                 return;
             }
         };
-        let names: Arc<[String]> = targets.clone().into();
-        let count = u32::try_from(names.len()).unwrap_or(u32::MAX);
+        let batch: Arc<[Tracked]> = targets.clone().into();
+        let count = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let (rules, shared) = (Arc::clone(&self.rules), Arc::clone(&self.shared));
         let jobs = move |index: usize, address: IpAddr| {
-            let target = names[index].clone();
-            let is_name = parse_address(&target).is_none();
+            let target = batch[index].clone();
+            let is_name = parse_address(&target.name).is_none();
             let offset = rules.period * u32::try_from(index).unwrap_or(0) / count.max(1);
             WatchJob::new(
                 target,
@@ -348,16 +360,22 @@ impl Watch {
         self.batches.push(Box::pin(scheduler));
     }
 
-    fn is_watched(&self, target: &str) -> bool {
-        self.shared
-            .targets()
-            .get(target)
-            .is_some_and(|state| !state.removed.load(Ordering::Relaxed))
+    /// True while this adding of the target is watched (not removed, nor removed and
+    /// added again).
+    fn is_watched(&self, target: &Tracked) -> bool {
+        !target.removed.load(Ordering::Relaxed)
+            && self
+                .shared
+                .targets()
+                .get(&target.name)
+                .is_some_and(|state| state.generation == target.generation)
     }
 
     /// A batch's target is done: its name is looked up again (a job for a name ends after
-    /// `resolve_every`), or tried again after a period when it did not resolve.
-    fn finished(&mut self, finished: Finished<String, ()>) {
+    /// `resolve_every`), or, when it could not be probed (its name did not resolve, no
+    /// socket), that counts as a loss and it is tried again after a period — unless it
+    /// never can be (an address of a family the options exclude).
+    fn finished(&mut self, finished: Finished<Tracked, ()>) {
         let target = finished.target;
         if !self.is_watched(&target) {
             return;
@@ -365,11 +383,17 @@ impl Watch {
         match finished.result {
             Ok(()) => self.start(vec![target]),
             Err(failed) => {
-                self.shared.push(crate::WatchEvent::Error {
-                    target: target.clone(),
+                let permanent = matches!(failed.error, Error::InvalidOption { .. });
+                self.shared.push(WatchEvent::Error {
+                    target: target.name.clone(),
                     address: failed.address,
                     error: failed.error,
                 });
+                self.shared
+                    .record(&target, &self.rules, crate::clock::now(), None);
+                if permanent {
+                    return;
+                }
                 let period = self.rules.period;
                 self.retries.push(Box::pin(async move {
                     tokio::time::sleep(period).await;
@@ -392,10 +416,15 @@ impl Stream for Watch {
             if this.stopped {
                 return Poll::Ready(None);
             }
-            while let Poll::Ready(Some(command)) = this.commands.poll_recv(cx) {
+            while let Poll::Ready(command) = this.commands.poll_recv(cx) {
                 match command {
-                    Command::Add(targets) => this.add(targets),
-                    Command::Stop => {
+                    Some(Command::Add(targets)) => this.add(targets),
+                    // Every handle dropped: the watch goes on with what it has.
+                    None => {
+                        this.handles_gone = true;
+                        break;
+                    }
+                    Some(Command::Stop) => {
                         this.stopped = true;
                         this.batches.clear();
                         this.retries.clear();
@@ -412,6 +441,10 @@ impl Stream for Watch {
             }
             match this.batches.poll_next_unpin(cx) {
                 Poll::Ready(Some(finished)) => this.finished(finished),
+                // Nothing left to probe and nobody to add any: the watch is over.
+                Poll::Ready(None) if this.handles_gone && this.retries.is_empty() => {
+                    this.stopped = true;
+                }
                 // No batch (every target removed), or none ready: events may have come.
                 Poll::Ready(None) | Poll::Pending => {
                     if this

@@ -376,3 +376,88 @@ fn a_rate_limit_holds_for_the_whole_watch() {
         "{replies} replies in {elapsed:?}"
     );
 }
+
+#[test]
+fn a_target_removed_and_added_again_is_probed_once() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = support::Netns::new("watchreadd");
+    let replies = netns.block_on_multi(|| async {
+        let target = "127.0.0.1".to_string();
+        let (handle, mut watch) = Pinger::new().watch([target.clone()], &options()).unwrap();
+        let start = Instant::now();
+        let mut readded = false;
+        let mut replies_after = 0;
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            let elapsed = start.elapsed();
+            if !readded && elapsed > Duration::from_millis(900) {
+                // As a config reload does: out and in again at once.
+                handle.remove(&target);
+                handle.add(target.clone());
+                readded = true;
+            }
+            if readded
+                && elapsed > Duration::from_millis(1_400)
+                && matches!(event, WatchEvent::Reply { .. })
+            {
+                replies_after += 1;
+            }
+            if elapsed > Duration::from_millis(3_400) {
+                break;
+            }
+        }
+        assert_eq!(handle.targets(), [target]);
+        handle.stop();
+        replies_after
+    });
+    // 2 s at one probe every 200 ms: about 10, not twice that.
+    assert!((8..=12).contains(&replies), "{replies} replies");
+}
+
+#[test]
+fn a_name_that_does_not_resolve_counts_as_lost() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = support::Netns::new("watchnx");
+    let dns = support::DnsResponder::start(&netns, &[]);
+    let server = dns.address();
+    let events = netns.block_on_multi(move || async move {
+        let resolver = icmplib::Resolver::builder()
+            .name_servers(&[server])
+            .build()
+            .unwrap();
+        let pinger = Pinger::builder().resolver(resolver).build();
+        let (handle, mut watch) = pinger.watch(["missing.test"], &options()).unwrap();
+        let mut events = Vec::new();
+        let start = Instant::now();
+        while let Ok(Some(event)) = tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+        {
+            events.push(event);
+            if start.elapsed() > Duration::from_millis(1_200) {
+                break;
+            }
+        }
+        assert_eq!(handle.is_up("missing.test"), Some(false));
+        handle.stop();
+        events
+    });
+    assert_eq!(states(&events, "missing.test"), [(false, None)]);
+    let errors = events
+        .iter()
+        .filter(|event| matches!(event, WatchEvent::Error { address: None, .. }))
+        .count();
+    assert!(errors >= 3, "{errors} errors");
+}
+
+#[tokio::test]
+async fn a_watch_with_nothing_to_do_and_no_handle_ends() {
+    let (handle, mut watch) = Pinger::new()
+        .watch(Vec::<String>::new(), &options())
+        .unwrap();
+    drop(handle);
+    let end = tokio::time::timeout(Duration::from_secs(2), watch.next()).await;
+    assert!(matches!(end, Ok(None)), "{end:?}");
+}

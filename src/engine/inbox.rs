@@ -15,6 +15,9 @@ use futures::task::AtomicWaker;
 use crate::error::Result;
 use crate::socket::reply::IcmpReply;
 
+/// Duplicates an inbox holds at most until they are taken.
+const MAX_DUPLICATES: usize = 4_096;
+
 /// Which request an answer is for: chosen by the scheduler, handed back with the answer.
 pub(crate) type Token = u64;
 
@@ -48,12 +51,18 @@ impl Inbox {
         }
     }
 
-    /// Hands over a duplicate answer to request `token`, which was answered already.
+    /// Hands over a duplicate answer to request `token`, which was answered already. At
+    /// most [`MAX_DUPLICATES`] wait to be taken: a host that floods duplicates to a call
+    /// that does not take them cannot grow the inbox.
     pub(crate) fn deliver_duplicate(&self, token: Token, reply: IcmpReply) {
-        self.duplicates
+        let mut duplicates = self
+            .duplicates
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push((token, reply));
+            .unwrap_or_else(PoisonError::into_inner);
+        if duplicates.len() < MAX_DUPLICATES {
+            duplicates.push((token, reply));
+        }
+        drop(duplicates);
         self.waker.wake();
     }
 

@@ -199,28 +199,34 @@ impl Core {
             },
             sequence: received.sequence,
         };
-        let answered = self
+        let waiter = self
             .table()
-            .complete_with_payload(&key, |payload| received.payload_is(payload, buf));
+            .complete(&key, |payload| received.payload_is(payload, buf));
         let family = self.transport.family();
-        match answered {
-            Some(((inbox, token), payload)) if received.kind == Kind::EchoReply => {
-                lock(&self.answered).record(key, (Arc::clone(&inbox), token), payload);
+        let echo_payload = (received.kind == Kind::EchoReply)
+            .then(|| received.payload.clone().and_then(|range| buf.get(range)))
+            .flatten();
+        match (waiter, echo_payload) {
+            (Some((inbox, token)), Some(payload)) => {
+                lock(&self.answered).record(key, &inbox, token, payload);
                 inbox.deliver(token, Ok(received.to_reply(family)));
             }
-            Some(((inbox, token), _)) => inbox.deliver(token, Ok(received.to_reply(family))),
-            None if received.kind == Kind::EchoReply
-                && let Some((inbox, token)) = lock(&self.answered)
-                    .duplicate(&key, |payload| received.payload_is(payload, buf)) =>
-            {
-                inbox.deliver_duplicate(*token, received.to_reply(family));
+            (Some((inbox, token)), None) => inbox.deliver(token, Ok(received.to_reply(family))),
+            (None, payload) => {
+                let duplicate =
+                    payload.and_then(|payload| lock(&self.answered).duplicate(&key, payload));
+                match duplicate {
+                    Some((inbox, token)) => {
+                        inbox.deliver_duplicate(token, received.to_reply(family));
+                    }
+                    None => tracing::trace!(
+                        peer = %received.peer,
+                        id = received.id,
+                        sequence = received.sequence,
+                        "answer for no request in flight"
+                    ),
+                }
             }
-            None => tracing::trace!(
-                peer = %received.peer,
-                id = received.id,
-                sequence = received.sequence,
-                "answer for no request in flight"
-            ),
         }
     }
 

@@ -238,24 +238,12 @@ impl<W> PendingTable<W> {
     /// A reply with `key` arrived: when a request waits for it and `accept` agrees with
     /// its payload, the entry is removed and its waiter returned. A reply that does not
     /// pass leaves the entry in place (the real reply may still come).
-    #[cfg(test)]
     pub fn complete(&mut self, key: &Key, accept: impl FnOnce(&[u8]) -> bool) -> Option<W> {
-        self.complete_with_payload(key, accept)
-            .map(|(waiter, _)| waiter)
-    }
-
-    /// As [`PendingTable::complete`], with the payload the request was sent with.
-    pub fn complete_with_payload(
-        &mut self,
-        key: &Key,
-        accept: impl FnOnce(&[u8]) -> bool,
-    ) -> Option<(W, Arc<[u8]>)> {
         let entry = self.entries.get(key)?;
         if !accept(&entry.payload) {
             return None;
         }
-        let payload = Arc::clone(&entry.payload);
-        self.take(key).map(|waiter| (waiter, payload))
+        self.take(key)
     }
 
     /// The waiter gave up (its timeout expired, or its future was dropped): forgets the

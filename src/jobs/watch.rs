@@ -96,12 +96,30 @@ pub(crate) struct TargetState {
     answers_in_a_row: u32,
     losses_in_a_row: u32,
     window: Window,
+    /// Which adding of the target this is: a target removed and added again is another
+    /// one, which the old one's probes still in flight must not touch.
+    pub generation: u64,
     /// Set when the target is removed: its job stops.
     pub removed: Arc<AtomicBool>,
 }
 
+/// A watched target as its batch knows it: its name and which adding of it.
+#[derive(Debug, Clone)]
+pub(crate) struct Tracked {
+    pub name: String,
+    pub generation: u64,
+    /// Set when this adding of the target is removed.
+    pub removed: Arc<AtomicBool>,
+}
+
+impl AsRef<str> for Tracked {
+    fn as_ref(&self) -> &str {
+        &self.name
+    }
+}
+
 impl TargetState {
-    pub(crate) fn new(rules: &Rules) -> TargetState {
+    pub(crate) fn new(rules: &Rules, generation: u64) -> TargetState {
         let mut window = Window::new(rules.window);
         if let Some(age) = rules.max_age {
             window = window.with_max_age(age);
@@ -111,7 +129,17 @@ impl TargetState {
             answers_in_a_row: 0,
             losses_in_a_row: 0,
             window,
+            generation,
             removed: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The target as a batch knows it.
+    pub(crate) fn tracked(&self, name: &str) -> Tracked {
+        Tracked {
+            name: name.to_owned(),
+            generation: self.generation,
+            removed: Arc::clone(&self.removed),
         }
     }
 }
@@ -121,6 +149,8 @@ impl TargetState {
 pub(crate) struct Shared {
     pub events: Mutex<VecDeque<WatchEvent>>,
     pub targets: Mutex<HashMap<String, TargetState>>,
+    /// The generation of the next target added.
+    pub generations: std::sync::atomic::AtomicU64,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -150,10 +180,19 @@ impl Shared {
 
     /// Records a probe's outcome for `target` (`Some(rtt)` answered, `None` lost) and
     /// the state change it makes, if any.
-    fn record(&self, target: &str, rules: &Rules, sent_at: Instant, rtt: Option<Duration>) {
+    pub(crate) fn record(
+        &self,
+        target: &Tracked,
+        rules: &Rules,
+        sent_at: Instant,
+        rtt: Option<Duration>,
+    ) {
         let change = {
             let mut targets = self.targets();
-            let Some(state) = targets.get_mut(target) else {
+            let Some(state) = targets
+                .get_mut(&target.name)
+                .filter(|state| state.generation == target.generation)
+            else {
                 return;
             };
             match rtt {
@@ -185,7 +224,7 @@ impl Shared {
         };
         if let Some((up, previous)) = change {
             self.push(WatchEvent::State {
-                target: target.to_owned(),
+                target: target.name.clone(),
                 up,
                 previous,
             });
@@ -196,11 +235,10 @@ impl Shared {
 /// The probes of one watched target.
 #[derive(Debug)]
 pub(crate) struct WatchJob {
-    target: String,
+    target: Tracked,
     address: IpAddr,
     rules: Arc<Rules>,
     shared: Arc<Shared>,
-    removed: Arc<AtomicBool>,
     /// When the next probe is due: the first after its offset in the period, then one
     /// period after the one before, whatever the answers.
     due: Instant,
@@ -210,9 +248,9 @@ pub(crate) struct WatchJob {
 
 impl WatchJob {
     /// The job of `target` at `address`, its first probe `offset` into the period (so
-    /// that the targets' probes spread over it), or `None` when the target was removed.
+    /// that the targets' probes spread over it).
     pub(crate) fn new(
-        target: String,
+        target: Tracked,
         address: IpAddr,
         offset: Duration,
         rules: Arc<Rules>,
@@ -220,10 +258,6 @@ impl WatchJob {
         is_name: bool,
     ) -> WatchJob {
         let now = clock::now();
-        let removed = shared.targets().get(&target).map_or_else(
-            || Arc::new(AtomicBool::new(true)),
-            |state| Arc::clone(&state.removed),
-        );
         let until = rules
             .resolve_every
             .filter(|_| is_name)
@@ -231,7 +265,6 @@ impl WatchJob {
         WatchJob {
             target,
             address,
-            removed,
             due: later(now, offset),
             until,
             rules,
@@ -242,22 +275,34 @@ impl WatchJob {
     fn lost(&self, sent_at: Instant) {
         self.shared.record(&self.target, &self.rules, sent_at, None);
     }
+
+    /// True once the target was removed: its probes still in flight tell nothing more.
+    fn removed(&self) -> bool {
+        self.target.removed.load(Ordering::Relaxed)
+    }
 }
 
 impl Job for WatchJob {
     type Output = ();
 
     fn next(&mut self, _in_flight: usize) -> Option<Next> {
-        if self.removed.load(Ordering::Relaxed) {
+        if self.removed() {
             return None;
         }
         let now = clock::now();
         if self.until.is_some_and(|until| self.due >= until) {
             return None;
         }
-        // Behind (the process was busy): the next slot not yet passed, without a burst.
-        while self.due + self.rules.period < now {
-            self.due += self.rules.period;
+        // Behind (the process was busy, or suspended): the next slot not yet passed,
+        // without a burst.
+        let behind = now.saturating_duration_since(self.due);
+        if behind > self.rules.period {
+            let periods = behind.as_nanos() / self.rules.period.as_nanos().max(1);
+            let skipped = self
+                .rules
+                .period
+                .saturating_mul(u32::try_from(periods).unwrap_or(u32::MAX));
+            self.due = later(self.due, skipped);
         }
         let after = self.due.saturating_duration_since(now);
         self.due = later(self.due, self.rules.period);
@@ -270,8 +315,11 @@ impl Job for WatchJob {
     fn sent(&mut self, _ttl: u8) {}
 
     fn failed(&mut self, _ttl: u8, error: Error) {
+        if self.removed() {
+            return;
+        }
         self.shared.push(WatchEvent::Error {
-            target: self.target.clone(),
+            target: self.target.name.clone(),
             address: Some(self.address),
             error,
         });
@@ -279,7 +327,10 @@ impl Job for WatchJob {
     }
 
     fn settle(&mut self, _ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>) {
-        let target = self.target.clone();
+        if self.removed() {
+            return;
+        }
+        let target = self.target.name.clone();
         match outcome.and_then(|reply| reply.raise_for_status().map(|()| reply)) {
             Ok(reply) => {
                 let rtt = reply.time().saturating_duration_since(sent_at);
@@ -318,12 +369,20 @@ impl Job for WatchJob {
     }
 
     fn duplicate(&mut self, _ttl: u8, reply: &IcmpReply) {
+        if self.removed() {
+            return;
+        }
         self.shared.push(WatchEvent::Duplicate {
-            target: self.target.clone(),
+            target: self.target.name.clone(),
             address: self.address,
             sequence: reply.sequence(),
         });
-        if let Some(state) = self.shared.targets().get_mut(&self.target) {
+        if let Some(state) = self
+            .shared
+            .targets()
+            .get_mut(&self.target.name)
+            .filter(|state| state.generation == self.target.generation)
+        {
             state.window.duplicate(clock::now());
         }
     }

@@ -252,9 +252,6 @@ where
                 continue;
             };
             let flight = probe.flight;
-            if result.is_ok() {
-                self.answered.record(token, flight, probe.ttl);
-            }
             let result = match result {
                 // Received after its deadline, before the timer fired (timers round up to
                 // the millisecond): too late all the same.
@@ -263,24 +260,31 @@ where
                 }),
                 other => other,
             };
+            // Only an answer in time has duplicates: a late one was a loss.
+            if result.is_ok() {
+                self.answered.record(token, flight, probe.ttl);
+            }
             self.settle(probe, result, false);
             self.advance(flight, now);
         }
         self.answers = answers;
         let mut duplicates = std::mem::take(&mut self.duplicates);
         self.inbox.take_duplicates(&mut duplicates);
-        for (token, reply) in duplicates.drain(..) {
-            let Some((flight, ttl)) = self.answered.get(token) else {
-                continue;
+        // A duplicate whose original was delivered after the answers were taken waits for
+        // the next turn, when its original has been handled.
+        duplicates.retain(|(token, reply)| {
+            let Some((flight, ttl)) = self.answered.get(*token) else {
+                return self.probes.get(*token).is_some();
             };
             if let Some(job) = self
                 .flights
                 .get_mut(flight)
                 .and_then(|flight| flight.job.as_mut())
             {
-                job.duplicate(ttl, &reply);
+                job.duplicate(ttl, reply);
             }
-        }
+            false
+        });
         self.duplicates = duplicates;
     }
 

@@ -48,7 +48,7 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
     let socket = Socket::new(domain, kind, Some(protocol))?;
     socket.set_nonblocking(true)?;
     enable_timestamps(&socket)?;
-    enable_arrival_fields(&socket, family, privileged)?;
+    enable_arrival_fields(&socket, family, privileged);
     // A small send buffer: see `SEND_BUFFER`.
     socket.set_send_buffer_size(SEND_BUFFER)?;
     // The socket's own TTL and TOS are the defaults of a request, whatever the system's
@@ -89,23 +89,27 @@ pub(crate) fn open(family: Family, privileged: bool) -> io::Result<Socket> {
 /// Asks for the TTL / hop limit and TOS / traffic class of each received packet as control
 /// messages: `IPV6_RECVHOPLIMIT` and `IPV6_RECVTCLASS`, and on Linux for datagram IPv4
 /// sockets `IP_RECVTTL` and `IP_RECVTOS` (raw IPv4 sockets, and datagram ones elsewhere,
-/// read them from the IP header in front of each packet).
-fn enable_arrival_fields(socket: &Socket, family: Family, privileged: bool) -> io::Result<()> {
-    match family {
-        Family::V4 => {
-            #[cfg(target_os = "linux")]
-            if !privileged {
-                set_int_option(socket, libc::IPPROTO_IP, libc::IP_RECVTTL, 1)?;
-                set_int_option(socket, libc::IPPROTO_IP, libc::IP_RECVTOS, 1)?;
-            }
-            let _ = privileged;
-        }
-        Family::V6 => {
-            set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT, 1)?;
-            set_int_option(socket, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 1)?;
+/// read them from the IP header in front of each packet). Best effort: a system without
+/// one of these options still pings, its replies without the field.
+fn enable_arrival_fields(socket: &Socket, family: Family, privileged: bool) {
+    let options: &[(libc::c_int, libc::c_int)] = match family {
+        #[cfg(target_os = "linux")]
+        Family::V4 if !privileged => &[
+            (libc::IPPROTO_IP, libc::IP_RECVTTL),
+            (libc::IPPROTO_IP, libc::IP_RECVTOS),
+        ],
+        Family::V4 => &[],
+        Family::V6 => &[
+            (libc::IPPROTO_IPV6, libc::IPV6_RECVHOPLIMIT),
+            (libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS),
+        ],
+    };
+    let _ = privileged;
+    for &(level, name) in options {
+        if let Err(error) = set_int_option(socket, level, name, 1) {
+            tracing::debug!(%error, level, name, "a reply field cannot be asked for");
         }
     }
-    Ok(())
 }
 
 /// The send buffer every ICMP socket is opened with (`SO_SNDBUF`; Linux doubles it).
