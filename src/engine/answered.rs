@@ -4,13 +4,12 @@
 //! once: the last [`KEPT`] answers of an engine, each a key, a weak reference to its
 //! waiter's inbox and a fingerprint of its payload (no payload is kept alive).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, Weak};
 
 use super::inbox::{Inbox, Token};
-use super::pending::Key;
+use super::pending::{Key, KeyHasher};
 
 /// Answers remembered per engine: a duplicate that comes after this many other answers is
 /// not recognised (it is dropped, as any answer for nobody). Duplicates come within
@@ -18,14 +17,17 @@ use super::pending::Key;
 /// thousand replies a second, and about 200 KiB per engine, allocated at once.
 pub(crate) const KEPT: usize = 4_096;
 
-/// A payload's length and hash: enough to tell a duplicate from another request's reply.
+/// A payload's length and hash: enough to tell a duplicate from another request's reply
+/// (payloads are random unless the caller fixed one; a forged match only makes a reply
+/// that is no answer count as a duplicate). The keys' fast hash, not SipHash: every echo
+/// reply pays for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Fingerprint(usize, u64);
 
 impl Fingerprint {
     pub(crate) fn of(payload: &[u8]) -> Fingerprint {
-        let mut hasher = DefaultHasher::new();
-        payload.hash(&mut hasher);
+        let mut hasher = KeyHasher::default();
+        hasher.write(payload);
         Fingerprint(payload.len(), hasher.finish())
     }
 }
@@ -41,7 +43,7 @@ struct Entry {
 /// The last [`KEPT`] requests answered.
 #[derive(Debug)]
 pub(crate) struct Answered {
-    entries: HashMap<Key, Entry>,
+    entries: HashMap<Key, Entry, BuildHasherDefault<KeyHasher>>,
     order: VecDeque<(Key, u64)>,
     next: u64,
 }
@@ -49,7 +51,7 @@ pub(crate) struct Answered {
 impl Default for Answered {
     fn default() -> Answered {
         Answered {
-            entries: HashMap::with_capacity(KEPT),
+            entries: HashMap::with_capacity_and_hasher(KEPT, BuildHasherDefault::default()),
             order: VecDeque::with_capacity(KEPT + 1),
             next: 0,
         }

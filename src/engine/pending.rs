@@ -29,7 +29,7 @@ pub(crate) struct Key {
 /// Flooding cannot degrade it: only the library inserts keys (it chooses the sequence
 /// numbers), and looking up a key taken from a hostile packet inserts nothing.
 #[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
+pub(crate) struct KeyHasher(u64);
 
 impl Hasher for KeyHasher {
     fn write(&mut self, bytes: &[u8]) {

@@ -309,11 +309,11 @@ mod tests {
 }
 
 /// The probes answered lately, by token, with their target and TTL: where a duplicate of
-/// their answer goes. Bounded like the engine's memory of answers.
+/// their answer goes. A ring, searched only when a duplicate comes (rare), so that an
+/// answer costs a push and nothing more. Bounded like the engine's memory of answers.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
-    entries: std::collections::HashMap<Key, (Key, u8)>,
-    order: VecDeque<Key>,
+    entries: VecDeque<(Key, Key, u8)>,
 }
 
 /// Probes remembered: as many as an engine remembers answers.
@@ -321,17 +321,17 @@ const RECENT: usize = 4_096;
 
 impl Recent {
     pub(super) fn record(&mut self, probe: Key, flight: Key, ttl: u8) {
-        if self.entries.insert(probe, (flight, ttl)).is_none() {
-            self.order.push_back(probe);
+        if self.entries.len() == RECENT {
+            self.entries.pop_front();
         }
-        while self.order.len() > RECENT {
-            if let Some(old) = self.order.pop_front() {
-                self.entries.remove(&old);
-            }
-        }
+        self.entries.push_back((probe, flight, ttl));
     }
 
     pub(super) fn get(&self, probe: Key) -> Option<(Key, u8)> {
-        self.entries.get(&probe).copied()
+        self.entries
+            .iter()
+            .rev()
+            .find(|(key, _, _)| *key == probe)
+            .map(|(_, flight, ttl)| (*flight, *ttl))
     }
 }

@@ -245,8 +245,9 @@ mod linux {
     }
 }
 
-/// Room for the control messages we ask for: a timestamp and an extended error with its
-/// offender address, with headroom. Aligned like `cmsghdr`.
+/// Room for the control messages we ask for: a timestamp, the TTL / hop limit and TOS /
+/// traffic class, and an extended error with its offender address (about 150 bytes in
+/// all), with headroom. Aligned like `cmsghdr`.
 #[repr(C, align(8))]
 pub(super) struct ControlBuffer(pub(super) [MaybeUninit<u8>; 256]);
 
