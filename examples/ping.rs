@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example ping -- [-c COUNT] [-i SECONDS] [-W SECONDS] [-s SIZE]
-//!     [-t TTL] [-Q TCLASS] [-I SOURCE] [-4|-6] [--unprivileged] [--json] HOST
+//!     [-t TTL] [-Q TCLASS] [-I ADDRESS|INTERFACE] [-m MARK] [-4|-6] [--unprivileged]
+//!     [--json] HOST
 //! ```
 //!
 //! Exit status: 0 when the host answered, 1 when it did not, 2 on error. With `--json`,
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use icmplib::{Family, Host, PingOptions, Result, async_ping, async_resolve};
+use icmplib::{Family, Host, PingOptions, Pinger, Result, async_resolve};
 
 #[derive(Parser)]
 #[command(about = "Send ICMP echo requests to a host")]
@@ -39,9 +40,12 @@ struct Args {
     /// Type of service / traffic class byte, in decimal or hex (0x10).
     #[arg(short = 'Q', default_value = "0", value_parser = common::byte)]
     tclass: u8,
-    /// Source address.
+    /// Source address, or the network interface to send by.
     #[arg(short = 'I')]
-    source: Option<IpAddr>,
+    source: Option<String>,
+    /// Mark the requests for policy routing (SO_MARK; needs CAP_NET_ADMIN).
+    #[arg(short = 'm')]
+    mark: Option<u32>,
     /// Resolve names to IPv4 only.
     #[arg(short = '4', conflicts_with = "ipv6")]
     ipv4: bool,
@@ -59,6 +63,16 @@ struct Args {
 }
 
 async fn run(args: &Args) -> Result<Host> {
+    // -I takes an address or an interface, as ping does.
+    let source: Option<IpAddr> = args.source.as_ref().and_then(|text| text.parse().ok());
+    let mut pinger = Pinger::builder();
+    if let Some(interface) = args.source.as_ref().filter(|_| source.is_none()) {
+        pinger = pinger.interface(interface.clone());
+    }
+    if let Some(mark) = args.mark {
+        pinger = pinger.mark(mark);
+    }
+    let pinger = pinger.build();
     // A name resolves to the family of the source address, if one is given; an address
     // of the other family is then refused by the library, saying so.
     let bare = args.host.trim_start_matches('[').split(['%', ']']).next();
@@ -66,7 +80,7 @@ async fn run(args: &Args) -> Result<Host> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
-        _ => args.source.as_ref().filter(|_| is_name).map(Family::of),
+        _ => source.as_ref().filter(|_| is_name).map(Family::of),
     };
     let address = async_resolve(&args.host, family).await?[0];
     // A link-local address keeps its zone (`fe80::1%eth0`): it says which link.
@@ -92,14 +106,14 @@ async fn run(args: &Args) -> Result<Host> {
         .ttl(args.ttl)
         .traffic_class(args.tclass)
         .privileged(!args.unprivileged);
-    options.probe.source = args.source;
+    options.probe.source = source;
     // One request at a time, so that each reply is printed as it comes.
     let (mut sent, mut rtts, mut error) = (0, Vec::new(), None);
     for sequence in 1..=args.count {
         if sequence > 1 {
             tokio::time::sleep(args.interval).await;
         }
-        let reply = async_ping(&target, &options).await?;
+        let reply = pinger.ping(&target, &options).await?;
         sent += reply.packets_sent();
         match (reply.rtts().first(), reply.error()) {
             (Some(rtt), _) => {

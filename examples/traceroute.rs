@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example traceroute -- [-c PROBES] [-f FIRST_HOP] [-m MAX_HOPS]
-//!     [-W SECONDS] [-i SECONDS] [--fast] [--parallel] [--unprivileged] [-4|-6] [--json] HOST
+//!     [-W SECONDS] [-i SECONDS] [-I ADDRESS|INTERFACE] [--fast] [--parallel]
+//!     [--unprivileged] [-4|-6] [--json] HOST
 //! ```
 //!
 //! Lines like traceroute's: every distance up to where the trace stopped, `* *` for one
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use icmplib::{Error, Family, Hop, TracerouteOptions, async_resolve, async_traceroute};
+use icmplib::{Error, Family, Hop, Pinger, TracerouteOptions, async_resolve};
 
 #[derive(Parser)]
 #[command(about = "Print the route packets take to a host")]
@@ -36,6 +37,9 @@ struct Args {
     /// Seconds between probes.
     #[arg(short = 'i', default_value = "0.05", value_parser = common::seconds)]
     interval: Duration,
+    /// Source address, or the network interface to send by.
+    #[arg(short = 'I')]
+    source: Option<String>,
     /// Go to the next hop as soon as one probe was answered.
     #[arg(long)]
     fast: bool,
@@ -90,7 +94,15 @@ async fn run(args: &Args) -> Result<(IpAddr, Vec<Hop>), Error> {
         .fast(args.fast)
         .parallel(args.parallel)
         .privileged(!args.unprivileged);
-    Ok((address, async_traceroute(&target, &options).await?))
+    // -I takes an address or an interface, as traceroute does.
+    let mut options = options;
+    let mut pinger = Pinger::builder();
+    match args.source.as_ref().map(|text| text.parse::<IpAddr>()) {
+        Some(Ok(source)) => options.probe.source = Some(source),
+        Some(Err(_)) => pinger = pinger.interface(args.source.clone().unwrap_or_default()),
+        None => {}
+    }
+    Ok((address, pinger.build().traceroute(&target, &options).await?))
 }
 
 #[tokio::main(flavor = "current_thread")]

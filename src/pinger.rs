@@ -17,7 +17,7 @@ use crate::options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOpti
 use crate::resolve::{Resolver, async_resolve};
 use crate::runtime;
 use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
-use crate::socket::core::SocketKind;
+use crate::socket::core::{Binding, SocketKind};
 use crate::watch::{Watch, WatchHandle, WatchOptions};
 
 /// A handle on ICMP sockets (one per family, raw or datagram, and source address, opened
@@ -110,6 +110,7 @@ impl Pinger {
             source: None,
             recv_buffer_size: DEFAULT_RECV_BUFFER,
             resolver: None,
+            binding: Binding::default(),
         }
     }
 
@@ -382,6 +383,7 @@ pub struct PingerBuilder {
     source: Option<IpAddr>,
     recv_buffer_size: usize,
     resolver: Option<Resolver>,
+    binding: Binding,
 }
 
 impl PingerBuilder {
@@ -395,6 +397,29 @@ impl PingerBuilder {
     /// options name another.
     pub fn source(mut self, source: IpAddr) -> Self {
         self.source = Some(source);
+        self
+    }
+
+    /// Sends every probe by the network interface `name` (an uplink, a VRF device), and
+    /// takes answers from it only: `SO_BINDTODEVICE` on Linux (unprivileged since Linux
+    /// 5.7), `IP_BOUND_IF` / `IPV6_BOUND_IF` on macOS; elsewhere the sockets fail to open
+    /// with [`Error::InvalidOption`] saying so, as for an interface that does not exist.
+    ///
+    /// ```
+    /// use icmplib::Pinger;
+    ///
+    /// let pinger = Pinger::builder().interface("eth1").build();
+    /// ```
+    pub fn interface(mut self, name: impl Into<String>) -> Self {
+        self.binding.interface = Some(name.into());
+        self
+    }
+
+    /// Marks every probe with `mark` (`SO_MARK`, Linux) for policy routing (`ip rule
+    /// fwmark`) and firewall rules. Needs `CAP_NET_ADMIN`: without it the sockets fail to
+    /// open with [`Error::InvalidOption`] saying so.
+    pub fn mark(mut self, mark: u32) -> Self {
+        self.binding.mark = Some(mark);
         self
     }
 
@@ -414,7 +439,7 @@ impl PingerBuilder {
 
     /// The pinger. No socket is opened until its first use.
     pub fn build(self) -> Pinger {
-        let engines = EngineCache::new(self.recv_buffer_size);
+        let engines = EngineCache::new(self.recv_buffer_size, self.binding);
         let own_engines = Arc::new(CallEngines {
             cache: Arc::clone(&engines),
             privileged: self.privileged,

@@ -19,7 +19,7 @@ use super::{Engine, Handle, OnClose, lock};
 use crate::error::Result;
 use crate::runtime;
 use crate::socket::async_socket::AsyncIcmpSocket;
-use crate::socket::core::{SocketKind, check_source};
+use crate::socket::core::{Binding, SocketKind, check_source};
 
 /// Engines kept open while idle: both families, raw and datagram, on one runtime.
 const KEPT: usize = 4;
@@ -37,6 +37,8 @@ struct EngineKey {
 #[derive(Debug)]
 pub(crate) struct EngineCache {
     recv_buffer_size: usize,
+    /// Where every socket of these engines is tied (a pinger's interface and mark).
+    binding: Binding,
     state: Mutex<State>,
 }
 
@@ -75,10 +77,12 @@ impl State {
 }
 
 impl EngineCache {
-    /// An empty cache whose engines ask for a receive buffer of `recv_buffer_size`.
-    pub(crate) fn new(recv_buffer_size: usize) -> Arc<EngineCache> {
+    /// An empty cache whose engines ask for a receive buffer of `recv_buffer_size`, their
+    /// sockets tied as `binding` says.
+    pub(crate) fn new(recv_buffer_size: usize, binding: Binding) -> Arc<EngineCache> {
         Arc::new(EngineCache {
             recv_buffer_size,
+            binding,
             state: Mutex::new(State::default()),
         })
     }
@@ -127,7 +131,7 @@ impl EngineCache {
     }
 
     fn open(self: &Arc<Self>, kind: SocketKind, source: Option<(IpAddr, u32)>) -> Result<Engine> {
-        let transport = transport(kind, source)?;
+        let transport = transport(kind, source, &self.binding)?;
         let cache = Arc::downgrade(self);
         // A closed engine (its runtime shut down, its socket failed) is dropped at once,
         // closing its socket, rather than at the next lookup.
@@ -165,14 +169,25 @@ impl EngineCache {
 
 /// The transport of an engine of `kind`: this system's ICMP socket; on Windows without
 /// privileges, the ICMP helper API (Windows has no unprivileged ICMP socket).
-fn transport(kind: SocketKind, source: Option<(IpAddr, u32)>) -> Result<Box<dyn Transport>> {
+fn transport(
+    kind: SocketKind,
+    source: Option<(IpAddr, u32)>,
+    binding: &Binding,
+) -> Result<Box<dyn Transport>> {
     #[cfg(windows)]
     if !kind.privileged {
+        if !binding.is_none() {
+            return Err(crate::error::Error::invalid(
+                "Windows' ICMP API cannot bind probes to an interface or mark them: give \
+                 a source address",
+            ));
+        }
         return Ok(Box::new(super::icmp_api::IcmpApiTransport::open(
             kind.family,
             source,
         )?));
     }
     let socket = AsyncIcmpSocket::open(kind.family, source, kind.privileged)?;
+    socket.bind(binding)?;
     Ok(Box::new(SocketTransport::new(socket)))
 }

@@ -73,6 +73,11 @@ impl AsyncIcmpSocket {
         })
     }
 
+    /// Ties the socket to an interface and / or a routing mark (a pinger's engines).
+    pub(crate) fn bind(&self, binding: &crate::socket::core::Binding) -> Result<()> {
+        binding.apply(self.inner.get_ref(), self.kind.family)
+    }
+
     /// The family of the socket.
     pub fn family(&self) -> Family {
         self.kind.family

@@ -80,6 +80,65 @@ pub(crate) fn check_target(target: IpAddr) -> Result<()> {
     Ok(())
 }
 
+/// Where a pinger's sockets are tied, per socket: a network interface (its probes leave
+/// by it) and a routing mark (for policy routing and filters).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Binding {
+    pub interface: Option<String>,
+    pub mark: Option<u32>,
+}
+
+impl Binding {
+    /// True when the sockets are tied to nothing.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub fn is_none(&self) -> bool {
+        self.interface.is_none() && self.mark.is_none()
+    }
+
+    /// Ties `socket` (of `family`) as this says.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] saying why and what to do: no such interface, a mark
+    /// without `CAP_NET_ADMIN`, a system without the option.
+    pub fn apply(&self, socket: &Socket, family: Family) -> Result<()> {
+        if let Some(interface) = &self.interface {
+            sys::bind_interface(socket, family, interface).map_err(|error| {
+                Error::invalid(match error.raw_os_error() {
+                    Some(code) if code == libc_enodev() => {
+                        format!("there is no network interface '{interface}'")
+                    }
+                    _ if error.kind() == io::ErrorKind::PermissionDenied => format!(
+                        "binding to interface '{interface}' needs CAP_NET_RAW on this kernel \
+                         (Linux before 5.7): run as root or give the program the capability"
+                    ),
+                    _ => format!("cannot bind to interface '{interface}': {error}"),
+                })
+            })?;
+        }
+        if let Some(mark) = self.mark {
+            sys::set_mark(socket, mark).map_err(|error| {
+                Error::invalid(if error.kind() == io::ErrorKind::PermissionDenied {
+                    format!(
+                        "a routing mark (SO_MARK {mark}) needs CAP_NET_ADMIN: run as root or \
+                         give the program the capability (setcap cap_net_admin+ep PROGRAM)"
+                    )
+                } else {
+                    format!("cannot set the routing mark {mark}: {error}")
+                })
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `ENODEV`: no such device (the interface named does not exist).
+fn libc_enodev() -> i32 {
+    #[cfg(unix)]
+    return libc::ENODEV;
+    #[cfg(not(unix))]
+    19
+}
+
 /// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct SocketKind {

@@ -116,3 +116,19 @@ pub(crate) fn is_send_buffer_full(error: &io::Error) -> bool {
 pub(crate) fn is_broadcast_refusal(_: &io::Error) -> bool {
     false
 }
+
+/// Binding to an interface is not supported here: give a source address.
+pub(crate) fn bind_interface(_: &Socket, _: Family, _: &str) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "binding to an interface is not supported on this system: give a source address",
+    ))
+}
+
+/// Routing marks exist on Linux only.
+pub(crate) fn set_mark(_: &Socket, _: u32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "routing marks (SO_MARK) exist on Linux only",
+    ))
+}

@@ -402,6 +402,48 @@ pub(crate) fn socket_address_of(address: IpAddr, scope_id: u32) -> SockAddr {
     }
 }
 
+/// Binds `socket` to the network interface `name`: its probes leave by it and its answers
+/// come from it (`SO_BINDTODEVICE` on Linux, `IP_BOUND_IF` / `IPV6_BOUND_IF` on macOS).
+pub(crate) fn bind_interface(socket: &Socket, family: Family, name: &str) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        let _ = family;
+        socket.bind_device(Some(name.as_bytes()))
+    }
+    #[cfg(target_vendor = "apple")]
+    {
+        let index = interface_index(name)
+            .and_then(std::num::NonZeroU32::new)
+            .ok_or_else(|| io::Error::from_raw_os_error(libc::ENODEV))?;
+        match family {
+            Family::V4 => socket.bind_device_by_index_v4(Some(index)),
+            Family::V6 => socket.bind_device_by_index_v6(Some(index)),
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    {
+        let _ = (socket, family, name);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "binding to an interface is not supported on this system: give a source address",
+        ))
+    }
+}
+
+/// Marks the packets of `socket` for policy routing and filtering (`SO_MARK`, Linux).
+pub(crate) fn set_mark(socket: &Socket, mark: u32) -> io::Result<()> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return socket.set_mark(mark);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (socket, mark);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "routing marks (SO_MARK) exist on Linux only",
+        ))
+    }
+}
+
 /// The index of the network interface named `name` (`if_nametoindex(3)`).
 pub(crate) fn interface_index(name: &str) -> Option<u32> {
     let name = std::ffi::CString::new(name).ok()?;
