@@ -1,8 +1,10 @@
 //! Windows' ICMP helper API (`IcmpSendEcho2Ex`, `Icmp6SendEcho2`): echo requests without
 //! privileges. [`reply`] reads what the API writes back and `slots` keeps the requests
-//! in flight (both pure, tested everywhere);
-//! `session` (Windows only) issues the requests.
+//! in flight (both pure, tested everywhere); `session` (Windows only) issues the requests
+//! and `completion` (Windows only) reads what comes back.
 
+#[cfg(windows)]
+mod completion;
 pub(crate) mod reply;
 #[cfg(windows)]
 mod session;

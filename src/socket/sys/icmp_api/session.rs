@@ -2,9 +2,9 @@
 //!
 //! `IcmpSendEcho2Ex` / `Icmp6SendEcho2` complete asynchronously through an APC routine,
 //! which Windows runs on the thread that issued the request, when that thread waits
-//! alertably. So a session owns one thread: callers queue [`Echo`]s ([`Session::send`],
-//! never blocking), the thread issues them and sleeps alertably; each completion runs on
-//! it, is read into a [`Completed`] and handed to the session's callback. One thread and
+//! alertably. So a session owns one thread: callers queue [`Echo`]s
+//! ([`Session::try_send`], never blocking), the thread issues them and sleeps alertably; each completion runs on
+//! it (`completion.rs`), is read into a [`Completed`] and handed to the session's callback. One thread and
 //! no event per request: no 64-handle limit, thousands of requests in flight.
 //!
 //! Memory the system may still write — a request's reply buffer — belongs to the thread,
@@ -34,15 +34,15 @@ use windows_sys::Win32::Foundation::{
     GetLastError, HANDLE, INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::NetworkManagement::IpHelper::{
-    IP_OPTION_INFORMATION, Icmp6CreateFile, Icmp6ParseReplies, Icmp6SendEcho2, IcmpCloseHandle,
-    IcmpCreateFile, IcmpParseReplies, IcmpSendEcho2Ex,
+    IP_OPTION_INFORMATION, Icmp6CreateFile, Icmp6SendEcho2, IcmpCloseHandle, IcmpCreateFile,
+    IcmpSendEcho2Ex,
 };
 use windows_sys::Win32::Networking::WinSock::{AF_INET6, IN6_ADDR, SOCKADDR_IN6};
-use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 use windows_sys::Win32::System::Threading::{
     CreateEventW, INFINITE, SetEvent, SleepEx, WaitForSingleObjectEx,
 };
 
+use super::completion::{Failure, complete, completion, finish};
 use super::reply::{self, ApiReply};
 use super::slots::{MAX_SLOTS, Slots};
 use crate::clock;
@@ -112,28 +112,28 @@ fn close_event(handle: HANDLE) {
 }
 
 /// What the callers and the thread share.
-struct Shared {
-    family: Family,
+pub(super) struct Shared {
+    pub(super) family: Family,
     source: Option<(IpAddr, u32)>,
     icmp: OwnedHandle,
     /// Set to wake the thread (auto-reset).
     wake: OwnedHandle,
-    queue: Mutex<VecDeque<Echo>>,
+    pub(super) queue: Mutex<VecDeque<Echo>>,
     /// The thread is about to wait, or waits: a caller who queues sets the event.
     sleeping: AtomicBool,
     closing: AtomicBool,
     /// Requests taken and not completed: queued or in flight.
-    pending: AtomicUsize,
+    pub(super) pending: AtomicUsize,
     /// Requests taken at most (see the module's docs).
-    limit: AtomicUsize,
+    pub(super) limit: AtomicUsize,
     /// Told when a request completed.
-    room: tokio::sync::Notify,
+    pub(super) room: tokio::sync::Notify,
     /// Requests completed, while the limit is lowered.
-    completions: AtomicUsize,
-    on_completed: Box<dyn Fn(Completed) + Send + Sync>,
+    pub(super) completions: AtomicUsize,
+    pub(super) on_completed: Box<dyn Fn(Completed) + Send + Sync>,
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -251,46 +251,30 @@ impl Drop for Session {
 }
 
 /// A request the system holds, with everything its call points to.
-struct Request {
-    echo: Echo,
+pub(super) struct Request {
+    pub(super) echo: Echo,
     /// The reply buffer, 8-byte aligned: the system writes structures with pointers.
-    buffer: Vec<u64>,
+    pub(super) buffer: Vec<u64>,
     /// The replies `IcmpParseReplies` found, for a call that finished at once: the call
     /// parsed the buffer already, and a second parse would undo it.
-    parsed: Option<u32>,
+    pub(super) parsed: Option<u32>,
     options: IP_OPTION_INFORMATION,
     source6: SOCKADDR_IN6,
     destination6: SOCKADDR_IN6,
 }
 
 /// The thread's own state; APC routines run on the thread and find it here.
-struct Worker {
-    shared: Arc<Shared>,
-    slots: Slots<Box<Request>>,
+pub(super) struct Worker {
+    pub(super) shared: Arc<Shared>,
+    pub(super) slots: Slots<Box<Request>>,
 }
 
 thread_local! {
-    static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
-}
-
-/// Requests in flight on this thread's session issued before the `order`-th: when the
-/// system refused that one for want of resources, the ones it had taken.
-fn live_before(order: u64) -> usize {
-    WORKER.with(|worker| {
-        worker
-            .try_borrow()
-            .ok()
-            .and_then(|worker| {
-                worker
-                    .as_ref()
-                    .map(|worker| worker.slots.live_before(order))
-            })
-            .unwrap_or(0)
-    })
+    pub(super) static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
 }
 
 /// Requests in flight on this thread's session.
-fn live() -> usize {
+pub(super) fn live() -> usize {
     WORKER.with(|worker| {
         worker
             .try_borrow()
@@ -491,161 +475,4 @@ fn issue(shared: &Shared, echo: Echo) {
         });
         complete(shared, order, *request, None, failure);
     }
-}
-
-/// The APC routine of every request: runs on the session's thread when the system
-/// completed it.
-unsafe extern "system" fn completion(
-    context: *mut c_void,
-    status_block: *mut IO_STATUS_BLOCK,
-    _: u32,
-) {
-    let key = context as usize;
-    // SAFETY: the system passes the request's IO_STATUS_BLOCK, valid during the call;
-    // its status is the union's only member written for a completed request.
-    let (written, status) = match unsafe { status_block.as_ref() } {
-        Some(block) => (Some(block.Information), unsafe { block.Anonymous.Status }),
-        None => (None, 0),
-    };
-    let failure = match status as u32 {
-        STATUS_NO_MEMORY | STATUS_INSUFFICIENT_RESOURCES => Some(Failure::AtLimit),
-        _ if status < 0 => Some(Failure::Error(io::Error::other(format!(
-            "the ICMP request failed (NTSTATUS {:#010x})",
-            status as u32
-        )))),
-        _ => None,
-    };
-    let taken = WORKER.with(|worker| {
-        let mut worker = worker.try_borrow_mut().ok()?;
-        let worker = worker.as_mut()?;
-        let (order, request) = worker.slots.take(key)?;
-        Some((Arc::clone(&worker.shared), order, request))
-    });
-    if let Some((shared, order, request)) = taken {
-        complete(&shared, order, *request, written, failure);
-    }
-}
-
-/// True when the buffer holds a reply: the parse function counted one, or the buffer
-/// holds an error status (which some systems do not count as a reply).
-fn found(count: u32, reply: &ApiReply) -> bool {
-    count > 0 || reply.status != reply::status::SUCCESS
-}
-
-/// Why a request finished without a reply to read.
-enum Failure {
-    /// The system takes no more requests now (see the module's docs).
-    AtLimit,
-    /// It failed: this error.
-    Error(io::Error),
-}
-
-/// `STATUS_NO_MEMORY` / `STATUS_INSUFFICIENT_RESOURCES`: the system's limit was hit.
-const STATUS_NO_MEMORY: u32 = 0xC000_0017;
-const STATUS_INSUFFICIENT_RESOURCES: u32 = 0xC000_009A;
-
-/// Reads the reply of a finished request and hands it to the session's callback; one that
-/// hit the system's limit goes back to the queue instead. `order` is the request's place
-/// in the order of issue, `written` how much of the buffer the system wrote, when it said.
-fn complete(
-    shared: &Shared,
-    order: u64,
-    mut request: Request,
-    written: Option<usize>,
-    failure: Option<Failure>,
-) {
-    let completed_at = clock::now();
-    let error = match failure {
-        // With others in flight, the limit is theirs: wait for one of them to complete.
-        Some(Failure::AtLimit) if live_before(order) > 0 => {
-            let limit = live_before(order);
-            shared.limit.fetch_min(limit, Ordering::SeqCst);
-            tracing::debug!(limit, "the system takes no more ICMP requests at once");
-            // Issued again with the time it has left.
-            lock(&shared.queue).push_front(request.echo);
-            return;
-        }
-        Some(Failure::AtLimit) => Some(io::Error::other(
-            "the system refused the ICMP request: out of resources",
-        )),
-        Some(Failure::Error(error)) => Some(error),
-        None => None,
-    };
-    if error.is_none() {
-        grow_limit(shared);
-    }
-    let base = request.buffer.as_ptr() as usize as u64;
-    let len = request.buffer.len() * 8;
-    let parsed = request.parsed;
-    let words = request.buffer.as_mut_ptr();
-    // SAFETY: the u64 buffer's memory viewed as its bytes (same memory, `len` bytes,
-    // u8 has no alignment), borrowed only within this function; the system finished
-    // writing it.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(words.cast::<u8>(), len) };
-    let reply = if error.is_none() {
-        let len = u32::try_from(len).unwrap_or(u32::MAX);
-        match shared.family {
-            Family::V4 => {
-                // SAFETY: the request's reply buffer, which the system finished writing;
-                // the function turns offsets into pointers in place, once.
-                let count = parsed
-                    .unwrap_or_else(|| unsafe { IcmpParseReplies(bytes.as_mut_ptr().cast(), len) });
-                reply::parse_v4(bytes, base).filter(|reply| found(count, reply))
-            }
-            Family::V6 => {
-                // SAFETY: as above.
-                let count = parsed.unwrap_or_else(|| unsafe {
-                    Icmp6ParseReplies(bytes.as_mut_ptr().cast(), len)
-                });
-                let written = written.unwrap_or(
-                    bytes
-                        .len()
-                        .min(reply::V6_REPLY + request.echo.payload.len()),
-                );
-                reply::parse_v6(bytes.get(..written).unwrap_or(bytes))
-                    .filter(|reply| found(count, reply))
-            }
-        }
-    } else {
-        None
-    };
-    let kept = match &reply {
-        Some(reply) => bytes.get(..reply.data.end).unwrap_or_default().to_vec(),
-        None => Vec::new(),
-    };
-    finish(shared, request.echo, completed_at, kept, reply, error);
-}
-
-/// Raises a lowered limit by one every 16 completions: the requests of another session
-/// that held the system's places may be gone.
-fn grow_limit(shared: &Shared) {
-    if shared.limit.load(Ordering::SeqCst) < DEFAULT_LIMIT
-        && shared.completions.fetch_add(1, Ordering::SeqCst) % 16 == 15
-    {
-        let _ = shared
-            .limit
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |limit| {
-                (limit < DEFAULT_LIMIT).then_some(limit + 1)
-            });
-    }
-}
-
-/// Hands a finished request to the session's callback and makes room for another.
-fn finish(
-    shared: &Shared,
-    echo: Echo,
-    completed_at: Instant,
-    buffer: Vec<u8>,
-    reply: Option<ApiReply>,
-    error: Option<io::Error>,
-) {
-    shared.pending.fetch_sub(1, Ordering::SeqCst);
-    shared.room.notify_one();
-    (shared.on_completed)(Completed {
-        echo,
-        completed_at,
-        reply,
-        buffer,
-        error,
-    });
 }
