@@ -13,7 +13,7 @@ use windows_sys::Win32::NetworkManagement::IpHelper::{Icmp6ParseReplies, IcmpPar
 use windows_sys::Win32::System::IO::IO_STATUS_BLOCK;
 
 use super::reply::{self, ApiReply};
-use super::session::{Completed, DEFAULT_LIMIT, Echo, Request, Shared, WORKER, lock};
+use super::state::{Completed, DEFAULT_LIMIT, Echo, Request, Shared, WORKER, lock};
 use crate::clock;
 use crate::family::Family;
 

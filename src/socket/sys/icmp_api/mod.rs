@@ -1,7 +1,7 @@
 //! Windows' ICMP helper API (`IcmpSendEcho2Ex`, `Icmp6SendEcho2`): echo requests without
 //! privileges. [`reply`] reads what the API writes back and `slots` keeps the requests
 //! in flight (both pure, tested everywhere); `session` (Windows only) issues the requests
-//! and `completion` (Windows only) reads what comes back.
+//! and `completion` (Windows only) reads what comes back, on what `state` holds.
 
 #[cfg(windows)]
 mod completion;
@@ -10,4 +10,8 @@ pub(crate) mod reply;
 mod session;
 mod slots;
 #[cfg(windows)]
-pub(crate) use session::{Completed, Echo, Session};
+mod state;
+#[cfg(windows)]
+pub(crate) use session::Session;
+#[cfg(windows)]
+pub(crate) use state::{Completed, Echo};

@@ -20,129 +20,34 @@
 //! sharing Wine's 256), the session learns its limit from the first request refused so,
 //! puts that request back in its queue and takes no more than the limit from then on.
 
-use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 use windows_sys::Win32::Foundation::{
-    CloseHandle, ERROR_IO_PENDING, ERROR_NO_SYSTEM_RESOURCES, ERROR_NOT_ENOUGH_MEMORY,
-    GetLastError, HANDLE, INVALID_HANDLE_VALUE,
+    ERROR_IO_PENDING, ERROR_NO_SYSTEM_RESOURCES, ERROR_NOT_ENOUGH_MEMORY, GetLastError,
+    INVALID_HANDLE_VALUE,
 };
 use windows_sys::Win32::NetworkManagement::IpHelper::{
-    IP_OPTION_INFORMATION, Icmp6CreateFile, Icmp6SendEcho2, IcmpCloseHandle, IcmpCreateFile,
-    IcmpSendEcho2Ex,
+    IP_OPTION_INFORMATION, Icmp6CreateFile, Icmp6SendEcho2, IcmpCreateFile, IcmpSendEcho2Ex,
 };
 use windows_sys::Win32::Networking::WinSock::{AF_INET6, IN6_ADDR, SOCKADDR_IN6};
 use windows_sys::Win32::System::Threading::{
-    CreateEventW, INFINITE, SetEvent, SleepEx, WaitForSingleObjectEx,
+    CreateEventW, INFINITE, SleepEx, WaitForSingleObjectEx,
 };
 
 use super::completion::{Failure, complete, completion, finish};
-use super::reply::{self, ApiReply};
-use super::slots::{MAX_SLOTS, Slots};
+use super::reply;
+use super::slots::Slots;
+use super::state::{
+    Completed, DEFAULT_LIMIT, Echo, OwnedHandle, Request, Shared, WORKER, Worker, close_event,
+    close_icmp, live, lock,
+};
 use crate::clock;
 use crate::family::Family;
-
-/// Requests a session takes at once unless the system takes fewer: Wine's limit (no
-/// Windows limit is documented). Measured under Wine: 256 requests to a silent host in
-/// flight, and 400 more behind them that wait their turn, all answered in time.
-pub(crate) const DEFAULT_LIMIT: usize = 256;
-const _: () = assert!(DEFAULT_LIMIT <= MAX_SLOTS);
-
-/// One echo request for a session to issue.
-#[derive(Debug)]
-pub(crate) struct Echo {
-    pub destination: IpAddr,
-    /// The interface of a link-local IPv6 destination; 0 for none.
-    pub scope_id: u32,
-    pub payload: Arc<[u8]>,
-    pub ttl: u8,
-    /// How long the system waits for an answer.
-    pub timeout: Duration,
-    /// Handed back with the completion.
-    pub tag: u16,
-    /// When the caller queued it.
-    pub queued_at: Instant,
-}
-
-/// A completed request.
-#[derive(Debug)]
-pub(crate) struct Completed {
-    pub echo: Echo,
-    /// When its completion routine ran, on the crate's clock.
-    pub completed_at: Instant,
-    /// What the reply buffer holds, when it holds a reply.
-    pub reply: Option<ApiReply>,
-    /// The reply buffer, up to the end of the reply's data.
-    pub buffer: Vec<u8>,
-    /// The error of a call that failed at once (no request was made).
-    pub error: Option<io::Error>,
-}
-
-/// A handle of the system's, closed on drop.
-#[derive(Debug)]
-struct OwnedHandle(HANDLE, fn(HANDLE));
-
-// SAFETY: a kernel object handle is a process-wide value that any thread may use; the
-// ICMP API and the event functions are thread-safe.
-unsafe impl Send for OwnedHandle {}
-// SAFETY: as above; the handle is only passed by value to thread-safe functions.
-unsafe impl Sync for OwnedHandle {}
-
-impl Drop for OwnedHandle {
-    fn drop(&mut self) {
-        (self.1)(self.0);
-    }
-}
-
-fn close_icmp(handle: HANDLE) {
-    // SAFETY: `handle` came from Icmp(6)CreateFile and is closed once, after every
-    // request made on it completed (the thread holds the last reference).
-    unsafe { IcmpCloseHandle(handle) };
-}
-
-fn close_event(handle: HANDLE) {
-    // SAFETY: `handle` came from CreateEventW and is closed once, by its only owner.
-    unsafe { CloseHandle(handle) };
-}
-
-/// What the callers and the thread share.
-pub(super) struct Shared {
-    pub(super) family: Family,
-    source: Option<(IpAddr, u32)>,
-    icmp: OwnedHandle,
-    /// Set to wake the thread (auto-reset).
-    wake: OwnedHandle,
-    pub(super) queue: Mutex<VecDeque<Echo>>,
-    /// The thread is about to wait, or waits: a caller who queues sets the event.
-    sleeping: AtomicBool,
-    closing: AtomicBool,
-    /// Requests taken and not completed: queued or in flight.
-    pub(super) pending: AtomicUsize,
-    /// Requests taken at most (see the module's docs).
-    pub(super) limit: AtomicUsize,
-    /// Told when a request completed.
-    pub(super) room: tokio::sync::Notify,
-    /// Requests completed, while the limit is lowered.
-    pub(super) completions: AtomicUsize,
-    pub(super) on_completed: Box<dyn Fn(Completed) + Send + Sync>,
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-impl Shared {
-    fn wake(&self) {
-        // SAFETY: the event handle is open for as long as `self` lives.
-        unsafe { SetEvent(self.wake.0) };
-    }
-}
 
 /// An ICMP handle of one family and its thread. Dropping it stops the thread once the
 /// requests in flight completed.
@@ -248,40 +153,6 @@ impl Drop for Session {
         self.shared.closing.store(true, Ordering::SeqCst);
         self.shared.wake();
     }
-}
-
-/// A request the system holds, with everything its call points to.
-pub(super) struct Request {
-    pub(super) echo: Echo,
-    /// The reply buffer, 8-byte aligned: the system writes structures with pointers.
-    pub(super) buffer: Vec<u64>,
-    /// The replies `IcmpParseReplies` found, for a call that finished at once: the call
-    /// parsed the buffer already, and a second parse would undo it.
-    pub(super) parsed: Option<u32>,
-    options: IP_OPTION_INFORMATION,
-    source6: SOCKADDR_IN6,
-    destination6: SOCKADDR_IN6,
-}
-
-/// The thread's own state; APC routines run on the thread and find it here.
-pub(super) struct Worker {
-    pub(super) shared: Arc<Shared>,
-    pub(super) slots: Slots<Box<Request>>,
-}
-
-thread_local! {
-    pub(super) static WORKER: RefCell<Option<Worker>> = const { RefCell::new(None) };
-}
-
-/// Requests in flight on this thread's session.
-pub(super) fn live() -> usize {
-    WORKER.with(|worker| {
-        worker
-            .try_borrow()
-            .ok()
-            .and_then(|worker| worker.as_ref().map(|worker| worker.slots.live()))
-            .unwrap_or(0)
-    })
 }
 
 /// The thread: issues what is queued, sleeps alertably (completions run then), and once
