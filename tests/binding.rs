@@ -4,12 +4,10 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use icmplib::{Error, PingOptions, Pinger};
-use support::Netns;
+use support::{Netns, example};
 
 /// The destination: a host on the far end of `up1` only.
 const V4: &str = "203.0.113.7";
@@ -191,22 +189,6 @@ fn a_mark_without_cap_net_admin_says_so() {
     netns.allow_unprivileged_ping();
     let output = netns.spawn_unprivileged("a_mark_without_cap_net_admin_says_so", "mark");
     support::assert_child_passed(&output);
-}
-
-/// The example `name`, built once into this target directory.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let target_dir = profile_dir.parent().unwrap();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--quiet", "--example", name, "--target-dir"])
-        .arg(target_dir)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(status.success(), "cargo build --example {name} failed");
-    profile_dir.join("examples").join(name)
 }
 
 #[test]

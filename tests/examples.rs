@@ -3,39 +3,13 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
-use std::sync::OnceLock;
+use std::process::Output;
 use std::time::Duration;
 
 use icmplib::Family;
-use support::{Craft, Netns, Reply, SimulatedNet};
+use support::{Craft, Netns, Reply, SimulatedNet, example};
 
 const TIMEOUT: Duration = Duration::from_secs(60);
-
-/// The example binary `name`. `cargo test` compiles the examples but keeps no binary
-/// under a stable name, so they are built once here, into the same target directory.
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    let dir = BUILT.get_or_init(|| {
-        let exe = std::env::current_exe().unwrap();
-        // target/debug/deps/examples-HASH -> target/debug
-        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let target_dir = profile_dir.parent().unwrap();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "--quiet", "--examples", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build --examples");
-        assert!(status.success(), "cargo build --examples failed");
-        profile_dir.join("examples")
-    });
-    let path = dir.join(name);
-    assert!(path.exists(), "{} is not built", path.display());
-    path
-}
 
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()

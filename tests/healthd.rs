@@ -5,34 +5,11 @@
 mod support;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use icmplib::Family;
-use support::{Lab, Netns};
-
-/// The example, built once into this target directory (as `tests/examples.rs` does).
-fn healthd() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let exe = std::env::current_exe().unwrap();
-            let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-            let target_dir = profile_dir.parent().unwrap();
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = Command::new(cargo)
-                .args(["build", "--quiet", "--example", "healthd", "--target-dir"])
-                .arg(target_dir)
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .unwrap();
-            assert!(status.success(), "cargo build --example healthd failed");
-            profile_dir.join("examples").join("healthd")
-        })
-        .clone()
-}
+use support::{Lab, Netns, example};
 
 /// A daemon started in a namespace, killed if the test ends early.
 struct Daemon(Child);
@@ -45,7 +22,7 @@ impl Drop for Daemon {
 }
 
 fn start(netns: &Netns, args: &[&str]) -> Daemon {
-    let program = healthd();
+    let program = example("healthd");
     let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
     Daemon(netns.run(move || {
         Command::new(program)
@@ -235,7 +212,10 @@ fn bad_input_is_refused_at_start() {
         (vec!["127.0.0.1", "127.0.0.1"], "given twice"),
         (vec!["--listen", "nowhere", "127.0.0.1"], "invalid value"),
     ] {
-        let output = Command::new(healthd()).args(&args).output().unwrap();
+        let output = Command::new(example("healthd"))
+            .args(&args)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");

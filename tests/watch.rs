@@ -3,43 +3,28 @@
 
 mod support;
 
-use std::io::Write;
 use std::net::IpAddr;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use icmplib::{Error, Family, Pinger, WatchEvent, WatchOptions};
-use support::Lab;
+use support::{Lab, Netns};
 
-/// Drops echo requests to `host` inside the namespace `netns` (nftables table `table`),
-/// or with `drop = false` lets them through again.
-fn block(netns: &str, table: &str, host: IpAddr, drop: bool) {
+/// Drops echo requests to `host` inside `netns` (nftables table `table`), or with
+/// `drop = false` lets them through again.
+fn block(netns: &Netns, table: &str, host: IpAddr, drop: bool) {
     let rule = match host {
         IpAddr::V4(_) => format!("ip daddr {host} icmp type echo-request drop"),
         IpAddr::V6(_) => format!("ip6 daddr {host} icmpv6 type echo-request drop"),
     };
-    let ruleset = if drop {
+    netns.nft(&if drop {
         format!(
             "table inet {table} {{\n chain input {{\n type filter hook input priority -10;\n \
              {rule}\n }}\n}}\n"
         )
     } else {
         format!("delete table inet {table}\n")
-    };
-    let mut child = Command::new("ip")
-        .args(["netns", "exec", netns, "nft", "-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(ruleset.as_bytes())
-        .unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.success(), "nft {ruleset}");
+    });
 }
 
 fn options() -> WatchOptions {
@@ -88,9 +73,9 @@ fn a_live_a_silent_and_a_flapping_host() {
     let live = Lab::host(Family::V4, 1);
     let silent = Lab::host(Family::V4, 2);
     let flapping = Lab::host(Family::V6, 3);
-    let netns = lab.target.name().to_owned();
-    block(&netns, "quiet", silent, true);
-    let events = lab.client.block_on_multi(move || async move {
+    let Lab { client, target } = lab;
+    block(&target, "quiet", silent, true);
+    let events = client.block_on_multi(move || async move {
         let targets = [live, silent, flapping].map(|address| address.to_string());
         let (handle, mut watch) = Pinger::new().watch(targets, &options()).unwrap();
         let start = Instant::now();
@@ -102,11 +87,11 @@ fn a_live_a_silent_and_a_flapping_host() {
             events.push(event);
             let elapsed = start.elapsed();
             if !blocked && elapsed > Duration::from_millis(1_500) {
-                block(&netns, "flap", flapping, true);
+                block(&target, "flap", flapping, true);
                 blocked = true;
             }
             if !unblocked && elapsed > Duration::from_millis(3_500) {
-                block(&netns, "flap", flapping, false);
+                block(&target, "flap", flapping, false);
                 unblocked = true;
             }
             if elapsed > Duration::from_secs(5) {
@@ -236,7 +221,7 @@ fn a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer() {
     if !support::require_root() {
         return;
     }
-    let netns = support::Netns::new("watchdup");
+    let netns = Netns::new("watchdup");
     let net = support::SimulatedNet::new(&netns);
     let host = support::SimulatedNet::host(Family::V4, 9);
     net.script(
@@ -285,7 +270,7 @@ fn a_name_is_looked_up_again_and_followed_when_it_changes() {
     if !support::require_root() {
         return;
     }
-    let netns = support::Netns::new("watchdns");
+    let netns = Netns::new("watchdns");
     let dns = std::sync::Arc::new(support::DnsResponder::start(
         &netns,
         &[("flip.test", &["127.0.0.1".parse().unwrap()])],
@@ -348,7 +333,7 @@ fn a_rate_limit_holds_for_the_whole_watch() {
     if !support::require_root() {
         return;
     }
-    let netns = support::Netns::new("watchrate");
+    let netns = Netns::new("watchrate");
     let (replies, elapsed) = netns.block_on_multi(|| async {
         // 40 targets every 100 ms would be 400 probes a second: held to 100.
         let targets: Vec<String> = (1..=40).map(|n| format!("127.0.3.{n}")).collect();
@@ -382,7 +367,7 @@ fn a_target_removed_and_added_again_is_probed_once() {
     if !support::require_root() {
         return;
     }
-    let netns = support::Netns::new("watchreadd");
+    let netns = Netns::new("watchreadd");
     let replies = netns.block_on_multi(|| async {
         let target = "127.0.0.1".to_string();
         let (handle, mut watch) = Pinger::new().watch([target.clone()], &options()).unwrap();
@@ -421,7 +406,7 @@ fn a_name_that_does_not_resolve_counts_as_lost() {
     if !support::require_root() {
         return;
     }
-    let netns = support::Netns::new("watchnx");
+    let netns = Netns::new("watchnx");
     let dns = support::DnsResponder::start(&netns, &[]);
     let server = dns.address();
     let events = netns.block_on_multi(move || async move {

@@ -85,11 +85,7 @@ fn home_for(dir: &TempDir, name: &str, uid: u32) -> PathBuf {
 }
 
 fn assert_passed(output: &Output, what: &str) {
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = support::output_text(output);
     assert!(
         output.status.success(),
         "{what} failed ({}):\n{text}",

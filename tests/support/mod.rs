@@ -56,14 +56,44 @@ pub fn child_role() -> Option<String> {
     std::env::var(ROLE_ENV).ok().filter(|role| !role.is_empty())
 }
 
-/// Panics unless the child started by [`Netns::spawn_unprivileged`] exited with success
-/// after running exactly one test (so a mistyped test name cannot pass by running none).
-pub fn assert_child_passed(output: &std::process::Output) {
-    let text = format!(
+/// What a process wrote, standard output then standard error.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
-    );
+    )
+}
+
+/// The example binary `name`. `cargo test` compiles the examples but keeps no binary
+/// under a stable name, so they are built once per test binary here, into the same
+/// target directory.
+pub fn example(name: &str) -> std::path::PathBuf {
+    static BUILT: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap();
+        // target/debug/deps/TEST-HASH -> target/debug
+        let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let target_dir = profile_dir.parent().unwrap();
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "--quiet", "--examples", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("run cargo build --examples");
+        assert!(status.success(), "cargo build --examples failed");
+        profile_dir.join("examples")
+    });
+    let path = dir.join(name);
+    assert!(path.exists(), "{} is not built", path.display());
+    path
+}
+
+/// Panics unless the child started by [`Netns::spawn_unprivileged`] exited with success
+/// after running exactly one test (so a mistyped test name cannot pass by running none).
+pub fn assert_child_passed(output: &std::process::Output) {
+    let text = output_text(output);
     assert!(
         output.status.success(),
         "child failed ({}):\n{text}",
