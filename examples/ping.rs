@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example ping -- [-c COUNT] [-i SECONDS] [-W SECONDS] [-s SIZE]
-//!     [-t TTL] [-Q TCLASS] [-I ADDRESS|INTERFACE] [-m MARK] [-4|-6] [--unprivileged]
-//!     [--json] HOST
+//!     [-t TTL] [-Q TCLASS] [-M want|dont|do|probe] [-I ADDRESS|INTERFACE] [-m MARK]
+//!     [-4|-6] [--unprivileged] [--json] HOST
 //! ```
 //!
 //! Exit status: 0 when the host answered, 1 when it did not, 2 on error. With `--json`,
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use icmplib::{Family, Host, PingOptions, Pinger, Result, async_resolve};
+use icmplib::{DontFragment, Family, Host, PingOptions, Pinger, Result, async_resolve};
 
 #[derive(Parser)]
 #[command(about = "Send ICMP echo requests to a host")]
@@ -40,6 +40,11 @@ struct Args {
     /// Type of service / traffic class byte, in decimal or hex (0x10).
     #[arg(short = 'Q', default_value = "0", value_parser = common::byte)]
     tclass: u8,
+    /// Path MTU discovery, as ping's -M: `do` and `probe` set Don't Fragment (`probe`
+    /// ignores the path MTU the system learned), `dont` lets routers fragment, `want` is
+    /// the system's default.
+    #[arg(short = 'M', default_value = "want", value_parser = common::dont_fragment)]
+    pmtudisc: DontFragment,
     /// Source address, or the network interface to send by.
     #[arg(short = 'I')]
     source: Option<String>,
@@ -105,6 +110,7 @@ async fn run(args: &Args) -> Result<Host> {
         .payload_size(args.size)
         .ttl(args.ttl)
         .traffic_class(args.tclass)
+        .dont_fragment(args.pmtudisc)
         .privileged(!args.unprivileged);
     options.probe.source = source;
     // One request at a time, so that each reply is printed as it comes.

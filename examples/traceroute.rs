@@ -2,13 +2,15 @@
 //!
 //! ```text
 //! cargo run --release --example traceroute -- [-c PROBES] [-f FIRST_HOP] [-m MAX_HOPS]
-//!     [-W SECONDS] [-i SECONDS] [-I ADDRESS|INTERFACE] [--fast] [--parallel]
+//!     [-W SECONDS] [-i SECONDS] [-I ADDRESS|INTERFACE] [--fast] [--parallel] [--mtu]
 //!     [--unprivileged] [-4|-6] [--json] HOST
 //! ```
 //!
 //! Lines like traceroute's: every distance up to where the trace stopped, `* *` for one
-//! where nobody answered; `--json`, a JSON array of the hops that answered. Exit status:
-//! 0 when the host was reached, 1 when not, 2 on error.
+//! where nobody answered; `--json`, a JSON array of the hops that answered. With `--mtu`,
+//! the path MTU too, like `tracepath`: `pmtu N` after the router that reported it, and a
+//! last line with the path MTU (on standard error with `--json`). Exit status: 0 when the
+//! host was reached, 1 when not, 2 on error.
 
 mod common;
 
@@ -17,7 +19,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use icmplib::{Error, Family, Hop, Pinger, TracerouteOptions, async_resolve};
+use icmplib::{
+    Error, Family, Hop, PathMtu, PathMtuOptions, Pinger, TracerouteOptions, async_resolve,
+};
 
 #[derive(Parser)]
 #[command(about = "Print the route packets take to a host")]
@@ -46,6 +50,9 @@ struct Args {
     /// Probe every hop at once (a trace then takes about one timeout).
     #[arg(long)]
     parallel: bool,
+    /// Find the path MTU too (Don't Fragment probes of chosen sizes).
+    #[arg(long)]
+    mtu: bool,
     /// Use unprivileged datagram sockets (Linux reads the routers' answers from the
     /// socket's error queue).
     #[arg(long)]
@@ -63,7 +70,10 @@ struct Args {
     host: String,
 }
 
-async fn run(args: &Args) -> Result<(IpAddr, Vec<Hop>), Error> {
+/// What a run found: the host's address, the hops, and the path MTU when asked for.
+type Found = (IpAddr, Vec<Hop>, Option<Result<PathMtu, Error>>);
+
+async fn run(args: &Args) -> Result<Found, Error> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
@@ -102,13 +112,24 @@ async fn run(args: &Args) -> Result<(IpAddr, Vec<Hop>), Error> {
         Some(Err(_)) => pinger = pinger.interface(args.source.clone().unwrap_or_default()),
         None => {}
     }
-    Ok((address, pinger.build().traceroute(&target, &options).await?))
+    let pinger = pinger.build();
+    let hops = pinger.traceroute(&target, &options).await?;
+    let path_mtu = if args.mtu {
+        let mut mtu_options = PathMtuOptions::default()
+            .timeout(args.timeout)
+            .privileged(!args.unprivileged);
+        mtu_options.probe.source = options.probe.source;
+        Some(pinger.path_mtu(&target, &mtu_options).await)
+    } else {
+        None
+    };
+    Ok((address, hops, path_mtu))
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let (address, hops) = match run(&args).await {
+    let (address, hops, path_mtu) = match run(&args).await {
         Ok(result) => result,
         Err(error) => {
             eprintln!("traceroute: {error}");
@@ -147,9 +168,20 @@ async fn main() -> ExitCode {
                 );
             }
             for hop in here {
-                println!("{hop}");
+                match path_mtu.as_ref().and_then(|found| found.as_ref().ok()) {
+                    Some(found) if found.reported_by() == hop.ip() => {
+                        println!("{hop}  pmtu {}", found.mtu());
+                    }
+                    _ => println!("{hop}"),
+                }
             }
         }
+    }
+    match path_mtu {
+        Some(Ok(found)) if args.json => eprintln!("{found}"),
+        Some(Ok(found)) => println!("{found}"),
+        Some(Err(error)) => eprintln!("traceroute: path MTU: {error}"),
+        None => {}
     }
     if reached {
         ExitCode::SUCCESS

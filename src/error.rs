@@ -93,6 +93,21 @@ pub enum Error {
         /// The family of the message.
         family: Family,
     },
+    /// The request was larger than a link on the path carries and was not to be
+    /// fragmented (see [`DontFragment`](crate::DontFragment)): a router answered
+    /// Fragmentation Needed (ICMPv4 Destination Unreachable, code 4) or Packet Too Big
+    /// (ICMPv6), or this host refused to send it (`EMSGSIZE`).
+    PacketTooBig {
+        /// The router that answered; `None` when this host refused to send the request.
+        source: Option<IpAddr>,
+        /// The largest packet (IP header included) that passes, in bytes: the next hop's
+        /// MTU as the router gave it, or this host's MTU for the route (its interface's,
+        /// or lower where the path's is known). `None` when the router did not say (older
+        /// than RFC 1191) or the system does not tell.
+        mtu: Option<u32>,
+        /// The family of the request.
+        family: Family,
+    },
     /// Another ICMP message came back instead of an echo reply.
     Icmp {
         /// The ICMP type (`type` in the Python library, a keyword in Rust).
@@ -260,6 +275,7 @@ impl fmt::Debug for Error {
             Error::TimeoutExceeded { .. } => "TimeoutExceeded",
             Error::DestinationUnreachable { .. } => "DestinationUnreachable",
             Error::TimeExceeded { .. } => "TimeExceeded",
+            Error::PacketTooBig { .. } => "PacketTooBig",
             Error::Icmp { .. } => "Icmp",
             Error::InvalidOption { .. } => "InvalidOption",
             Error::Runtime { .. } => "Runtime",
@@ -327,6 +343,20 @@ impl fmt::Display for Error {
             Error::DestinationUnreachable { source, .. } | Error::TimeExceeded { source, .. } => {
                 let message = self.code_message().unwrap_or_default();
                 write!(f, "{message} (from {source})")
+            }
+            Error::PacketTooBig { source, mtu, .. } => {
+                f.write_str("Packet too big: ")?;
+                match mtu {
+                    Some(mtu) => write!(f, "the MTU is {mtu} bytes")?,
+                    None => f.write_str("the MTU was not given")?,
+                }
+                match source {
+                    Some(source) => write!(f, " (from {source})"),
+                    None => f.write_str(
+                        " (refused by this host; send smaller requests, or allow \
+                         fragmentation with DontFragment::Off)",
+                    ),
+                }
             }
             Error::Icmp { icmp_type, code } => {
                 write!(f, "ICMP error: type {icmp_type}, code {code}")
@@ -428,6 +458,27 @@ mod tests {
             destination_unreachable_message(Family::V6, 7),
             "Destination unreachable"
         );
+    }
+
+    #[test]
+    fn packet_too_big_says_the_mtu_and_who_said_it() {
+        let from_router = Error::PacketTooBig {
+            source: Some("192.0.2.2".parse().unwrap()),
+            mtu: Some(1280),
+            family: Family::V4,
+        };
+        assert_eq!(
+            from_router.to_string(),
+            "Packet too big: the MTU is 1280 bytes (from 192.0.2.2)"
+        );
+        let here = Error::PacketTooBig {
+            source: None,
+            mtu: None,
+            family: Family::V6,
+        };
+        let text = format!("{here:?}");
+        assert!(text.starts_with("PacketTooBig: Packet too big: the MTU was not given"));
+        assert!(text.contains("refused by this host") && text.contains("DontFragment::Off"));
     }
 
     #[test]

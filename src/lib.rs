@@ -23,7 +23,8 @@
 //! with one reader task routing replies; [`Pinger`] is an explicit handle on such sockets
 //! with its own configuration. [`async_multiping`] and [`multiping_stream`] ping many hosts
 //! at once with a bound on the hosts in flight; [`async_traceroute`] finds the routers on
-//! the way, with or without root.
+//! the way, with or without root; [`async_path_mtu`] finds the largest packet that reaches
+//! a host unfragmented ([`DontFragment`] sets Don't Fragment on any call's requests).
 //!
 //! The low-level sockets send an [`IcmpRequest`] and receive the matching [`IcmpReply`]:
 //!
@@ -59,10 +60,11 @@
 //!   sweep (many, a bound on those in flight) and a traceroute (one target over distances):
 //!   deadlines, late answers, cancellation and turns, in one place.
 //! - The calls: [`Pinger`], the owner of the sockets, with every call as a method; the free
-//!   functions [`ping`], [`multiping`], [`multiping_stream`], [`traceroute`], [`resolve`]
-//!   and their `async_` forms, shorthands for the process's default pinger; their options
-//!   ([`ProbeOptions`], shared by [`PingOptions`], [`MultipingOptions`] and
-//!   [`TracerouteOptions`]); and the results [`Host`] and [`Hop`].
+//!   functions [`ping`], [`multiping`], [`multiping_stream`], [`traceroute`],
+//!   [`path_mtu`], [`resolve`] and their `async_` forms, shorthands for the process's
+//!   default pinger; their options ([`ProbeOptions`], shared by [`PingOptions`],
+//!   [`MultipingOptions`], [`TracerouteOptions`] and [`PathMtuOptions`]); and the results
+//!   [`Host`], [`Hop`] and [`PathMtu`].
 //!
 //! # Privileges
 //!
@@ -93,6 +95,7 @@ mod multiping;
 mod options;
 mod pacer;
 pub mod packet;
+mod path_mtu;
 mod ping;
 mod pinger;
 mod resolve;
@@ -108,11 +111,13 @@ pub use family::Family;
 pub use host::{Hop, Host};
 pub use multiping::{async_multiping, multiping, multiping_stream};
 pub use options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
+pub use path_mtu::{PathMtu, PathMtuOptions, async_path_mtu, path_mtu};
 pub use ping::{async_ping, ping};
 pub use pinger::{Pinger, PingerBuilder};
 pub use resolve::{Resolver, ResolverBuilder, async_resolve, resolve};
 pub use socket::async_socket::AsyncIcmpSocket;
 pub use socket::blocking::{IcmpV4Socket, IcmpV6Socket};
+pub use socket::dont_fragment::DontFragment;
 pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub use stats::{Stats, Window};

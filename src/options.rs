@@ -12,6 +12,7 @@ use crate::family::Family;
 use crate::pacer::Pacer;
 use crate::scheduler::Settings;
 use crate::socket::core::check_source;
+use crate::socket::dont_fragment::DontFragment;
 use crate::socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size};
 
 /// What every call shares: the requests sent to each host and the socket they leave
@@ -61,6 +62,10 @@ pub struct ProbeOptions {
     /// Time to live / hop limit of the requests (default 64). A traceroute sets it per
     /// probe, from `first_hop` to `max_hops`, and refuses any other value here.
     pub ttl: u8,
+    /// Whether requests may be fragmented on the way (default: the system's setting).
+    /// A request larger than the path MTU then fails with
+    /// [`Error::PacketTooBig`], which gives the MTU that passes.
+    pub dont_fragment: DontFragment,
 }
 
 impl Default for ProbeOptions {
@@ -77,6 +82,7 @@ impl Default for ProbeOptions {
             payload_size: DEFAULT_PAYLOAD_SIZE,
             traffic_class: 0,
             ttl: DEFAULT_TTL,
+            dont_fragment: DontFragment::System,
         }
     }
 }
@@ -93,13 +99,13 @@ macro_rules! probe_setters {
             }
 
             /// Sets [`ProbeOptions::interval`].
-            pub fn interval(mut self, interval: Duration) -> Self {
+            pub fn interval(mut self, interval: ::std::time::Duration) -> Self {
                 self$(.$probe)?.interval = interval;
                 self
             }
 
             /// Sets [`ProbeOptions::timeout`].
-            pub fn timeout(mut self, timeout: Duration) -> Self {
+            pub fn timeout(mut self, timeout: ::std::time::Duration) -> Self {
                 self$(.$probe)?.timeout = timeout;
                 self
             }
@@ -111,13 +117,13 @@ macro_rules! probe_setters {
             }
 
             /// Sets [`ProbeOptions::source`].
-            pub fn source(mut self, source: IpAddr) -> Self {
+            pub fn source(mut self, source: ::std::net::IpAddr) -> Self {
                 self$(.$probe)?.source = Some(source);
                 self
             }
 
             /// Sets [`ProbeOptions::family`].
-            pub fn family(mut self, family: Family) -> Self {
+            pub fn family(mut self, family: $crate::Family) -> Self {
                 self$(.$probe)?.family = Some(family);
                 self
             }
@@ -151,6 +157,12 @@ macro_rules! probe_setters {
                 self$(.$probe)?.ttl = ttl;
                 self
             }
+
+            /// Sets [`ProbeOptions::dont_fragment`].
+            pub fn dont_fragment(mut self, dont_fragment: $crate::DontFragment) -> Self {
+                self$(.$probe)?.dont_fragment = dont_fragment;
+                self
+            }
         }
     };
 }
@@ -179,6 +191,12 @@ impl ProbeOptions {
             return Err(Error::invalid(
                 "Windows cannot set the TOS / traffic class of ICMP requests: leave \
                  traffic_class at 0",
+            ));
+        }
+        if cfg!(windows) && self.dont_fragment != DontFragment::System {
+            return Err(Error::invalid(
+                "Windows cannot set Don't Fragment on ICMP requests here yet: leave \
+                 dont_fragment at DontFragment::System",
             ));
         }
         if let Some(source) = self.source {

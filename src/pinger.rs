@@ -12,12 +12,14 @@ use crate::engine::{DEFAULT_RECV_BUFFER, Engine};
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::host::{Hop, Host};
-use crate::jobs::{EchoJob, TraceJob};
+use crate::jobs::{EchoJob, PathMtuJob, TraceJob};
 use crate::options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
+use crate::path_mtu::{PathMtu, PathMtuOptions};
 use crate::resolve::{Resolver, async_resolve};
 use crate::runtime;
 use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
 use crate::socket::core::{Binding, SocketKind};
+use crate::socket::dont_fragment::DontFragment;
 use crate::watch::{Watch, WatchHandle, WatchOptions};
 
 /// A handle on ICMP sockets (one per family, raw or datagram, and source address, opened
@@ -74,6 +76,7 @@ struct CallEngines {
     cache: Arc<EngineCache>,
     privileged: bool,
     source: Option<IpAddr>,
+    dont_fragment: DontFragment,
 }
 
 impl Engines for CallEngines {
@@ -87,7 +90,7 @@ impl Engines for CallEngines {
             IpAddr::V6(v6) if v6.is_unicast_link_local() => (source, scope_id),
             _ => (source, 0),
         });
-        self.cache.engine(kind, source)
+        self.cache.engine(kind, source, self.dont_fragment)
     }
 }
 
@@ -137,13 +140,18 @@ impl Pinger {
         let inner = &self.inner;
         let source = options.source.or(inner.source);
         let privileged = inner.privileged && options.privileged;
-        if source == inner.source && privileged == inner.privileged {
+        let dont_fragment = options.dont_fragment;
+        if source == inner.source
+            && privileged == inner.privileged
+            && dont_fragment == DontFragment::System
+        {
             return (Arc::clone(&inner.own_engines) as Arc<dyn Engines>, source);
         }
         let engines = CallEngines {
             cache: Arc::clone(&inner.engines),
             privileged,
             source,
+            dont_fragment,
         };
         (Arc::new(engines), source)
     }
@@ -340,6 +348,35 @@ impl Pinger {
         result.map_err(|failed| failed.error)?
     }
 
+    /// Finds the path MTU to `address`, as [`async_path_mtu`](crate::async_path_mtu)
+    /// does, on this pinger's sockets (one with Don't Fragment set, opened on first use).
+    ///
+    /// # Errors
+    /// As [`async_path_mtu`](crate::async_path_mtu).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the search; its request in flight is
+    /// forgotten and its late answer dropped.
+    pub async fn path_mtu(&self, address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
+        let probe = options.probe();
+        let mut scheduler = self.schedule(
+            &probe,
+            |source| options.settings(source),
+            std::iter::once(address),
+            |_, target| {
+                PathMtuJob::new(
+                    Family::of(&target),
+                    probe.count,
+                    options.max_probes,
+                    probe.interval,
+                    probe.ttl,
+                )
+            },
+        )?;
+        let Finished { result, .. } = only(&mut scheduler).await?;
+        result.map_err(|failed| failed.error)?
+    }
+
     /// Resolves `name` with this pinger's resolver (the system's if none was set).
     ///
     /// # Errors
@@ -444,6 +481,7 @@ impl PingerBuilder {
             cache: Arc::clone(&engines),
             privileged: self.privileged,
             source: self.source,
+            dont_fragment: DontFragment::System,
         });
         Pinger {
             inner: Arc::new(PingerInner {

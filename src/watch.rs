@@ -14,7 +14,6 @@ use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-use crate::family::Family;
 pub use crate::jobs::watch::WatchEvent;
 use crate::jobs::watch::{Rules, Shared, TargetState, Tracked, WatchJob};
 use crate::options::{ProbeOptions, probe_setters};

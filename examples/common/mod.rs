@@ -33,6 +33,18 @@ pub fn byte(text: &str) -> Result<u8, String> {
     parsed.map_err(|_| format!("'{text}' is not a byte (0 to 255, or 0x00 to 0xff)"))
 }
 
+/// Parses ping's `-M` argument: `want` (the system's default), `dont`, `do` or `probe`.
+pub fn dont_fragment(text: &str) -> Result<icmplib::DontFragment, String> {
+    use icmplib::DontFragment;
+    match text {
+        "want" => Ok(DontFragment::System),
+        "dont" => Ok(DontFragment::Off),
+        "do" => Ok(DontFragment::On),
+        "probe" => Ok(DontFragment::Probe),
+        _ => Err(format!("'{text}' is not one of want, dont, do, probe")),
+    }
+}
+
 /// A multi-thread tokio runtime, or why it cannot start. Tokio's signal driver (the
 /// examples use Ctrl-C) panics when it finds no file descriptor for its pipe: that is an
 /// error here too, not a panic.

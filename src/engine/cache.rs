@@ -1,5 +1,5 @@
-//! The engines of one owner (a `Pinger`): one per runtime, socket kind
-//! and source address, opened on first use.
+//! The engines of one owner (a `Pinger`): one per runtime, socket kind, source address
+//! and Don't Fragment setting, opened on first use.
 //!
 //! An engine belongs to the runtime that drives it: its reader task runs there, so a call
 //! made on another runtime gets an engine of its own rather than waiting on a runtime that
@@ -20,6 +20,7 @@ use crate::error::Result;
 use crate::runtime;
 use crate::socket::async_socket::AsyncIcmpSocket;
 use crate::socket::core::{Binding, SocketKind, check_source};
+use crate::socket::dont_fragment::DontFragment;
 
 /// Engines kept open while idle: both families, raw and datagram, on one runtime.
 const KEPT: usize = 4;
@@ -31,6 +32,8 @@ struct EngineKey {
     kind: SocketKind,
     /// The source address and, for a link-local one, its interface.
     source: Option<(IpAddr, u32)>,
+    /// A socket per setting: IPv4 has no per-packet form of it.
+    dont_fragment: DontFragment,
 }
 
 /// The engines of one owner.
@@ -88,7 +91,8 @@ impl EngineCache {
     }
 
     /// The current runtime's engine for sockets of `kind` sending from `source` (with the
-    /// interface of a link-local address), opened now if there is none (or it failed).
+    /// interface of a link-local address) with `dont_fragment`, opened now if there is
+    /// none (or it failed).
     ///
     /// # Errors
     /// [`Error::Runtime`] outside a tokio runtime; [`Error::InvalidOption`] for a source
@@ -97,6 +101,7 @@ impl EngineCache {
         self: &Arc<Self>,
         kind: SocketKind,
         source: Option<(IpAddr, u32)>,
+        dont_fragment: DontFragment,
     ) -> Result<Engine> {
         let runtime = runtime::current("icmplib's async functions")?;
         if let Some((source, _)) = source {
@@ -106,6 +111,7 @@ impl EngineCache {
             runtime: runtime.id(),
             kind,
             source,
+            dont_fragment,
         };
         let mut state = lock(&self.state);
         // An engine closed while another call held the cache (its own prune was skipped)
@@ -120,7 +126,7 @@ impl EngineCache {
         let engine = match found {
             Some(engine) => engine,
             None => {
-                let engine = self.open(kind, source)?;
+                let engine = self.open(key)?;
                 state.prune();
                 state.live.insert(key, Arc::downgrade(&engine.handle));
                 engine
@@ -130,8 +136,8 @@ impl EngineCache {
         Ok(engine)
     }
 
-    fn open(self: &Arc<Self>, kind: SocketKind, source: Option<(IpAddr, u32)>) -> Result<Engine> {
-        let transport = transport(kind, source, &self.binding)?;
+    fn open(self: &Arc<Self>, key: EngineKey) -> Result<Engine> {
+        let transport = transport(key, &self.binding)?;
         let cache = Arc::downgrade(self);
         // A closed engine (its runtime shut down, its socket failed) is dropped at once,
         // closing its socket, rather than at the next lookup.
@@ -169,11 +175,8 @@ impl EngineCache {
 
 /// The transport of an engine of `kind`: this system's ICMP socket; on Windows without
 /// privileges, the ICMP helper API (Windows has no unprivileged ICMP socket).
-fn transport(
-    kind: SocketKind,
-    source: Option<(IpAddr, u32)>,
-    binding: &Binding,
-) -> Result<Box<dyn Transport>> {
+fn transport(key: EngineKey, binding: &Binding) -> Result<Box<dyn Transport>> {
+    let EngineKey { kind, source, .. } = key;
     #[cfg(windows)]
     if !kind.privileged {
         if !binding.is_none() {
@@ -189,5 +192,6 @@ fn transport(
     }
     let socket = AsyncIcmpSocket::open(kind.family, source, kind.privileged)?;
     socket.bind(binding)?;
+    socket.set_dont_fragment(key.dont_fragment)?;
     Ok(Box::new(SocketTransport::new(socket)))
 }

@@ -132,6 +132,7 @@ impl Answer {
                 icmp_type,
                 code,
                 offender: Some(offender),
+                info: 0,
             }),
             unnoticed: false,
         }

@@ -140,6 +140,7 @@ fn received(family: Family, completed: &Completed) -> Option<Received> {
         time: completed.completed_at,
         ttl: reply.ttl,
         traffic_class: reply.tos,
+        mtu: None,
     })
 }
 

@@ -51,6 +51,7 @@ impl Job for EchoJob {
         Some(Next {
             ttl: self.ttl,
             after: self.pause.next(),
+            payload_size: None,
         })
     }
 

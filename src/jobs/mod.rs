@@ -1,14 +1,17 @@
 //! What the scheduler's outcomes come to: [`EchoJob`] (the echo requests to one host and
-//! its `Host`) for `ping` and `multiping`, and [`TraceJob`] (probes of
-//! growing TTL and the hops they find) for `traceroute`.
+//! its `Host`) for `ping` and `multiping`, [`TraceJob`] (probes of growing TTL and the
+//! hops they find) for `traceroute`, and [`PathMtuJob`] (probes of chosen sizes with
+//! Don't Fragment set) for `path_mtu`.
 
 mod echo;
+mod mtu;
 mod trace;
 pub(crate) mod watch;
 
 use std::time::Duration;
 
 pub(crate) use echo::EchoJob;
+pub(crate) use mtu::PathMtuJob;
 pub(crate) use trace::TraceJob;
 
 /// The pause before each probe of a job that sends one after the other: none before the

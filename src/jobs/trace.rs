@@ -163,7 +163,11 @@ impl TraceJob {
         } else {
             self.ttl += 1;
         }
-        Some(Next { ttl, after })
+        Some(Next {
+            ttl,
+            after,
+            payload_size: None,
+        })
     }
 
     /// The next probe of a trace one distance after the other, once the last one is
@@ -191,6 +195,7 @@ impl TraceJob {
         Some(Next {
             ttl: self.ttl,
             after: self.pause.next(),
+            payload_size: None,
         })
     }
 }
@@ -371,7 +376,8 @@ mod tests {
             job.next(0),
             Some(Next {
                 ttl: 2,
-                after: Duration::from_millis(50)
+                after: Duration::from_millis(50),
+                payload_size: None,
             })
         );
         job.sent(2);
@@ -413,6 +419,7 @@ mod tests {
             time: Instant::now(),
             ttl: None,
             traffic_class: None,
+            mtu: None,
         }
     }
 }

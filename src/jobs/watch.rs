@@ -309,6 +309,7 @@ impl Job for WatchJob {
         Some(Next {
             ttl: self.rules.ttl,
             after,
+            payload_size: None,
         })
     }
 

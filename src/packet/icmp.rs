@@ -38,6 +38,8 @@ pub mod v4 {
     pub const TIME_EXCEEDED: u8 = 11;
     /// Parameter Problem.
     pub const PARAMETER_PROBLEM: u8 = 12;
+    /// Destination Unreachable code: Fragmentation Needed and DF set (RFC 1191).
+    pub const FRAGMENTATION_NEEDED: u8 = 4;
 }
 
 /// ICMPv6 type numbers (RFC 4443).
@@ -135,6 +137,11 @@ pub struct Message<'a> {
     pub code: u8,
     /// What the type means, with the parts of the body that matter for it.
     pub body: Body<'a>,
+    /// The MTU of the next hop, from a Fragmentation Needed (ICMPv4 Destination
+    /// Unreachable code 4, RFC 1191) or Packet Too Big (ICMPv6, RFC 4443) message that
+    /// gives one; `None` for any other message, and for a router that sends 0 (older than
+    /// RFC 1191).
+    pub mtu: Option<u32>,
 }
 
 /// The body of a [`Message`], by kind.
@@ -190,10 +197,17 @@ impl<'a> Message<'a> {
             Kind::Other => Body::Other,
             kind => Body::Error(kind, quoted_request(family, rest)),
         };
+        // RFC 1191 gives the MTU in the low 16 bits, RFC 4443 in all 32.
+        let mtu = match family {
+            _ if !is_packet_too_big(family, icmp_type, code) => 0,
+            Family::V4 => u32::from(u16::from_be_bytes([header[6], header[7]])),
+            Family::V6 => u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
+        };
         Ok(Message {
             icmp_type,
             code,
             body,
+            mtu: (mtu != 0).then_some(mtu),
         })
     }
 
@@ -205,6 +219,25 @@ impl<'a> Message<'a> {
             Body::Error(kind, _) => kind,
             Body::Other => Kind::Other,
         }
+    }
+}
+
+/// True for the messages that say a packet was too big for a link and could not be
+/// fragmented: ICMPv4 Destination Unreachable, code 4 (Fragmentation Needed and DF set),
+/// and ICMPv6 Packet Too Big.
+///
+/// ```
+/// use icmplib::Family;
+/// use icmplib::packet::is_packet_too_big;
+///
+/// assert!(is_packet_too_big(Family::V4, 3, 4));
+/// assert!(is_packet_too_big(Family::V6, 2, 0));
+/// assert!(!is_packet_too_big(Family::V4, 3, 1));
+/// ```
+pub fn is_packet_too_big(family: Family, icmp_type: u8, code: u8) -> bool {
+    match family {
+        Family::V4 => icmp_type == v4::DESTINATION_UNREACHABLE && code == v4::FRAGMENTATION_NEEDED,
+        Family::V6 => icmp_type == v6::PACKET_TOO_BIG,
     }
 }
 

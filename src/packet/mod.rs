@@ -34,8 +34,8 @@ mod ip;
 
 pub use checksum::{checksum, icmpv6_checksum};
 pub use icmp::{
-    Body, Echo, EchoKind, HEADER_LEN, Kind, Message, Original, emit_echo, parse_request_header, v4,
-    v6,
+    Body, Echo, EchoKind, HEADER_LEN, Kind, Message, Original, emit_echo, is_packet_too_big,
+    parse_request_header, v4, v6,
 };
 pub use ip::{IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Ipv4Header, Ipv6Header};
 

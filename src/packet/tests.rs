@@ -187,6 +187,42 @@ fn ipv6_destination_unreachable_quotes_the_request() {
     );
 }
 
+/// An ICMPv4 Destination Unreachable of `code` whose second word ends in `mtu`.
+fn v4_unreachable_with_mtu(code: u8, mtu: u16, original: &[u8]) -> Vec<u8> {
+    let mut out = vec![3, code, 0, 0, 0, 0];
+    out.extend_from_slice(&mtu.to_be_bytes());
+    out.extend_from_slice(original);
+    let sum = checksum(&out);
+    out[2..4].copy_from_slice(&sum.to_be_bytes());
+    out
+}
+
+#[test]
+fn fragmentation_needed_and_packet_too_big_give_the_mtu() {
+    let quoted = &V4_REQUEST[..28];
+    // ICMPv4: the next-hop MTU in the low 16 bits of the second word (RFC 1191).
+    let message = v4_unreachable_with_mtu(4, 1280, quoted);
+    let parsed = Message::parse(Family::V4, &message).unwrap();
+    assert_eq!(parsed.mtu, Some(1280));
+    assert!(matches!(
+        parsed.body,
+        Body::Error(Kind::DestinationUnreachable, Some(_))
+    ));
+    // A router older than RFC 1191 says 0: no MTU.
+    let message = v4_unreachable_with_mtu(4, 0, quoted);
+    assert_eq!(Message::parse(Family::V4, &message).unwrap().mtu, None);
+    // Another code carries no MTU, whatever the field holds.
+    let message = v4_unreachable_with_mtu(1, 1280, quoted);
+    assert_eq!(Message::parse(Family::V4, &message).unwrap().mtu, None);
+    // ICMPv6 Packet Too Big: all 32 bits (RFC 4443).
+    let mut message = vec![2, 0, 0, 0];
+    message.extend_from_slice(&9000u32.to_be_bytes());
+    let parsed = Message::parse(Family::V6, &message).unwrap();
+    assert_eq!((parsed.mtu, parsed.kind()), (Some(9000), Kind::OtherError));
+    assert!(is_packet_too_big(Family::V6, 2, 0) && is_packet_too_big(Family::V4, 3, 4));
+    assert!(!is_packet_too_big(Family::V4, 2, 0) && !is_packet_too_big(Family::V6, 1, 4));
+}
+
 #[test]
 fn kinds_of_every_type() {
     for t in 0..=255u8 {

@@ -122,16 +122,25 @@ impl Settings {
         check_payload_size(Some(family), self.payload_len())
     }
 
-    /// The probe to send to `destination` (through interface `scope_id`) with this TTL.
-    fn probe(&self, destination: IpAddr, scope_id: u32, ttl: u8) -> Probe {
+    /// The probe to send to `destination` (through interface `scope_id`) with this TTL,
+    /// and `payload_size` random bytes when given.
+    fn probe(
+        &self,
+        destination: IpAddr,
+        scope_id: u32,
+        ttl: u8,
+        payload_size: Option<usize>,
+    ) -> Probe {
+        let payload = match (payload_size, &self.payload) {
+            (Some(size), _) => random_payload(size),
+            (None, Some(payload)) => Arc::clone(payload),
+            (None, None) => random_payload(self.payload_size),
+        };
         Probe {
             destination,
             scope_id,
             id: self.id,
-            payload: self
-                .payload
-                .clone()
-                .unwrap_or_else(|| random_payload(self.payload_size)),
+            payload,
             ttl,
             traffic_class: self.traffic_class,
             timeout: self.timeout,
@@ -139,11 +148,13 @@ impl Settings {
     }
 }
 
-/// The next probe a job wants: its TTL, and how long after now it should leave.
+/// The next probe a job wants: its TTL, how long after now it should leave, and its
+/// payload size when not the call's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Next {
     pub ttl: u8,
     pub after: Duration,
+    pub payload_size: Option<usize>,
 }
 
 /// What to probe for one target, and what the outcomes come to.

@@ -31,6 +31,7 @@ pub(super) struct Blocked {
 pub(super) struct Due {
     flight: Key,
     ttl: u8,
+    payload_size: Option<usize>,
     paced: bool,
 }
 
@@ -64,6 +65,7 @@ where
             let due = Due {
                 flight: key,
                 ttl: next.ttl,
+                payload_size: next.payload_size,
                 paced: false,
             };
             if !next.after.is_zero() {
@@ -106,7 +108,9 @@ where
         };
         self.work += 1;
         let token = self.probes.next_key();
-        let probe = self.settings.probe(address, flight.scope_id, due.ttl);
+        let probe = self
+            .settings
+            .probe(address, flight.scope_id, due.ttl, due.payload_size);
         match engine.launch(&probe, &self.inbox, token) {
             Ok(Launched {
                 ticket,

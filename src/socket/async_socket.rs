@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::check_timeout;
 use super::core::{MAX_SEND_WAIT, Queues, SocketKind};
+use super::dont_fragment::{DontFragment, set_dont_fragment};
 use super::received::{Received, receive_buffer_len};
 use super::reply::IcmpReply;
 use super::request::IcmpRequest;
@@ -76,6 +77,19 @@ impl AsyncIcmpSocket {
     /// Ties the socket to an interface and / or a routing mark (a pinger's engines).
     pub(crate) fn bind(&self, binding: &crate::socket::core::Binding) -> Result<()> {
         binding.apply(self.inner.get_ref(), self.kind.family)
+    }
+
+    /// Whether requests from this socket may be fragmented (see [`DontFragment`]):
+    /// `IP_MTU_DISCOVER` (IPv4), `IPV6_MTU_DISCOVER` and `IPV6_DONTFRAG` (IPv6) on Linux.
+    /// A request then larger than the path MTU fails with [`Error::PacketTooBig`]: from
+    /// [`AsyncIcmpSocket::send`] when this host refuses it, as the reply to it when a
+    /// router does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption) where the system has no such
+    /// option (Windows).
+    pub fn set_dont_fragment(&self, setting: DontFragment) -> Result<()> {
+        set_dont_fragment(self.inner.get_ref(), self.kind.family, setting)
     }
 
     /// The family of the socket.
@@ -188,7 +202,7 @@ impl AsyncIcmpSocket {
         match self.kind.send_encoded(socket, request, message) {
             Ok(()) => Ok(Some(sent_at)),
             Err(error) if sys::is_send_buffer_full(&error) => Ok(None),
-            Err(error) => Err(self.kind.send_error(socket, error)),
+            Err(error) => Err(self.kind.send_error(socket, request, error)),
         }
     }
 
@@ -209,7 +223,7 @@ impl AsyncIcmpSocket {
                     .map(|()| sent_at)
             })
             .await
-            .map_err(|error| self.kind.send_error(socket, error))
+            .map_err(|error| self.kind.send_error(socket, request, error))
     }
 
     /// Waits until the socket is readable or has an error pending, then calls `read` with

@@ -8,6 +8,7 @@ use socket2::Socket;
 
 use super::check_timeout;
 use super::core::{MAX_SEND_WAIT, SocketKind};
+use super::dont_fragment::{DontFragment, set_dont_fragment};
 use super::received::receive_buffer_len;
 use super::reply::IcmpReply;
 use super::request::IcmpRequest;
@@ -46,10 +47,10 @@ impl Blocking {
                 Err(error) if sys::is_send_buffer_full(&error) => {
                     let left = deadline.saturating_duration_since(clock::now());
                     if left.is_zero() || !sys::poll_writable(&self.socket, left)? {
-                        return Err(self.kind.send_error(&self.socket, error));
+                        return Err(self.kind.send_error(&self.socket, request, error));
                     }
                 }
-                Err(error) => return Err(self.kind.send_error(&self.socket, error)),
+                Err(error) => return Err(self.kind.send_error(&self.socket, request, error)),
             }
         }
     }
@@ -114,6 +115,17 @@ macro_rules! blocking_socket {
             /// The family of the socket.
             pub fn family(&self) -> Family {
                 self.inner.kind.family
+            }
+
+            /// Whether requests from this socket may be fragmented (see
+            /// [`DontFragment`]); a request then larger than the path MTU fails with
+            /// [`Error::PacketTooBig`](crate::Error::PacketTooBig).
+            ///
+            /// # Errors
+            /// [`Error::InvalidOption`](crate::Error::InvalidOption) where the system has
+            /// no such option (Windows).
+            pub fn set_dont_fragment(&self, setting: DontFragment) -> Result<()> {
+                set_dont_fragment(&self.inner.socket, self.inner.kind.family, setting)
             }
 
             /// True for a raw socket, false for a datagram socket.

@@ -207,7 +207,9 @@ impl SocketKind {
         for _ in 0..SEND_RETRIES {
             match &result {
                 Err(error)
-                    if !sys::is_send_buffer_full(error) && !sys::is_socket_failure(error) =>
+                    if !sys::is_send_buffer_full(error)
+                        && !sys::is_socket_failure(error)
+                        && !sys::is_too_big(error) =>
                 {
                     let _ = socket.take_error();
                     result = send();
@@ -219,9 +221,17 @@ impl SocketKind {
     }
 
     /// Maps a send error: `EACCES` on an IPv4 socket without broadcast is a broadcast
-    /// address refused by the kernel.
-    pub fn send_error(self, socket: &Socket, error: io::Error) -> Error {
-        if self.family == Family::V4
+    /// address refused by the kernel; `EMSGSIZE`, a request larger than the route's MTU
+    /// that may not be fragmented ([`DontFragment`](super::dont_fragment::DontFragment)),
+    /// is [`Error::PacketTooBig`] with that MTU.
+    pub fn send_error(self, socket: &Socket, request: &IcmpRequest, error: io::Error) -> Error {
+        if sys::is_too_big(&error) {
+            Error::PacketTooBig {
+                source: None,
+                mtu: sys::route_mtu(socket, request.destination(), request.scope_id()),
+                family: self.family,
+            }
+        } else if self.family == Family::V4
             && sys::is_broadcast_refusal(&error)
             && !socket.broadcast().unwrap_or(false)
         {

@@ -12,7 +12,7 @@ use super::request::IcmpRequest;
 use super::sys::{self, Datagram};
 use crate::clock;
 use crate::family::Family;
-use crate::packet::{Body, Ipv4Header, Kind, Message, parse_request_header, v4};
+use crate::packet::{Body, Ipv4Header, Kind, Message, is_packet_too_big, parse_request_header, v4};
 
 /// A kernel timestamp older than this is not trusted (the wall clock may have jumped
 /// between the packet's arrival and its reading): the reading time is used instead.
@@ -53,6 +53,9 @@ impl SocketKind {
                 // What arrived with an error-queue entry describes our own request.
                 ttl: None,
                 traffic_class: None,
+                mtu: (is_packet_too_big(self.family, error.icmp_type, error.code)
+                    && error.info != 0)
+                    .then_some(error.info),
             });
         }
         let mut source = datagram.source?;
@@ -94,6 +97,7 @@ impl SocketKind {
             time,
             ttl,
             traffic_class,
+            mtu: message.mtu,
         })
     }
 
@@ -161,6 +165,8 @@ pub(crate) struct Received {
     /// The TTL / hop limit and TOS / traffic class the message arrived with, if known.
     pub ttl: Option<u8>,
     pub traffic_class: Option<u8>,
+    /// The MTU a Fragmentation Needed / Packet Too Big message gave.
+    pub mtu: Option<u32>,
 }
 
 impl Received {
@@ -201,6 +207,7 @@ impl Received {
             time: self.time,
             ttl: self.ttl,
             traffic_class: self.traffic_class,
+            mtu: self.mtu,
         }
     }
 }

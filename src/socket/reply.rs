@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::packet::Kind;
+use crate::packet::{Kind, is_packet_too_big};
 
 /// An ICMP message received for a request: an echo reply, or an error such as
 /// Destination Unreachable or Time Exceeded.
@@ -27,6 +27,7 @@ pub struct IcmpReply {
     pub(crate) time: Instant,
     pub(crate) ttl: Option<u8>,
     pub(crate) traffic_class: Option<u8>,
+    pub(crate) mtu: Option<u32>,
 }
 
 impl IcmpReply {
@@ -69,6 +70,12 @@ impl IcmpReply {
         self.traffic_class
     }
 
+    /// The next hop's MTU given by a Fragmentation Needed (ICMPv4) or Packet Too Big
+    /// (ICMPv6) message; `None` for any other message.
+    pub fn mtu(&self) -> Option<u32> {
+        self.mtu
+    }
+
     /// The ICMP type.
     pub fn icmp_type(&self) -> u8 {
         self.icmp_type
@@ -97,6 +104,7 @@ impl IcmpReply {
     }
 
     /// `Ok(())` for an echo reply; otherwise the error the message stands for:
+    /// [`Error::PacketTooBig`] (Fragmentation Needed, Packet Too Big),
     /// [`Error::DestinationUnreachable`], [`Error::TimeExceeded`] or [`Error::Icmp`].
     ///
     /// ```no_run
@@ -114,6 +122,13 @@ impl IcmpReply {
     /// ```
     pub fn raise_for_status(&self) -> Result<()> {
         let (source, code, family) = (self.source, self.code, self.family);
+        if is_packet_too_big(family, self.icmp_type, code) {
+            return Err(Error::PacketTooBig {
+                source: Some(source),
+                mtu: self.mtu,
+                family,
+            });
+        }
         match self.kind() {
             Kind::EchoReply => Ok(()),
             Kind::DestinationUnreachable => Err(Error::DestinationUnreachable {
@@ -167,6 +182,7 @@ mod tests {
             time: Instant::now(),
             ttl: None,
             traffic_class: None,
+            mtu: None,
         }
     }
 

@@ -261,6 +261,22 @@ impl Chain {
         self.hop_address(self.routers, family)
     }
 
+    /// Sets the MTU of link `link` (between node `link` and node `link + 1`: link 1 joins
+    /// routers 1 and 2) on both of its ends. Router `link` then answers larger packets
+    /// that may not be fragmented with Fragmentation Needed / Packet Too Big.
+    pub fn set_link_mtu(&self, link: usize, mtu: u32) {
+        let mtu = mtu.to_string();
+        self.nodes[link].ip(&["link", "set", "vdown", "mtu", &mtu]);
+        self.nodes[link + 1].ip(&["link", "set", "vup", "mtu", &mtu]);
+    }
+
+    /// Makes the client forget the path MTUs it learned (`ip route flush cache`, both
+    /// families).
+    pub fn forget_path_mtus(&self) {
+        self.client().ip(&["route", "flush", "cache"]);
+        self.client().ip(&["-6", "route", "flush", "cache"]);
+    }
+
     /// Makes the router at `distance` forward packets but never send Time Exceeded, as
     /// routers that filter ICMP do (an nftables rule on its output).
     pub fn silence(&self, distance: usize) {

@@ -67,6 +67,9 @@ pub(crate) struct QueuedError {
     pub code: u8,
     /// The address that sent the message (a router, or the destination).
     pub offender: Option<IpAddr>,
+    /// The message's extra field (`ee_info`): the MTU for Fragmentation Needed and
+    /// Packet Too Big, 0 when there is none.
+    pub info: u32,
 }
 
 /// What a blocking wait found.

@@ -14,11 +14,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 mod errors;
+mod mtu;
 mod readiness;
 
 pub(crate) use errors::{
     is_broadcast_refusal, is_out_of_files, is_send_buffer_full, is_socket_failure, open_files_limit,
 };
+pub(crate) use mtu::{is_too_big, route_mtu, set_dont_fragment};
 pub(crate) use readiness::{AsyncSocket, poll, poll_writable};
 
 use super::Datagram;
@@ -147,6 +149,29 @@ fn set_int_option(
     value: libc::c_int,
 ) -> io::Result<()> {
     set_option(socket, level, name, &value)
+}
+
+/// Reads an `int` socket option with `getsockopt(2)`.
+#[cfg(target_os = "linux")]
+fn get_int_option(socket: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are valid for writes and outlive the call; `len` says how
+    // many bytes `value` holds; the descriptor belongs to `socket`.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            level,
+            name,
+            ptr::from_mut(&mut value).cast(),
+            &mut len,
+        )
+    };
+    if rc == 0 {
+        Ok(value)
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Sets a socket option from a plain-data value with `setsockopt(2)`.
@@ -667,6 +692,7 @@ unsafe fn extended_error(data: *const u8, len: usize) -> Option<QueuedError> {
             || error.ee_origin == libc::SO_EE_ORIGIN_ICMP6,
         icmp_type: error.ee_type,
         code: error.ee_code,
+        info: error.ee_info,
         // SAFETY: the offender address follows the structure, `len - size` bytes long.
         offender: unsafe { socket_address(data.add(size), len - size) }.map(|(address, _)| address),
     })

@@ -326,3 +326,28 @@ pub(crate) fn set_mark(_: &Socket, _: u32) -> io::Result<()> {
         "routing marks (SO_MARK) exist on Linux only",
     ))
 }
+
+/// Only the system's setting here: others are refused before a socket is opened.
+pub(crate) fn set_dont_fragment(
+    _: &Socket,
+    _: Family,
+    setting: crate::socket::dont_fragment::DontFragment,
+) -> io::Result<()> {
+    match setting {
+        crate::socket::dont_fragment::DontFragment::System => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "Don't Fragment settings are not supported on this system",
+        )),
+    }
+}
+
+/// Unknown here.
+pub(crate) fn route_mtu(_: &Socket, _: IpAddr, _: u32) -> Option<u32> {
+    None
+}
+
+/// `WSAEMSGSIZE` on Windows; never elsewhere.
+pub(crate) fn is_too_big(error: &io::Error) -> bool {
+    cfg!(windows) && error.raw_os_error() == Some(10040)
+}

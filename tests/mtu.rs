@@ -1,0 +1,284 @@
+//! Don't Fragment and path MTU through a chain (client — r1 — r2 — r3 — target) whose
+//! link between r1 and r2 has an MTU of 1,280: r1 answers larger packets that may not be
+//! fragmented with Fragmentation Needed (IPv4) / Packet Too Big (IPv6).
+
+mod support;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use icmplib::{
+    DontFragment, Error, Family, IcmpRequest, IcmpV4Socket, IcmpV6Socket, PathMtuOptions,
+    PingOptions, Pinger,
+};
+use support::{Chain, example, output_text};
+
+const NARROW: u32 = 1280;
+
+fn lab() -> Chain {
+    let chain = Chain::new(3);
+    chain.set_link_mtu(1, NARROW);
+    chain.client().allow_unprivileged_ping();
+    chain.warm_up();
+    chain
+}
+
+fn options(payload_size: usize, dont_fragment: DontFragment, privileged: bool) -> PingOptions {
+    PingOptions::default()
+        .count(2)
+        .interval(Duration::from_millis(20))
+        .timeout(Duration::from_millis(500))
+        .payload_size(payload_size)
+        .dont_fragment(dont_fragment)
+        .privileged(privileged)
+}
+
+/// The largest echo payload of a 1,280-byte packet.
+fn narrow_payload(family: Family) -> usize {
+    match family {
+        Family::V4 => 1252,
+        Family::V6 => 1232,
+    }
+}
+
+#[test]
+fn a_request_too_big_for_a_link_gets_its_mtu_from_the_router() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    let r1 = |family| chain.hop_address(1, family);
+    let (target_v4, target_v6) = (chain.target(Family::V4), chain.target(Family::V6));
+    let (r1_v4, r1_v6) = (r1(Family::V4), r1(Family::V6));
+    let client = chain.client();
+    for privileged in [true, false] {
+        for (target, router) in [(target_v4, r1_v4), (target_v6, r1_v6)] {
+            let family = Family::of(&target);
+            chain.forget_path_mtus();
+            client.block_on(move || async move {
+                let pinger = Pinger::builder().privileged(privileged).build();
+                let target = target.to_string();
+                // Probe: every request leaves, and r1 answers each one.
+                let host = pinger
+                    .ping(&target, &options(1400, DontFragment::Probe, privileged))
+                    .await
+                    .unwrap();
+                let context = format!("{family} privileged={privileged}: {host:?}");
+                assert!(!host.is_alive(), "{context}");
+                assert_eq!(host.packets_sent(), 2, "{context}");
+                match host.error() {
+                    Some(Error::PacketTooBig {
+                        source: Some(source),
+                        mtu: Some(NARROW),
+                        family: error_family,
+                    }) => {
+                        assert_eq!((*source, *error_family), (router, family), "{context}");
+                    }
+                    other => panic!("{context}: {other:?}"),
+                }
+                // On: the path MTU learned from r1 now stops the request here.
+                let host = pinger
+                    .ping(&target, &options(1400, DontFragment::On, privileged))
+                    .await
+                    .unwrap();
+                let context = format!("{family} privileged={privileged}: {host:?}");
+                assert_eq!(host.packets_sent(), 0, "{context}");
+                assert!(
+                    matches!(
+                        host.error(),
+                        Some(Error::PacketTooBig {
+                            source: None,
+                            mtu: Some(NARROW),
+                            ..
+                        })
+                    ),
+                    "{context}"
+                );
+                // What fits the narrow link passes with Don't Fragment set.
+                let fits = options(narrow_payload(family), DontFragment::Probe, privileged);
+                let host = pinger.ping(&target, &fits).await.unwrap();
+                assert_eq!(host.packets_received(), 2, "{family}: {host:?}");
+                assert!(host.error().is_none(), "{host:?}");
+            });
+        }
+    }
+}
+
+#[test]
+fn low_level_sockets_take_dont_fragment() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    chain.forget_path_mtus();
+    let (target_v4, target_v6) = (chain.target(Family::V4), chain.target(Family::V6));
+    let (r1_v4, r1_v6) = (
+        chain.hop_address(1, Family::V4),
+        chain.hop_address(1, Family::V6),
+    );
+    chain.client().run(move || {
+        let v4 = IcmpV4Socket::new(None, true).unwrap();
+        let v6 = IcmpV6Socket::new(None, false).unwrap();
+        v4.set_dont_fragment(DontFragment::On).unwrap();
+        v6.set_dont_fragment(DontFragment::On).unwrap();
+        let wait = Duration::from_secs(1);
+        for (sequence, (target, router)) in [(target_v4, r1_v4), (target_v6, r1_v6)]
+            .into_iter()
+            .enumerate()
+        {
+            let request = IcmpRequest::new(target, 7, sequence as u16).with_payload_size(1400);
+            let (send, receive) = match Family::of(&target) {
+                Family::V4 => (v4.send(&request), v4.receive(Some(&request), wait)),
+                Family::V6 => (v6.send(&request), v6.receive(Some(&request), wait)),
+            };
+            send.unwrap();
+            // The router's answer: its MTU, and the error it stands for.
+            let reply = receive.unwrap();
+            assert_eq!((reply.source(), reply.mtu()), (router, Some(NARROW)));
+            assert!(matches!(
+                reply.raise_for_status(),
+                Err(Error::PacketTooBig { source: Some(source), mtu: Some(NARROW), .. })
+                    if source == router
+            ));
+            // The next one is refused here: the system learned the path MTU.
+            let refused = match Family::of(&target) {
+                Family::V4 => v4.send(&request),
+                Family::V6 => v6.send(&request),
+            };
+            assert!(
+                matches!(
+                    refused,
+                    Err(Error::PacketTooBig {
+                        source: None,
+                        mtu: Some(NARROW),
+                        ..
+                    })
+                ),
+                "{refused:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn path_mtu_finds_the_narrow_link() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    let client = chain.client();
+    for privileged in [true, false] {
+        for family in [Family::V4, Family::V6] {
+            let target = chain.target(family);
+            let router = chain.hop_address(1, family);
+            // First with nothing learned, then with the path MTU the first search taught
+            // the system (a first guess only: the search still measures).
+            chain.forget_path_mtus();
+            for round in ["fresh", "learned"] {
+                let found = client.block_on(move || async move {
+                    let pinger = Pinger::builder().privileged(privileged).build();
+                    let options = PathMtuOptions::default()
+                        .timeout(Duration::from_millis(500))
+                        .privileged(privileged);
+                    pinger.path_mtu(&target.to_string(), &options).await
+                });
+                let context = format!("{family} privileged={privileged} {round}: {found:?}");
+                let found = found.expect(&context);
+                assert_eq!(found.mtu(), NARROW, "{context}");
+                assert_eq!(found.payload_size(), narrow_payload(family), "{context}");
+                assert_eq!(found.reported_by(), Some(router), "{context}");
+                assert!(found.is_complete(), "{context}");
+                assert!(found.probes_sent() <= 12, "{context}");
+            }
+        }
+    }
+}
+
+#[test]
+fn path_mtu_of_a_host_that_does_not_answer_is_an_error() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    let silent = chain.silent(Family::V4);
+    let result = chain.client().block_on(move || async move {
+        let options = PathMtuOptions::default()
+            .timeout(Duration::from_millis(100))
+            .count(1);
+        Pinger::new().path_mtu(&silent.to_string(), &options).await
+    });
+    assert!(
+        matches!(result, Err(Error::TimeoutExceeded { .. })),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn without_dont_fragment_a_large_request_is_answered() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    let target_v4 = chain.target(Family::V4);
+    let target_v6 = chain.target(Family::V6);
+    chain.forget_path_mtus();
+    chain.client().block_on(move || async move {
+        for privileged in [true, false] {
+            let pinger = Pinger::builder().privileged(privileged).build();
+            // IPv4: r1 fragments the request, r2 the reply.
+            let host = pinger
+                .ping(
+                    &target_v4.to_string(),
+                    &options(1400, DontFragment::Off, privileged),
+                )
+                .await
+                .unwrap();
+            assert_eq!(host.packets_received(), 2, "{host:?}");
+            // IPv6: routers never fragment; each end learns the path MTU from a Packet
+            // Too Big (the client's first request, the target's first reply), then
+            // fragments itself.
+            let v6 = options(1400, DontFragment::Off, privileged).count(4);
+            let host = pinger.ping(&target_v6.to_string(), &v6).await.unwrap();
+            assert!(host.is_alive(), "{host:?}");
+        }
+    });
+}
+
+#[test]
+fn the_examples_take_dont_fragment_and_report_the_path_mtu() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    let ping = example("ping");
+    let traceroute = example("traceroute");
+    let target = chain.target(Family::V4).to_string();
+    let run = |program: &std::path::Path, args: &[&str]| {
+        chain
+            .client()
+            .run_program(program, args, Duration::from_secs(30))
+    };
+    let probe = run(
+        &ping,
+        &["-c", "1", "-W", "0.5", "-s", "1400", "-M", "probe", &target],
+    );
+    let text = output_text(&probe);
+    assert_eq!(probe.status.code(), Some(1), "{text}");
+    assert!(text.contains("1280"), "{text}");
+    let dont = run(
+        &ping,
+        &["-c", "1", "-W", "0.5", "-s", "1400", "-M", "dont", &target],
+    );
+    assert_eq!(dont.status.code(), Some(0), "{}", output_text(&dont));
+    let bad = run(&ping, &["-c", "1", "-M", "sometimes", &target]);
+    assert_eq!(bad.status.code(), Some(2), "{}", output_text(&bad));
+    let trace = run(&traceroute, &["--mtu", "-W", "0.5", &target]);
+    let text = output_text(&trace);
+    assert_eq!(trace.status.code(), Some(0), "{text}");
+    let router: IpAddr = chain.hop_address(1, Family::V4);
+    // tracepath's way: the router that reported the MTU carries it.
+    let marked = text
+        .lines()
+        .any(|line| line.starts_with(&format!(" 1  {router} ")) && line.ends_with("pmtu 1280"));
+    assert!(marked && text.contains("path MTU 1280"), "{text}");
+}
