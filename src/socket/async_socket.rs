@@ -10,7 +10,7 @@ use super::dont_fragment::{DontFragment, set_dont_fragment};
 use super::received::{Received, receive_buffer_len};
 use super::reply::IcmpReply;
 use super::request::IcmpRequest;
-use super::sys::{self, AsyncSocket, RecvBatch};
+use super::sys::{self, AsyncSocket, RecvBatch, Senders};
 use crate::clock::{self, later};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -39,6 +39,8 @@ use crate::runtime;
 pub struct AsyncIcmpSocket {
     inner: AsyncSocket,
     kind: SocketKind,
+    /// Where the system has no per-packet TTL / TOS: the sockets that send with others.
+    senders: Senders,
 }
 
 impl AsyncIcmpSocket {
@@ -71,11 +73,13 @@ impl AsyncIcmpSocket {
         Ok(AsyncIcmpSocket {
             inner: AsyncSocket::new(socket)?,
             kind,
+            senders: Senders::default(),
         })
     }
 
     /// Ties the socket to an interface and / or a routing mark (a pinger's engines).
     pub(crate) fn bind(&self, binding: &crate::socket::core::Binding) -> Result<()> {
+        self.senders.clear();
         binding.apply(self.inner.get_ref(), self.kind.family)
     }
 
@@ -89,6 +93,7 @@ impl AsyncIcmpSocket {
     /// [`Error::InvalidOption`](crate::Error::InvalidOption) where the system has no such
     /// option (Windows).
     pub fn set_dont_fragment(&self, setting: DontFragment) -> Result<()> {
+        self.senders.clear();
         set_dont_fragment(self.inner.get_ref(), self.kind.family, setting)
     }
 
@@ -112,6 +117,7 @@ impl AsyncIcmpSocket {
 
     /// Allows (or forbids) sending to broadcast addresses (IPv4 `SO_BROADCAST`).
     pub fn set_broadcast(&self, broadcast: bool) -> Result<()> {
+        self.senders.clear();
         Ok(self.inner.get_ref().set_broadcast(broadcast)?)
     }
 
@@ -199,7 +205,10 @@ impl AsyncIcmpSocket {
     ) -> Result<Option<Instant>> {
         let socket = self.inner.get_ref();
         let sent_at = clock::now();
-        match self.kind.send_encoded(socket, request, message) {
+        match self
+            .kind
+            .send_encoded(socket, &self.senders, request, message)
+        {
             Ok(()) => Ok(Some(sent_at)),
             Err(error) if sys::is_send_buffer_full(&error) => Ok(None),
             Err(error) => Err(self.kind.send_error(socket, request, error)),
@@ -219,7 +228,7 @@ impl AsyncIcmpSocket {
             .write_with(deadline, |socket| {
                 let sent_at = clock::now();
                 self.kind
-                    .send_encoded(socket, request, message)
+                    .send_encoded(socket, &self.senders, request, message)
                     .map(|()| sent_at)
             })
             .await

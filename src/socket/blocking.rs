@@ -12,7 +12,7 @@ use super::dont_fragment::{DontFragment, set_dont_fragment};
 use super::received::receive_buffer_len;
 use super::reply::IcmpReply;
 use super::request::IcmpRequest;
-use super::sys::{self, Readiness};
+use super::sys::{self, Readiness, Senders};
 use crate::clock::{self, later};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -22,6 +22,8 @@ use crate::family::Family;
 struct Blocking {
     socket: Socket,
     kind: SocketKind,
+    /// Where the system has no per-packet TTL / TOS: the sockets that send with others.
+    senders: Senders,
 }
 
 impl Blocking {
@@ -30,6 +32,7 @@ impl Blocking {
         Ok(Blocking {
             socket: kind.open(source.map(|source| (source, 0)))?,
             kind,
+            senders: Senders::default(),
         })
     }
 
@@ -42,7 +45,10 @@ impl Blocking {
         let deadline = later(clock::now(), MAX_SEND_WAIT);
         loop {
             let sent_at = clock::now();
-            match self.kind.send_encoded(&self.socket, request, &buf) {
+            match self
+                .kind
+                .send_encoded(&self.socket, &self.senders, request, &buf)
+            {
                 Ok(()) => return Ok(sent_at),
                 Err(error) if sys::is_send_buffer_full(&error) => {
                     let left = deadline.saturating_duration_since(clock::now());
@@ -125,6 +131,7 @@ macro_rules! blocking_socket {
             /// [`Error::InvalidOption`](crate::Error::InvalidOption) where the system has
             /// no such option (Windows).
             pub fn set_dont_fragment(&self, setting: DontFragment) -> Result<()> {
+                self.inner.senders.clear();
                 set_dont_fragment(&self.inner.socket, self.inner.kind.family, setting)
             }
 
@@ -233,6 +240,7 @@ blocking_socket!(
 impl IcmpV4Socket {
     /// Allows (or forbids) sending to broadcast addresses (`SO_BROADCAST`).
     pub fn set_broadcast(&self, broadcast: bool) -> Result<()> {
+        self.inner.senders.clear();
         Ok(self.inner.socket.set_broadcast(broadcast)?)
     }
 

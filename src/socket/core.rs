@@ -10,7 +10,7 @@ use std::time::Duration;
 use socket2::Socket;
 
 use super::request::IcmpRequest;
-use super::sys::{self, Readiness};
+use super::sys::{self, Readiness, Senders};
 use crate::error::{Error, Result};
 use crate::family::Family;
 
@@ -187,6 +187,7 @@ impl SocketKind {
     pub fn send_encoded(
         self,
         socket: &Socket,
+        senders: &Senders,
         request: &IcmpRequest,
         message: &[u8],
     ) -> io::Result<()> {
@@ -196,6 +197,7 @@ impl SocketKind {
         let send = || {
             sys::send_to(
                 socket,
+                senders,
                 message,
                 request.destination(),
                 request.scope_id(),

@@ -3,7 +3,8 @@
 //! - `open(family, privileged)`: an ICMP socket, non-blocking, with kernel receive
 //!   timestamps on, and on Linux an in-kernel type filter (raw) or the error queue
 //!   (datagram);
-//! - `send_to`: one datagram with a per-packet TTL / hop limit and TOS / traffic class;
+//! - `send_to`: one datagram with a per-packet TTL / hop limit and TOS / traffic class
+//!   (from a socket of its own where the system has no per-packet option: `senders`);
 //! - `recv` / `recv_error_queue`: one datagram with its source, kernel timestamp and, from
 //!   the error queue, the ICMP error the kernel attached to it;
 //! - `poll`: wait for a blocking socket; `AsyncSocket`: the socket registered with tokio.
@@ -15,9 +16,13 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 mod batch;
+// Used by the Unix backend only; compiled (and its pool tested) everywhere.
+#[cfg_attr(not(unix), allow(dead_code))]
+mod senders;
 #[cfg(unix)]
 mod unix;
 pub(crate) use batch::RecvBatch;
+pub(crate) use senders::Senders;
 #[cfg(unix)]
 pub(crate) use unix::*;
 

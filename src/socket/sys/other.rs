@@ -25,7 +25,15 @@ pub(crate) fn open(_family: Family, _privileged: bool) -> io::Result<Socket> {
     Err(unsupported())
 }
 
-pub(crate) fn send_to(_: &Socket, _: &[u8], _: IpAddr, _: u32, _: u8, _: u8) -> io::Result<usize> {
+pub(crate) fn send_to(
+    _: &Socket,
+    _: &super::Senders,
+    _: &[u8],
+    _: IpAddr,
+    _: u32,
+    _: u8,
+    _: u8,
+) -> io::Result<usize> {
     Err(unsupported())
 }
 

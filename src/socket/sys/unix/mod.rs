@@ -16,6 +16,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 mod errors;
 mod mtu;
 mod readiness;
+mod sender;
 
 pub(crate) use errors::{
     is_broadcast_refusal, is_out_of_files, is_send_buffer_full, is_socket_failure, open_files_limit,
@@ -26,7 +27,9 @@ pub(crate) use readiness::{AsyncSocket, poll, poll_writable};
 use super::Datagram;
 #[cfg(target_os = "linux")]
 use super::QueuedError;
+use super::senders::{Senders, has_per_packet_options, sender_key};
 use crate::family::Family;
+use sender::open_sender;
 
 /// The TTL / hop limit every socket is opened with (and requests use by default).
 const DEFAULT_TTL: u8 = crate::socket::request::DEFAULT_TTL;
@@ -152,7 +155,6 @@ fn set_int_option(
 }
 
 /// Reads an `int` socket option with `getsockopt(2)`.
-#[cfg(target_os = "linux")]
 fn get_int_option(socket: &Socket, level: libc::c_int, name: libc::c_int) -> io::Result<i32> {
     let mut value: libc::c_int = 0;
     let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
@@ -283,12 +285,13 @@ impl ControlBuffer {
 }
 
 /// Sends `message` to `destination` with `sendmsg(2)`, or `sendto(2)` when it needs no
-/// control message. On Linux the TTL / hop limit and the TOS / traffic class travel as
-/// control messages (`IP_TTL`, `IP_TOS`, `IPV6_HOPLIMIT`, `IPV6_TCLASS`), so one socket
-/// serves requests with different values; elsewhere they are set on the socket before
-/// the send.
+/// control message. The TTL / hop limit and the TOS / traffic class travel as control
+/// messages (`IP_TTL`, `IP_TOS` on Linux; `IPV6_HOPLIMIT`, `IPV6_TCLASS` everywhere), so
+/// one socket serves requests with different values; IPv4 on macOS and FreeBSD, which has
+/// no such options, sends them from a socket of `senders` whose own are the request's.
 pub(crate) fn send_to(
     socket: &Socket,
+    senders: &Senders,
     message: &[u8],
     destination: IpAddr,
     scope_id: u32,
@@ -296,17 +299,16 @@ pub(crate) fn send_to(
     traffic_class: u8,
 ) -> io::Result<usize> {
     let address = socket_address_of(destination, scope_id);
-    // Without per-packet options the TTL and TOS are set on the (shared) socket just before
-    // the send: no other send may come in between.
-    #[cfg(not(target_os = "linux"))]
-    let _one_at_a_time = {
-        static SENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        SENDING
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    };
+    let family = Family::of(&destination);
+    let defaults = (DEFAULT_TTL, DEFAULT_TRAFFIC_CLASS);
+    let per_packet = has_per_packet_options(family);
+    if let Some(key) = sender_key(per_packet, defaults, ttl, traffic_class) {
+        let mut senders = senders.lock();
+        let sender = senders.get_or_open(key, || open_sender(socket, family, key))?;
+        return sender.send_to(message, &address);
+    }
     let mut control = ControlBuffer::new();
-    let control_len = per_packet_options(socket, &mut control, destination, ttl, traffic_class)?;
+    let control_len = per_packet_options(&mut control, destination, ttl, traffic_class)?;
     if control_len == 0 {
         // `sendto(2)`: the kernel then builds the message header itself instead of
         // copying and checking ours (measured: a few percent of a sweep's time).
@@ -336,9 +338,7 @@ pub(crate) fn send_to(
 
 /// Writes the TTL and TOS control messages for `sendmsg` and returns their length (none
 /// when the request uses the socket's own values).
-#[cfg(target_os = "linux")]
 fn per_packet_options(
-    _socket: &Socket,
     control: &mut ControlBuffer,
     destination: IpAddr,
     ttl: u8,
@@ -349,12 +349,12 @@ fn per_packet_options(
     }
     let options = match destination {
         IpAddr::V4(_) => [
-            (libc::SOL_IP, libc::IP_TTL, ttl),
-            (libc::SOL_IP, libc::IP_TOS, traffic_class),
+            (libc::IPPROTO_IP, libc::IP_TTL, ttl),
+            (libc::IPPROTO_IP, libc::IP_TOS, traffic_class),
         ],
         IpAddr::V6(_) => [
-            (libc::SOL_IPV6, libc::IPV6_HOPLIMIT, ttl),
-            (libc::SOL_IPV6, libc::IPV6_TCLASS, traffic_class),
+            (libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, ttl),
+            (libc::IPPROTO_IPV6, libc::IPV6_TCLASS, traffic_class),
         ],
     };
     let int_len = mem::size_of::<libc::c_int>() as libc::c_uint;
@@ -389,33 +389,6 @@ fn per_packet_options(
         }
     }
     Ok(total)
-}
-
-/// Sets the TTL and TOS on the socket itself (no per-packet control messages here).
-#[cfg(not(target_os = "linux"))]
-fn per_packet_options(
-    socket: &Socket,
-    _control: &mut ControlBuffer,
-    destination: IpAddr,
-    ttl: u8,
-    traffic_class: u8,
-) -> io::Result<usize> {
-    match destination {
-        IpAddr::V4(_) => {
-            socket.set_ttl_v4(u32::from(ttl))?;
-            set_int_option(socket, libc::IPPROTO_IP, libc::IP_TOS, traffic_class.into())?;
-        }
-        IpAddr::V6(_) => {
-            socket.set_unicast_hops_v6(u32::from(ttl))?;
-            set_int_option(
-                socket,
-                libc::IPPROTO_IPV6,
-                libc::IPV6_TCLASS,
-                traffic_class.into(),
-            )?;
-        }
-    }
-    Ok(0)
 }
 
 /// The socket address of `address` (port 0), with the scope (interface) a link-local IPv6

@@ -79,6 +79,7 @@ static SEND: Mutex<()> = Mutex::new(());
 /// here (others are refused above).
 pub(crate) fn send_to(
     socket: &Socket,
+    _senders: &super::Senders,
     message: &[u8],
     destination: IpAddr,
     scope_id: u32,
