@@ -282,3 +282,45 @@ fn the_examples_take_dont_fragment_and_report_the_path_mtu() {
         .any(|line| line.starts_with(&format!(" 1  {router} ")) && line.ends_with("pmtu 1280"));
     assert!(marked && text.contains("path MTU 1280"), "{text}");
 }
+
+/// As `nobody`: datagram sockets, the routers' messages read from the error queue.
+#[test]
+fn path_mtu_works_as_nobody() {
+    if let Some(role) = support::child_role() {
+        let (name, args) = support::role_parts(&role);
+        if name == "mtu" {
+            let target: IpAddr = args[0].parse().unwrap();
+            let router: IpAddr = args[1].parse().unwrap();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let found = runtime.block_on(async {
+                let options = PathMtuOptions::default()
+                    .timeout(Duration::from_millis(500))
+                    .privileged(false);
+                let pinger = Pinger::builder().privileged(false).build();
+                pinger.path_mtu(&target.to_string(), &options).await
+            });
+            let found = found.unwrap();
+            assert_eq!((found.mtu(), found.reported_by()), (NARROW, Some(router)));
+        }
+        return;
+    }
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    for family in [Family::V4, Family::V6] {
+        chain.forget_path_mtus();
+        let role = format!(
+            "mtu:{},{}",
+            chain.target(family),
+            chain.hop_address(1, family)
+        );
+        let output = chain
+            .client()
+            .spawn_unprivileged("path_mtu_works_as_nobody", &role);
+        support::assert_child_passed(&output);
+    }
+}
