@@ -324,3 +324,28 @@ fn path_mtu_works_as_nobody() {
         support::assert_child_passed(&output);
     }
 }
+
+/// Loopback carries 65,536 bytes: the largest IPv4 request passes at once, and IPv6 finds
+/// the interface's MTU from this host's own refusal (its largest request is 65,575 bytes).
+#[test]
+fn path_mtu_of_loopback_is_its_mtu() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = support::Netns::new("mtulo");
+    netns.ip(&["link", "set", "lo", "up"]);
+    let found = netns.block_on(|| async {
+        let pinger = Pinger::new();
+        let options = PathMtuOptions::default().timeout(Duration::from_secs(1));
+        let v4 = pinger.path_mtu("127.0.0.1", &options).await;
+        let v6 = pinger.path_mtu("::1", &options).await;
+        (v4, v6)
+    });
+    let (v4, v6) = (found.0.unwrap(), found.1.unwrap());
+    assert_eq!(
+        (v4.mtu(), v4.payload_size(), v4.probes_sent()),
+        (65_535, 65_507, 1)
+    );
+    assert_eq!((v6.mtu(), v6.payload_size()), (65_536, 65_488));
+    assert_eq!(v6.reported_by(), None);
+}
