@@ -30,6 +30,10 @@ pub(crate) use unix::*;
 mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
+#[cfg(not(unix))]
+mod unsupported;
+#[cfg(not(unix))]
+pub(crate) use unsupported::*;
 pub(crate) mod icmp_api;
 
 #[cfg(not(any(unix, windows)))]
