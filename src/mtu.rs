@@ -31,7 +31,9 @@ use crate::socket::dont_fragment::DontFragment;
 pub struct PathMtuOptions {
     /// What every probe shares.
     pub probe: ProbeOptions,
-    /// Probes sent at most (default 32): the search stops there with what it found.
+    /// Requests tried at most, those this host refused for their size included (default
+    /// 48: enough to halve down from the largest size with each silent size tried twice):
+    /// the search stops there with what it found.
     pub max_probes: usize,
 }
 
@@ -42,7 +44,7 @@ impl Default for PathMtuOptions {
                 .count(2)
                 .interval(Duration::ZERO)
                 .dont_fragment(DontFragment::Probe),
-            max_probes: 32,
+            max_probes: 48,
         }
     }
 }

@@ -20,7 +20,8 @@ use crate::runtime::block_on;
 /// say their MTU, in at most `max_probes` (about 17 sizes) where they are silent.
 ///
 /// Works unprivileged on Linux: the routers' messages are read from the socket's error
-/// queue.
+/// queue. Not on Windows yet, which cannot set Don't Fragment here
+/// ([`Error::InvalidOption`](crate::Error::InvalidOption)).
 ///
 /// ```no_run
 /// use icmplib::{PathMtuOptions, path_mtu};

@@ -349,3 +349,46 @@ fn path_mtu_of_loopback_is_its_mtu() {
     assert_eq!((v6.mtu(), v6.payload_size()), (65_536, 65_488));
     assert_eq!(v6.reported_by(), None);
 }
+
+/// A router's Fragmentation Needed for one host's request is the socket's pending error
+/// (`EMSGSIZE`) until read: it must not fail the next send, to another host.
+#[test]
+fn one_hosts_packet_too_big_does_not_fail_another_hosts_requests() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = lab();
+    for privileged in [true, false] {
+        for family in [Family::V4, Family::V6] {
+            chain.forget_path_mtus();
+            // r1 is before the narrow link, the target behind it.
+            let near = chain.hop_address(1, family).to_string();
+            let far = chain.target(family).to_string();
+            let hosts = chain.client().block_on(move || async move {
+                let options = icmplib::MultipingOptions::default()
+                    .count(50)
+                    .interval(Duration::ZERO)
+                    .timeout(Duration::from_millis(500))
+                    .payload_size(1400)
+                    .dont_fragment(DontFragment::Probe)
+                    .privileged(privileged);
+                let pinger = Pinger::builder().privileged(privileged).build();
+                pinger.multiping(&[far, near], &options).await.unwrap()
+            });
+            let context = format!("{family} privileged={privileged}: {hosts:?}");
+            assert_eq!(hosts[1].packets_received(), 50, "{context}");
+            assert!(hosts[1].error().is_none(), "{context}");
+            assert!(
+                matches!(
+                    hosts[0].error(),
+                    Some(Error::PacketTooBig {
+                        source: Some(_),
+                        mtu: Some(NARROW),
+                        ..
+                    })
+                ),
+                "{context}"
+            );
+        }
+    }
+}

@@ -79,8 +79,8 @@ impl AsyncIcmpSocket {
 
     /// Ties the socket to an interface and / or a routing mark (a pinger's engines).
     pub(crate) fn bind(&self, binding: &crate::socket::core::Binding) -> Result<()> {
-        self.senders.clear();
-        binding.apply(self.inner.get_ref(), self.kind.family)
+        self.senders
+            .changing(|| binding.apply(self.inner.get_ref(), self.kind.family))
     }
 
     /// Whether requests from this socket may be fragmented (see [`DontFragment`]):
@@ -93,8 +93,8 @@ impl AsyncIcmpSocket {
     /// [`Error::InvalidOption`](crate::Error::InvalidOption) where the system has no such
     /// option (Windows).
     pub fn set_dont_fragment(&self, setting: DontFragment) -> Result<()> {
-        self.senders.clear();
-        set_dont_fragment(self.inner.get_ref(), self.kind.family, setting)
+        self.senders
+            .changing(|| set_dont_fragment(self.inner.get_ref(), self.kind.family, setting))
     }
 
     /// The family of the socket.
@@ -117,8 +117,8 @@ impl AsyncIcmpSocket {
 
     /// Allows (or forbids) sending to broadcast addresses (IPv4 `SO_BROADCAST`).
     pub fn set_broadcast(&self, broadcast: bool) -> Result<()> {
-        self.senders.clear();
-        Ok(self.inner.get_ref().set_broadcast(broadcast)?)
+        let socket = self.inner.get_ref();
+        Ok(self.senders.changing(|| socket.set_broadcast(broadcast))?)
     }
 
     /// True when sending to broadcast addresses is allowed.

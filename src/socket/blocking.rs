@@ -131,8 +131,10 @@ macro_rules! blocking_socket {
             /// [`Error::InvalidOption`](crate::Error::InvalidOption) where the system has
             /// no such option (Windows).
             pub fn set_dont_fragment(&self, setting: DontFragment) -> Result<()> {
-                self.inner.senders.clear();
-                set_dont_fragment(&self.inner.socket, self.inner.kind.family, setting)
+                let inner = &self.inner;
+                inner
+                    .senders
+                    .changing(|| set_dont_fragment(&inner.socket, inner.kind.family, setting))
             }
 
             /// True for a raw socket, false for a datagram socket.
@@ -240,8 +242,10 @@ blocking_socket!(
 impl IcmpV4Socket {
     /// Allows (or forbids) sending to broadcast addresses (`SO_BROADCAST`).
     pub fn set_broadcast(&self, broadcast: bool) -> Result<()> {
-        self.inner.senders.clear();
-        Ok(self.inner.socket.set_broadcast(broadcast)?)
+        let inner = &self.inner;
+        Ok(inner
+            .senders
+            .changing(|| inner.socket.set_broadcast(broadcast))?)
     }
 
     /// True when sending to broadcast addresses is allowed.

@@ -182,7 +182,8 @@ impl SocketKind {
     /// as the socket's pending error (`IP_RECVERR`), whatever its destination: that send
     /// did not happen. It is tried again (after clearing any error that arrived
     /// meanwhile); a send that fails for its own reason fails the same way every time, and
-    /// that error is returned. A request larger than the socket's small send buffer grows
+    /// that error is returned. So an `EMSGSIZE` left by a router's Fragmentation Needed
+    /// for another request does not pass for this one's refusal. A request larger than the socket's small send buffer grows
     /// it first ([`sys::fit_send_buffer`]).
     pub fn send_encoded(
         self,
@@ -209,9 +210,7 @@ impl SocketKind {
         for _ in 0..SEND_RETRIES {
             match &result {
                 Err(error)
-                    if !sys::is_send_buffer_full(error)
-                        && !sys::is_socket_failure(error)
-                        && !sys::is_too_big(error) =>
+                    if !sys::is_send_buffer_full(error) && !sys::is_socket_failure(error) =>
                 {
                     let _ = socket.take_error();
                     result = send();

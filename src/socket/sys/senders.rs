@@ -109,9 +109,14 @@ impl Senders {
         self.pool.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Forgets every sending socket (see [`Pool::clear`]).
-    pub(crate) fn clear(&self) {
-        self.lock().clear();
+    /// Changes the shared socket with `change`, then forgets every sending socket (see
+    /// [`Pool::clear`]), the pool locked meanwhile: no send opens a sending socket like
+    /// the shared one of before the change.
+    pub(crate) fn changing<T>(&self, change: impl FnOnce() -> T) -> T {
+        let mut pool = self.lock();
+        let result = change();
+        pool.clear();
+        result
     }
 }
 

@@ -305,6 +305,7 @@ pub(crate) fn send_to(
     if let Some(key) = sender_key(per_packet, defaults, ttl, traffic_class) {
         let mut senders = senders.lock();
         let sender = senders.get_or_open(key, || open_sender(socket, family, key))?;
+        fit_send_buffer(sender, message.len())?;
         return sender.send_to(message, &address);
     }
     let mut control = ControlBuffer::new();

@@ -36,16 +36,18 @@ pub(crate) fn set_dont_fragment(
                 set_int_option(socket, libc::IPPROTO_IP, libc::IP_MTU_DISCOVER, discovery)
             }
             Family::V6 => {
-                // Off leaves the discovery as it is: IPv6 routers never fragment, so
+                // Off keeps the discovery on (WANT): IPv6 routers never fragment, so
                 // this host must still learn the path MTU to fragment for it.
-                if setting != DontFragment::Off {
-                    set_int_option(
-                        socket,
-                        libc::IPPROTO_IPV6,
-                        libc::IPV6_MTU_DISCOVER,
-                        discovery,
-                    )?;
-                }
+                let discovery = match setting {
+                    DontFragment::Off => libc::IPV6_PMTUDISC_WANT,
+                    _ => discovery,
+                };
+                set_int_option(
+                    socket,
+                    libc::IPPROTO_IPV6,
+                    libc::IPV6_MTU_DISCOVER,
+                    discovery,
+                )?;
                 set_int_option(
                     socket,
                     libc::IPPROTO_IPV6,
@@ -69,6 +71,9 @@ pub(crate) fn set_dont_fragment(
 
 /// The MTU this host uses for the route from `socket` to `destination` (the interface's,
 /// or lower where the path's is known): what a refused request (`EMSGSIZE`) exceeded.
+/// With [`DontFragment::Probe`] the kernel refuses only what exceeds the interface's MTU,
+/// and this may give a lower path MTU it learned (no socket option tells the interface of
+/// a route); `path_mtu` takes it as a first guess only.
 /// Linux: `IP_MTU` / `IPV6_MTU` of a UDP socket connected to the destination (a connect
 /// sends nothing) from the same address, interface and mark. `None` where unknown.
 pub(crate) fn route_mtu(socket: &Socket, destination: IpAddr, scope_id: u32) -> Option<u32> {
@@ -91,9 +96,11 @@ pub(crate) fn route_mtu(socket: &Socket, destination: IpAddr, scope_id: u32) -> 
         {
             probe.set_mark(mark).ok()?;
         }
-        if let Some(local) = socket.local_addr().ok().and_then(|local| local.as_socket())
+        if let Some(mut local) = socket.local_addr().ok().and_then(|local| local.as_socket())
             && !local.ip().is_unspecified()
         {
+            // The address only: the shared socket's port is its identifier (or protocol).
+            local.set_port(0);
             probe.bind(&SockAddr::from(local)).ok()?;
         }
         // Any port: a datagram socket's connect only chooses the route.
