@@ -195,6 +195,10 @@ struct State {
     /// Every read finds more datagrams than it may read: a flood faster than the reader.
     flood: bool,
     recv_buffer_sizes: Vec<usize>,
+    /// Only the reader task reads: inline reads find another read under way.
+    reader_only: bool,
+    /// Datagrams read inline ([`Transport::read_now`]).
+    read_inline: usize,
 }
 
 impl FakeTransport {
@@ -291,6 +295,17 @@ impl FakeTransport {
     /// The receive buffer sizes asked for, in order.
     pub(crate) fn recv_buffer_sizes(&self) -> Vec<usize> {
         self.state().recv_buffer_sizes.clone()
+    }
+
+    /// Only the engine's reader task reads from now on, as with a transport that has no
+    /// inline reads (Windows' ICMP API) or when another read is always under way.
+    pub(crate) fn reader_only(&self) {
+        self.state().reader_only = true;
+    }
+
+    /// Datagrams read inline so far, by the tasks that sent requests.
+    pub(crate) fn read_inline(&self) -> usize {
+        self.state().read_inline
     }
 
     /// Datagrams waiting to be read.
@@ -505,6 +520,21 @@ impl Transport for FakeTransport {
             read: 0,
             checked_at,
         }))
+    }
+
+    /// Reads inline as a socket does, unless the script says the reader alone reads
+    /// ([`FakeTransport::reader_only`]).
+    fn read_now(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Option<Drained>> {
+        if self.state().reader_only {
+            return Ok(None);
+        }
+        let mut read = 0;
+        let drained = self.try_recv(max, &mut |received, buf| {
+            read += 1;
+            on_reply(received, buf);
+        })?;
+        self.state().read_inline += read;
+        Ok(Some(drained))
     }
 
     fn set_recv_buffer_size(&self, bytes: usize) -> Result<()> {

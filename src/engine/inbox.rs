@@ -41,6 +41,12 @@ impl Inbox {
         self.waker.register(waker);
     }
 
+    /// Forgets the task to wake: answers delivered until the next [`Inbox::register`] wake
+    /// nobody (their task reads them right after).
+    pub(crate) fn unregister(&self) {
+        drop(self.waker.take());
+    }
+
     /// Moves the answers delivered so far to the end of `into`.
     pub(crate) fn take(&self, into: &mut Vec<(Token, Result<IcmpReply>)>) {
         let mut answers = self.answers.lock().unwrap_or_else(PoisonError::into_inner);

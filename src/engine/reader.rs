@@ -8,17 +8,19 @@ use std::time::Instant;
 
 use tokio::sync::oneshot;
 
-use super::Core;
+use super::{BATCH, Core};
 use crate::clock;
 use crate::error::Error;
 use crate::socket::async_socket::Drained;
 use crate::socket::received::Received;
 
-/// Datagrams read per round before giving the scheduler a turn.
-const BATCH: usize = 256;
-
 /// Rounds without a datagram before the reader waits for the reactor again.
 const IDLE_ROUNDS: usize = 16;
+
+/// The pause between two reads behind tasks that read inline: short enough that an
+/// answer they leave behind waits little (its round trip comes from its kernel timestamp
+/// anyway), long enough that the reader costs next to nothing meanwhile.
+const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
 
 /// Reads that stop at their maximum in a row (65,536 datagrams) after which what was
 /// queued when they began counts as read (see [`Reader::record`]).
@@ -88,7 +90,7 @@ impl Reader<'_> {
             None => self.catch_up(stop).await,
             Some(drained) => {
                 self.record(drained, began);
-                self.keep_reading(stop).await
+                self.keep_reading(stop, drained).await
             }
         }
     }
@@ -145,9 +147,18 @@ impl Reader<'_> {
     /// While answers keep coming, reads them without going back to the reactor: a burst
     /// of replies (a sweep) then costs no wake-up per reply, which across threads is the
     /// most expensive part of a reply's way. The transport's readiness events are paused
-    /// meanwhile and resumed by the next wait. Gives up after a few rounds that found
-    /// nothing, or when no request waits.
-    async fn keep_reading(&mut self, stop: &mut oneshot::Receiver<()>) -> io::Result<()> {
+    /// meanwhile and resumed by the next wait. `last` is what the read before found.
+    ///
+    /// While the tasks that send read their answers inline
+    /// ([`Engine::read_inline`](super::Engine::read_inline)), this reads only every
+    /// [`GATHER`], behind them; otherwise it reads again after each turn of the runtime.
+    /// Gives up after a few rounds that found nothing and nobody reading inline, or when
+    /// no request waits.
+    async fn keep_reading(
+        &mut self,
+        stop: &mut oneshot::Receiver<()>,
+        mut last: Drained,
+    ) -> io::Result<()> {
         let core = self.core;
         if core.in_flight() == 0 {
             return Ok(());
@@ -157,14 +168,19 @@ impl Reader<'_> {
         core.transport.pause_readiness();
         let mut idle = 0;
         while idle < IDLE_ROUNDS && core.in_flight() > 0 {
-            tokio::task::yield_now().await;
+            let attended = core.progress.attended(clock::now());
+            match last {
+                Drained::Empty { .. } if attended => tokio::time::sleep(GATHER).await,
+                _ => tokio::task::yield_now().await,
+            }
             if stopped(stop) {
                 return Ok(());
             }
-            match self.read()? {
-                Drained::Empty { read, .. } => idle = if read > 0 { 0 } else { idle + 1 },
-                Drained::Full => idle = 0,
-            }
+            last = self.read()?;
+            idle = match last {
+                Drained::Empty { read: 0, .. } if !attended => idle + 1,
+                _ => 0,
+            };
         }
         Ok(())
     }

@@ -11,7 +11,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
@@ -27,7 +27,8 @@ use crate::socket::sys::{Readiness, RecvBatch};
 /// payload lies in.
 pub(crate) type OnReply<'a> = dyn FnMut(&Received, &[u8]) + Send + 'a;
 
-/// Sends requests and reads what comes back. Only the engine's reader task reads.
+/// Sends requests and reads what comes back: the engine's reader task, and the tasks that
+/// sent requests, one read at a time.
 pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     /// The family of the requests it carries.
     fn family(&self) -> Family;
@@ -71,6 +72,13 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     /// Reads what is there now, without waiting, as [`Transport::recv`] does.
     fn try_recv(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Drained>;
 
+    /// As [`Transport::try_recv`], for a task that sent requests and reads their answers
+    /// on its own thread: `None`, without reading, when another read is under way, or
+    /// when the transport delivers answers on its own (the default).
+    fn read_now(&self, _max: usize, _on_reply: &mut OnReply<'_>) -> io::Result<Option<Drained>> {
+        Ok(None)
+    }
+
     /// The reader drains on its own for a while: readiness events are not needed until
     /// its next [`Transport::recv`].
     fn pause_readiness(&self) {}
@@ -89,8 +97,9 @@ const DATAGRAM_BUFFER_LEN: usize = 65_536 + 60;
 #[derive(Debug)]
 pub(crate) struct SocketTransport {
     socket: AsyncIcmpSocket,
-    /// Read into by the engine's one reader; locked only inside a read, never across a
-    /// wait, so never contended.
+    /// Read into by whoever reads; locked only inside a read, never across a wait. Its
+    /// holder is the one reader of the moment: a read that found the socket empty has
+    /// handed out everything that arrived before (see `Engine::read_inline`).
     batch: Mutex<RecvBatch>,
 }
 
@@ -160,6 +169,21 @@ impl Transport for SocketTransport {
             error: true,
         };
         self.drain(readiness, max, on_reply)
+    }
+
+    fn read_now(&self, max: usize, on_reply: &mut OnReply<'_>) -> io::Result<Option<Drained>> {
+        let mut batch = match self.batch.try_lock() {
+            Ok(batch) => batch,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return Ok(None),
+        };
+        let readiness = Readiness {
+            readable: true,
+            error: true,
+        };
+        self.socket
+            .drain(&mut batch, readiness, max, on_reply)
+            .map(Some)
     }
 
     fn pause_readiness(&self) {

@@ -279,6 +279,9 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     draining: bool,
     /// Work done in the current turn.
     work: usize,
+    /// Probes left since the last inline read: the next round reads their answers on
+    /// this task's thread first ([`Engine::read_inline`]).
+    read_after_send: bool,
 }
 
 impl<I, J, F> Scheduler<I, J, F>
@@ -325,6 +328,7 @@ where
             timer_at: None,
             draining: false,
             work: 0,
+            read_after_send: false,
         }
     }
 
@@ -479,8 +483,17 @@ where
         self.work += 1;
     }
 
-    /// One round of work: everything that is due now.
+    /// One round of work: everything that is due now. After probes left, their answers
+    /// are read first, here: on loopback or a fast network many are there already, and
+    /// the reader task, on another thread, would cost a wake-up to hand them over.
     fn run(&mut self, cx: &mut Context<'_>) {
+        if std::mem::take(&mut self.read_after_send) {
+            // What this read hands to the inbox is taken below: no need to be woken.
+            self.inbox.unregister();
+            for engine in self.family_engines.iter().flatten() {
+                engine.read_inline();
+            }
+        }
         self.inbox.register(cx.waker());
         let now = clock::now();
         self.take_answers(now);
@@ -561,7 +574,11 @@ where
                 return Poll::Ready(None);
             }
             this.run(cx);
-            if !this.finished.is_empty() || this.work >= PER_TURN || this.poll_timer(cx) {
+            if !this.finished.is_empty()
+                || this.work >= PER_TURN
+                || this.read_after_send
+                || this.poll_timer(cx)
+            {
                 continue;
             }
             if this.is_done() {

@@ -120,6 +120,7 @@ where
                 flight.scheduled = false;
                 flight.in_flight += 1;
                 job.sent(due.ttl);
+                self.read_after_send = true;
                 self.probes.insert(Outstanding {
                     flight: due.flight,
                     ticket,
@@ -197,6 +198,7 @@ where
         let flight = probe.flight;
         match (sent, blocked.settled) {
             (Ok(sent_at), None) => {
+                self.read_after_send = true;
                 let deadline = later(sent_at, self.settings.timeout);
                 probe.sent_at = Some(sent_at);
                 probe.deadline = deadline;

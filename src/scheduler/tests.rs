@@ -103,6 +103,40 @@ fn assert_rtts_near(host: &Host, rtt: Duration) {
     }
 }
 
+/// 1,000 hosts answering at once, 100 in flight.
+async fn quick_sweep(fake: &FakeTransport) -> Vec<Host> {
+    fake.echo(Duration::ZERO);
+    let targets: Vec<String> = (1..=1_000).map(|n| format!("2001:db8::{n:x}")).collect();
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let options = MultipingOptions::default()
+        .count(1)
+        .timeout(Duration::from_secs(1))
+        .concurrent_tasks(100);
+    sweep(v6_only(fake), &targets, &options).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_reads_the_answers_of_its_requests_on_its_own_task() {
+    let fake = FakeTransport::raw_v6();
+    let hosts = quick_sweep(&fake).await;
+    assert!(hosts.iter().all(Host::is_alive));
+    // The reader task reads only what a turn left behind when it ended.
+    assert!(
+        fake.read_inline() > 500,
+        "{} read inline",
+        fake.read_inline()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_sweep_is_answered_when_only_the_reader_reads() {
+    let fake = FakeTransport::raw_v6();
+    fake.reader_only();
+    let hosts = quick_sweep(&fake).await;
+    assert!(hosts.iter().all(Host::is_alive));
+    assert_eq!(fake.read_inline(), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_ping_counts_every_reply_with_its_round_trip_time() {
     let fake = FakeTransport::raw_v6();
