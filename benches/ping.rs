@@ -9,6 +9,9 @@
 //!   service checking many hosts), against a raw socket sending them all back to back and
 //!   draining the replies.
 //!
+//! And the round-trip time a ping reports: `RTT_ECHOES` echoes 10 ms apart to 127.0.0.1,
+//! the average icmplib reports against iputils `ping -i 0.01`'s in the same round.
+//!
 //! Each measurement runs in a fresh process; the ratio to the reference is the median of
 //! the ratios of pairs run back to back. `cargo bench --bench ping` (as root: it makes a
 //! namespace; it skips otherwise). `PING_ROUNDS=N` changes the number of rounds (default 5).
@@ -28,6 +31,8 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use support::Netns;
 
 const PINGS: u32 = 20_000;
+/// Echoes per RTT measurement, 10 ms apart.
+const RTT_ECHOES: usize = 50;
 const FIRST: u32 = 0x7f02_0001; // 127.2.0.1
 
 fn raw_socket() -> Socket {
@@ -153,6 +158,49 @@ fn library_at_once() -> (f64, u32) {
     })
 }
 
+/// The average RTT icmplib reports for `RTT_ECHOES` echoes of 127.0.0.1 10 ms apart, in
+/// ms, and how many were not answered.
+fn library_rtt() -> (f64, u32) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let options = PingOptions::default()
+            .count(RTT_ECHOES)
+            .interval(Duration::from_millis(10));
+        let host = async_ping("127.0.0.1", &options).await.expect("ping");
+        (
+            host.avg_rtt(),
+            (RTT_ECHOES - host.packets_received()) as u32,
+        )
+    })
+}
+
+/// The average RTT iputils ping reports for the same echoes, in ms, if it runs.
+fn iputils_rtt(netns: &Netns) -> Option<f64> {
+    let echoes = RTT_ECHOES.to_string();
+    let output = std::process::Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            netns.name(),
+            "ping",
+            "-q",
+            "-n",
+            "-c",
+            &echoes,
+        ])
+        .args(["-i", "0.01", "127.0.0.1"])
+        .output()
+        .ok()?;
+    // "rtt min/avg/max/mdev = 0.010/0.021/0.045/0.006 ms"
+    let text = String::from_utf8_lossy(&output.stdout);
+    let figures = text.lines().find(|line| line.contains("min/avg/max"))?;
+    let (_, values) = figures.split_once(" = ")?;
+    values.split('/').nth(1)?.parse().ok()
+}
+
 /// One measurement in a child process inside the namespace: (seconds, lost).
 fn measure(netns: &Netns, what: &str) -> (f64, u32) {
     let exe = std::env::current_exe().expect("current_exe");
@@ -166,6 +214,7 @@ fn child(what: &str) {
         "reference-in-turn" => (reference_in_turn(), 0),
         "reference-at-once" => (reference_at_once(), 0),
         "in-turn" => library_in_turn(),
+        "rtt" => library_rtt(),
         _ => library_at_once(),
     };
     println!("{seconds} {lost}");
@@ -212,4 +261,23 @@ fn main() {
             common::median(ratios)
         );
     }
+    // The RTT reported: icmplib's average against iputils ping's, round by round.
+    let (mut ours, mut theirs, mut ratios, mut lost) = (vec![], vec![], vec![], 0);
+    for _ in 0..rounds {
+        let Some(iputils) = iputils_rtt(&netns) else {
+            println!("RTT: iputils ping did not run, skipped");
+            return;
+        };
+        let (average, missing) = measure(&netns, "rtt");
+        ratios.push(average / iputils);
+        ours.push(average);
+        theirs.push(iputils);
+        lost = lost.max(missing);
+    }
+    println!(
+        "RTT of {RTT_ECHOES} echoes 10 ms apart: icmplib {:.4} ms on average, iputils ping {:.4} ms, {lost} lost; {:.2}x iputils'",
+        common::median(ours),
+        common::median(theirs),
+        common::median(ratios)
+    );
 }

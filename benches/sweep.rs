@@ -1,9 +1,10 @@
 //! The sweep benchmark (SPEC §7): 127.1.0.0/16 (65,534 loopback hosts, one request each)
 //! inside a private network namespace, at several levels of hosts in flight. Prints, per
-//! level, the median elapsed time over several rounds, hosts per second, live hosts
-//! reported dead and peak resident memory, next to two references measured in the same
-//! run: a plain loop on one raw socket (the kernel's limit) and fping when installed. The
-//! ratio to the reference is the median of the ratios of pairs run back to back.
+//! level, the median elapsed time and CPU time (user + system, from `getrusage`) over
+//! several rounds, hosts per second, live hosts reported dead and peak resident memory,
+//! next to two references measured in the same run: a plain loop on one raw socket (the
+//! kernel's limit) and fping when installed. The ratios to the reference are the medians
+//! of the ratios of pairs run back to back.
 //!
 //! `cargo bench --bench sweep` (as root: it makes a namespace; it skips otherwise).
 //! `SWEEP_ROUNDS=N` changes the number of rounds (default 5).
@@ -30,6 +31,33 @@ const LEVELS: [usize; 4] = [100, 1_000, 10_000, 65_534];
 
 fn targets(hosts: u32) -> impl Iterator<Item = String> + Send + 'static {
     (FIRST..FIRST + hosts).map(|address| Ipv4Addr::from(address).to_string())
+}
+
+/// Whose CPU time [`cpu_seconds`] reads.
+#[derive(Clone, Copy)]
+enum Whose {
+    /// This process's threads.
+    Own,
+    /// Its children that were waited for.
+    Children,
+}
+
+/// CPU seconds (user, system), from `/proc/self/stat` (in the kernel's user-visible ticks,
+/// `USER_HZ` = 100 on Linux: a 10 ms resolution, which the medians of several rounds
+/// smooth).
+fn cpu_seconds(whose: Whose) -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which may hold spaces: state is field 3.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    // utime, stime, cutime, cstime are fields 14 to 17: indices 11 to 14 here.
+    let at = match whose {
+        Whose::Own => 11,
+        Whose::Children => 13,
+    };
+    let ticks = |i: usize| -> f64 { fields.get(i).and_then(|f| f.parse().ok()).unwrap_or(0.0) };
+    (ticks(at) / 100.0, ticks(at + 1) / 100.0)
 }
 
 /// Peak resident size of the process, in MiB.
@@ -84,10 +112,21 @@ fn kernel_limit(hosts: u32) -> (f64, usize) {
     (started.elapsed().as_secs_f64(), replies)
 }
 
-/// One sweep in a child process (so that its peak memory is its own), with the library
-/// on a runtime of `flavor` (`current`, `multi`, or `spawned`: multi-thread, the sweep in
-/// a spawned task), or the reference loop: (seconds, hosts reported dead, peak MiB).
-fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (f64, u64, f64) {
+/// What one run of a sweep came to.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    seconds: f64,
+    /// Live hosts reported dead (replies missing, for the reference loop).
+    dead: u64,
+    peak_mib: f64,
+    /// User + system seconds.
+    cpu: f64,
+}
+
+/// One sweep in a child process (so that its peak memory and CPU time are its own), with
+/// the library on a runtime of `flavor` (`current`, `multi`, or `spawned`: multi-thread,
+/// the sweep in a spawned task), or the reference loop.
+fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> Run {
     let exe = std::env::current_exe().expect("current_exe");
     let args = [
         "--child",
@@ -96,20 +135,27 @@ fn library_sweep(netns: &Netns, flavor: &str, hosts: u32, in_flight: usize) -> (
         &in_flight.to_string(),
     ];
     let output = netns.run_program(&exe, &args, Duration::from_secs(120));
-    let figures = common::child_figures(&output, 3);
-    (figures[0], figures[1] as u64, figures[2])
+    let figures = common::child_figures(&output, 4);
+    Run {
+        seconds: figures[0],
+        dead: figures[1] as u64,
+        peak_mib: figures[2],
+        cpu: figures[3],
+    }
+}
+
+/// Prints what a child reports: seconds, dead hosts, peak MiB and CPU seconds.
+fn report(seconds: f64, dead: u64) {
+    let (user, system) = cpu_seconds(Whose::Own);
+    println!("{seconds} {dead} {} {}", peak_memory_mib(), user + system);
 }
 
 /// The child: sweeps `hosts` addresses from 127.1.0.1 with `in_flight` in flight on a
-/// runtime of `flavor` and prints "seconds dead peak_mib".
+/// runtime of `flavor` and prints "seconds dead peak_mib cpu_seconds".
 fn child(flavor: &str, hosts: u32, in_flight: usize) {
     if flavor == "reference" {
         let (seconds, replies) = kernel_limit(hosts);
-        println!(
-            "{seconds} {} {}",
-            hosts as usize - replies,
-            peak_memory_mib()
-        );
+        report(seconds, (hosts as usize - replies) as u64);
         return;
     }
     let runtime = match flavor {
@@ -141,15 +187,15 @@ fn child(flavor: &str, hosts: u32, in_flight: usize) {
         // As a command-line tool would: in `block_on` (`#[tokio::main]`).
         runtime.block_on(sweep)
     };
-    println!(
-        "{} {dead} {}",
-        started.elapsed().as_secs_f64(),
-        peak_memory_mib()
-    );
+    let seconds = started.elapsed().as_secs_f64();
+    // Measured with the runtime still up: its threads' time is in this process's.
+    report(seconds, dead);
+    drop(runtime);
 }
 
-/// fping on the same hosts: (seconds, hosts reported dead), or None without fping.
-fn fping(netns: &Netns) -> Option<(f64, u64)> {
+/// fping on the same hosts, or None without fping.
+fn fping(netns: &Netns) -> Option<Run> {
+    let before = cpu_seconds(Whose::Children);
     let started = Instant::now();
     let output = Command::new("ip")
         .args([
@@ -167,6 +213,7 @@ fn fping(netns: &Netns) -> Option<(f64, u64)> {
         .output()
         .ok()?;
     let elapsed = started.elapsed().as_secs_f64();
+    let after = cpu_seconds(Whose::Children);
     let report = String::from_utf8_lossy(&output.stderr);
     if !report.contains(" : ") {
         return None;
@@ -175,7 +222,12 @@ fn fping(netns: &Netns) -> Option<(f64, u64)> {
         .lines()
         .filter(|line| line.trim_end().ends_with(": -"))
         .count() as u64;
-    Some((elapsed, dead))
+    Some(Run {
+        seconds: elapsed,
+        dead,
+        peak_mib: 0.0,
+        cpu: (after.0 - before.0) + (after.1 - before.1),
+    })
 }
 
 fn main() {
@@ -208,48 +260,61 @@ fn main() {
     let mut reference_runs = Vec::new();
     let mut fping_runs = Vec::new();
     let mut library_runs = vec![vec![Vec::new(); LEVELS.len()]; flavors.len()];
+    // Per configuration: (wall, CPU) of the run over its reference's, and its CPU over the
+    // round's fping CPU.
     let mut ratios = vec![vec![Vec::new(); LEVELS.len()]; flavors.len()];
+    let mut vs_fping = vec![vec![Vec::new(); LEVELS.len()]; flavors.len()];
     for _ in 0..rounds {
-        fping_runs.extend(fping(&netns));
+        let fping_run = fping(&netns);
+        fping_runs.extend(fping_run);
         for (flavor, (name, _)) in flavors.iter().enumerate() {
             for (level, in_flight) in LEVELS.iter().enumerate() {
                 let reference = library_sweep(&netns, "reference", HOSTS, 1);
                 let run = library_sweep(&netns, name, HOSTS, *in_flight);
-                ratios[flavor][level].push(run.0 / reference.0);
+                ratios[flavor][level].push((
+                    run.seconds / reference.seconds,
+                    run.cpu / reference.cpu.max(0.01),
+                ));
+                if let Some(fping_run) = fping_run {
+                    vs_fping[flavor][level].push(run.cpu / fping_run.cpu.max(0.01));
+                }
                 reference_runs.push(reference);
                 library_runs[flavor][level].push(run);
             }
         }
     }
 
-    let reference = common::median(reference_runs.iter().map(|(s, _, _)| *s).collect());
-    let lost = reference_runs
-        .iter()
-        .map(|(_, lost, _)| *lost)
-        .max()
-        .unwrap_or(0);
+    let median_of =
+        |runs: &[Run], field: fn(&Run) -> f64| common::median(runs.iter().map(field).collect());
+    let reference = median_of(&reference_runs, |run| run.seconds);
+    let reference_cpu = median_of(&reference_runs, |run| run.cpu);
+    let lost = reference_runs.iter().map(|run| run.dead).max().unwrap_or(0);
     println!(
-        "{:<28} {:>8.3} s {:>10.0} hosts/s  {:>6} lost",
+        "{:<30} {:>8.3} s {:>7.3} s CPU {:>9.0} hosts/s  {:>6} lost",
         "reference raw-socket loop",
         reference,
+        reference_cpu,
         f64::from(HOSTS) / reference,
         lost
     );
     let fping_median = (!fping_runs.is_empty()).then(|| {
-        let dead = fping_runs.iter().map(|(_, dead)| *dead).max().unwrap_or(0);
+        let dead = fping_runs.iter().map(|run| run.dead).max().unwrap_or(0);
         (
-            common::median(fping_runs.iter().map(|(s, _)| *s).collect()),
+            median_of(&fping_runs, |run| run.seconds),
+            median_of(&fping_runs, |run| run.cpu),
             dead,
         )
     });
     match fping_median {
-        Some((seconds, dead)) => println!(
-            "{:<28} {:>8.3} s {:>10.0} hosts/s  {:>6} dead  ({:.2}x the reference)",
+        Some((seconds, cpu, dead)) => println!(
+            "{:<30} {:>8.3} s {:>7.3} s CPU {:>9.0} hosts/s  {:>6} dead  ({:.2}x the reference's time, {:.2}x its CPU)",
             "fping -C1 -i0",
             seconds,
+            cpu,
             f64::from(HOSTS) / seconds,
             dead,
-            seconds / reference
+            seconds / reference,
+            cpu / reference_cpu,
         ),
         None => println!("fping: not installed, skipped"),
     }
@@ -257,21 +322,29 @@ fn main() {
         println!("icmplib on {title}:");
         for (level, in_flight) in LEVELS.iter().enumerate() {
             let runs = &library_runs[flavor][level];
-            let dead = runs.iter().map(|(_, dead, _)| *dead).max().unwrap_or(0);
-            let peak = runs.iter().map(|(_, _, peak)| *peak).fold(0.0, f64::max);
-            let seconds = common::median(runs.iter().map(|(s, _, _)| *s).collect());
-            let ratio = common::median(ratios[flavor][level].clone());
-            let vs_fping = fping_median.map_or(String::new(), |(f, _)| {
-                format!(", {:.2}x fping", seconds / f)
-            });
+            let dead = runs.iter().map(|run| run.dead).max().unwrap_or(0);
+            let peak = runs.iter().map(|run| run.peak_mib).fold(0.0, f64::max);
+            let seconds = median_of(runs, |run| run.seconds);
+            let cpu = median_of(runs, |run| run.cpu);
+            let pairs = &ratios[flavor][level];
+            let wall_ratio = common::median(pairs.iter().map(|pair| pair.0).collect());
+            let cpu_ratio = common::median(pairs.iter().map(|pair| pair.1).collect());
+            let fping_ratio = if vs_fping[flavor][level].is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", CPU {:.2}x fping's",
+                    common::median(vs_fping[flavor][level].clone())
+                )
+            };
             println!(
-                "  {in_flight:>6} in flight            {seconds:>8.3} s {:>10.0} hosts/s  {dead:>6} dead  peak {peak:>6.1} MiB  ({ratio:.2}x the reference{vs_fping})",
+                "  {in_flight:>6} in flight              {seconds:>8.3} s {cpu:>7.3} s CPU {:>9.0} hosts/s  {dead:>6} dead  peak {peak:>6.1} MiB  ({wall_ratio:.2}x the reference's time, CPU {cpu_ratio:.2}x its{fping_ratio})",
                 f64::from(HOSTS) / seconds,
             );
         }
     }
     // Memory grows with hosts in flight, not hosts in total: a /20 and a /16 at 1,000.
-    let small = library_sweep(&netns, "multi", 4_094, 1_000).2;
-    let large = library_sweep(&netns, "multi", HOSTS, 1_000).2;
+    let small = library_sweep(&netns, "multi", 4_094, 1_000).peak_mib;
+    let large = library_sweep(&netns, "multi", HOSTS, 1_000).peak_mib;
     println!("peak memory at 1,000 in flight: /20 {small:.1} MiB, /16 {large:.1} MiB");
 }
