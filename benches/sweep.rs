@@ -123,6 +123,71 @@ struct Run {
     cpu: f64,
 }
 
+/// Hosts of the sweeps beyond one socket: 127.1.0.0/14.
+const WIDE_HOSTS: u32 = 262_142;
+
+/// The references beyond one socket: `sockets` sockets (raw, or datagram "ping" sockets),
+/// each on a thread of its own sending its share of `hosts` (every `sockets`-th address)
+/// back to back and draining its replies, as the one-socket reference does. Every raw
+/// socket receives a copy of every reply (it keeps those with its identifier); a datagram
+/// socket only its own. Returns (seconds, replies).
+fn socket_loops(datagram: bool, sockets: u32, hosts: u32) -> (f64, usize) {
+    let started = Instant::now();
+    let threads: Vec<_> = (0..sockets)
+        .map(|index| {
+            std::thread::spawn(move || {
+                let kind = if datagram { Type::DGRAM } else { Type::RAW };
+                let socket =
+                    Socket::new(Domain::IPV4, kind, Some(Protocol::ICMPV4)).expect("socket");
+                socket.set_nonblocking(true).unwrap();
+                let _ = socket.set_recv_buffer_size(16 << 20);
+                let id = 0x5e00 + index as u16;
+                // A raw socket reads the IPv4 header first; a datagram socket does not.
+                let offset = if datagram { 0 } else { 20 };
+                let (mut message, mut buf, mut replies) = (Vec::with_capacity(64), [0u8; 2048], 0);
+                let mut drain = |replies: &mut usize| {
+                    while let Ok(len) = (&socket).read(&mut buf) {
+                        let echo = len >= offset + 8 && buf[offset] == 0;
+                        let ours = datagram || buf[offset + 4..offset + 6] == id.to_be_bytes();
+                        *replies += usize::from(echo && ours);
+                    }
+                };
+                let mine: Vec<u32> = (FIRST + index..FIRST + hosts)
+                    .step_by(sockets as usize)
+                    .collect();
+                for (i, address) in mine.iter().enumerate() {
+                    message.clear();
+                    emit_echo(
+                        Family::V4,
+                        EchoKind::Request,
+                        id,
+                        i as u16,
+                        &[0x5a; 56],
+                        &mut message,
+                    );
+                    let to = SockAddr::from(SocketAddr::new(Ipv4Addr::from(*address).into(), 0));
+                    while socket.send_to(&message, &to).is_err() {
+                        drain(&mut replies);
+                    }
+                    if i % 64 == 0 {
+                        drain(&mut replies);
+                    }
+                }
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while replies < mine.len() && Instant::now() < deadline {
+                    drain(&mut replies);
+                }
+                replies
+            })
+        })
+        .collect();
+    let replies = threads
+        .into_iter()
+        .map(|thread| thread.join().expect("thread"))
+        .sum();
+    (started.elapsed().as_secs_f64(), replies)
+}
+
 /// One sweep in a child process (so that its peak memory and CPU time are its own), with
 /// the library on a runtime of `flavor` (`current`, `multi`, or `spawned`: multi-thread,
 /// the sweep in a spawned task), or the reference loop.
@@ -155,6 +220,12 @@ fn report(seconds: f64, dead: u64) {
 fn child(flavor: &str, hosts: u32, in_flight: usize) {
     if flavor == "reference" {
         let (seconds, replies) = kernel_limit(hosts);
+        report(seconds, (hosts as usize - replies) as u64);
+        return;
+    }
+    // "raw-loops" / "datagram-loops": `in_flight` is the number of sockets.
+    if let Some(kind) = flavor.strip_suffix("-loops") {
+        let (seconds, replies) = socket_loops(kind == "datagram", in_flight as u32, hosts);
         report(seconds, (hosts as usize - replies) as u64);
         return;
     }
@@ -340,6 +411,35 @@ fn main() {
             println!(
                 "  {in_flight:>6} in flight              {seconds:>8.3} s {cpu:>7.3} s CPU {:>9.0} hosts/s  {dead:>6} dead  peak {peak:>6.1} MiB  ({wall_ratio:.2}x the reference's time, CPU {cpu_ratio:.2}x its{fping_ratio})",
                 f64::from(HOSTS) / seconds,
+            );
+        }
+    }
+    // Beyond one socket: what two sockets on two threads give the plain loops.
+    netns.allow_unprivileged_ping();
+    println!(
+        "beyond one socket, 127.1.0.0/14 ({WIDE_HOSTS} hosts), plain loops, median of {rounds}:"
+    );
+    for kind in ["raw", "datagram"] {
+        let mut runs = vec![Vec::new(); 2];
+        for _ in 0..rounds {
+            for (slot, sockets) in [1, 2].into_iter().enumerate() {
+                runs[slot].push(library_sweep(
+                    &netns,
+                    &format!("{kind}-loops"),
+                    WIDE_HOSTS,
+                    sockets,
+                ));
+            }
+        }
+        let one = median_of(&runs[0], |run| run.seconds);
+        for (slot, sockets) in [1, 2].into_iter().enumerate() {
+            let seconds = median_of(&runs[slot], |run| run.seconds);
+            let cpu = median_of(&runs[slot], |run| run.cpu);
+            let lost = runs[slot].iter().map(|run| run.dead).max().unwrap_or(0);
+            println!(
+                "  {sockets} {kind} socket(s) on {sockets} thread(s) {seconds:>8.3} s {cpu:>7.3} s CPU {:>9.0} hosts/s  {lost:>6} lost  ({:.2}x one socket's speed)",
+                f64::from(WIDE_HOSTS) / seconds,
+                one / seconds
             );
         }
     }
