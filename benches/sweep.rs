@@ -238,10 +238,20 @@ fn child(flavor: &str, hosts: u32, in_flight: usize) {
             .build(),
     }
     .expect("runtime");
+    // "sockets-raw-N" / "sockets-datagram-N": N sockets, 1,000 in flight, multi-thread.
+    let (privileged, sockets, in_flight) = match flavor.strip_prefix("sockets-") {
+        Some(rest) => {
+            let (kind, sockets) = rest.rsplit_once('-').expect("sockets-KIND-N");
+            (kind == "raw", sockets.parse().expect("sockets"), 1_000)
+        }
+        None => (true, 1, in_flight),
+    };
     let options = MultipingOptions::default()
         .count(1)
         .timeout(Duration::from_secs(1))
-        .concurrent_tasks(in_flight);
+        .concurrent_tasks(in_flight)
+        .sockets(sockets)
+        .privileged(privileged);
     let started = Instant::now();
     let sweep = async move {
         let mut stream = std::pin::pin!(multiping_stream(targets(hosts), &options).expect("sweep"));
@@ -417,27 +427,29 @@ fn main() {
     // Beyond one socket: what two sockets on two threads give the plain loops.
     netns.allow_unprivileged_ping();
     println!(
-        "beyond one socket, 127.1.0.0/14 ({WIDE_HOSTS} hosts), plain loops, median of {rounds}:"
+        "beyond one socket, 127.1.0.0/14 ({WIDE_HOSTS} hosts; icmplib at 1,000 in flight on a multi-thread runtime), median of {rounds}:"
     );
     for kind in ["raw", "datagram"] {
-        let mut runs = vec![Vec::new(); 2];
+        // The plain loops with one and two sockets, then icmplib with one and two.
+        let configurations = [
+            (format!("{kind}-loops"), 1, "plain loop"),
+            (format!("{kind}-loops"), 2, "plain loops"),
+            (format!("sockets-{kind}-1"), 1, "icmplib"),
+            (format!("sockets-{kind}-2"), 2, "icmplib"),
+        ];
+        let mut runs = vec![Vec::new(); configurations.len()];
         for _ in 0..rounds {
-            for (slot, sockets) in [1, 2].into_iter().enumerate() {
-                runs[slot].push(library_sweep(
-                    &netns,
-                    &format!("{kind}-loops"),
-                    WIDE_HOSTS,
-                    sockets,
-                ));
+            for (slot, (flavor, sockets, _)) in configurations.iter().enumerate() {
+                runs[slot].push(library_sweep(&netns, flavor, WIDE_HOSTS, *sockets));
             }
         }
         let one = median_of(&runs[0], |run| run.seconds);
-        for (slot, sockets) in [1, 2].into_iter().enumerate() {
+        for (slot, (_, sockets, title)) in configurations.iter().enumerate() {
             let seconds = median_of(&runs[slot], |run| run.seconds);
             let cpu = median_of(&runs[slot], |run| run.cpu);
             let lost = runs[slot].iter().map(|run| run.dead).max().unwrap_or(0);
             println!(
-                "  {sockets} {kind} socket(s) on {sockets} thread(s) {seconds:>8.3} s {cpu:>7.3} s CPU {:>9.0} hosts/s  {lost:>6} lost  ({:.2}x one socket's speed)",
+                "  {title:<11} {sockets} {kind:<8} socket(s) {seconds:>8.3} s {cpu:>7.3} s CPU {:>9.0} hosts/s  {lost:>6} dead  ({:.2}x one socket's loop speed)",
                 f64::from(WIDE_HOSTS) / seconds,
                 one / seconds
             );

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release --example multiping -- [-c COUNT] [-i SECONDS] [-W SECONDS]
-//!     [--concurrency N] [--rate PPS] [--unprivileged] [-4|-6] [--json] [--summary]
+//!     [--concurrency N] [--rate PPS] [--sockets N] [--unprivileged] [-4|-6] [--json]
+//!     [--summary]
 //!     [--loop [--period SECONDS]] TARGET... | -f FILE
 //! ```
 //!
@@ -59,6 +60,10 @@ struct Args {
     /// At most this many requests per second.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rate: Option<u32>,
+    /// Sockets per family to spread the sweep over, each with a task of its own (several
+    /// cores; datagram sockets scale best).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    sockets: u64,
     /// Use unprivileged datagram sockets.
     #[arg(long)]
     unprivileged: bool,
@@ -75,7 +80,7 @@ struct Args {
     #[arg(long)]
     summary: bool,
     /// Loop mode: probe every target every period, a line per reply or timeout.
-    #[arg(long = "loop", conflicts_with_all = ["summary", "interval", "concurrency", "rate"])]
+    #[arg(long = "loop", conflicts_with_all = ["summary", "interval", "concurrency", "rate", "sockets"])]
     looping: bool,
     /// Seconds between two probes of a target in loop mode.
     #[arg(long, default_value = "1", value_parser = common::positive_seconds, requires = "looping")]
@@ -214,6 +219,7 @@ async fn run(args: &Args) -> Result<bool, String> {
         .interval(args.interval)
         .timeout(args.timeout)
         .concurrent_tasks(args.concurrency as usize)
+        .sockets(args.sockets as usize)
         .privileged(!args.unprivileged);
     options.rate_limit = args.rate;
     options.probe.family = match (args.ipv4, args.ipv6) {

@@ -102,6 +102,7 @@ mod pinger;
 mod resolve;
 mod runtime;
 mod scheduler;
+mod shards;
 mod socket;
 mod stats;
 mod traceroute;

@@ -15,6 +15,9 @@ use crate::socket::core::check_source;
 use crate::socket::dont_fragment::DontFragment;
 use crate::socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size};
 
+/// Sockets per family a sweep may spread over ([`MultipingOptions::sockets`]).
+pub(crate) const MAX_SOCKETS: usize = 64;
+
 /// What every call shares: the requests sent to each host and the socket they leave
 /// from. [`PingOptions`], [`MultipingOptions`] and [`TracerouteOptions`] each hold one, as
 /// their `probe` field, with setters of the same names.
@@ -283,6 +286,15 @@ pub struct MultipingOptions {
     /// At most this many requests per second for the whole call (default: no limit), for
     /// networks that must not see bursts.
     pub rate_limit: Option<u32>,
+    /// Sockets per family the sweep spreads over (default 1, at most 64): each with its
+    /// own reader, and its share of the targets and of `concurrent_tasks` probed by a
+    /// task of its own, so that a sweep can use several cores where one socket's
+    /// send path is the limit. Datagram sockets (`privileged = false`) each receive only
+    /// their own replies, and scale with the cores (measured: two on a 2-core machine,
+    /// 1.8 times one's speed in a plain loop). Raw sockets each receive a copy of every
+    /// reply, and gain little. Needs a multi-thread runtime to help; the default of one
+    /// socket is what every other call uses.
+    pub sockets: usize,
 }
 
 impl Default for MultipingOptions {
@@ -302,6 +314,7 @@ impl From<ProbeOptions> for MultipingOptions {
             probe,
             concurrent_tasks: 50,
             rate_limit: None,
+            sockets: 1,
         }
     }
 }
@@ -319,6 +332,12 @@ impl MultipingOptions {
         self
     }
 
+    /// Sets [`MultipingOptions::sockets`].
+    pub fn sockets(mut self, sockets: usize) -> Self {
+        self.sockets = sockets;
+        self
+    }
+
     /// The scheduler's settings, checked.
     pub(crate) fn settings(&self, source: Option<IpAddr>) -> Result<Settings> {
         if self.concurrent_tasks == 0 {
@@ -328,6 +347,12 @@ impl MultipingOptions {
             return Err(Error::invalid(
                 "rate_limit must be at least 1 request per second",
             ));
+        }
+        if !(1..=MAX_SOCKETS).contains(&self.sockets) {
+            return Err(Error::invalid(format!(
+                "sockets must be 1 to {MAX_SOCKETS}, not {}",
+                self.sockets
+            )));
         }
         let pacer = self
             .rate_limit

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use futures::{Stream, StreamExt};
+use tokio::sync::mpsc;
 
 use crate::engine::cache::EngineCache;
 use crate::engine::{DEFAULT_RECV_BUFFER, Engine};
@@ -18,6 +19,7 @@ use crate::options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOpti
 use crate::resolve::{Resolver, async_resolve};
 use crate::runtime;
 use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
+use crate::shards::{Merged, Shared, Tasks};
 use crate::socket::core::{Binding, SocketKind};
 use crate::socket::dont_fragment::DontFragment;
 use crate::watch::{Watch, WatchHandle, WatchOptions};
@@ -70,6 +72,13 @@ struct PingerInner {
     own_engines: Arc<CallEngines>,
 }
 
+/// What makes each shard's jobs (one call per target: boxed, so that the shards have a
+/// type that can be named).
+type EchoJobs = Box<dyn FnMut(usize, IpAddr) -> EchoJob + Send>;
+
+/// The scheduler of one shard of a sweep over several sockets.
+type EchoShard<I> = Scheduler<Shared<I>, EchoJob, EchoJobs>;
+
 /// The engines of one call: a pinger's, for one socket kind and source address.
 #[derive(Debug)]
 struct CallEngines {
@@ -77,6 +86,8 @@ struct CallEngines {
     privileged: bool,
     source: Option<IpAddr>,
     dont_fragment: DontFragment,
+    /// Which of a sweep's sockets; 0 for every other call.
+    shard: u16,
 }
 
 impl Engines for CallEngines {
@@ -90,7 +101,8 @@ impl Engines for CallEngines {
             IpAddr::V6(v6) if v6.is_unicast_link_local() => (source, scope_id),
             _ => (source, 0),
         });
-        self.cache.engine(kind, source, self.dont_fragment)
+        self.cache
+            .engine(kind, source, self.dont_fragment, self.shard)
     }
 }
 
@@ -137,6 +149,16 @@ impl Pinger {
 
     /// The engines a call with `options` uses, and the address it sends from.
     fn engines(&self, options: &ProbeOptions) -> (Arc<dyn Engines>, Option<IpAddr>) {
+        self.shard_engines(options, 0)
+    }
+
+    /// The engines of the `shard`-th socket of a sweep with `options` (0: the call's
+    /// only one), and the address it sends from.
+    fn shard_engines(
+        &self,
+        options: &ProbeOptions,
+        shard: u16,
+    ) -> (Arc<dyn Engines>, Option<IpAddr>) {
         let inner = &self.inner;
         let source = options.source.or(inner.source);
         let privileged = inner.privileged && options.privileged;
@@ -144,6 +166,7 @@ impl Pinger {
         if source == inner.source
             && privileged == inner.privileged
             && dont_fragment == DontFragment::System
+            && shard == 0
         {
             return (Arc::clone(&inner.own_engines) as Arc<dyn Engines>, source);
         }
@@ -152,6 +175,7 @@ impl Pinger {
             privileged,
             source,
             dont_fragment,
+            shard,
         };
         (Arc::new(engines), source)
     }
@@ -223,6 +247,10 @@ impl Pinger {
         addresses: &[S],
         options: &MultipingOptions,
     ) -> Result<Vec<Host>> {
+        if options.sockets > 1 {
+            let owned: Vec<String> = addresses.iter().map(|a| a.as_ref().to_owned()).collect();
+            return self.multiping_sharded(owned, options).await;
+        }
         let probe = &options.probe;
         let mut scheduler = self.schedule(
             probe,
@@ -259,6 +287,11 @@ impl Pinger {
         I::IntoIter: Send + 'static,
     {
         runtime::current("multiping_stream")?;
+        if options.sockets > 1 {
+            return self
+                .multiping_stream_sharded(targets.into_iter(), options)
+                .map(StreamExt::right_stream);
+        }
         let probe = options.probe.clone();
         let (engines, source) = self.engines(&probe);
         let settings = options.settings(source)?;
@@ -279,7 +312,115 @@ impl Pinger {
             Box::new(targets.into_iter()),
             move |_, _| EchoJob::new(&probe),
         );
-        Ok(scheduler.map(host))
+        Ok(scheduler.map(host).left_stream())
+    }
+
+    /// The schedulers of a sweep over [`MultipingOptions::sockets`] sockets per family,
+    /// sharing `targets` and the hosts in flight; nothing is sent before they are polled.
+    fn shards<I>(
+        &self,
+        targets: I,
+        options: &MultipingOptions,
+    ) -> Result<Vec<EchoShard<I>>>
+    where
+        I: Iterator,
+        I::Item: AsRef<str>,
+    {
+        let count = options.sockets;
+        let (_, source) = self.engines(&options.probe);
+        let mut settings = options.settings(source)?;
+        // The hosts in flight, shared out.
+        settings.concurrency = settings.concurrency.div_ceil(count);
+        let mut shards = Vec::with_capacity(count);
+        for (shard, targets) in Shared::split(targets, count).into_iter().enumerate() {
+            let shard = u16::try_from(shard).unwrap_or(u16::MAX);
+            let (engines, _) = self.shard_engines(&options.probe, shard);
+            let probe = options.probe.clone();
+            let jobs: EchoJobs = Box::new(move |_, _| EchoJob::new(&probe));
+            shards.push(Scheduler::new(
+                engines,
+                self.inner.resolver.clone(),
+                settings.clone(),
+                targets,
+                jobs,
+            ));
+        }
+        Ok(shards)
+    }
+
+    /// [`Pinger::multiping`] over several sockets: each shard in a task of its own.
+    async fn multiping_sharded(
+        &self,
+        addresses: Vec<String>,
+        options: &MultipingOptions,
+    ) -> Result<Vec<Host>> {
+        runtime::current("icmplib's async functions")?;
+        let count = addresses.len();
+        let tasks = Tasks(
+            self.shards(addresses.into_iter(), options)?
+                .into_iter()
+                .map(|mut shard| {
+                    tokio::spawn(async move {
+                        let mut hosts = Vec::new();
+                        while let Some(finished) = shard.next().await {
+                            if let Err(failed) = &finished.result
+                                && failed.error.fails_the_call()
+                            {
+                                return Err(failed.error.clone());
+                            }
+                            hosts.push((finished.target.index, host(finished)));
+                        }
+                        Ok(hosts)
+                    })
+                })
+                .collect(),
+        );
+        let mut hosts = Vec::with_capacity(count);
+        for shard in tasks.join().await {
+            hosts.extend(shard?);
+        }
+        hosts.sort_unstable_by_key(|(index, _)| *index);
+        Ok(hosts.into_iter().map(|(_, host)| host).collect())
+    }
+
+    /// [`Pinger::multiping_stream`] over several sockets: each shard in a task of its own,
+    /// the hosts merged as they finish.
+    fn multiping_stream_sharded<I>(
+        &self,
+        targets: I,
+        options: &MultipingOptions,
+    ) -> Result<Merged<Host>>
+    where
+        I: Iterator + Send + 'static,
+        I::Item: AsRef<str> + Send + 'static,
+    {
+        // Open the first socket now, so that a permission problem is the call's error.
+        let (engines, source) = self.engines(&options.probe);
+        let settings = options.settings(source)?;
+        if let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
+            && error.fails_the_call()
+        {
+            return Err(error);
+        }
+        let (sender, receiver) = mpsc::channel(crate::scheduler::PER_TURN);
+        let tasks = self
+            .shards(targets, options)?
+            .into_iter()
+            .map(|mut shard| {
+                let sender = sender.clone();
+                tokio::spawn(async move {
+                    while let Some(finished) = shard.next().await {
+                        if sender.send(host(finished)).await.is_err() {
+                            return;
+                        }
+                    }
+                })
+            })
+            .collect();
+        Ok(Merged {
+            receiver,
+            _tasks: Tasks(tasks),
+        })
     }
 
     /// Watches `targets` (addresses or names) without end: each is probed every
@@ -482,6 +623,7 @@ impl PingerBuilder {
             privileged: self.privileged,
             source: self.source,
             dont_fragment: DontFragment::System,
+            shard: 0,
         });
         Pinger {
             inner: Arc::new(PingerInner {

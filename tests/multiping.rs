@@ -523,3 +523,57 @@ fn more_than_65_536_requests_to_one_address_all_leave() {
     );
     assert!(hosts.iter().all(|host| host.packets_sent() == 1));
 }
+
+/// A sweep over several sockets per family: each shard its own socket and task, the
+/// targets shared out, the hosts back in input order (or streamed, each once).
+#[test]
+fn a_sweep_over_several_sockets_finds_every_host_once() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("mpsock");
+    netns.allow_unprivileged_ping();
+    netns.block_on_multi(|| async {
+        let targets = loopback_block(4094);
+        for privileged in [true, false] {
+            let pinger = Pinger::builder().privileged(privileged).build();
+            let options = sweep_options(1000).sockets(3).privileged(privileged);
+            let hosts = pinger.multiping(&targets, &options).await.unwrap();
+            assert_eq!(hosts.len(), targets.len());
+            for (host, target) in hosts.iter().zip(&targets) {
+                assert_eq!(host.address(), target, "input order");
+                assert!(host.is_alive(), "{host} privileged={privileged}");
+            }
+            let mut stream = std::pin::pin!(
+                pinger
+                    .multiping_stream(loopback_block(4094), &options)
+                    .unwrap()
+            );
+            let mut seen = std::collections::HashSet::new();
+            while let Some(host) = stream.next().await {
+                assert!(host.is_alive(), "{host}");
+                assert!(seen.insert(host.address().to_string()), "{host} twice");
+            }
+            assert_eq!(seen.len(), 4094);
+            // The shards' sockets close with their sweep; nothing stays in flight.
+            assert_eq!(pinger.requests_in_flight(), 0);
+        }
+        // Dropping the stream midway stops its shards.
+        let pinger = Pinger::new();
+        let options = sweep_options(100).sockets(2).timeout(Duration::from_secs(5));
+        let mut stream = pinger
+            .multiping_stream(loopback_block(4094), &options)
+            .unwrap();
+        assert!(stream.next().await.is_some());
+        drop(stream);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(pinger.requests_in_flight(), 0);
+        for sockets in [0, 65] {
+            let error = async_multiping(&["127.0.0.1"], &sweep_options(1).sockets(sockets)).await;
+            assert!(
+                matches!(error, Err(Error::InvalidOption { ref reason }) if reason.contains("sockets")),
+                "{error:?}"
+            );
+        }
+    });
+}

@@ -22,7 +22,8 @@ use crate::socket::async_socket::AsyncIcmpSocket;
 use crate::socket::core::{Binding, SocketKind, check_source};
 use crate::socket::dont_fragment::DontFragment;
 
-/// Engines kept open while idle: both families, raw and datagram, on one runtime.
+/// Engines kept open while idle: both families, raw and datagram, on one runtime. A
+/// sweep's extra sockets (shards above 0) are never kept: they close with their sweep.
 const KEPT: usize = 4;
 
 /// Which engine: the runtime it runs on, and how its socket is opened.
@@ -34,6 +35,9 @@ struct EngineKey {
     source: Option<(IpAddr, u32)>,
     /// A socket per setting: IPv4 has no per-packet form of it.
     dont_fragment: DontFragment,
+    /// Which of a sweep's sockets (see `MultipingOptions::sockets`); 0 for every other
+    /// call.
+    shard: u16,
 }
 
 /// The engines of one owner.
@@ -91,8 +95,8 @@ impl EngineCache {
     }
 
     /// The current runtime's engine for sockets of `kind` sending from `source` (with the
-    /// interface of a link-local address) with `dont_fragment`, opened now if there is
-    /// none (or it failed).
+    /// interface of a link-local address) with `dont_fragment`, the `shard`-th of its kind
+    /// (a sweep over several sockets), opened now if there is none (or it failed).
     ///
     /// # Errors
     /// [`Error::Runtime`] outside a tokio runtime; [`Error::InvalidOption`] for a source
@@ -102,6 +106,7 @@ impl EngineCache {
         kind: SocketKind,
         source: Option<(IpAddr, u32)>,
         dont_fragment: DontFragment,
+        shard: u16,
     ) -> Result<Engine> {
         let runtime = runtime::current("icmplib's async functions")?;
         if let Some((source, _)) = source {
@@ -112,6 +117,7 @@ impl EngineCache {
             kind,
             source,
             dont_fragment,
+            shard,
         };
         let mut state = lock(&self.state);
         // An engine closed while another call held the cache (its own prune was skipped)
@@ -132,7 +138,9 @@ impl EngineCache {
                 engine
             }
         };
-        state.keep(&engine);
+        if shard == 0 {
+            state.keep(&engine);
+        }
         Ok(engine)
     }
 

@@ -82,7 +82,7 @@ pub(crate) trait Engines: Send + Sync {
 }
 
 /// What each probe looks like, and the rules of the whole call.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Settings {
     /// How long each probe waits for its answer, from the moment it left.
     pub timeout: Duration,
