@@ -317,11 +317,7 @@ impl Pinger {
 
     /// The schedulers of a sweep over [`MultipingOptions::sockets`] sockets per family,
     /// sharing `targets` and the hosts in flight; nothing is sent before they are polled.
-    fn shards<I>(
-        &self,
-        targets: I,
-        options: &MultipingOptions,
-    ) -> Result<Vec<EchoShard<I>>>
+    fn shards<I>(&self, targets: I, options: &MultipingOptions) -> Result<Vec<EchoShard<I>>>
     where
         I: Iterator,
         I::Item: AsRef<str>,
