@@ -6,7 +6,6 @@ use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
 
 use futures::{Stream, StreamExt};
-use tokio::sync::mpsc;
 
 use crate::engine::cache::EngineCache;
 use crate::engine::{DEFAULT_RECV_BUFFER, Engine};
@@ -19,7 +18,7 @@ use crate::options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOpti
 use crate::resolve::{Resolver, async_resolve};
 use crate::runtime;
 use crate::scheduler::{Engines, Failed, Finished, Scheduler, Settings};
-use crate::shards::{Merged, Shared, Tasks};
+use crate::shards::{Indexed, Merged, Shared, Tasks, shares};
 use crate::socket::core::{Binding, SocketKind};
 use crate::socket::dont_fragment::DontFragment;
 use crate::watch::{Watch, WatchHandle, WatchOptions};
@@ -197,7 +196,14 @@ impl Pinger {
         runtime::current("icmplib's async functions")?;
         let (engines, source) = self.engines(options);
         let settings = settings(source)?;
-        // Windows' ICMP API chooses the identifier of every request itself.
+        self.check_id(&settings, options)?;
+        let resolver = self.inner.resolver.clone();
+        Ok(Scheduler::new(engines, resolver, settings, targets, jobs))
+    }
+
+    /// Refuses a chosen identifier where the system chooses it: Windows' ICMP API, for
+    /// unprivileged requests.
+    fn check_id(&self, settings: &Settings, options: &ProbeOptions) -> Result<()> {
         if cfg!(windows) && settings.id.is_some() && !(self.inner.privileged && options.privileged)
         {
             return Err(Error::invalid(
@@ -205,8 +211,7 @@ impl Pinger {
                  leave id unset, or use privileged = true (Administrator)",
             ));
         }
-        let resolver = self.inner.resolver.clone();
-        Ok(Scheduler::new(engines, resolver, settings, targets, jobs))
+        Ok(())
     }
 
     /// Pings `address`, as [`async_ping`](crate::async_ping) does, on this pinger's
@@ -247,7 +252,7 @@ impl Pinger {
         addresses: &[S],
         options: &MultipingOptions,
     ) -> Result<Vec<Host>> {
-        if options.sockets > 1 {
+        if self.socket_count(options) > 1 {
             let owned: Vec<String> = addresses.iter().map(|a| a.as_ref().to_owned()).collect();
             return self.multiping_sharded(owned, options).await;
         }
@@ -287,7 +292,7 @@ impl Pinger {
         I::IntoIter: Send + 'static,
     {
         runtime::current("multiping_stream")?;
-        if options.sockets > 1 {
+        if self.socket_count(options) > 1 {
             return self
                 .multiping_stream_sharded(targets.into_iter(), options)
                 .map(StreamExt::right_stream);
@@ -315,31 +320,42 @@ impl Pinger {
         Ok(scheduler.map(host).left_stream())
     }
 
-    /// The schedulers of a sweep over [`MultipingOptions::sockets`] sockets per family,
-    /// sharing `targets` and the hosts in flight; nothing is sent before they are polled.
+    /// The sockets per family a sweep with `options` spreads over: its
+    /// [`MultipingOptions::sockets`] for datagram sockets; one for raw sockets, each of
+    /// which would receive a copy of every reply.
+    fn socket_count(&self, options: &MultipingOptions) -> usize {
+        if self.inner.privileged && options.probe.privileged {
+            1
+        } else {
+            options.sockets
+        }
+    }
+
+    /// The schedulers of a sweep over several sockets per family, sharing `targets` and
+    /// the hosts in flight; nothing is sent before they are polled.
     fn shards<I>(&self, targets: I, options: &MultipingOptions) -> Result<Vec<EchoShard<I>>>
     where
         I: Iterator,
         I::Item: AsRef<str>,
     {
-        let count = options.sockets;
+        runtime::current("icmplib's async functions")?;
         let (_, source) = self.engines(&options.probe);
-        let mut settings = options.settings(source)?;
-        // The hosts in flight, shared out.
-        settings.concurrency = settings.concurrency.div_ceil(count);
-        let mut shards = Vec::with_capacity(count);
-        for (shard, targets) in Shared::split(targets, count).into_iter().enumerate() {
+        let settings = options.settings(source)?;
+        self.check_id(&settings, &options.probe)?;
+        let shares = shares(settings.concurrency, self.socket_count(options));
+        let mut shards = Vec::with_capacity(shares.len());
+        let targets = Shared::split(targets, shares.len());
+        for (shard, (targets, concurrency)) in targets.into_iter().zip(shares).enumerate() {
             let shard = u16::try_from(shard).unwrap_or(u16::MAX);
             let (engines, _) = self.shard_engines(&options.probe, shard);
             let probe = options.probe.clone();
             let jobs: EchoJobs = Box::new(move |_, _| EchoJob::new(&probe));
-            shards.push(Scheduler::new(
-                engines,
-                self.inner.resolver.clone(),
-                settings.clone(),
-                targets,
-                jobs,
-            ));
+            let settings = Settings {
+                concurrency,
+                ..settings.clone()
+            };
+            let resolver = self.inner.resolver.clone();
+            shards.push(Scheduler::new(engines, resolver, settings, targets, jobs));
         }
         Ok(shards)
     }
@@ -350,42 +366,39 @@ impl Pinger {
         addresses: Vec<String>,
         options: &MultipingOptions,
     ) -> Result<Vec<Host>> {
-        runtime::current("icmplib's async functions")?;
         let count = addresses.len();
-        let tasks = Tasks(
-            self.shards(addresses.into_iter(), options)?
-                .into_iter()
-                .map(|mut shard| {
-                    tokio::spawn(async move {
-                        let mut hosts = Vec::new();
-                        while let Some(finished) = shard.next().await {
-                            if let Err(failed) = &finished.result
-                                && failed.error.fails_the_call()
-                            {
-                                return Err(failed.error.clone());
-                            }
-                            hosts.push((finished.target.index, host(finished)));
-                        }
-                        Ok(hosts)
-                    })
-                })
-                .collect(),
+        let shards = self.shards(addresses.into_iter(), options)?;
+        let tasks = Tasks::spawn(
+            &tokio::runtime::Handle::current(),
+            shards,
+            |mut shard| async move {
+                let mut hosts = Vec::new();
+                while let Some(finished) = shard.next().await {
+                    if let Err(failed) = &finished.result
+                        && failed.error.fails_the_call()
+                    {
+                        return Err(failed.error.clone());
+                    }
+                    hosts.push((finished.target.index, host(finished)));
+                }
+                Ok(hosts)
+            },
         );
         let mut hosts = Vec::with_capacity(count);
-        for shard in tasks.join().await {
-            hosts.extend(shard?);
+        for shard in tasks.try_join().await? {
+            hosts.extend(shard);
         }
         hosts.sort_unstable_by_key(|(index, _)| *index);
         Ok(hosts.into_iter().map(|(_, host)| host).collect())
     }
 
-    /// [`Pinger::multiping_stream`] over several sockets: each shard in a task of its own,
-    /// the hosts merged as they finish.
+    /// [`Pinger::multiping_stream`] over several sockets: each shard in a task of its own
+    /// (started on the first poll), the hosts merged as they finish.
     fn multiping_stream_sharded<I>(
         &self,
         targets: I,
         options: &MultipingOptions,
-    ) -> Result<Merged<Host>>
+    ) -> Result<Merged<EchoShard<I>, Host>>
     where
         I: Iterator + Send + 'static,
         I::Item: AsRef<str> + Send + 'static,
@@ -398,25 +411,12 @@ impl Pinger {
         {
             return Err(error);
         }
-        let (sender, receiver) = mpsc::channel(crate::scheduler::PER_TURN);
-        let tasks = self
-            .shards(targets, options)?
-            .into_iter()
-            .map(|mut shard| {
-                let sender = sender.clone();
-                tokio::spawn(async move {
-                    while let Some(finished) = shard.next().await {
-                        if sender.send(host(finished)).await.is_err() {
-                            return;
-                        }
-                    }
-                })
-            })
-            .collect();
-        Ok(Merged {
-            receiver,
-            _tasks: Tasks(tasks),
-        })
+        let shards = self.shards(targets, options)?;
+        Ok(Merged::new(
+            tokio::runtime::Handle::current(),
+            shards,
+            host::<Indexed<I::Item>>,
+        ))
     }
 
     /// Watches `targets` (addresses or names) without end: each is probed every

@@ -1,18 +1,25 @@
 //! A sweep over several sockets ([`MultipingOptions::sockets`](crate::MultipingOptions)):
-//! one scheduler per socket, each in a task of its own, all taking their targets from one
-//! shared iterator, their hosts merged back.
+//! one scheduler per socket, each driven by a task of its own, all taking their targets
+//! from one shared iterator, their hosts merged back.
 //!
 //! The kernel serializes the sends of one socket, not the machine: two datagram sockets on
 //! two threads sweep about twice as fast as one (see `benches/sweep.rs`). What is shared
 //! is only the iterator of targets (locked for each target taken) and the rate limit;
 //! each scheduler has its own engine, inbox and timers, so the shards never wait on each
 //! other.
+//!
+//! Cancellation is as immediate as for one scheduler: each shard's scheduler sits in a
+//! slot its task polls under a lock, and the call that owns the tasks takes the schedulers
+//! out of their slots (dropping them, which forgets their probes) when it is dropped,
+//! rather than leaving that to aborted tasks whenever their runtime next runs them.
 
+use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use futures::Stream;
+use futures::{FutureExt, Stream, StreamExt};
+use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -57,48 +64,185 @@ impl<I: Iterator> Iterator for Shared<I> {
     }
 }
 
-/// The shards' tasks, aborted when the call that spawned them is dropped: a sweep
-/// abandoned stops sending.
-#[derive(Debug)]
-pub(crate) struct Tasks<T>(pub Vec<JoinHandle<T>>);
+/// `concurrency` hosts in flight shared out over at most `shards` shards, none empty: the
+/// share of each.
+pub(crate) fn shares(concurrency: usize, shards: usize) -> Vec<usize> {
+    let count = shards.min(concurrency).max(1);
+    (0..count)
+        .map(|shard| concurrency / count + usize::from(shard < concurrency % count))
+        .collect()
+}
 
-impl<T> Drop for Tasks<T> {
+/// Where a shard's stream sits, polled by its task and emptied by its owner.
+type Slot<S> = Arc<Mutex<Option<S>>>;
+
+fn lock<S>(slot: &Slot<S>) -> MutexGuard<'_, Option<S>> {
+    slot.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The next item of the shard in `slot`; the end once its owner took it out.
+fn poll_slot<S: Stream + Unpin>(slot: &Slot<S>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+    match lock(slot).as_mut() {
+        Some(shard) => shard.poll_next_unpin(cx),
+        None => Poll::Ready(None),
+    }
+}
+
+/// The shards' tasks. Dropped, it aborts them and drops their streams at once.
+#[derive(Debug)]
+pub(crate) struct Tasks<S, T> {
+    slots: Vec<Slot<S>>,
+    handles: Vec<JoinHandle<T>>,
+}
+
+impl<S, T> Drop for Tasks<S, T> {
     fn drop(&mut self) {
-        for task in &self.0 {
-            task.abort();
+        for handle in &self.handles {
+            handle.abort();
+        }
+        // A task in the middle of a poll holds its slot: this waits for the end of that
+        // turn (bounded), then the shard's probes are forgotten.
+        for slot in &self.slots {
+            drop(lock(slot).take());
         }
     }
 }
 
-impl<T> Tasks<T> {
-    /// Waits for every task, in turn; a task that panicked panics here.
-    pub(crate) async fn join(mut self) -> Vec<T> {
-        let mut outputs = Vec::with_capacity(self.0.len());
-        for task in &mut self.0 {
-            match task.await {
-                Ok(output) => outputs.push(output),
+impl<S, V> Tasks<S, crate::Result<V>> {
+    /// What every task came to, or the first error (the other tasks are then stopped as
+    /// `self` is dropped). A task that panicked panics here; one cancelled (its runtime
+    /// shutting down) is [`Error::SocketUnavailable`](crate::Error::SocketUnavailable).
+    pub(crate) async fn try_join(mut self) -> crate::Result<Vec<V>> {
+        futures::future::try_join_all(self.handles.iter_mut().map(|handle| {
+            handle.map(|joined| match joined {
+                Ok(output) => output,
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                // Aborted: only when the runtime shuts down, which ends this call too.
-                Err(_) => {}
+                Err(_) => Err(crate::Error::SocketUnavailable),
+            })
+        }))
+        .await
+    }
+}
+
+impl<S, T> Tasks<S, T>
+where
+    S: Stream + Unpin + Send + 'static,
+    T: Send + 'static,
+{
+    /// Spawns on `runtime` a task per shard, each running what `run` makes of a stream
+    /// of its shard's items.
+    pub(crate) fn spawn<F, Fut>(runtime: &Handle, shards: Vec<S>, run: F) -> Tasks<S, T>
+    where
+        F: Fn(ShardStream<S>) -> Fut,
+        Fut: Future<Output = T> + Send + 'static,
+    {
+        let slots: Vec<Slot<S>> = shards
+            .into_iter()
+            .map(|shard| Arc::new(Mutex::new(Some(shard))))
+            .collect();
+        let handles = slots
+            .iter()
+            .map(|slot| {
+                runtime.spawn(run(ShardStream {
+                    slot: Arc::clone(slot),
+                }))
+            })
+            .collect();
+        Tasks { slots, handles }
+    }
+
+    /// Re-raises the panic of a task that panicked, if one did and has ended.
+    fn raise_panics(&mut self) {
+        for handle in &mut self.handles {
+            if handle.is_finished()
+                && let Some(Err(error)) = handle.now_or_never()
+                && error.is_panic()
+            {
+                std::panic::resume_unwind(error.into_panic());
             }
         }
-        outputs
     }
 }
 
-/// The hosts of the shards, as they finish, from a channel their tasks send to.
+/// A shard's stream, as its task sees it.
 #[derive(Debug)]
-pub(crate) struct Merged<T> {
-    pub receiver: mpsc::Receiver<T>,
-    /// Held for their abort when the stream is dropped.
-    pub _tasks: Tasks<()>,
+pub(crate) struct ShardStream<S> {
+    slot: Slot<S>,
 }
 
-impl<T> Stream for Merged<T> {
+impl<S: Stream + Unpin> Stream for ShardStream<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        poll_slot(&self.slot, cx)
+    }
+}
+
+/// The shards' items, mapped by `map`, as they come, through a channel their tasks send
+/// to. Nothing is sent before the first poll: the tasks start then.
+pub(crate) struct Merged<S: Stream, T> {
+    runtime: Handle,
+    /// The shards, until the first poll.
+    shards: Vec<S>,
+    map: fn(S::Item) -> T,
+    receiver: Option<mpsc::Receiver<T>>,
+    tasks: Option<Tasks<S, ()>>,
+}
+
+impl<S: Stream, T> Merged<S, T> {
+    /// The merge of `shards`, whose tasks will run on `runtime`.
+    pub(crate) fn new(runtime: Handle, shards: Vec<S>, map: fn(S::Item) -> T) -> Merged<S, T> {
+        Merged {
+            runtime,
+            shards,
+            map,
+            receiver: None,
+            tasks: None,
+        }
+    }
+}
+
+impl<S: Stream, T> Unpin for Merged<S, T> {}
+
+impl<S, T> Stream for Merged<S, T>
+where
+    S: Stream + Unpin + Send + 'static,
+    S::Item: Send,
+    T: Send + 'static,
+{
     type Item = T;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.get_mut().receiver.poll_recv(cx)
+        let this = self.get_mut();
+        if this.tasks.is_none() {
+            let (sender, receiver) = mpsc::channel(crate::scheduler::PER_TURN);
+            let map = this.map;
+            let shards = std::mem::take(&mut this.shards);
+            this.tasks = Some(Tasks::spawn(&this.runtime, shards, |mut shard| {
+                let sender = sender.clone();
+                async move {
+                    while let Some(item) = shard.next().await {
+                        if sender.send(map(item)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+            }));
+            this.receiver = Some(receiver);
+        }
+        let Some(receiver) = this.receiver.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match receiver.poll_recv(cx) {
+            Poll::Ready(None) => {
+                // Every shard ended: one that panicked does not end quietly.
+                if let Some(tasks) = this.tasks.as_mut() {
+                    tasks.raise_panics();
+                }
+                Poll::Ready(None)
+            }
+            other => other,
+        }
     }
 }
 
@@ -116,5 +260,47 @@ mod tests {
         }
         assert_eq!(taken, [(0, "a"), (1, "b"), (2, "c"), (3, "d"), (4, "e")]);
         assert!(shards[0].next().is_none() && shards[1].next().is_none());
+    }
+
+    #[test]
+    fn the_hosts_in_flight_are_shared_out_exactly() {
+        assert_eq!(shares(10, 4), [3, 3, 2, 2]);
+        assert_eq!(shares(1, 4), [1]);
+        assert_eq!(shares(1000, 2), [500, 500]);
+        for (concurrency, sockets) in [(7, 3), (64, 64), (3, 64), (65_534, 5)] {
+            let shares = shares(concurrency, sockets);
+            assert_eq!(shares.iter().sum::<usize>(), concurrency);
+            assert!(shares.iter().all(|&share| share >= 1));
+            assert!(shares.len() <= sockets);
+        }
+    }
+
+    #[tokio::test]
+    async fn dropping_the_tasks_drops_their_streams_at_once() {
+        struct Flag(Arc<std::sync::atomic::AtomicBool>);
+        impl Drop for Flag {
+            fn drop(&mut self) {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = Flag(Arc::clone(&dropped));
+        // A shard that never ends, holding the flag.
+        let shard = futures::stream::pending::<()>().map(move |item| {
+            let _ = &flag;
+            item
+        });
+        let tasks = Tasks::spawn(
+            &Handle::current(),
+            vec![Box::pin(shard)],
+            |mut shard| async move {
+                shard.next().await;
+            },
+        );
+        tokio::task::yield_now().await;
+        assert!(!dropped.load(std::sync::atomic::Ordering::SeqCst));
+        drop(tasks);
+        // At once, not when the aborted task is next run.
+        assert!(dropped.load(std::sync::atomic::Ordering::SeqCst));
     }
 }
