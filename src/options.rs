@@ -126,7 +126,7 @@ macro_rules! probe_setters {
             }
 
             /// Sets [`ProbeOptions::family`].
-            pub fn family(mut self, family: $crate::Family) -> Self {
+            pub fn family(mut self, family: $crate::family::Family) -> Self {
                 self$(.$probe)?.family = Some(family);
                 self
             }
@@ -162,7 +162,7 @@ macro_rules! probe_setters {
             }
 
             /// Sets [`ProbeOptions::dont_fragment`].
-            pub fn dont_fragment(mut self, dont_fragment: $crate::DontFragment) -> Self {
+            pub fn dont_fragment(mut self, dont_fragment: $crate::socket::dont_fragment::DontFragment) -> Self {
                 self$(.$probe)?.dont_fragment = dont_fragment;
                 self
             }

@@ -23,6 +23,8 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use crate::error::{Error, Result};
+
 /// A target with its place among all the sweep's targets.
 #[derive(Debug)]
 pub(crate) struct Indexed<T> {
@@ -108,16 +110,16 @@ impl<S, T> Drop for Tasks<S, T> {
     }
 }
 
-impl<S, V> Tasks<S, crate::Result<V>> {
+impl<S, V> Tasks<S, Result<V>> {
     /// What every task came to, or the first error (the other tasks are then stopped as
     /// `self` is dropped). A task that panicked panics here; one cancelled (its runtime
-    /// shutting down) is [`Error::SocketUnavailable`](crate::Error::SocketUnavailable).
-    pub(crate) async fn try_join(mut self) -> crate::Result<Vec<V>> {
+    /// shutting down) is [`Error::SocketUnavailable`].
+    pub(crate) async fn try_join(mut self) -> Result<Vec<V>> {
         futures::future::try_join_all(self.handles.iter_mut().map(|handle| {
             handle.map(|joined| match joined {
                 Ok(output) => output,
                 Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                Err(_) => Err(crate::Error::SocketUnavailable),
+                Err(_) => Err(Error::SocketUnavailable),
             })
         }))
         .await
