@@ -3,9 +3,10 @@
 //!
 //! Any number of tasks send through one [`Engine`]: each request is registered in the
 //! [`PendingTable`](pending::PendingTable) under a key no other request in flight uses,
-//! then sent. The reader task is the only one that reads the transport: it decodes each
-//! datagram and hands the answer to the request's waiter when its peer, identifier,
-//! sequence and payload all match. A request that times out or is abandoned removes its
+//! then sent. The reader task reads the transport, and so does a task that just sent
+//! requests ([`Engine::read_inline`]), one read at a time: each datagram is decoded and
+//! the answer handed to the request's waiter when its peer, identifier, sequence and
+//! payload all match. A request that times out or is abandoned removes its
 //! entry, so late answers are dropped and the table only holds what is in flight.
 //!
 //! Before a request is declared timed out, its answer may still wait in the socket

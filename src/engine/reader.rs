@@ -1,6 +1,8 @@
-//! The reader task: the one reader of an engine's transport. It hands each answer to its
-//! request, records how far it got (see [`Engine::poll_drained`](super::Engine)), and
-//! reads at once when a request whose deadline passed asks it to.
+//! The reader task: the reader of an engine's transport whenever the tasks that send do not
+//! read it themselves ([`Engine::read_inline`](super::Engine::read_inline)). It hands each
+//! answer to its request, records how far it got (see
+//! [`Engine::poll_drained`](super::Engine)), and reads at once when a request whose
+//! deadline passed asks it to.
 
 use std::io;
 use std::sync::Arc;
