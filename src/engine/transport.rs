@@ -177,9 +177,13 @@ impl Transport for SocketTransport {
             Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(TryLockError::WouldBlock) => return Ok(None),
         };
+        // A raw socket's error queue holds nothing that answers a request (the socket sees
+        // the ICMP errors themselves), and a pending error still shows in a normal read:
+        // no need to look there first, a system call per read. A datagram socket's errors
+        // come only from there.
         let readiness = Readiness {
             readable: true,
-            error: true,
+            error: !self.socket.is_privileged(),
         };
         self.socket
             .drain(&mut batch, readiness, max, on_reply)
