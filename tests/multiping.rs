@@ -524,6 +524,15 @@ fn more_than_65_536_requests_to_one_address_all_leave() {
     assert!(hosts.iter().all(|host| host.packets_sent() == 1));
 }
 
+/// The IPv4 ping (datagram ICMP) sockets open in the calling thread's namespace.
+fn ping_sockets() -> usize {
+    std::fs::read_to_string("/proc/thread-self/net/icmp")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .count()
+}
+
 /// A sweep over several sockets per family: each shard its own socket and task, the
 /// targets shared out, the hosts back in input order (or streamed, each once). Datagram
 /// sockets; raw sockets use one, whatever the option says.
@@ -554,6 +563,10 @@ fn a_sweep_over_several_sockets_finds_every_host_once() {
             while let Some(host) = stream.next().await {
                 assert!(host.is_alive(), "{host}");
                 assert!(seen.insert(host.address().to_string()), "{host} twice");
+                if seen.len() == 2_000 && !privileged {
+                    // Halfway, every shard has its own ping socket open.
+                    assert!(ping_sockets() >= 3, "{} ping sockets", ping_sockets());
+                }
             }
             assert_eq!(seen.len(), 4094);
             // The shards' sockets close with their sweep; nothing stays in flight.

@@ -286,20 +286,20 @@ impl Pinger {
         I::IntoIter: Send + 'static,
     {
         runtime::current("multiping_stream")?;
-        if self.socket_count(options) > 1 {
-            return self
-                .multiping_stream_sharded(targets.into_iter(), options)
-                .map(StreamExt::right_stream);
-        }
         let probe = options.probe.clone();
         let (engines, source) = self.engines(&probe);
         let settings = options.settings(source)?;
-        // Open the socket of the likely family now, so that a permission problem is the
-        // call's error rather than every host's.
+        // Open the socket of the likely family now (a sharded sweep's first), so that a
+        // permission problem is the call's error rather than every host's.
         if let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
             && error.fails_the_call()
         {
             return Err(error);
+        }
+        if self.socket_count(options) > 1 {
+            return self
+                .multiping_stream_sharded(targets.into_iter(), options)
+                .map(StreamExt::right_stream);
         }
         let resolver = self.inner.resolver.clone();
         let scheduler = Scheduler::new(

@@ -8,7 +8,6 @@ use futures::StreamExt;
 
 use super::{Pinger, host};
 use crate::error::Result;
-use crate::family::Family;
 use crate::host::Host;
 use crate::jobs::EchoJob;
 use crate::options::MultipingOptions;
@@ -107,14 +106,6 @@ impl Pinger {
         I: Iterator + Send + 'static,
         I::Item: AsRef<str> + Send + 'static,
     {
-        // Open the first socket now, so that a permission problem is the call's error.
-        let (engines, source) = self.engines(&options.probe);
-        let settings = options.settings(source)?;
-        if let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
-            && error.fails_the_call()
-        {
-            return Err(error);
-        }
         let shards = self.shards(targets, options)?;
         Ok(Merged::new(
             tokio::runtime::Handle::current(),
