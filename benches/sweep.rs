@@ -91,7 +91,7 @@ const WIDE_HOSTS: u32 = 262_142;
 /// raw socket is the kernel's limit the sweeps are measured against. Every raw
 /// socket receives a copy of every reply (it keeps those with its identifier); a datagram
 /// socket only its own. Returns (seconds, replies).
-fn socket_loops(datagram: bool, sockets: u32, hosts: u32) -> (f64, usize) {
+fn socket_loops(datagram: bool, filtered: bool, sockets: u32, hosts: u32) -> (f64, usize) {
     let started = Instant::now();
     let threads: Vec<_> = (0..sockets)
         .map(|index| {
@@ -102,6 +102,9 @@ fn socket_loops(datagram: bool, sockets: u32, hosts: u32) -> (f64, usize) {
                 socket.set_nonblocking(true).unwrap();
                 let _ = socket.set_recv_buffer_size(16 << 20);
                 let id = 0x5e00 + index as u16;
+                if filtered {
+                    socket.attach_filter(&id_filter(id)).expect("filter");
+                }
                 // A raw socket reads the IPv4 header first; a datagram socket does not.
                 let offset = if datagram { 0 } else { 20 };
                 let (mut message, mut buf, mut replies) = (Vec::with_capacity(64), [0u8; 2048], 0);
@@ -148,6 +151,22 @@ fn socket_loops(datagram: bool, sockets: u32, hosts: u32) -> (f64, usize) {
     (started.elapsed().as_secs_f64(), replies)
 }
 
+/// A classic BPF program for a raw IPv4 socket that drops the echo replies whose
+/// identifier is not `id` (as icmplib's raw sockets of a sweep over several do):
+/// `ldxb 4*([0]&0xf); ldb [x+0]; jeq #0, next, keep; ldh [x+4]; jeq #id, keep, drop`.
+fn id_filter(id: u16) -> [socket2::SockFilter; 7] {
+    use socket2::SockFilter as F;
+    [
+        F::new(0xb1, 0, 0, 0),
+        F::new(0x50, 0, 0, 0),
+        F::new(0x15, 0, 3, 0),
+        F::new(0x48, 0, 0, 4),
+        F::new(0x15, 1, 0, u32::from(id)),
+        F::new(0x06, 0, 0, 0),
+        F::new(0x06, 0, 0, u32::MAX),
+    ]
+}
+
 /// One sweep in a child process (so that its peak memory and CPU time are its own), with
 /// the library on a runtime of `flavor` (`current`, `multi`, or `spawned`: multi-thread,
 /// the sweep in a spawned task), or the reference loop.
@@ -179,13 +198,15 @@ fn report(seconds: f64, dead: u64) {
 /// runtime of `flavor` and prints "seconds dead peak_mib cpu_seconds".
 fn child(flavor: &str, hosts: u32, in_flight: usize) {
     if flavor == "reference" {
-        let (seconds, replies) = socket_loops(false, 1, hosts);
+        let (seconds, replies) = socket_loops(false, false, 1, hosts);
         report(seconds, (hosts as usize - replies) as u64);
         return;
     }
-    // "raw-loops" / "datagram-loops": `in_flight` is the number of sockets.
+    // "raw-loops" / "raw-filtered-loops" / "datagram-loops": `in_flight` is the number
+    // of sockets.
     if let Some(kind) = flavor.strip_suffix("-loops") {
-        let (seconds, replies) = socket_loops(kind == "datagram", in_flight as u32, hosts);
+        let (datagram, filtered) = (kind == "datagram", kind == "raw-filtered");
+        let (seconds, replies) = socket_loops(datagram, filtered, in_flight as u32, hosts);
         report(seconds, (hosts as usize - replies) as u64);
         return;
     }
@@ -390,16 +411,17 @@ fn main() {
         "beyond one socket, 127.1.0.0/14 ({WIDE_HOSTS} hosts; icmplib at 1,000 in flight on a multi-thread runtime), median of {rounds}:"
     );
     for kind in ["raw", "datagram"] {
-        // The plain loops with one and two sockets, then icmplib with one and (datagram
-        // sockets only: a raw sweep uses one) two.
+        // The plain loops with one and two sockets (raw ones also with the identifier
+        // filter icmplib's raw sockets have), then icmplib with one and two.
         let mut configurations = vec![
             (format!("{kind}-loops"), 1, "plain loop"),
             (format!("{kind}-loops"), 2, "plain loops"),
-            (format!("sockets-{kind}-1"), 1, "icmplib"),
         ];
-        if kind == "datagram" {
-            configurations.push((format!("sockets-{kind}-2"), 2, "icmplib"));
+        if kind == "raw" {
+            configurations.push(("raw-filtered-loops".into(), 2, "filtered"));
         }
+        configurations.push((format!("sockets-{kind}-1"), 1, "icmplib"));
+        configurations.push((format!("sockets-{kind}-2"), 2, "icmplib"));
         let mut runs = vec![Vec::new(); configurations.len()];
         for _ in 0..rounds {
             for (slot, (flavor, sockets, _)) in configurations.iter().enumerate() {

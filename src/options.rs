@@ -286,13 +286,17 @@ pub struct MultipingOptions {
     /// At most this many requests per second for the whole call (default: no limit), for
     /// networks that must not see bursts.
     pub rate_limit: Option<u32>,
-    /// Datagram sockets per family the sweep spreads over (default 1, at most 64): each
-    /// with its own reader, and its share of the targets and of `concurrent_tasks` probed
-    /// by a task of its own, so that a sweep can use several cores where one socket's send
-    /// path is the limit (measured: two on a 2-core machine sweep 1.35 times as fast as
-    /// one). Needs a multi-thread runtime to help. Raw sockets (`privileged = true`) use
-    /// one socket whatever this says: each raw socket receives a copy of every reply, so
-    /// several would each read (and buffer) all of them.
+    /// Sockets per family the sweep spreads over (default 1, at most 64): each with its
+    /// own reader, and its share of the targets and of `concurrent_tasks` probed by a task
+    /// of its own, so that a sweep can use several cores where one socket's send path is
+    /// the limit (measured: two datagram sockets on a 2-core machine sweep 1.35 times as
+    /// fast as one). Needs a multi-thread runtime to help.
+    ///
+    /// Raw sockets (`privileged = true`) spread only on Linux, where each of a pinger's raw
+    /// sockets has an in-kernel filter on its echo identifier: every raw socket receives a
+    /// copy of every reply, and the filter drops the others' before they are queued.
+    /// Elsewhere, and with a chosen [`ProbeOptions::id`] (which every socket would share),
+    /// a raw sweep uses one socket whatever this says.
     pub sockets: usize,
 }
 

@@ -199,6 +199,9 @@ struct State {
     reader_only: bool,
     /// Datagrams read inline ([`Transport::read_now`]).
     read_inline: usize,
+    /// The in-kernel identifier filter of a raw socket ([`Transport::keep_ids`]): the
+    /// echo replies with other identifiers never arrive.
+    kept_ids: Option<Vec<u16>>,
 }
 
 impl FakeTransport {
@@ -304,6 +307,10 @@ impl FakeTransport {
     }
 
     /// Datagrams read inline so far, by the tasks that sent requests.
+    pub(crate) fn kept_ids(&self) -> Option<Vec<u16>> {
+        self.state().kept_ids.clone()
+    }
+
     pub(crate) fn read_inline(&self) -> usize {
         self.state().read_inline
     }
@@ -433,6 +440,13 @@ impl FakeTransport {
 fn arrive(inner: &Inner, answer: Answer) {
     let reader = {
         let mut state = inner.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(ids) = &state.kept_ids
+            && answer.bytes.first() == Some(&v6::ECHO_REPLY)
+            && let Some(&[high, low]) = answer.bytes.get(4..6)
+            && !ids.contains(&u16::from_be_bytes([high, low]))
+        {
+            return;
+        }
         state.queue.push_back(Arrival {
             bytes: answer.bytes,
             from: answer.from,
@@ -457,6 +471,14 @@ impl Transport for FakeTransport {
 
     fn keeps_id(&self) -> bool {
         self.inner.kind.privileged
+    }
+
+    fn keep_ids(&self, ids: Option<&[u16]>) -> io::Result<()> {
+        if !self.inner.kind.privileged {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        self.state().kept_ids = ids.map(<[u16]>::to_vec);
+        Ok(())
     }
 
     fn try_send(

@@ -30,6 +30,7 @@ pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 
+use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -45,6 +46,7 @@ use crate::packet::Kind;
 use crate::socket::async_socket::Drained;
 use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
+use crate::socket::sys::MAX_FILTER_IDS;
 use answered::Answered;
 use inbox::Waiter;
 pub(crate) use inbox::{Inbox, Token};
@@ -110,6 +112,11 @@ pub(crate) struct Core {
     /// More identifiers, taken (raw sockets) when 65,536 requests to one peer are in
     /// flight under the others: each one gives room for 65,536 more.
     extra_ids: Mutex<Vec<u16>>,
+    /// The identifiers whose echo replies the raw socket's in-kernel filter keeps (see
+    /// [`Transport::keep_ids`]): the own one, then the extra and the chosen ones. `None`
+    /// when the socket keeps every reply (datagram sockets, systems without the filter,
+    /// more identifiers than a filter holds).
+    kept_ids: Mutex<Option<Vec<u16>>>,
     /// The receive buffer size asked for so far.
     recv_buffer: AtomicUsize,
     progress: Progress,
@@ -310,10 +317,36 @@ impl Core {
         }
         if extra.len() + 1 < MAX_IDS {
             let id = next_engine_id();
-            extra.push(id);
-            return id;
+            if self.keep_id(id).is_ok() {
+                extra.push(id);
+                return id;
+            }
         }
         self.id
+    }
+
+    /// Makes sure the socket's filter keeps the replies with `id` (a raw socket's),
+    /// before a request leaves with it: added to the filter, or, past the identifiers a
+    /// filter holds or when that fails, the filter is removed and every reply kept.
+    ///
+    /// # Errors
+    /// When even the removal fails: a request with `id` would not see its answer.
+    fn keep_id(&self, id: u16) -> io::Result<()> {
+        let mut kept = lock(&self.kept_ids);
+        let Some(ids) = kept.as_mut() else {
+            return Ok(());
+        };
+        if ids.contains(&id) {
+            return Ok(());
+        }
+        ids.push(id);
+        if ids.len() <= MAX_FILTER_IDS && self.transport.keep_ids(Some(ids)).is_ok() {
+            return Ok(());
+        }
+        ids.pop();
+        self.transport.keep_ids(None)?;
+        *kept = None;
+        Ok(())
     }
 }
 
@@ -342,12 +375,19 @@ impl Engine {
         if let Err(error) = transport.set_recv_buffer_size(recv_buffer_size) {
             tracing::debug!(%error, "cannot set the receive buffer size");
         }
+        let id = next_engine_id();
+        // A raw socket keeps only the replies to its own requests (others' are dropped
+        // in the kernel): measured on a sweep over two raw sockets, each would otherwise
+        // read every reply of both.
+        let kept_ids =
+            (transport.keeps_id() && transport.keep_ids(Some(&[id])).is_ok()).then(|| vec![id]);
         let core = Arc::new(Core {
             transport,
             table: Mutex::new(PendingTable::new(rand::random())),
             answered: Mutex::new(Answered::default()),
-            id: next_engine_id(),
+            id,
             extra_ids: Mutex::new(Vec::new()),
+            kept_ids: Mutex::new(kept_ids),
             recv_buffer: AtomicUsize::new(recv_buffer_size),
             progress: Progress::new(),
             closed: AtomicBool::new(false),
@@ -388,6 +428,10 @@ impl Engine {
         let (ticket, id, in_flight) = {
             let mut table = core.table();
             let id = match probe.id {
+                Some(id) if keeps_id => {
+                    core.keep_id(id)?;
+                    id
+                }
                 Some(id) => id,
                 None if keeps_id => core.free_id(&table, probe.destination),
                 None => core.id,

@@ -375,6 +375,10 @@ async fn a_raw_engine_takes_another_identifier_once_a_peer_has_65_536_requests_i
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), 70_000);
+    // The filter keeps both.
+    let mut kept = fake.kept_ids().expect("a filter");
+    kept.sort_unstable();
+    assert_eq!(kept, ids.iter().copied().collect::<Vec<_>>());
     // An identifier the caller chose is kept, and its 65,536 numbers are all there is.
     let mut chosen = probe.clone();
     chosen.id = Some(7);
@@ -428,4 +432,41 @@ async fn the_receive_buffer_grows_with_the_requests_in_flight() {
     let largest = sizes.iter().copied().max().unwrap();
     assert!(largest >= 10_000 * BUFFER_PER_REQUEST, "{sizes:?}");
     assert!(sizes.windows(2).all(|pair| pair[0] < pair[1]), "{sizes:?}");
+}
+
+/// A raw socket's filter keeps the engine's own identifier from the start, and each
+/// identifier a request leaves with before it leaves (chosen or extra): replies to
+/// all of them are answered; past 16 identifiers the filter goes and every reply is
+/// kept. (On the fake, replies with an identifier the filter does not keep never
+/// arrive, as in the kernel.)
+#[tokio::test(start_paused = true)]
+async fn a_raw_engine_filters_replies_to_the_identifiers_it_sends_with() {
+    let fake = FakeTransport::raw_v6();
+    fake.echo(RTT);
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V6, b""), &inbox, 0);
+    let own = fake.sent()[0].request.id();
+    assert_eq!(fake.kept_ids(), Some(vec![own]));
+    assert_eq!(answers(&inbox).await.len(), 1);
+    let mut chosen = probe(HOST_V6, b"");
+    for (token, id) in (1..).zip(own.wrapping_add(100)..own.wrapping_add(115)) {
+        chosen.id = Some(id);
+        launch(&engine, &chosen, &inbox, token);
+        let answered = answers(&inbox).await;
+        assert!(
+            matches!(answered[..], [(t, Ok(_))] if t == token),
+            "{answered:?}"
+        );
+    }
+    assert_eq!(fake.kept_ids().map(|ids| ids.len()), Some(16));
+    // The 17th identifier: no filter, and its reply is still answered.
+    chosen.id = Some(own.wrapping_add(200));
+    launch(&engine, &chosen, &inbox, 99);
+    assert_eq!(fake.kept_ids(), None);
+    assert!(matches!(answers(&inbox).await[..], [(99, Ok(_))]));
+    // A datagram socket has no such filter (the kernel gives it its own replies).
+    let datagram = FakeTransport::datagram_v4();
+    let _engine = datagram.engine();
+    assert_eq!(datagram.kept_ids(), None);
 }

@@ -88,6 +88,17 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     /// # Errors
     /// When the system refuses; the engine goes on with the buffer it has.
     fn set_recv_buffer_size(&self, bytes: usize) -> Result<()>;
+
+    /// Keeps only the echo replies with one of `ids` (1 to 16 identifiers) in the kernel,
+    /// or every reply again for `None`: each raw socket receives a copy of every reply
+    /// the host receives, and this drops the others' before they are queued. Other
+    /// messages (ICMP errors) all pass.
+    ///
+    /// # Errors
+    /// `Unsupported` (the default) where there is no such filter: every reply is read.
+    fn keep_ids(&self, _ids: Option<&[u16]>) -> io::Result<()> {
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }
 
 /// Largest datagram read: an echo reply with the largest payload and an IPv4 header.
@@ -196,5 +207,13 @@ impl Transport for SocketTransport {
 
     fn set_recv_buffer_size(&self, bytes: usize) -> Result<()> {
         self.socket.set_recv_buffer_size(bytes)
+    }
+
+    fn keep_ids(&self, ids: Option<&[u16]>) -> io::Result<()> {
+        if !self.socket.is_privileged() {
+            // A datagram socket only gets its own replies.
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        self.socket.keep_ids(ids)
     }
 }

@@ -24,10 +24,12 @@ type EchoShard<I> = Scheduler<Shared<I>, EchoJob, EchoJobs>;
 
 impl Pinger {
     /// The sockets per family a sweep with `options` spreads over: its
-    /// [`MultipingOptions::sockets`] for datagram sockets; one for raw sockets, each of
-    /// which would receive a copy of every reply.
+    /// [`MultipingOptions::sockets`]; for raw sockets, each of which receives a copy of
+    /// every reply, only where an in-kernel filter on the identifier drops the others'
+    /// (Linux) and the shards have identifiers of their own (none chosen); else one.
     pub(super) fn socket_count(&self, options: &MultipingOptions) -> usize {
-        if self.inner.privileged && options.probe.privileged {
+        let raw = self.inner.privileged && options.probe.privileged;
+        if raw && (!cfg!(target_os = "linux") || options.probe.id.is_some()) {
             1
         } else {
             options.sockets

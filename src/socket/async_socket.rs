@@ -137,6 +137,16 @@ impl AsyncIcmpSocket {
         Ok(self.inner.get_ref().recv_buffer_size()?)
     }
 
+    /// Keeps only the echo replies with one of `ids` (1 to 16) in the kernel, or all of
+    /// them again for `None` (a raw socket on Linux; see `sys::keep_ids`).
+    pub(crate) fn keep_ids(&self, ids: Option<&[u16]>) -> io::Result<()> {
+        let socket = self.inner.get_ref();
+        match ids {
+            Some(ids) => sys::keep_ids(socket, self.kind.family, ids),
+            None => sys::keep_all_ids(socket),
+        }
+    }
+
     /// Sends `request`, waiting for room in the send buffer if needed, and returns when it
     /// was sent, on the monotonic clock.
     ///
