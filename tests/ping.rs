@@ -231,9 +231,10 @@ const CASES: &[Case] = &[
         expect: |host, _| {
             received(3)(host);
             // Two per request, counted while the ping runs: the last request's come after
-            // it is over, and on a loaded machine a later one's too (the simulated host's
-            // timers run late); the first request's come before the second leaves.
-            assert!((1..=6).contains(&host.duplicates()), "{host:?}");
+            // it is over (and are not looked for), and on a loaded machine a later one's
+            // too (the simulated host's timers run late); the first request's come before
+            // the second leaves.
+            assert!((1..=4).contains(&host.duplicates()), "{host:?}");
         },
     },
     Case {

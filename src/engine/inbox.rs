@@ -21,8 +21,9 @@ const MAX_DUPLICATES: usize = 4_096;
 /// Which request an answer is for: chosen by the scheduler, handed back with the answer.
 pub(crate) type Token = u64;
 
-/// What waits for an answer in the pending table.
-pub(crate) type Waiter = (Arc<Inbox>, Token);
+/// What waits for an answer in the pending table: where the answer goes, and whether a
+/// duplicate of it is looked for (see [`Probe::duplicates`](super::Probe::duplicates)).
+pub(crate) type Waiter = (Arc<Inbox>, Token, bool);
 
 /// The answers to a scheduler's requests, in the order they were handed out, and the task
 /// to wake when one arrives.

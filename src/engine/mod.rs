@@ -84,6 +84,10 @@ pub(crate) struct Probe {
     pub traffic_class: u8,
     /// How long an answer is wanted after the probe left.
     pub timeout: Duration,
+    /// Whether a second reply to the probe is handed over as a duplicate; when not (the
+    /// last probe of a target), the engine remembers nothing of its answer, and a second
+    /// reply is dropped as one for nobody.
+    pub duplicates: bool,
 }
 
 /// A handle on an engine; cheap to clone. The reader task stops when the last handle is
@@ -234,11 +238,11 @@ impl Core {
             .then(|| received.payload.clone().and_then(|range| buf.get(range)))
             .flatten();
         match (waiter, echo_payload) {
-            (Some((inbox, token)), Some(payload)) => {
+            (Some((inbox, token, true)), Some(payload)) => {
                 lock(&self.answered).record(key, &inbox, token, payload);
                 inbox.deliver(token, Ok(received.to_reply(family)));
             }
-            (Some((inbox, token)), None) => inbox.deliver(token, Ok(received.to_reply(family))),
+            (Some((inbox, token, _)), _) => inbox.deliver(token, Ok(received.to_reply(family))),
             (None, payload) => {
                 let duplicate =
                     payload.and_then(|payload| lock(&self.answered).duplicate(&key, payload));
@@ -290,7 +294,7 @@ impl Core {
     fn close(&self, error: Error) {
         let waiters = self.table().close(error.clone());
         self.closed.store(true, Ordering::Release);
-        for (inbox, token) in waiters {
+        for (inbox, token, _) in waiters {
             inbox.deliver(token, Err(error.clone()));
         }
         self.progress.wake_all();
@@ -348,6 +352,27 @@ impl Core {
         *kept = None;
         Ok(())
     }
+}
+
+/// Runs `encode_and_send` with an empty buffer to encode a request into: the calling
+/// thread's own, kept from one request to the next (an allocation per request was 1 % of
+/// a loopback sweep's CPU), or a new one should the thread's be in use.
+fn with_message_buffer<T>(encode_and_send: impl FnOnce(&mut Vec<u8>) -> T) -> T {
+    thread_local! {
+        static MESSAGE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    MESSAGE.with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut message) => {
+            message.clear();
+            let result = encode_and_send(&mut message);
+            // A large request's room is not kept for the small ones that follow.
+            if message.capacity() > 4_096 {
+                *message = Vec::new();
+            }
+            result
+        }
+        Err(_) => encode_and_send(&mut Vec::new()),
+    })
 }
 
 /// Identifiers an engine of a raw socket uses at most: requests in flight to one peer at
@@ -440,7 +465,7 @@ impl Engine {
                 probe.destination,
                 if keeps_id { id } else { 0 },
                 Arc::clone(&probe.payload),
-                (Arc::clone(inbox), token),
+                (Arc::clone(inbox), token, probe.duplicates),
             )?;
             (ticket, id, table.len())
         };
@@ -454,14 +479,18 @@ impl Engine {
             probe.traffic_class,
         )
         .with_scope_id(probe.scope_id);
-        let mut message = Vec::with_capacity(probe.payload.len() + 8);
-        request.encode(&mut message);
         let wait = probe.timeout;
-        let sending = match core.transport.try_send(&request, &message, wait) {
-            Ok(Some(sent_at)) => Sending::Sent(sent_at),
+        let sent = with_message_buffer(|message| {
+            request.encode(message);
+            // The buffer stays for the next request; one that must wait takes a copy.
+            let sent = core.transport.try_send(&request, message, wait);
+            sent.map(|sent| sent.ok_or_else(|| message.clone()))
+        });
+        let sending = match sent {
+            Ok(Ok(sent_at)) => Sending::Sent(sent_at),
             // Boxed: the wait for room in the send buffer is rare, and its state would
             // make every request in flight larger (a sweep holds thousands).
-            Ok(None) => {
+            Ok(Err(message)) => {
                 let core = Arc::clone(core);
                 Sending::Blocked(Box::pin(async move {
                     core.transport.send(&request, &message, wait).await

@@ -28,6 +28,7 @@ fn probe(destination: &str, payload: &[u8]) -> Probe {
         ttl: 64,
         traffic_class: 0,
         timeout: Duration::from_secs(1),
+        duplicates: true,
     }
 }
 
@@ -162,6 +163,16 @@ async fn a_duplicate_reply_is_delivered_once() {
     inbox.take_duplicates(&mut duplicates);
     let tokens: Vec<Token> = duplicates.iter().map(|(token, _)| *token).collect();
     assert_eq!(tokens, [1]);
+    // A probe whose duplicates are not looked for (a target's last): its answer is
+    // delivered, the second reply goes nowhere.
+    let mut last = probe(HOST_V6, b"abc");
+    last.duplicates = false;
+    launch(&engine, &last, &inbox, 2);
+    let answers = settled(&inbox).await;
+    assert!(matches!(answers[..], [(2, Ok(_))]), "{answers:?}");
+    assert_eq!(fake.queued(), 0, "both were read");
+    inbox.take_duplicates(&mut duplicates);
+    assert_eq!(duplicates.len(), 1, "only request 1's");
 }
 
 #[tokio::test(start_paused = true)]

@@ -52,6 +52,7 @@ impl Job for EchoJob {
             ttl: self.ttl,
             after: self.pause.next(),
             payload_size: None,
+            last: self.left == 0,
         })
     }
 

@@ -238,6 +238,7 @@ impl Job for PathMtuJob {
             ttl: self.ttl,
             after: self.pause.next(),
             payload_size: Some(size - overhead(self.search.family)),
+            last: false,
         })
     }
 

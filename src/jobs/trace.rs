@@ -167,6 +167,7 @@ impl TraceJob {
             ttl,
             after,
             payload_size: None,
+            last: false,
         })
     }
 
@@ -196,6 +197,7 @@ impl TraceJob {
             ttl: self.ttl,
             after: self.pause.next(),
             payload_size: None,
+            last: false,
         })
     }
 }
@@ -378,6 +380,7 @@ mod tests {
                 ttl: 2,
                 after: Duration::from_millis(50),
                 payload_size: None,
+                last: false,
             })
         );
         job.sent(2);

@@ -310,6 +310,7 @@ impl Job for WatchJob {
             ttl: self.rules.ttl,
             after,
             payload_size: None,
+            last: false,
         })
     }
 

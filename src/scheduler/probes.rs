@@ -32,6 +32,7 @@ pub(super) struct Due {
     flight: Key,
     ttl: u8,
     payload_size: Option<usize>,
+    last: bool,
     paced: bool,
 }
 
@@ -66,6 +67,7 @@ where
                 flight: key,
                 ttl: next.ttl,
                 payload_size: next.payload_size,
+                last: next.last,
                 paced: false,
             };
             if !next.after.is_zero() {
@@ -108,9 +110,13 @@ where
         };
         self.work += 1;
         let token = self.probes.next_key();
-        let probe = self
-            .settings
-            .probe(address, flight.scope_id, due.ttl, due.payload_size);
+        let probe = self.settings.probe(
+            address,
+            flight.scope_id,
+            due.ttl,
+            due.payload_size,
+            due.last,
+        );
         match engine.launch(&probe, &self.inbox, token) {
             Ok(Launched {
                 ticket,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use super::check_timeout;
 use super::core::{MAX_SEND_WAIT, Queues, SocketKind};
 use super::dont_fragment::{DontFragment, set_dont_fragment};
-use super::received::{Received, receive_buffer_len};
+use super::received::{ReadAt, Received, receive_buffer_len};
 use super::reply::IcmpReply;
 use super::request::IcmpRequest;
 use super::sys::{self, AsyncSocket, RecvBatch, Senders};
@@ -304,9 +304,11 @@ impl AsyncIcmpSocket {
                     if from_error_queue && self.kind.privileged {
                         continue;
                     }
+                    let read_at = ReadAt::now();
                     for index in 0..count {
                         let (datagram, bytes) = batch.get(index);
-                        let Some(received) = self.kind.decode(bytes, datagram) else {
+                        let Some(received) = self.kind.decode_read_at(bytes, datagram, read_at)
+                        else {
                             continue;
                         };
                         if from_error_queue {

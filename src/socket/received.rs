@@ -23,11 +23,23 @@ impl SocketKind {
     /// that cannot be a reply to one of our requests (echo requests, other ICMP types,
     /// corrupt or truncated packets, errors quoting something else).
     pub fn decode(self, buf: &[u8], datagram: &Datagram) -> Option<Received> {
+        self.decode_read_at(buf, datagram, ReadAt::now())
+    }
+
+    /// As [`SocketKind::decode`], for a datagram read before `read_at` (one reading of
+    /// the clocks for a whole batch: two clock reads per datagram were 1.5 % of a
+    /// loopback sweep's CPU).
+    pub fn decode_read_at(
+        self,
+        buf: &[u8],
+        datagram: &Datagram,
+        read_at: ReadAt,
+    ) -> Option<Received> {
         let bytes = buf.get(..datagram.len)?;
         if datagram.truncated {
             return None;
         }
-        let time = receive_instant(datagram.timestamp);
+        let time = read_at.arrival(datagram.timestamp);
         if let Some(error) = datagram.queued_error {
             // The error queue returns the start of our own request; the kernel tells
             // what came back and from where.
@@ -117,19 +129,45 @@ fn scope_of(source: IpAddr, scope: u32) -> u32 {
     }
 }
 
-/// The arrival time of a datagram on the monotonic clock: now, minus how long the packet
-/// waited in the socket buffer according to its kernel timestamp (on the wall clock).
+/// The arrival of a datagram read now.
+#[cfg(test)]
+fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
+    ReadAt::now().arrival(timestamp)
+}
+
+/// Both clocks, read once after a read: what turns the kernel timestamps of what it
+/// read into instants on the monotonic clock. A datagram arrived at the monotonic
+/// reading minus how long it waited in the socket buffer according to its kernel
+/// timestamp (on the wall clock).
 ///
 /// The wall clock is read first and the monotonic clock right after, so the conversion can
 /// only come out late, by the time between the two reads, never early: read the other way
 /// round, a thread interrupted between them put the arrival before the request left, a
 /// round trip of 0 (seen about once in 30,000 loopback replies).
-fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
-    let Some(timestamp) = timestamp else {
-        return clock::now();
-    };
-    let wall = SystemTime::now();
-    arrival(clock::now(), wall, timestamp)
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadAt {
+    wall: SystemTime,
+    now: Instant,
+}
+
+impl ReadAt {
+    /// The clocks now: the wall clock first.
+    pub(crate) fn now() -> ReadAt {
+        let wall = SystemTime::now();
+        ReadAt {
+            wall,
+            now: clock::now(),
+        }
+    }
+
+    /// When a datagram read before these readings and stamped `timestamp` by the kernel
+    /// arrived: the reading itself when it has no timestamp.
+    fn arrival(self, timestamp: Option<SystemTime>) -> Instant {
+        match timestamp {
+            Some(timestamp) => arrival(self.now, self.wall, timestamp),
+            None => self.now,
+        }
+    }
 }
 
 /// When a datagram stamped `timestamp` by the kernel arrived, given the wall clock `wall`
