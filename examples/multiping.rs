@@ -60,8 +60,8 @@ struct Args {
     /// At most this many requests per second.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     rate: Option<u32>,
-    /// Datagram sockets per family to spread the sweep over, each with a task of its own
-    /// (several cores; with --unprivileged, raw sweeps use one socket).
+    /// Sockets per family to spread the sweep over, each with a task of its own (several
+    /// cores; raw sockets on Linux only, each filtering the replies to its own identifier).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     sockets: u64,
     /// Use unprivileged datagram sockets.

@@ -187,6 +187,11 @@ impl Progress {
         read_at != 0 && self.nanos(now).saturating_sub(read_at) < ATTENDED.as_nanos() as u64
     }
 
+    /// True when a task read inline ([`Engine::read_inline`]) at or after `instant`.
+    fn read_inline_since(&self, instant: Instant) -> bool {
+        self.read_inline_at.load(Ordering::Acquire) >= self.nanos(instant).max(1)
+    }
+
     /// True when the transport was found empty at or after `instant`.
     fn drained_since(&self, instant: Instant) -> bool {
         self.drained_at.load(Ordering::Acquire) >= self.nanos(instant)

@@ -170,13 +170,20 @@ impl Reader<'_> {
         core.transport.pause_readiness();
         let mut idle = 0;
         while idle < IDLE_ROUNDS && core.in_flight() > 0 {
-            let attended = core.progress.attended(clock::now());
+            let now = clock::now();
+            let attended = core.progress.attended(now);
             match last {
                 Drained::Empty { .. } if attended => tokio::time::sleep(GATHER).await,
                 _ => tokio::task::yield_now().await,
             }
             if stopped(stop) {
                 return Ok(());
+            }
+            // They read meanwhile: nothing waits behind them yet. Reading anyway, on
+            // this thread, would split a sweep's replies between two threads (measured:
+            // 10 % more CPU on a multi-thread runtime).
+            if attended && core.progress.read_inline_since(now) {
+                continue;
             }
             last = self.read()?;
             idle = match last {
