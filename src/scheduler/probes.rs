@@ -127,6 +127,12 @@ where
                 flight.in_flight += 1;
                 job.sent(due.ttl);
                 self.read_after_send = true;
+                self.sent_unread += 1;
+                if self.sent_unread >= super::READ_EVERY {
+                    // Mid-turn: the answers of what left so far, while they are few.
+                    self.sent_unread = 0;
+                    engine.read_inline();
+                }
                 self.probes.insert(Outstanding {
                     flight: due.flight,
                     ticket,
