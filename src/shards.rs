@@ -181,13 +181,18 @@ impl<S: Stream + Unpin> Stream for ShardStream<S> {
 }
 
 /// The shards' items, mapped by `map`, as they come, through a channel their tasks send
-/// to. Nothing is sent before the first poll: the tasks start then.
+/// to: in batches of what each shard had ready at once (up to a turn's worth), so that a
+/// sweep's hosts cost a channel message and a wake-up per batch, not per host (measured:
+/// the consumer's wake-ups were a tenth of a two-socket sweep's CPU). Nothing is sent
+/// before the first poll: the tasks start then.
 pub(crate) struct Merged<S: Stream, T> {
     runtime: Handle,
     /// The shards, until the first poll.
     shards: Vec<S>,
     map: fn(S::Item) -> T,
-    receiver: Option<mpsc::Receiver<T>>,
+    receiver: Option<mpsc::Receiver<Vec<T>>>,
+    /// What is left of the last batch received.
+    batch: std::vec::IntoIter<T>,
     tasks: Option<Tasks<S, ()>>,
 }
 
@@ -199,6 +204,7 @@ impl<S: Stream, T> Merged<S, T> {
             shards,
             map,
             receiver: None,
+            batch: Vec::new().into_iter(),
             tasks: None,
         }
     }
@@ -216,15 +222,22 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let this = self.get_mut();
+        if let Some(item) = this.batch.next() {
+            return Poll::Ready(Some(item));
+        }
         if this.tasks.is_none() {
-            let (sender, receiver) = mpsc::channel(crate::scheduler::PER_TURN);
+            // Two batches per shard may wait: a shard runs ahead of its consumer by
+            // at most that much.
+            let (sender, receiver) = mpsc::channel(2 * this.shards.len().max(1));
             let map = this.map;
             let shards = std::mem::take(&mut this.shards);
-            this.tasks = Some(Tasks::spawn(&this.runtime, shards, |mut shard| {
+            this.tasks = Some(Tasks::spawn(&this.runtime, shards, |shard| {
                 let sender = sender.clone();
                 async move {
-                    while let Some(item) = shard.next().await {
-                        if sender.send(map(item)).await.is_err() {
+                    let mut batches = shard.ready_chunks(crate::scheduler::PER_TURN);
+                    while let Some(batch) = batches.next().await {
+                        let batch = batch.into_iter().map(map).collect();
+                        if sender.send(batch).await.is_err() {
                             return;
                         }
                     }
@@ -235,15 +248,23 @@ where
         let Some(receiver) = this.receiver.as_mut() else {
             return Poll::Ready(None);
         };
-        match receiver.poll_recv(cx) {
-            Poll::Ready(None) => {
-                // Every shard ended: one that panicked does not end quietly.
-                if let Some(tasks) = this.tasks.as_mut() {
-                    tasks.raise_panics();
+        loop {
+            match receiver.poll_recv(cx) {
+                Poll::Ready(Some(batch)) => {
+                    this.batch = batch.into_iter();
+                    if let Some(item) = this.batch.next() {
+                        return Poll::Ready(Some(item));
+                    }
                 }
-                Poll::Ready(None)
+                Poll::Ready(None) => {
+                    // Every shard ended: one that panicked does not end quietly.
+                    if let Some(tasks) = this.tasks.as_mut() {
+                        tasks.raise_panics();
+                    }
+                    return Poll::Ready(None);
+                }
+                Poll::Pending => return Poll::Pending,
             }
-            other => other,
         }
     }
 }
