@@ -89,8 +89,9 @@ const WIDE_HOSTS: u32 = 262_142;
 /// receive buffer, each on a thread of its own sending its share of `hosts` (every
 /// `sockets`-th address) back to back and draining its replies whenever it has some. One
 /// raw socket is the kernel's limit the sweeps are measured against. Every raw
-/// socket receives a copy of every reply (it keeps those with its identifier); a datagram
-/// socket only its own. Returns (seconds, replies).
+/// socket receives a copy of every reply (it keeps those with its identifier, and with
+/// `filtered` the kernel drops the others first, as icmplib's raw sockets have it do); a
+/// datagram socket only its own. Returns (seconds, replies).
 fn socket_loops(datagram: bool, filtered: bool, sockets: u32, hosts: u32) -> (f64, usize) {
     let started = Instant::now();
     let threads: Vec<_> = (0..sockets)
