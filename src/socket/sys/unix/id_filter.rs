@@ -126,7 +126,24 @@ mod tests {
         }
     }
 
-    /// The identifiers of the echo replies `socket` reads within 300 ms.
+    /// Sends an echo request with each of `ids` to `loopback` from `sender`.
+    fn ping(sender: &Socket, loopback: IpAddr, ids: &[u16]) {
+        let to = socket_address_of(loopback, 0);
+        for id in ids {
+            let mut message = Vec::new();
+            emit_echo(
+                Family::of(&loopback),
+                EchoKind::Request,
+                *id,
+                1,
+                b"filter",
+                &mut message,
+            );
+            sender.send_to(&message, &to).expect("send");
+        }
+    }
+
+    /// The identifiers of the echo replies `socket` reads within 300 ms, sorted.
     fn replies(socket: &Socket, family: Family) -> Vec<u16> {
         let offset = if family == Family::V4 { 20 } else { 0 };
         let reply = if family == Family::V4 { 0 } else { 129 };
@@ -142,6 +159,7 @@ mod tests {
                 Err(_) => std::thread::sleep(Duration::from_millis(5)),
             }
         }
+        ids.sort_unstable();
         ids
     }
 
@@ -159,28 +177,14 @@ mod tests {
             let base = rand::random::<u16>() & 0x7fff;
             let (mine, other, also_mine) = (base, base + 1, base + 2);
             keep_ids(&filtered, family, &[mine, also_mine]).expect("filter");
-            for id in [mine, other, also_mine] {
-                let mut message = Vec::new();
-                emit_echo(family, EchoKind::Request, id, 1, b"filter", &mut message);
-                let to = socket_address_of(loopback, 0);
-                sender.send_to(&message, &to).expect("send");
-            }
-            let mut kept = replies(&filtered, family);
-            kept.sort_unstable();
-            assert_eq!(kept, [mine, also_mine], "{family:?}");
+            ping(&sender, loopback, &[mine, other, also_mine]);
+            assert_eq!(replies(&filtered, family), [mine, also_mine], "{family:?}");
             let all = replies(&sender, family);
             assert!(all.contains(&other), "{family:?}: {all:?}");
             // Without the filter, the socket reads them all again.
             keep_all_ids(&filtered).expect("no filter");
-            for id in [mine, other] {
-                let mut message = Vec::new();
-                emit_echo(family, EchoKind::Request, id, 2, b"filter", &mut message);
-                let to = socket_address_of(loopback, 0);
-                sender.send_to(&message, &to).expect("send");
-            }
-            let mut kept = replies(&filtered, family);
-            kept.sort_unstable();
-            assert_eq!(kept, [mine, other], "{family:?}");
+            ping(&sender, loopback, &[mine, other]);
+            assert_eq!(replies(&filtered, family), [mine, other], "{family:?}");
         }
     }
 
