@@ -20,6 +20,7 @@ mod answered;
 pub(crate) mod cache;
 #[cfg(windows)]
 mod icmp_api;
+mod ids;
 mod inbox;
 mod pending;
 mod reader;
@@ -30,10 +31,9 @@ pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
 
-use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -46,8 +46,8 @@ use crate::packet::Kind;
 use crate::socket::async_socket::Drained;
 use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
-use crate::socket::sys::MAX_FILTER_IDS;
 use answered::Answered;
+use ids::Ids;
 use inbox::Waiter;
 pub(crate) use inbox::{Inbox, Token};
 pub(crate) use pending::Ticket;
@@ -111,16 +111,8 @@ pub(crate) struct Core {
     table: Mutex<PendingTable<Waiter>>,
     /// The last requests answered, for duplicates.
     answered: Mutex<Answered>,
-    /// The identifier of requests that do not ask for one (raw sockets).
-    id: u16,
-    /// More identifiers, taken (raw sockets) when 65,536 requests to one peer are in
-    /// flight under the others: each one gives room for 65,536 more.
-    extra_ids: Mutex<Vec<u16>>,
-    /// The identifiers whose echo replies the raw socket's in-kernel filter keeps (see
-    /// [`Transport::keep_ids`]): the own one, then the extra and the chosen ones. `None`
-    /// when the socket keeps every reply (datagram sockets, systems without the filter,
-    /// more identifiers than a filter holds).
-    kept_ids: Mutex<Option<Vec<u16>>>,
+    /// The identifiers of its requests (raw sockets) and their filter.
+    ids: Ids,
     /// The receive buffer size asked for so far.
     recv_buffer: AtomicUsize,
     progress: Progress,
@@ -311,52 +303,6 @@ impl Core {
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
-
-    /// The identifier for a request to `peer` that asks for none, on a raw socket: the
-    /// engine's own, or, once 65,536 requests to `peer` are in flight under it, another
-    /// one taken from the process's identifiers (so no other engine uses it), up to
-    /// [`MAX_IDS`] in all; then the own one, whose insert says why it fails.
-    fn free_id(&self, table: &PendingTable<Waiter>, peer: IpAddr) -> u16 {
-        if !table.is_full(peer, self.id) {
-            return self.id;
-        }
-        let mut extra = lock(&self.extra_ids);
-        if let Some(id) = extra.iter().copied().find(|id| !table.is_full(peer, *id)) {
-            return id;
-        }
-        if extra.len() + 1 < MAX_IDS {
-            let id = next_engine_id();
-            if self.keep_id(id).is_ok() {
-                extra.push(id);
-                return id;
-            }
-        }
-        self.id
-    }
-
-    /// Makes sure the socket's filter keeps the replies with `id` (a raw socket's),
-    /// before a request leaves with it: added to the filter, or, past the identifiers a
-    /// filter holds or when that fails, the filter is removed and every reply kept.
-    ///
-    /// # Errors
-    /// When even the removal fails: a request with `id` would not see its answer.
-    fn keep_id(&self, id: u16) -> io::Result<()> {
-        let mut kept = lock(&self.kept_ids);
-        let Some(ids) = kept.as_mut() else {
-            return Ok(());
-        };
-        if ids.contains(&id) {
-            return Ok(());
-        }
-        ids.push(id);
-        if ids.len() <= MAX_FILTER_IDS && self.transport.keep_ids(Some(ids)).is_ok() {
-            return Ok(());
-        }
-        ids.pop();
-        self.transport.keep_ids(None)?;
-        *kept = None;
-        Ok(())
-    }
 }
 
 /// Runs `encode_and_send` with an empty buffer to encode a request into: the calling
@@ -380,18 +326,6 @@ fn with_message_buffer<T>(encode_and_send: impl FnOnce(&mut Vec<u8>) -> T) -> T 
     })
 }
 
-/// Identifiers an engine of a raw socket uses at most: requests in flight to one peer at
-/// most, in units of 65,536.
-const MAX_IDS: usize = 16;
-
-/// A process-wide source of identifiers, starting at a random value, so that engines in
-/// one process use different identifiers on their raw sockets.
-fn next_engine_id() -> u16 {
-    static NEXT: OnceLock<AtomicU16> = OnceLock::new();
-    NEXT.get_or_init(|| AtomicU16::new(rand::random()))
-        .fetch_add(1, Ordering::Relaxed)
-}
-
 impl Engine {
     /// An engine on `transport`, with a receive buffer of `recv_buffer_size` asked for
     /// (a smaller one is not fatal: unprivileged processes are capped by
@@ -405,19 +339,12 @@ impl Engine {
         if let Err(error) = transport.set_recv_buffer_size(recv_buffer_size) {
             tracing::debug!(%error, "cannot set the receive buffer size");
         }
-        let id = next_engine_id();
-        // A raw socket keeps only the replies to its own requests (others' are dropped
-        // in the kernel): measured on a sweep over two raw sockets, each would otherwise
-        // read every reply of both.
-        let kept_ids =
-            (transport.keeps_id() && transport.keep_ids(Some(&[id])).is_ok()).then(|| vec![id]);
+        let ids = Ids::new(transport.as_ref());
         let core = Arc::new(Core {
             transport,
             table: Mutex::new(PendingTable::new(rand::random())),
             answered: Mutex::new(Answered::default()),
-            id,
-            extra_ids: Mutex::new(Vec::new()),
-            kept_ids: Mutex::new(kept_ids),
+            ids,
             recv_buffer: AtomicUsize::new(recv_buffer_size),
             progress: Progress::new(),
             closed: AtomicBool::new(false),
@@ -459,12 +386,15 @@ impl Engine {
             let mut table = core.table();
             let id = match probe.id {
                 Some(id) if keeps_id => {
-                    core.keep_id(id)?;
+                    core.ids.keep(id, core.transport.as_ref())?;
                     id
                 }
                 Some(id) => id,
-                None if keeps_id => core.free_id(&table, probe.destination),
-                None => core.id,
+                None if keeps_id => {
+                    core.ids
+                        .free(&table, probe.destination, core.transport.as_ref())
+                }
+                None => core.ids.own,
             };
             let ticket = table.insert(
                 probe.destination,
