@@ -563,15 +563,18 @@ fn a_sweep_over_several_sockets_finds_every_host_once() {
                     .unwrap()
             );
             let mut seen = std::collections::HashSet::new();
+            let mut most_open = 0;
             while let Some(host) = stream.next().await {
                 assert!(host.is_alive(), "{host}");
                 assert!(seen.insert(host.address().to_string()), "{host} twice");
-                if seen.len() == 2_000 {
-                    // Halfway, every shard has its own socket open.
-                    let open = icmp_sockets(privileged);
-                    assert!(open >= 3, "{open} sockets, privileged={privileged}");
+                if seen.len() % 100 == 0 {
+                    most_open = most_open.max(icmp_sockets(privileged));
                 }
             }
+            // The shards have sockets of their own. (Not necessarily all three at once:
+            // on two workers the third shard's task may start when the others have taken
+            // every target, and then it has nothing to do.)
+            assert!(most_open >= 2, "{most_open} sockets, privileged={privileged}");
             assert_eq!(seen.len(), 4094);
             // The shards' sockets close with their sweep; nothing stays in flight.
             assert_eq!(pinger.requests_in_flight(), 0);
