@@ -294,9 +294,10 @@ pub struct MultipingOptions {
     ///
     /// Raw sockets (`privileged = true`) spread only on Linux, where each of a pinger's raw
     /// sockets has an in-kernel filter on its echo identifier: every raw socket receives a
-    /// copy of every reply, and the filter drops the others' before they are queued.
-    /// Elsewhere, and with a chosen [`ProbeOptions::id`] (which every socket would share),
-    /// a raw sweep uses one socket whatever this says.
+    /// copy of every reply, and the filter drops the others' before they are queued. A
+    /// raw sweep's sockets are its own, not the pinger's shared one. Elsewhere, where the
+    /// system refuses the filter, and with a chosen [`ProbeOptions::id`] (which every
+    /// socket would share), a raw sweep uses one socket whatever this says.
     pub sockets: usize,
 }
 

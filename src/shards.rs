@@ -38,9 +38,11 @@ impl<T: AsRef<str>> AsRef<str> for Indexed<T> {
     }
 }
 
-/// Targets a shard takes from the shared iterator at once: one lock for several, as the
-/// shards take targets all the time (measured: a lock per target was 1.4 % of a two-socket
-/// sweep's CPU), few enough that the shards finish together.
+/// Targets a shard takes from the shared iterator at once at most: one lock for several,
+/// as the shards take targets all the time (measured: a lock per target was 1.4 % of a
+/// two-socket sweep's CPU), few enough that the shards finish together. Never more than
+/// the shard's hosts in flight, so that a shard does not sit on targets it has no room
+/// for while another could run them.
 const TAKEN_AT_ONCE: usize = 16;
 
 /// One iterator of targets shared by the shards: each takes the next few targets when it
@@ -50,16 +52,23 @@ pub(crate) struct Shared<I: Iterator> {
     inner: Arc<Mutex<std::iter::Enumerate<I>>>,
     /// Taken and not yet handed out, in order.
     taken: std::collections::VecDeque<(usize, I::Item)>,
+    /// How many to take at once.
+    at_once: usize,
 }
 
 impl<I: Iterator> Shared<I> {
-    /// `shards` handles on `targets`.
-    pub(crate) fn split(targets: I, shards: usize) -> Vec<Shared<I>> {
+    /// A handle on `targets` for each of the `shares` (the hosts in flight of each shard).
+    pub(crate) fn split(targets: I, shares: &[usize]) -> Vec<Shared<I>> {
         let inner = Arc::new(Mutex::new(targets.enumerate()));
-        (0..shards)
-            .map(|_| Shared {
-                inner: Arc::clone(&inner),
-                taken: std::collections::VecDeque::with_capacity(TAKEN_AT_ONCE),
+        shares
+            .iter()
+            .map(|share| {
+                let at_once = (*share).clamp(1, TAKEN_AT_ONCE);
+                Shared {
+                    inner: Arc::clone(&inner),
+                    taken: std::collections::VecDeque::with_capacity(at_once),
+                    at_once,
+                }
             })
             .collect()
     }
@@ -71,7 +80,7 @@ impl<I: Iterator> Iterator for Shared<I> {
     fn next(&mut self) -> Option<Indexed<I::Item>> {
         if self.taken.is_empty() {
             let mut targets = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            self.taken.extend(targets.by_ref().take(TAKEN_AT_ONCE));
+            self.taken.extend(targets.by_ref().take(self.at_once));
         }
         let (index, item) = self.taken.pop_front()?;
         Some(Indexed { index, item })
@@ -288,7 +297,7 @@ mod tests {
     #[test]
     fn shards_take_every_target_once_with_its_index() {
         let targets = (0..100).map(|n| n.to_string());
-        let mut shards = Shared::split(targets, 3);
+        let mut shards = Shared::split(targets, &[40, 40, 1]);
         let mut taken = Vec::new();
         // Taken in turns by the shards, a few at a time each, until all are done.
         let mut done = [false; 3];
@@ -307,6 +316,14 @@ mod tests {
         assert_eq!(taken, expected);
         // None has any left.
         assert!(shards.iter_mut().all(|shard| shard.next().is_none()));
+        // A shard with room for one host takes one target at a time: four targets over
+        // four shards of one host each go one to each.
+        let mut shards = Shared::split(["a", "b", "c", "d"].into_iter(), &[1, 1, 1, 1]);
+        let firsts: Vec<_> = shards
+            .iter_mut()
+            .map(|shard| shard.next().map(|t| t.item))
+            .collect();
+        assert_eq!(firsts, [Some("a"), Some("b"), Some("c"), Some("d")]);
     }
 
     #[test]

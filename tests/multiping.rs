@@ -573,8 +573,10 @@ fn a_sweep_over_several_sockets_finds_every_host_once() {
             }
             // The shards have sockets of their own. (Not necessarily all three at once:
             // on two workers the third shard's task may start when the others have taken
-            // every target, and then it has nothing to do.)
-            assert!(most_open >= 2, "{most_open} sockets, privileged={privileged}");
+            // every target, and then it has nothing to do.) Raw shards do not use the
+            // pinger's shared socket, which the stream opened first: one more.
+            let least = 2 + usize::from(privileged);
+            assert!(most_open >= least, "{most_open} sockets, privileged={privileged}");
             assert_eq!(seen.len(), 4094);
             // The shards' sockets close with their sweep; nothing stays in flight.
             assert_eq!(pinger.requests_in_flight(), 0);

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU16, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use super::inbox::Waiter;
@@ -21,6 +21,19 @@ use crate::socket::sys::MAX_FILTER_IDS;
 /// Identifiers an engine of a raw socket uses at most: requests in flight to one peer at
 /// most, in units of 65,536.
 const MAX_IDS: usize = 16;
+
+/// Whether the last raw socket opened took the identifier filter: 0 before any, 1 when it
+/// did, 2 when the system refused it.
+static FILTERS: AtomicU8 = AtomicU8::new(0);
+
+/// Whether raw sockets take the identifier filter here, as the last one opened did;
+/// `None` before any was opened.
+pub(crate) fn raw_filters_work() -> Option<bool> {
+    match FILTERS.load(Ordering::Relaxed) {
+        0 => None,
+        state => Some(state == 1),
+    }
+}
 
 /// A process-wide source of identifiers, starting at a random value, so that engines in
 /// one process use different identifiers on their raw sockets.
@@ -51,8 +64,14 @@ impl Ids {
     /// raw sockets, each would otherwise read every reply of both.
     pub(super) fn new(transport: &dyn Transport) -> Ids {
         let own = next_engine_id();
-        let kept =
-            (transport.keeps_id() && transport.keep_ids(Some(&[own])).is_ok()).then(|| vec![own]);
+        let mut kept = None;
+        if transport.keeps_id() {
+            match transport.keep_ids(Some(&[own])) {
+                Ok(()) => kept = Some(vec![own]),
+                Err(error) => tracing::debug!(%error, "no identifier filter on a raw socket"),
+            }
+            FILTERS.store(if kept.is_some() { 1 } else { 2 }, Ordering::Relaxed);
+        }
         Ids {
             own,
             extra: Mutex::new(Vec::new()),
@@ -106,7 +125,15 @@ impl Ids {
             return Ok(());
         }
         ids.pop();
-        transport.keep_ids(None)?;
+        transport.keep_ids(None).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!(
+                    "cannot let the replies to identifier {id} through the raw socket's \
+                     identifier filter ({error}): use another identifier"
+                ),
+            )
+        })?;
         *kept = None;
         Ok(())
     }

@@ -48,6 +48,7 @@ use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
 use answered::Answered;
 use ids::Ids;
+pub(crate) use ids::raw_filters_work;
 use inbox::Waiter;
 pub(crate) use inbox::{Inbox, Token};
 pub(crate) use pending::Ticket;
@@ -177,11 +178,6 @@ impl Progress {
     fn attended(&self, now: Instant) -> bool {
         let read_at = self.read_inline_at.load(Ordering::Acquire);
         read_at != 0 && self.nanos(now).saturating_sub(read_at) < ATTENDED.as_nanos() as u64
-    }
-
-    /// True when a task read inline ([`Engine::read_inline`]) at or after `instant`.
-    fn read_inline_since(&self, instant: Instant) -> bool {
-        self.read_inline_at.load(Ordering::Acquire) >= self.nanos(instant).max(1)
     }
 
     /// True when the transport was found empty at or after `instant`.

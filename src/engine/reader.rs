@@ -179,10 +179,12 @@ impl Reader<'_> {
             if stopped(stop) {
                 return Ok(());
             }
-            // They read meanwhile: nothing waits behind them yet. Reading anyway, on
-            // this thread, would split a sweep's replies between two threads (measured:
-            // 10 % more CPU on a multi-thread runtime).
-            if attended && core.progress.read_inline_since(now) {
+            // They read meanwhile, down to an empty socket: nothing waits behind them.
+            // Reading anyway, on this thread, would split a sweep's replies between two
+            // threads (measured: 10 % more CPU on a multi-thread runtime). A read of
+            // theirs that stopped at its maximum (a burst) is no reason to wait: that
+            // read counts for no deadline, the reader's do.
+            if attended && core.progress.drained_since(now) {
                 continue;
             }
             last = self.read()?;

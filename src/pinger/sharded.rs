@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use futures::StreamExt;
 
 use super::{Pinger, host};
+use crate::engine::raw_filters_work;
 use crate::error::Result;
+use crate::family::Family;
 use crate::host::Host;
 use crate::jobs::EchoJob;
 use crate::options::MultipingOptions;
@@ -26,14 +28,37 @@ impl Pinger {
     /// The sockets per family a sweep with `options` spreads over: its
     /// [`MultipingOptions::sockets`]; for raw sockets, each of which receives a copy of
     /// every reply, only where an in-kernel filter on the identifier drops the others'
-    /// (Linux) and the shards have identifiers of their own (none chosen); else one.
+    /// (Linux, and the system took it) and the shards have identifiers of their own
+    /// (none chosen); else one. Unfiltered, each shard's socket would read every reply
+    /// into a buffer sized for its own.
     pub(super) fn socket_count(&self, options: &MultipingOptions) -> usize {
-        let raw = self.inner.privileged && options.probe.privileged;
-        if raw && (!cfg!(target_os = "linux") || options.probe.id.is_some()) {
+        if options.sockets > 1
+            && self.is_raw(options)
+            && (!cfg!(target_os = "linux")
+                || options.probe.id.is_some()
+                || !self.raw_filters_work(options))
+        {
             1
         } else {
             options.sockets
         }
+    }
+
+    fn is_raw(&self, options: &MultipingOptions) -> bool {
+        self.inner.privileged && options.probe.privileged
+    }
+
+    /// Whether raw sockets take the identifier filter here: as the last one opened did,
+    /// or, before any, the one this call would use, opened now.
+    fn raw_filters_work(&self, options: &MultipingOptions) -> bool {
+        if let Some(known) = raw_filters_work() {
+            return known;
+        }
+        let family = options.probe.family.unwrap_or(Family::V4);
+        let (engines, _) = self.engines(&options.probe);
+        // The engine opened here stays in the pinger's cache for the call.
+        let _engine = engines.engine(family, 0);
+        raw_filters_work().unwrap_or(false)
     }
 
     /// The schedulers of a sweep over several sockets per family, sharing `targets` and
@@ -48,10 +73,13 @@ impl Pinger {
         let settings = options.settings(source)?;
         self.check_id(&settings, &options.probe)?;
         let shares = shares(settings.concurrency, self.socket_count(options));
+        // Raw shards on sockets of their own, not the pinger's shared one, whose filter
+        // may have gone (identifiers chosen by other calls add to it).
+        let first = usize::from(self.is_raw(options) && shares.len() > 1);
         let mut shards = Vec::with_capacity(shares.len());
-        let targets = Shared::split(targets, shares.len());
+        let targets = Shared::split(targets, &shares);
         for (shard, (targets, concurrency)) in targets.into_iter().zip(shares).enumerate() {
-            let shard = u16::try_from(shard).unwrap_or(u16::MAX);
+            let shard = u16::try_from(first + shard).unwrap_or(u16::MAX);
             let (engines, _) = self.shard_engines(&options.probe, shard);
             let probe = options.probe.clone();
             let jobs: EchoJobs = Box::new(move |_, _| EchoJob::new(&probe));
