@@ -129,12 +129,6 @@ fn scope_of(source: IpAddr, scope: u32) -> u32 {
     }
 }
 
-/// The arrival of a datagram read now.
-#[cfg(test)]
-fn receive_instant(timestamp: Option<SystemTime>) -> Instant {
-    ReadAt::now().arrival(timestamp)
-}
-
 /// Both clocks, read once after a read: what turns the kernel timestamps of what it
 /// read into instants on the monotonic clock. A datagram arrived at the monotonic
 /// reading minus how long it waited in the socket buffer according to its kernel
@@ -282,13 +276,13 @@ mod tests {
     #[test]
     fn kernel_timestamps_move_the_arrival_back() {
         let before = Instant::now();
-        let arrived = receive_instant(Some(SystemTime::now() - Duration::from_millis(200)));
+        let arrived = ReadAt::now().arrival(Some(SystemTime::now() - Duration::from_millis(200)));
         assert!(before.saturating_duration_since(arrived) >= Duration::from_millis(150));
         // A timestamp in the future (clock stepped back) or far in the past (clock stepped
         // forward) is ignored.
-        let future = receive_instant(Some(SystemTime::now() + Duration::from_secs(5)));
+        let future = ReadAt::now().arrival(Some(SystemTime::now() + Duration::from_secs(5)));
         assert!(future >= before);
-        let ancient = receive_instant(Some(SystemTime::now() - Duration::from_secs(3600)));
+        let ancient = ReadAt::now().arrival(Some(SystemTime::now() - Duration::from_secs(3600)));
         assert!(ancient >= before);
     }
 

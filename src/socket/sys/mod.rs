@@ -8,6 +8,8 @@
 //! - `recv` / `recv_error_queue`: one datagram with its source, kernel timestamp and, from
 //!   the error queue, the ICMP error the kernel attached to it;
 //! - `poll`: wait for a blocking socket; `AsyncSocket`: the socket registered with tokio.
+//! - `keep_ids` / `keep_all_ids`: the in-kernel identifier filter of a raw socket (Linux;
+//!   refused elsewhere).
 //!
 //! The only `unsafe` code of the crate lives here, each block with its `// SAFETY:` note.
 #![allow(unsafe_code)]
@@ -16,12 +18,14 @@ use std::net::IpAddr;
 use std::time::SystemTime;
 
 mod batch;
+mod id_filter;
 // Used by the Unix backend only; compiled (and its pool tested) everywhere.
 #[cfg_attr(not(unix), allow(dead_code))]
 mod senders;
 #[cfg(unix)]
 mod unix;
 pub(crate) use batch::RecvBatch;
+pub(crate) use id_filter::{MAX_FILTER_IDS, keep_all_ids, keep_ids};
 pub(crate) use senders::Senders;
 #[cfg(unix)]
 pub(crate) use unix::*;

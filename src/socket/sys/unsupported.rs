@@ -48,19 +48,3 @@ pub(crate) fn route_mtu(_: &Socket, _: IpAddr, _: u32) -> Option<u32> {
 pub(crate) fn is_too_big(error: &io::Error) -> bool {
     cfg!(windows) && error.raw_os_error() == Some(10040)
 }
-
-/// Identifiers one filter keeps at most (see the Unix backend).
-pub(crate) const MAX_FILTER_IDS: usize = 16;
-
-/// Identifier filters on raw sockets exist on Linux only.
-pub(crate) fn keep_ids(_: &Socket, _: Family, _: &[u16]) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "identifier filters on raw sockets exist on Linux only",
-    ))
-}
-
-/// Nothing to remove: no filter is ever set here.
-pub(crate) fn keep_all_ids(_: &Socket) -> io::Result<()> {
-    Ok(())
-}

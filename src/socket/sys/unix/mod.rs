@@ -14,7 +14,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 mod errors;
-mod id_filter;
 mod mtu;
 mod readiness;
 mod sender;
@@ -22,7 +21,6 @@ mod sender;
 pub(crate) use errors::{
     is_broadcast_refusal, is_out_of_files, is_send_buffer_full, is_socket_failure, open_files_limit,
 };
-pub(crate) use id_filter::{MAX_FILTER_IDS, keep_all_ids, keep_ids};
 pub(crate) use mtu::{is_too_big, route_mtu, set_dont_fragment};
 pub(crate) use readiness::{AsyncSocket, poll, poll_writable};
 

@@ -11,7 +11,7 @@ use std::io;
 use crate::family::Family;
 use socket2::Socket;
 
-/// Identifiers one filter keeps at most (an engine's own and its extra ones).
+/// Identifiers one filter keeps at most (an engine's own, its extra and chosen ones).
 pub(crate) const MAX_FILTER_IDS: usize = 16;
 
 /// Keeps only the echo replies with one of `ids` (and every other message) on the raw
