@@ -86,36 +86,31 @@
 #![warn(rust_2018_idioms)]
 
 mod clock;
+mod echo;
 mod engine;
 mod error;
 mod family;
 mod host;
-mod jobs;
-mod mtu;
-mod multiping;
 mod options;
-mod pacer;
 pub mod packet;
 mod path_mtu;
-mod ping;
 mod pinger;
 mod resolve;
 mod runtime;
 mod scheduler;
-mod shards;
 mod socket;
 mod stats;
-mod traceroute;
+mod trace;
 mod watch;
 
+pub use echo::{
+    MultipingOptions, PingOptions, async_multiping, async_ping, multiping, multiping_stream, ping,
+};
 pub use error::{Error, LookupFailure, Result};
 pub use family::Family;
 pub use host::{Hop, Host};
-pub use mtu::{PathMtu, PathMtuOptions};
-pub use multiping::{async_multiping, multiping, multiping_stream};
-pub use options::{MultipingOptions, PingOptions, ProbeOptions, TracerouteOptions};
-pub use path_mtu::{async_path_mtu, path_mtu};
-pub use ping::{async_ping, ping};
+pub use options::ProbeOptions;
+pub use path_mtu::{PathMtu, PathMtuOptions, async_path_mtu, path_mtu};
 pub use pinger::{Pinger, PingerBuilder};
 pub use resolve::{Resolver, ResolverBuilder, async_resolve, resolve};
 pub use socket::async_socket::AsyncIcmpSocket;
@@ -124,7 +119,7 @@ pub use socket::dont_fragment::DontFragment;
 pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub use stats::{Stats, Window};
-pub use traceroute::{async_traceroute, traceroute};
+pub use trace::{TracerouteOptions, async_traceroute, traceroute};
 pub use watch::{Watch, WatchEvent, WatchHandle, WatchOptions};
 
 /// The README's examples, compiled as doc tests so that they stay true.

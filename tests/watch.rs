@@ -341,7 +341,7 @@ fn a_rate_limit_holds_for_the_whole_watch() {
             .period(Duration::from_millis(100))
             .timeout(Duration::from_millis(90))
             .down_after(1_000)
-            .rate_limit(Some(100));
+            .rate_limit(100);
         let (handle, mut watch) = Pinger::new().watch(targets, &options).unwrap();
         let start = Instant::now();
         let mut replies = 0;

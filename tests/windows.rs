@@ -21,8 +21,8 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use icmplib::{
-    Error, Family, MultipingOptions, PingOptions, Pinger, TracerouteOptions, async_ping, multiping,
-    ping, traceroute,
+    Error, Family, MultipingOptions, PingOptions, Pinger, TracerouteOptions, WatchOptions,
+    async_ping, multiping, ping, traceroute,
 };
 
 /// What `tests/wine.rs` built.
@@ -284,6 +284,42 @@ fn what_windows_cannot_do_is_refused_clearly() {
     // No unprivileged low-level socket on Windows: the error says what to do.
     let error = icmplib::IcmpV4Socket::new(None, false).unwrap_err();
     assert!(error.to_string().contains("privileged = true"), "{error}");
+}
+
+/// Without privileges Windows' ICMP API chooses the identifier: every kind of call refuses
+/// a chosen one up front, as one set-up path checks it for all of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chosen_id_without_privileges_is_refused_by_every_call() {
+    fn refused<T: std::fmt::Debug>(call: &str, result: Result<T, Error>) {
+        match result {
+            Err(Error::InvalidOption { reason }) => {
+                assert!(reason.contains("identifier"), "{call}: {reason}");
+            }
+            other => panic!("{call}: a chosen id was not refused: {other:?}"),
+        }
+    }
+    let pinger = Pinger::builder().privileged(false).build();
+    let targets = ["127.0.0.1", "127.0.0.2"];
+    refused("ping", pinger.ping("127.0.0.1", &quick().id(7)).await);
+    let sweep = MultipingOptions::default().count(1).id(7);
+    refused("multiping", pinger.multiping(&targets, &sweep).await);
+    for sockets in [1, 2] {
+        let options = sweep.clone().sockets(sockets);
+        refused(
+            &format!("multiping_stream over {sockets} socket(s)"),
+            pinger.multiping_stream(targets, &options).map(|_| ()),
+        );
+        refused(
+            &format!("multiping over {sockets} socket(s)"),
+            pinger.multiping(&targets, &options).await,
+        );
+    }
+    refused(
+        "watch",
+        pinger
+            .watch(targets, &WatchOptions::default().id(7))
+            .map(|_| ()),
+    );
 }
 
 #[tokio::test]

@@ -188,10 +188,7 @@ fn transport(key: EngineKey, binding: &Binding) -> Result<Box<dyn Transport>> {
     #[cfg(windows)]
     if !kind.privileged {
         if !binding.is_none() {
-            return Err(crate::error::Error::invalid(
-                "Windows' ICMP API cannot bind probes to an interface or mark them: give \
-                 a source address",
-            ));
+            crate::socket::limits::check(crate::socket::limits::Capability::Binding, false)?;
         }
         return Ok(Box::new(super::icmp_api::IcmpApiTransport::open(
             kind.family,

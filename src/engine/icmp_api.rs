@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::packet::{HEADER_LEN, Kind};
 use crate::socket::async_socket::Drained;
+use crate::socket::limits::{self, Capability};
 use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
 use crate::socket::sys::icmp_api::reply::{Outcome, outcome};
@@ -160,9 +161,7 @@ impl Transport for IcmpApiTransport {
         wait: Duration,
     ) -> Result<Option<Instant>> {
         if request.traffic_class() != 0 {
-            return Err(Error::invalid(
-                "Windows' ICMP API cannot set the TOS / traffic class: leave it at 0",
-            ));
+            limits::check(Capability::TrafficClass, false)?;
         }
         let queued_at = clock::now();
         let echo = Echo {

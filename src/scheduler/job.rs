@@ -50,3 +50,31 @@ pub(crate) trait Job {
     /// `scope_id`, 0 for none).
     fn finish(self, address: IpAddr, scope_id: u32) -> Self::Output;
 }
+
+/// The pause before each probe of a job that sends one after the other: none before the
+/// first, then the interval.
+#[derive(Debug)]
+pub(crate) struct Pause {
+    interval: Duration,
+    started: bool,
+}
+
+impl Pause {
+    pub(crate) fn new(interval: Duration) -> Pause {
+        Pause {
+            interval,
+            started: false,
+        }
+    }
+
+    /// The pause before the next probe.
+    pub(crate) fn next(&mut self) -> Duration {
+        let pause = if self.started {
+            self.interval
+        } else {
+            Duration::ZERO
+        };
+        self.started = true;
+        pause
+    }
+}

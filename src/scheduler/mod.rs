@@ -29,6 +29,7 @@
 //! and sends at most [`PER_TURN`] units per turn, then yields.
 
 mod job;
+mod pacer;
 mod probes;
 mod slab;
 
@@ -50,13 +51,14 @@ use crate::clock;
 use crate::engine::{Engine, Inbox, Probe, Ticket, Token};
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::pacer::Pacer;
+use crate::options::ProbeOptions;
 use crate::resolve::{Resolver, check_literal, resolve_target};
 use crate::socket::address::parse_address;
 use crate::socket::core::check_target;
 use crate::socket::reply::IcmpReply;
 use crate::socket::request::{check_payload_size, random_payload};
-pub(crate) use job::{Job, Next};
+pub(crate) use job::{Job, Next, Pause};
+pub(crate) use pacer::Pacer;
 use probes::{Blocked, Due};
 use slab::{Key, Recent, Slab, Timeline};
 
@@ -113,6 +115,28 @@ pub(crate) struct Settings {
 }
 
 impl Settings {
+    /// The settings of the probes `probe` describes, sent from `source` (the call's
+    /// address, if it has one), with `concurrency` targets in flight and at most
+    /// `rate_limit` probes per second (at least 1).
+    pub(crate) fn new(
+        probe: &ProbeOptions,
+        source: Option<IpAddr>,
+        concurrency: usize,
+        rate_limit: Option<u32>,
+    ) -> Settings {
+        Settings {
+            timeout: probe.timeout,
+            family: probe.family,
+            source_family: source.as_ref().map(Family::of),
+            concurrency,
+            pacer: rate_limit.map(|rate| Arc::new(Pacer::per_second(rate))),
+            id: probe.id,
+            payload: probe.payload.clone().map(Arc::from),
+            payload_size: probe.payload_size,
+            traffic_class: probe.traffic_class,
+        }
+    }
+
     /// The family names are looked up in: the forced one, or the source's; `None` for
     /// IPv4, then IPv6.
     pub(crate) fn lookup_family(&self) -> Option<Family> {

@@ -15,10 +15,11 @@ use futures::task::{ArcWake, waker};
 use tokio::time::Instant as VirtualInstant;
 
 use super::*;
+use crate::echo::{EchoJob, MultipingOptions};
 use crate::engine::fake::{Answer, FakeTransport};
 use crate::host::{Hop, Host};
-use crate::jobs::{EchoJob, TraceJob};
-use crate::options::{MultipingOptions, ProbeOptions, TracerouteOptions};
+use crate::options::ProbeOptions;
+use crate::trace::{TraceJob, TracerouteOptions};
 
 const HOST: &str = "2001:db8::7";
 const RTT: Duration = Duration::from_millis(30);
@@ -54,7 +55,13 @@ fn echo_scheduler<T: AsRef<str>>(
     targets: Vec<T>,
     options: &MultipingOptions,
 ) -> Scheduler<std::vec::IntoIter<T>, EchoJob, impl FnMut(usize, IpAddr) -> EchoJob + use<T>> {
-    let settings = options.settings(None).unwrap();
+    options.check().unwrap();
+    let settings = Settings::new(
+        &options.probe,
+        None,
+        options.concurrent_tasks,
+        options.rate_limit,
+    );
     let probe = options.probe.clone();
     Scheduler::new(engines, None, settings, targets.into_iter(), move |_, _| {
         EchoJob::new(&probe)
@@ -451,7 +458,8 @@ fn chain(fake: &FakeTransport, hops: u8, silent: &'static [u8]) {
 }
 
 async fn trace(engines: Arc<dyn Engines>, options: &TracerouteOptions) -> Result<Vec<Hop>> {
-    let settings = options.settings(None).unwrap();
+    options.check().unwrap();
+    let settings = Settings::new(&options.probe, None, 1, None);
     let mut scheduler = Scheduler::new(engines, None, settings, std::iter::once(HOST), |_, _| {
         TraceJob::new(options)
     });

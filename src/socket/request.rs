@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::packet::{EchoKind, emit_echo};
+use crate::socket::limits::{self, Capability};
 
 /// Payload size of a request when none is given, as ping and the Python library use.
 pub const DEFAULT_PAYLOAD_SIZE: usize = 56;
@@ -227,10 +228,8 @@ impl IcmpRequest {
         if self.ttl == 0 {
             return Err(Error::invalid("ttl must be at least 1"));
         }
-        if cfg!(windows) && self.traffic_class != 0 {
-            return Err(Error::invalid(
-                "Windows cannot set the TOS / traffic class of ICMP requests: leave it at 0",
-            ));
+        if self.traffic_class != 0 {
+            limits::check(Capability::TrafficClass, true)?;
         }
         Ok(())
     }

@@ -4,12 +4,12 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::{Pause, millis};
+use super::TracerouteOptions;
+use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::host::{Hop, Host};
-use crate::options::TracerouteOptions;
 use crate::packet::Kind;
-use crate::scheduler::{Job, Next};
+use crate::scheduler::{Job, Next, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 

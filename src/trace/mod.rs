@@ -1,12 +1,18 @@
-//! [`traceroute`] and [`async_traceroute`]: the routers on the path to a host, found with
-//! echo requests of growing TTL, privileged or not, one hop at a time or all at once, on
-//! the process's default [`Pinger`].
+//! Traceroute, the routers on the path to a host found with echo requests of growing
+//! TTL, privileged or not, one hop at a time or all at once: [`traceroute`] and
+//! [`async_traceroute`] on the process's default [`Pinger`], the same call as its method,
+//! [`TracerouteOptions`], and the job that probes the distances (`job.rs`).
+
+mod job;
+pub(crate) use job::TraceJob;
+mod options;
 
 use crate::error::Result;
 use crate::host::Hop;
-use crate::options::TracerouteOptions;
-use crate::pinger::Pinger;
+use crate::pinger::{Pinger, Plan, Probing, only};
 use crate::runtime::block_on;
+
+pub use options::TracerouteOptions;
 
 /// Traces the route to `address` (an IP address or a name), as `icmplib.traceroute`
 /// does: echo requests with TTL `first_hop`, `first_hop + 1`, ... up to `max_hops`, until
@@ -47,4 +53,22 @@ pub fn traceroute(address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>
 /// forgotten and their late answers dropped.
 pub async fn async_traceroute(address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
     Pinger::shared().traceroute(address, options).await
+}
+
+impl Pinger {
+    /// Traces the route to `address`, as [`async_traceroute`](crate::async_traceroute)
+    /// does, on this pinger's sockets.
+    ///
+    /// # Errors
+    /// As [`async_traceroute`](crate::async_traceroute).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the trace; its probes in flight are
+    /// forgotten and their late answers dropped.
+    pub async fn traceroute(&self, address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
+        options.check()?;
+        let call = self.set_up(Plan::new(Probing::Trace, &options.probe))?;
+        let mut scheduler = call.schedule(std::iter::once(address), |_, _| TraceJob::new(options));
+        only(&mut scheduler).await?
+    }
 }

@@ -7,12 +7,11 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::Pause;
+use super::PathMtu;
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::mtu::PathMtu;
 use crate::packet::{HEADER_LEN, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN};
-use crate::scheduler::{Job, Next};
+use crate::scheduler::{Job, Next, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 use crate::socket::request::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};

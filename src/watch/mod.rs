@@ -7,166 +7,22 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, SelectAll};
 use futures::{Stream, StreamExt};
 use tokio::sync::mpsc;
 
 use crate::error::{Error, Result};
-pub use crate::jobs::watch::WatchEvent;
-use crate::jobs::watch::{Rules, Shared, TargetState, Tracked, WatchJob};
-use crate::options::{ProbeOptions, probe_setters};
-use crate::pacer::Pacer;
-use crate::resolve::Resolver;
-use crate::scheduler::{Engines, Finished, Scheduler};
+use crate::pinger::{Call, Pinger, Plan, Probing};
+use crate::scheduler::{Finished, Scheduler};
 use crate::socket::address::parse_address;
 use crate::stats::Stats;
+pub use job::WatchEvent;
+use job::{Rules, Shared, TargetState, Tracked, WatchJob};
+pub use options::WatchOptions;
 
-/// Options of [`Pinger::watch`](crate::Pinger::watch): what each probe looks like
-/// ([`ProbeOptions`]: timeout, payload, TTL, privileges, source, family; `count` and
-/// `interval` do not apply), how often each target is probed, and when a target counts
-/// as up or down.
-///
-/// ```
-/// use std::time::Duration;
-/// use icmplib::WatchOptions;
-///
-/// let options = WatchOptions::default()
-///     .period(Duration::from_millis(500))
-///     .down_after(3)
-///     .timeout(Duration::from_millis(400));
-/// assert_eq!(options.period, Duration::from_millis(500));
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct WatchOptions {
-    /// Each probe: its timeout (default 1 s), payload, TTL, privileges, source, family.
-    pub probe: ProbeOptions,
-    /// Time from one probe of a target to its next, whatever the answers (fping `-p`;
-    /// default 1 s). The targets' probes are spread evenly over it.
-    pub period: Duration,
-    /// Answers in a row after which a target is up (default 1).
-    pub up_after: u32,
-    /// Losses in a row after which a target is down (default 3).
-    pub down_after: u32,
-    /// Probes each target's statistics are over (default 100).
-    pub window: usize,
-    /// If set, the statistics leave out probes older than this.
-    pub max_age: Option<Duration>,
-    /// How often a target given by name is looked up again (default 5 minutes; `None`:
-    /// once).
-    pub resolve_every: Option<Duration>,
-    /// At most this many probes per second for the whole watch (none by default): probes
-    /// then leave later than their period says when there are too many.
-    pub rate_limit: Option<u32>,
-}
-
-impl Default for WatchOptions {
-    fn default() -> WatchOptions {
-        WatchOptions {
-            probe: ProbeOptions::default().timeout(Duration::from_secs(1)),
-            period: Duration::from_secs(1),
-            up_after: 1,
-            down_after: 3,
-            window: 100,
-            max_age: None,
-            resolve_every: Some(Duration::from_secs(300)),
-            rate_limit: None,
-        }
-    }
-}
-
-probe_setters!(WatchOptions, probe);
-
-impl From<ProbeOptions> for WatchOptions {
-    /// These probe options, with the watch's other defaults.
-    fn from(probe: ProbeOptions) -> WatchOptions {
-        WatchOptions {
-            probe,
-            ..WatchOptions::default()
-        }
-    }
-}
-
-impl WatchOptions {
-    /// Sets [`WatchOptions::period`].
-    pub fn period(mut self, period: Duration) -> Self {
-        self.period = period;
-        self
-    }
-
-    /// Sets [`WatchOptions::up_after`].
-    pub fn up_after(mut self, answers: u32) -> Self {
-        self.up_after = answers;
-        self
-    }
-
-    /// Sets [`WatchOptions::down_after`].
-    pub fn down_after(mut self, losses: u32) -> Self {
-        self.down_after = losses;
-        self
-    }
-
-    /// Sets [`WatchOptions::window`].
-    pub fn window(mut self, probes: usize) -> Self {
-        self.window = probes;
-        self
-    }
-
-    /// Sets [`WatchOptions::max_age`].
-    pub fn max_age(mut self, age: Option<Duration>) -> Self {
-        self.max_age = age;
-        self
-    }
-
-    /// Sets [`WatchOptions::rate_limit`].
-    pub fn rate_limit(mut self, per_second: Option<u32>) -> Self {
-        self.rate_limit = per_second;
-        self
-    }
-
-    /// Sets [`WatchOptions::resolve_every`].
-    pub fn resolve_every(mut self, every: Option<Duration>) -> Self {
-        self.resolve_every = every;
-        self
-    }
-
-    /// Checks the options and makes the rules the jobs follow.
-    fn rules(&self) -> Result<Rules> {
-        if self.period.is_zero() || self.period > MAX_PERIOD {
-            return Err(Error::invalid(
-                "period must be greater than zero and at most a day",
-            ));
-        }
-        if self.up_after == 0 || self.down_after == 0 {
-            return Err(Error::invalid("up_after and down_after must be at least 1"));
-        }
-        if self.window == 0 {
-            return Err(Error::invalid("window must be at least 1"));
-        }
-        if self.rate_limit == Some(0) {
-            return Err(Error::invalid(
-                "rate_limit must be at least 1 probe per second",
-            ));
-        }
-        if self.resolve_every.is_some_and(|every| every < self.period) {
-            return Err(Error::invalid("resolve_every must be at least one period"));
-        }
-        Ok(Rules {
-            period: self.period,
-            ttl: self.probe.ttl,
-            up_after: self.up_after,
-            down_after: self.down_after,
-            window: self.window,
-            max_age: self.max_age,
-            resolve_every: self.resolve_every,
-        })
-    }
-}
-
-/// The longest period: a day.
-const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
+mod job;
+mod options;
 
 /// What a handle asks of its watch.
 #[derive(Debug)]
@@ -227,14 +83,11 @@ type Batch = Pin<Box<dyn Stream<Item = Finished<Tracked, ()>> + Send>>;
 /// (as for any stream), so events never pile up beyond one turn's work; dropping it stops
 /// the watch and forgets its probes in flight.
 pub struct Watch {
-    engines: Arc<dyn Engines>,
-    resolver: Option<Resolver>,
-    probe: ProbeOptions,
-    source: Option<IpAddr>,
+    /// Where the probes go and what they look like; its rate limit is shared by the
+    /// batches.
+    call: Call,
     rules: Arc<Rules>,
     shared: Arc<Shared>,
-    /// The rate limit of the whole watch, shared by its batches.
-    pacer: Option<Arc<Pacer>>,
     commands: mpsc::UnboundedReceiver<Command>,
     batches: SelectAll<Batch>,
     /// Targets whose name did not resolve, to try again after a period.
@@ -255,28 +108,18 @@ impl std::fmt::Debug for Watch {
 
 impl Watch {
     /// A watch of `targets`, with its handle.
-    pub(crate) fn new(
-        engines: Arc<dyn Engines>,
-        resolver: Option<Resolver>,
-        source: Option<IpAddr>,
+    fn new(
+        call: Call,
         options: &WatchOptions,
         targets: Vec<String>,
     ) -> Result<(WatchHandle, Watch)> {
         let rules = Arc::new(options.rules()?);
-        // The probe options are checked once here, as each batch will.
-        options.probe.settings(source, 1, None)?;
         let (commands_in, commands) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared::default());
         let mut watch = Watch {
-            engines,
-            resolver,
-            probe: options.probe.clone(),
-            source,
+            call,
             rules,
             shared: Arc::clone(&shared),
-            pacer: options
-                .rate_limit
-                .map(|rate| Arc::new(Pacer::per_second(rate))),
             commands,
             batches: SelectAll::new(),
             retries: FuturesUnordered::new(),
@@ -317,22 +160,6 @@ impl Watch {
         if targets.is_empty() {
             return;
         }
-        let settings = match self
-            .probe
-            .settings(self.source, usize::MAX, self.pacer.clone())
-        {
-            Ok(settings) => settings,
-            Err(error) => {
-                for target in targets {
-                    self.shared.push(WatchEvent::Error {
-                        target: target.name,
-                        address: None,
-                        error: error.clone(),
-                    });
-                }
-                return;
-            }
-        };
         let batch: Arc<[Tracked]> = targets.clone().into();
         let count = u32::try_from(batch.len()).unwrap_or(u32::MAX);
         let (rules, shared) = (Arc::clone(&self.rules), Arc::clone(&self.shared));
@@ -350,9 +177,9 @@ impl Watch {
             )
         };
         let scheduler = Scheduler::new(
-            Arc::clone(&self.engines),
-            self.resolver.clone(),
-            settings,
+            Arc::clone(&self.call.engines),
+            self.call.resolver.clone(),
+            self.call.settings.clone(),
             targets.into_iter(),
             jobs,
         );
@@ -400,6 +227,54 @@ impl Watch {
                 }));
             }
         }
+    }
+}
+
+impl Pinger {
+    /// Watches `targets` (addresses or names) without end: each is probed every
+    /// [`period`](WatchOptions::period), the targets' probes spread over it, and each
+    /// outcome is a [`WatchEvent`](crate::WatchEvent) on the returned stream, with the
+    /// target's state changes (up, down). The [`WatchHandle`] adds and removes targets,
+    /// reads their statistics ([`Stats`](crate::Stats) over the last
+    /// [`window`](WatchOptions::window) probes) and stops the watch. Probes leave while
+    /// the stream is polled; names are looked up again every
+    /// [`resolve_every`](WatchOptions::resolve_every).
+    ///
+    /// ```no_run
+    /// # async fn run() -> icmplib::Result<()> {
+    /// use futures::StreamExt;
+    /// use icmplib::{Pinger, WatchEvent, WatchOptions};
+    ///
+    /// let pinger = Pinger::new();
+    /// let (handle, mut events) = pinger.watch(["127.0.0.1"], &WatchOptions::default())?;
+    /// while let Some(event) = events.next().await {
+    ///     if let WatchEvent::State { target, up, .. } = event {
+    ///         println!("{target} is {}", if up { "up" } else { "down" });
+    ///         handle.stop();
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for invalid options, [`Error::Runtime`] outside a tokio
+    /// runtime, and the errors of a socket that cannot open for the watch's likely family
+    /// ([`Error::SocketPermission`], ...: those that [fail a call](Error::fails_the_call));
+    /// each target's own failures (a name that does not resolve, an unreachable host) are
+    /// events.
+    pub fn watch<I>(&self, targets: I, options: &WatchOptions) -> Result<(WatchHandle, Watch)>
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        options.rules()?;
+        let call = self.set_up(Plan {
+            concurrency: usize::MAX,
+            rate_limit: options.rate_limit,
+            ..Plan::new(Probing::Watch, &options.probe)
+        })?;
+        Watch::new(call, options, targets.into_iter().map(Into::into).collect())
     }
 }
 

@@ -5,8 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::options::{ProbeOptions, probe_setters};
-use crate::scheduler::Settings;
+use crate::options::{HasProbe, ProbeOptions, probe_setters};
 use crate::socket::dont_fragment::DontFragment;
 
 /// Options of [`path_mtu`](crate::path_mtu), [`async_path_mtu`](crate::async_path_mtu)
@@ -49,7 +48,15 @@ impl Default for PathMtuOptions {
     }
 }
 
-probe_setters!(PathMtuOptions, probe);
+// No payload settings: the search chooses the sizes; no Don't Fragment: it is always on.
+probe_setters!(PathMtuOptions: count, interval, timeout, id, source, family, privileged,
+    traffic_class, ttl);
+
+impl HasProbe for PathMtuOptions {
+    fn probe_mut(&mut self) -> &mut ProbeOptions {
+        &mut self.probe
+    }
+}
 
 impl PathMtuOptions {
     /// Sets [`PathMtuOptions::max_probes`].
@@ -63,18 +70,12 @@ impl PathMtuOptions {
         self.probe.clone().dont_fragment(DontFragment::Probe)
     }
 
-    /// The scheduler's settings, checked.
-    pub(crate) fn settings(&self, source: Option<IpAddr>) -> Result<Settings> {
+    /// Checks what only a search has: its bound on the probes.
+    pub(crate) fn check(&self) -> Result<()> {
         if self.max_probes == 0 {
             return Err(Error::invalid("max_probes must be at least 1"));
         }
-        // The search chooses the payload sizes: a payload option must not fail the call.
-        let probe = self.probe().payload_size(0);
-        let probe = ProbeOptions {
-            payload: None,
-            ..probe
-        };
-        probe.settings(source, 1, None)
+        Ok(())
     }
 }
 

@@ -3,11 +3,11 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use super::{Pause, millis};
+use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::options::ProbeOptions;
-use crate::scheduler::{Job, Next};
+use crate::scheduler::{Job, Next, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 

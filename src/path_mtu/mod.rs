@@ -1,11 +1,18 @@
-//! [`path_mtu`] and [`async_path_mtu`]: the largest packet that reaches a host without
-//! being fragmented, found with echo requests of chosen sizes and Don't Fragment set, on
-//! the process's default [`Pinger`].
+//! Path MTU, the largest packet that reaches a host without being fragmented, found with
+//! echo requests of chosen sizes and Don't Fragment set: [`path_mtu`] and
+//! [`async_path_mtu`] on the process's default [`Pinger`], the same call as its method,
+//! [`PathMtuOptions`] and what it finds ([`PathMtu`]), and the job and the pure search
+//! behind it (`job.rs`).
+
+mod job;
+mod options;
 
 use crate::error::Result;
-use crate::mtu::{PathMtu, PathMtuOptions};
-use crate::pinger::Pinger;
+use crate::family::Family;
+use crate::pinger::{Pinger, Plan, Probing, only};
 use crate::runtime::block_on;
+use job::PathMtuJob;
+pub use options::{PathMtu, PathMtuOptions};
 
 /// Finds the path MTU to `address` (an IP address or a name): the largest echo request
 /// that reaches the host and is answered without being fragmented anywhere, as
@@ -52,4 +59,31 @@ pub fn path_mtu(address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
 /// forgotten and its late answer dropped.
 pub async fn async_path_mtu(address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
     Pinger::shared().path_mtu(address, options).await
+}
+
+impl Pinger {
+    /// Finds the path MTU to `address`, as [`async_path_mtu`](crate::async_path_mtu)
+    /// does, on this pinger's sockets (one with Don't Fragment set, opened on first use).
+    ///
+    /// # Errors
+    /// As [`async_path_mtu`](crate::async_path_mtu).
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the search; its request in flight is
+    /// forgotten and its late answer dropped.
+    pub async fn path_mtu(&self, address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
+        options.check()?;
+        let probe = options.probe();
+        let call = self.set_up(Plan::new(Probing::PathMtu, &probe))?;
+        let mut scheduler = call.schedule(std::iter::once(address), |_, target| {
+            PathMtuJob::new(
+                Family::of(&target),
+                probe.count,
+                options.max_probes,
+                probe.interval,
+                probe.ttl,
+            )
+        });
+        only(&mut scheduler).await?
+    }
 }

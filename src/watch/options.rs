@@ -1,0 +1,155 @@
+//! The options of a watch: [`WatchOptions`].
+
+use std::time::Duration;
+
+use super::job::Rules;
+use crate::error::{Error, Result};
+use crate::options::{HasProbe, ProbeOptions, probe_setters};
+
+/// Options of [`Pinger::watch`](crate::Pinger::watch): what each probe looks like
+/// ([`ProbeOptions`]: timeout, payload, TTL, privileges, source, family; `count` and
+/// `interval` do not apply), how often each target is probed, and when a target counts
+/// as up or down.
+///
+/// ```
+/// use std::time::Duration;
+/// use icmplib::WatchOptions;
+///
+/// let options = WatchOptions::default()
+///     .period(Duration::from_millis(500))
+///     .down_after(3)
+///     .timeout(Duration::from_millis(400));
+/// assert_eq!(options.period, Duration::from_millis(500));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WatchOptions {
+    /// Each probe: its timeout (default 1 s), payload, TTL, privileges, source, family.
+    pub probe: ProbeOptions,
+    /// Time from one probe of a target to its next, whatever the answers (fping `-p`;
+    /// default 1 s). The targets' probes are spread evenly over it.
+    pub period: Duration,
+    /// Answers in a row after which a target is up (default 1).
+    pub up_after: u32,
+    /// Losses in a row after which a target is down (default 3).
+    pub down_after: u32,
+    /// Probes each target's statistics are over (default 100).
+    pub window: usize,
+    /// If set, the statistics leave out probes older than this.
+    pub max_age: Option<Duration>,
+    /// How often a target given by name is looked up again (default 5 minutes; `None`:
+    /// once).
+    pub resolve_every: Option<Duration>,
+    /// At most this many probes per second for the whole watch (none by default): probes
+    /// then leave later than their period says when there are too many.
+    pub rate_limit: Option<u32>,
+}
+
+impl Default for WatchOptions {
+    fn default() -> WatchOptions {
+        WatchOptions {
+            probe: ProbeOptions::default().timeout(Duration::from_secs(1)),
+            period: Duration::from_secs(1),
+            up_after: 1,
+            down_after: 3,
+            window: 100,
+            max_age: None,
+            resolve_every: Some(Duration::from_secs(300)),
+            rate_limit: None,
+        }
+    }
+}
+
+// No count and no interval: a watch probes each target once a period, without end.
+probe_setters!(WatchOptions: timeout, id, source, family, privileged, payload, payload_size,
+    traffic_class, ttl, dont_fragment);
+
+impl HasProbe for WatchOptions {
+    fn probe_mut(&mut self) -> &mut ProbeOptions {
+        &mut self.probe
+    }
+}
+
+impl From<ProbeOptions> for WatchOptions {
+    /// These probe options, with the watch's other defaults.
+    fn from(probe: ProbeOptions) -> WatchOptions {
+        WatchOptions {
+            probe,
+            ..WatchOptions::default()
+        }
+    }
+}
+
+impl WatchOptions {
+    /// Sets [`WatchOptions::period`].
+    pub fn period(mut self, period: Duration) -> Self {
+        self.period = period;
+        self
+    }
+
+    /// Sets [`WatchOptions::up_after`].
+    pub fn up_after(mut self, answers: u32) -> Self {
+        self.up_after = answers;
+        self
+    }
+
+    /// Sets [`WatchOptions::down_after`].
+    pub fn down_after(mut self, losses: u32) -> Self {
+        self.down_after = losses;
+        self
+    }
+
+    /// Sets [`WatchOptions::window`].
+    pub fn window(mut self, probes: usize) -> Self {
+        self.window = probes;
+        self
+    }
+
+    /// Sets [`WatchOptions::max_age`].
+    pub fn max_age(mut self, age: Option<Duration>) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// Sets [`WatchOptions::rate_limit`].
+    pub fn rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = Some(per_second);
+        self
+    }
+
+    /// Sets [`WatchOptions::resolve_every`].
+    pub fn resolve_every(mut self, every: Option<Duration>) -> Self {
+        self.resolve_every = every;
+        self
+    }
+
+    /// Checks the options and makes the rules the jobs follow.
+    pub(crate) fn rules(&self) -> Result<Rules> {
+        if self.period.is_zero() || self.period > MAX_PERIOD {
+            return Err(Error::invalid(
+                "period must be greater than zero and at most a day",
+            ));
+        }
+        if self.up_after == 0 || self.down_after == 0 {
+            return Err(Error::invalid("up_after and down_after must be at least 1"));
+        }
+        if self.window == 0 {
+            return Err(Error::invalid("window must be at least 1"));
+        }
+        if self.resolve_every.is_some_and(|every| every < self.period) {
+            return Err(Error::invalid("resolve_every must be at least one period"));
+        }
+        Ok(Rules {
+            period: self.period,
+            ttl: self.probe.ttl,
+            up_after: self.up_after,
+            down_after: self.down_after,
+            window: self.window,
+            max_age: self.max_age,
+            resolve_every: self.resolve_every,
+        })
+    }
+}
+
+/// The longest period: a day.
+const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
