@@ -30,15 +30,10 @@ pub(crate) use senders::Senders;
 #[cfg(unix)]
 pub(crate) use unix::*;
 
-#[cfg(windows)]
-mod windows;
+// Declared everywhere for the unit tests of its pure parts (see `windows/mod.rs`).
+pub(crate) mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
-#[cfg(not(unix))]
-mod unsupported;
-#[cfg(not(unix))]
-pub(crate) use unsupported::*;
-pub(crate) mod icmp_api;
 
 #[cfg(not(any(unix, windows)))]
 mod other;
