@@ -14,19 +14,17 @@
 //! The only `unsafe` code of the crate lives here, each block with its `// SAFETY:` note.
 #![allow(unsafe_code)]
 
+use std::io;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-mod batch;
-mod id_filter;
 // Used by the Unix backend only; compiled (and its pool tested) everywhere.
 #[cfg_attr(not(unix), allow(dead_code))]
 mod senders;
+pub(crate) use senders::Senders;
+
 #[cfg(unix)]
 mod unix;
-pub(crate) use batch::RecvBatch;
-pub(crate) use id_filter::{MAX_FILTER_IDS, keep_all_ids, keep_ids};
-pub(crate) use senders::Senders;
 #[cfg(unix)]
 pub(crate) use unix::*;
 
@@ -39,6 +37,26 @@ pub(crate) use windows::*;
 mod other;
 #[cfg(not(any(unix, windows)))]
 pub(crate) use other::*;
+
+// Batch reads and the identifier filter: Linux's are in `unix/linux/`.
+#[cfg(not(target_os = "linux"))]
+mod fallback;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use fallback::{RecvBatch, keep_all_ids, keep_ids};
+
+/// Identifiers one filter keeps at most (an engine's own, its extra and chosen ones).
+pub(crate) const MAX_FILTER_IDS: usize = 16;
+
+/// Refuses, for `keep_ids`, no identifier or more than [`MAX_FILTER_IDS`].
+fn check_filter_ids(ids: &[u16]) -> io::Result<()> {
+    if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an identifier filter keeps 1 to 16 identifiers",
+        ));
+    }
+    Ok(())
+}
 
 /// One datagram read from a socket; its bytes are in the caller's buffer.
 #[derive(Debug, Clone, Copy)]

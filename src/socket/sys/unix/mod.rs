@@ -14,6 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 mod errors;
+#[cfg(target_os = "linux")]
+mod linux;
 mod mtu;
 mod readiness;
 mod sender;
@@ -21,12 +23,12 @@ mod sender;
 pub(crate) use errors::{
     is_broadcast_refusal, is_out_of_files, is_send_buffer_full, is_socket_failure, open_files_limit,
 };
+#[cfg(target_os = "linux")]
+pub(crate) use linux::{RecvBatch, keep_all_ids, keep_ids};
 pub(crate) use mtu::{is_too_big, route_mtu, set_dont_fragment};
 pub(crate) use readiness::{AsyncSocket, poll, poll_writable};
 
 use super::Datagram;
-#[cfg(target_os = "linux")]
-use super::QueuedError;
 use super::senders::{Senders, has_per_packet_options, sender_key};
 use crate::family::Family;
 use sender::open_sender;
@@ -223,53 +225,6 @@ fn enable_timestamps(socket: &Socket) -> io::Result<()> {
     #[cfg(not(target_os = "linux"))]
     let option = libc::SO_TIMESTAMP;
     set_int_option(socket, libc::SOL_SOCKET, option, 1)
-}
-
-#[cfg(target_os = "linux")]
-mod linux {
-    use super::*;
-
-    /// `ICMP_FILTER` (level `SOL_RAW`) and `ICMPV6_FILTER` (level `SOL_ICMPV6`) from
-    /// `<linux/icmp.h>` / `<linux/icmpv6.h>`; libc does not export them.
-    const ICMP_FILTER: libc::c_int = 1;
-    const ICMPV6_FILTER: libc::c_int = 1;
-
-    /// ICMP types a raw socket passes up: echo replies and the errors that quote a request
-    /// (not Redirect and Source Quench, which are advice). Everything else (echo requests
-    /// looped back on loopback, neighbour discovery, ...) is dropped in the kernel before
-    /// it costs a wake-up.
-    const V4_TYPES: [u8; 4] = [0, 3, 11, 12];
-    const V6_TYPES: [u8; 5] = [1, 2, 3, 4, 129];
-
-    /// Installs the kernel-side type filter on a raw socket (a set bit blocks a type).
-    pub(super) fn set_type_filter(socket: &Socket, family: Family) -> io::Result<()> {
-        match family {
-            Family::V4 => {
-                let mut blocked = u32::MAX;
-                for t in V4_TYPES {
-                    blocked &= !(1u32 << t);
-                }
-                set_option(socket, libc::SOL_RAW, ICMP_FILTER, &blocked)
-            }
-            Family::V6 => {
-                let mut blocked = [u32::MAX; 8];
-                for t in V6_TYPES {
-                    blocked[usize::from(t >> 5)] &= !(1u32 << (t & 31));
-                }
-                set_option(socket, libc::SOL_ICMPV6, ICMPV6_FILTER, &blocked)
-            }
-        }
-    }
-
-    /// `IP_RECVERR` / `IPV6_RECVERR`: ICMP errors for the socket's requests are queued on
-    /// its error queue (`MSG_ERRQUEUE`) with the sender's address, and sends report the
-    /// errors of the packets they pass to the link.
-    pub(super) fn enable_error_queue(socket: &Socket, family: Family) -> io::Result<()> {
-        match family {
-            Family::V4 => set_int_option(socket, libc::SOL_IP, libc::IP_RECVERR, 1),
-            Family::V6 => set_int_option(socket, libc::SOL_IPV6, libc::IPV6_RECVERR, 1),
-        }
-    }
 }
 
 /// Room for the control messages we ask for: a timestamp, the TTL / hop limit and TOS /
@@ -585,7 +540,7 @@ pub(super) unsafe fn read_control_messages(header: &libc::msghdr, datagram: &mut
         if (level == libc::SOL_IP && kind == libc::IP_RECVERR)
             || (level == libc::SOL_IPV6 && kind == libc::IPV6_RECVERR)
         {
-            datagram.queued_error = unsafe { extended_error(data, data_len) };
+            datagram.queued_error = unsafe { linux::extended_error(data, data_len) };
         }
         cmsg = unsafe { libc::CMSG_NXTHDR(header, cmsg) };
     }
@@ -646,28 +601,4 @@ unsafe fn timestamp(kind: libc::c_int, data: *const u8, len: usize) -> Option<Sy
         return UNIX_EPOCH.checked_add(since_epoch);
     }
     None
-}
-
-/// Reads a `sock_extended_err` and the offender address that follows it
-/// (`SO_EE_OFFENDER`).
-///
-/// # Safety
-/// `data` must point to `len` readable bytes.
-#[cfg(target_os = "linux")]
-unsafe fn extended_error(data: *const u8, len: usize) -> Option<QueuedError> {
-    let size = mem::size_of::<libc::sock_extended_err>();
-    if len < size {
-        return None;
-    }
-    // SAFETY: the length covers a `sock_extended_err`.
-    let error = unsafe { ptr::read_unaligned(data.cast::<libc::sock_extended_err>()) };
-    Some(QueuedError {
-        from_icmp: error.ee_origin == libc::SO_EE_ORIGIN_ICMP
-            || error.ee_origin == libc::SO_EE_ORIGIN_ICMP6,
-        icmp_type: error.ee_type,
-        code: error.ee_code,
-        info: error.ee_info,
-        // SAFETY: the offender address follows the structure, `len - size` bytes long.
-        offender: unsafe { socket_address(data.add(size), len - size) }.map(|(address, _)| address),
-    })
 }
