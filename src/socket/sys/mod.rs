@@ -1,15 +1,30 @@
-//! Operating-system specifics, chosen by `cfg`, behind one interface:
+//! Operating-system specifics behind one interface, which every backend provides in
+//! full and `cfg` chooses here:
 //!
-//! - `open(family, privileged)`: an ICMP socket, non-blocking, with kernel receive
-//!   timestamps on, and on Linux an in-kernel type filter (raw) or the error queue
-//!   (datagram);
-//! - `send_to`: one datagram with a per-packet TTL / hop limit and TOS / traffic class
-//!   (from a socket of its own where the system has no per-packet option: `senders`);
-//! - `recv` / `recv_error_queue`: one datagram with its source, kernel timestamp and, from
-//!   the error queue, the ICMP error the kernel attached to it;
-//! - `poll`: wait for a blocking socket; `AsyncSocket`: the socket registered with tokio.
-//! - `keep_ids` / `keep_all_ids`: the in-kernel identifier filter of a raw socket (Linux;
-//!   refused elsewhere).
+//! - `open(family, privileged)`: an ICMP socket, raw or datagram, non-blocking, with
+//!   kernel receive timestamps on (`SO_TIMESTAMPNS` / `SO_TIMESTAMP`), and on Linux an
+//!   in-kernel type filter (raw) or the error queue (datagram, `IP_RECVERR`);
+//! - `send_to`: one datagram (`sendmsg(2)`) with a per-packet TTL / hop limit and TOS /
+//!   traffic class (from a socket of its own where the system has no per-packet option:
+//!   `senders`); `fit_send_buffer`: room in `SO_SNDBUF` for a large request;
+//! - `recv` / `recv_error_queue`: one datagram (`recvmsg(2)`) with its source, kernel
+//!   timestamp, arrival TTL and TOS and, from the error queue (`MSG_ERRQUEUE`), the ICMP
+//!   error the kernel attached to it; `RecvBatch`: many per call (`recvmmsg(2)` on Linux);
+//! - `poll` / `poll_writable`: wait for a blocking socket (`poll(2)`, `WSAPoll`);
+//!   `AsyncSocket`: the socket registered with tokio;
+//! - `bind_interface`, `set_mark` (`SO_MARK`), `set_dont_fragment`, `route_mtu`,
+//!   `set_recv_buffer_size`; `interface_index` / `interface_name`: zones by name;
+//! - `keep_ids` / `keep_all_ids`: the in-kernel identifier filter of a raw socket
+//!   (`SO_ATTACH_FILTER`, Linux; refused elsewhere);
+//! - `is_out_of_files`, `is_too_big`, ...: what an error of the system means.
+//!
+//! The backends: `unix/` (Linux, macOS, FreeBSD: socket2 and libc; what only Linux has,
+//! the type and identifier filters, the error queue and `recvmmsg`, in `unix/linux/`);
+//! `windows/` (raw winsock sockets, and the ICMP helper API, `IcmpSendEcho2Ex` /
+//! `Icmp6SendEcho2`, that the engine uses without privileges: `windows/icmp_api/`);
+//! `other.rs` (any other system: sockets refused as unsupported). Beside them,
+//! `fallback.rs` reads one datagram per call and sets no identifier filter, on every
+//! system but Linux.
 //!
 //! The only `unsafe` code of the crate lives here, each block with its `// SAFETY:` note.
 #![allow(unsafe_code)]
