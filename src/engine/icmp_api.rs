@@ -1,6 +1,6 @@
 //! The Windows backend without privileges: a [`Transport`] over the ICMP helper API
 //! (`IcmpSendEcho2Ex` / `Icmp6SendEcho2`, one session thread per engine; see
-//! `socket::sys::icmp_api`).
+//! `socket::sys::windows::icmp_api`).
 //!
 //! The system chooses each request's identifier and sequence number and matches the reply
 //! itself; a completion comes back with the request it answers. So this transport hands
@@ -30,8 +30,8 @@ use crate::socket::async_socket::Drained;
 use crate::socket::limits::{self, Capability};
 use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
-use crate::socket::sys::icmp_api::reply::{Outcome, outcome};
-use crate::socket::sys::icmp_api::{Completed, Echo, Session};
+use crate::socket::sys::windows::icmp_api::reply::{Outcome, outcome};
+use crate::socket::sys::windows::icmp_api::{Completed, Echo, Session};
 
 /// How long a request waits for the session to take it, at least: requests in flight
 /// complete within their own timeouts (seconds), which this only bounds from above.
@@ -237,7 +237,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::socket::sys::icmp_api::reply::{ApiReply, status};
+    use crate::socket::sys::windows::icmp_api::reply::{ApiReply, status};
 
     fn completed(status: u32, address: &str, data: &[u8]) -> Completed {
         let now = clock::now();

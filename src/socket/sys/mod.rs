@@ -1,49 +1,77 @@
-//! Operating-system specifics, chosen by `cfg`, behind one interface:
+//! Operating-system specifics behind one interface, which every backend provides in
+//! full and `cfg` chooses here:
 //!
-//! - `open(family, privileged)`: an ICMP socket, non-blocking, with kernel receive
-//!   timestamps on, and on Linux an in-kernel type filter (raw) or the error queue
-//!   (datagram);
-//! - `send_to`: one datagram with a per-packet TTL / hop limit and TOS / traffic class
-//!   (from a socket of its own where the system has no per-packet option: `senders`);
-//! - `recv` / `recv_error_queue`: one datagram with its source, kernel timestamp and, from
-//!   the error queue, the ICMP error the kernel attached to it;
-//! - `poll`: wait for a blocking socket; `AsyncSocket`: the socket registered with tokio.
-//! - `keep_ids` / `keep_all_ids`: the in-kernel identifier filter of a raw socket (Linux;
-//!   refused elsewhere).
+//! - `open(family, privileged)`: an ICMP socket, raw or datagram, non-blocking, with
+//!   kernel receive timestamps on (`SO_TIMESTAMPNS` / `SO_TIMESTAMP`), and on Linux an
+//!   in-kernel type filter (raw) or the error queue (datagram, `IP_RECVERR`);
+//! - `send_to`: one datagram (`sendmsg(2)`) with a per-packet TTL / hop limit and TOS /
+//!   traffic class (from a socket of its own where the system has no per-packet option:
+//!   `senders`); `fit_send_buffer`: room in `SO_SNDBUF` for a large request;
+//! - `recv` / `recv_error_queue`: one datagram (`recvmsg(2)`) with its source, kernel
+//!   timestamp, arrival TTL and TOS and, from the error queue (`MSG_ERRQUEUE`), the ICMP
+//!   error the kernel attached to it; `RecvBatch`: many per call (`recvmmsg(2)` on Linux);
+//! - `poll` / `poll_writable`: wait for a blocking socket (`poll(2)`, `WSAPoll`);
+//!   `AsyncSocket`: the socket registered with tokio;
+//! - `bind_interface`, `set_mark` (`SO_MARK`), `set_dont_fragment`, `route_mtu`,
+//!   `set_recv_buffer_size`; `interface_index` / `interface_name`: zones by name;
+//! - `keep_ids` / `keep_all_ids`: the in-kernel identifier filter of a raw socket
+//!   (`SO_ATTACH_FILTER`, Linux; refused elsewhere);
+//! - `is_out_of_files`, `is_too_big`, ...: what an error of the system means.
+//!
+//! The backends: `unix/` (Linux, macOS, FreeBSD: socket2 and libc; what only Linux has,
+//! the type and identifier filters, the error queue and `recvmmsg`, in `unix/linux/`);
+//! `windows/` (raw winsock sockets, and the ICMP helper API, `IcmpSendEcho2Ex` /
+//! `Icmp6SendEcho2`, that the engine uses without privileges: `windows/icmp_api/`);
+//! `other.rs` (any other system: sockets refused as unsupported). Beside them,
+//! `fallback.rs` reads one datagram per call and sets no identifier filter, on every
+//! system but Linux.
 //!
 //! The only `unsafe` code of the crate lives here, each block with its `// SAFETY:` note.
 #![allow(unsafe_code)]
 
+use std::io;
 use std::net::IpAddr;
 use std::time::SystemTime;
 
-mod batch;
-mod id_filter;
 // Used by the Unix backend only; compiled (and its pool tested) everywhere.
 #[cfg_attr(not(unix), allow(dead_code))]
 mod senders;
+pub(crate) use senders::Senders;
+
 #[cfg(unix)]
 mod unix;
-pub(crate) use batch::RecvBatch;
-pub(crate) use id_filter::{MAX_FILTER_IDS, keep_all_ids, keep_ids};
-pub(crate) use senders::Senders;
 #[cfg(unix)]
 pub(crate) use unix::*;
 
-#[cfg(windows)]
-mod windows;
+// Declared everywhere for the unit tests of its pure parts (see `windows/mod.rs`).
+pub(crate) mod windows;
 #[cfg(windows)]
 pub(crate) use windows::*;
-#[cfg(not(unix))]
-mod unsupported;
-#[cfg(not(unix))]
-pub(crate) use unsupported::*;
-pub(crate) mod icmp_api;
 
 #[cfg(not(any(unix, windows)))]
 mod other;
 #[cfg(not(any(unix, windows)))]
 pub(crate) use other::*;
+
+// Batch reads and the identifier filter: Linux's are in `unix/linux/`.
+#[cfg(not(target_os = "linux"))]
+mod fallback;
+#[cfg(not(target_os = "linux"))]
+pub(crate) use fallback::{RecvBatch, keep_all_ids, keep_ids};
+
+/// Identifiers one filter keeps at most (an engine's own, its extra and chosen ones).
+pub(crate) const MAX_FILTER_IDS: usize = 16;
+
+/// Refuses, for `keep_ids`, no identifier or more than [`MAX_FILTER_IDS`].
+fn check_filter_ids(ids: &[u16]) -> io::Result<()> {
+    if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an identifier filter keeps 1 to 16 identifiers",
+        ));
+    }
+    Ok(())
+}
 
 /// One datagram read from a socket; its bytes are in the caller's buffer.
 #[derive(Debug, Clone, Copy)]

@@ -1,5 +1,6 @@
-//! Systems without ICMP socket support in this crate yet (Windows): every socket fails to
-//! open with an "unsupported" error, so nothing below `open` is ever reached.
+//! Any system but Unix and Windows: every socket fails to open with an "unsupported"
+//! error, so nothing below `open` is ever reached; the options this crate sets are
+//! refused, or unknown.
 
 use std::io;
 use std::net::IpAddr;
@@ -7,8 +8,9 @@ use std::time::Duration;
 
 use socket2::Socket;
 
-use super::{Datagram, Readiness};
+use super::{Datagram, Readiness, Senders};
 use crate::family::Family;
+use crate::socket::dont_fragment::DontFragment;
 
 fn unsupported() -> io::Error {
     io::Error::new(
@@ -27,7 +29,7 @@ pub(crate) fn open(_family: Family, _privileged: bool) -> io::Result<Socket> {
 
 pub(crate) fn send_to(
     _: &Socket,
-    _: &super::Senders,
+    _: &Senders,
     _: &[u8],
     _: IpAddr,
     _: u32,
@@ -122,5 +124,42 @@ pub(crate) fn is_send_buffer_full(error: &io::Error) -> bool {
 }
 
 pub(crate) fn is_broadcast_refusal(_: &io::Error) -> bool {
+    false
+}
+
+/// Binding to an interface is not supported here: give a source address.
+pub(crate) fn bind_interface(_: &Socket, _: Family, _: &str) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "binding to an interface is not supported on this system: give a source address",
+    ))
+}
+
+/// Routing marks exist on Linux only.
+pub(crate) fn set_mark(_: &Socket, _: u32) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "routing marks (SO_MARK) exist on Linux only",
+    ))
+}
+
+/// Only the system's setting here: others are refused before a socket is opened.
+pub(crate) fn set_dont_fragment(_: &Socket, _: Family, setting: DontFragment) -> io::Result<()> {
+    match setting {
+        DontFragment::System => Ok(()),
+        _ => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "Don't Fragment settings are not supported on this system",
+        )),
+    }
+}
+
+/// Unknown here.
+pub(crate) fn route_mtu(_: &Socket, _: IpAddr, _: u32) -> Option<u32> {
+    None
+}
+
+/// Never: no send gets that far.
+pub(crate) fn is_too_big(_: &io::Error) -> bool {
     false
 }

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use socket2::Socket;
 
-use super::set_int_option;
+use super::options::set_int_option;
 use crate::family::Family;
 use crate::socket::dont_fragment::DontFragment;
 
@@ -113,7 +113,7 @@ pub(crate) fn route_mtu(socket: &Socket, destination: IpAddr, scope_id: u32) -> 
             Family::V4 => (libc::IPPROTO_IP, libc::IP_MTU),
             Family::V6 => (libc::IPPROTO_IPV6, libc::IPV6_MTU),
         };
-        let mtu = super::get_int_option(&probe, level, name).ok()?;
+        let mtu = super::options::get_int_option(&probe, level, name).ok()?;
         u32::try_from(mtu).ok().filter(|&mtu| mtu > 0)
     }
     #[cfg(not(target_os = "linux"))]

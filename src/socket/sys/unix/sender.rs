@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr};
 
 use socket2::{SockAddr, Socket, Type};
 
-use super::set_int_option;
+use super::options::{get_int_option, set_int_option};
 use crate::family::Family;
 
 /// The receive buffer of a sending socket: as small as the system allows. A raw socket
@@ -79,7 +79,7 @@ fn copy_dont_fragment(from: &Socket, to: &Socket, family: Family) -> io::Result<
         Family::V6 => &[(libc::IPPROTO_IPV6, libc::IPV6_DONTFRAG)],
     };
     for &(level, name) in options {
-        let value = super::get_int_option(from, level, name)?;
+        let value = get_int_option(from, level, name)?;
         set_int_option(to, level, name, value)?;
     }
     Ok(())
@@ -115,7 +115,7 @@ mod tests {
         let sender = open_sender(&shared, Family::V4, (5, 0x10)).unwrap();
         let local = sender.local_addr().unwrap().as_socket().unwrap();
         assert_eq!(local.ip(), loopback.ip());
-        let option = |name| super::super::get_int_option(&sender, libc::IPPROTO_IP, name);
+        let option = |name| get_int_option(&sender, libc::IPPROTO_IP, name);
         assert_eq!(sender.ttl_v4().unwrap(), 5);
         assert_eq!(option(libc::IP_TOS).unwrap(), 0x10);
         #[cfg(target_os = "linux")]

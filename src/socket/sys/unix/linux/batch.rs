@@ -1,11 +1,13 @@
-//! Reading many datagrams per system call: `recvmmsg(2)` on Linux, one `recvmsg` at a
-//! time elsewhere.
+//! Reading many datagrams per system call: `recvmmsg(2)`.
 
-use std::io;
+use std::os::fd::AsRawFd;
+use std::{io, mem, ptr};
 
 use socket2::Socket;
 
-use super::Datagram;
+use super::super::control::{ControlBuffer, read_control_messages};
+use super::super::recv::{recv_error_queue, socket_address};
+use crate::socket::sys::Datagram;
 
 /// Datagrams read per call at most.
 pub(crate) const BATCH: usize = 64;
@@ -13,7 +15,7 @@ pub(crate) const BATCH: usize = 64;
 /// Buffers for up to [`BATCH`] datagrams of up to `slot` bytes each, with their
 /// addresses and control messages, and what the last read put in them.
 ///
-/// On Linux the message headers `recvmmsg(2)` reads are made once, pointing into the
+/// The message headers `recvmmsg(2)` reads are made once, pointing into the
 /// buffers; a read only resets the lengths the kernel wrote back into the headers the last
 /// read filled. Zeroing 64 headers per call was measured at 38 % of the instructions of a
 /// ping (callgrind, 20,000 pings one after the other, `benches/ping.rs`).
@@ -21,23 +23,17 @@ pub(crate) struct RecvBatch {
     slot: usize,
     buffers: Vec<u8>,
     datagrams: Vec<Datagram>,
-    #[cfg(target_os = "linux")]
     names: Vec<libc::sockaddr_storage>,
-    #[cfg(target_os = "linux")]
-    controls: Vec<super::unix::ControlBuffer>,
-    #[cfg(target_os = "linux")]
+    controls: Vec<ControlBuffer>,
     iovecs: Vec<libc::iovec>,
-    #[cfg(target_os = "linux")]
     headers: Vec<libc::mmsghdr>,
     /// Headers the last read filled, whose lengths it changed.
-    #[cfg(target_os = "linux")]
     filled: usize,
 }
 
 // SAFETY: the raw pointers in `iovecs` and `headers` point into the heap memory of
 // `buffers`, `names`, `controls` and `iovecs`, which the batch owns and never resizes, so
 // they move with it and stay valid; nothing else holds them.
-#[cfg(target_os = "linux")]
 unsafe impl Send for RecvBatch {}
 
 impl std::fmt::Debug for RecvBatch {
@@ -52,24 +48,17 @@ impl RecvBatch {
     /// Room for [`BATCH`] datagrams of `slot` bytes. The memory is only touched as
     /// datagrams arrive, so a large slot costs address space, not resident memory.
     pub(crate) fn new(slot: usize) -> RecvBatch {
-        #[cfg_attr(not(target_os = "linux"), allow(unused_mut))]
         let mut batch = RecvBatch {
             slot,
             buffers: vec![0; slot * BATCH],
             datagrams: Vec::with_capacity(BATCH),
-            #[cfg(target_os = "linux")]
             // SAFETY: an all-zero `sockaddr_storage` is a valid (AF_UNSPEC) address.
-            names: vec![unsafe { std::mem::zeroed() }; BATCH],
-            #[cfg(target_os = "linux")]
-            controls: (0..BATCH).map(|_| super::unix::ControlBuffer::new()).collect(),
-            #[cfg(target_os = "linux")]
+            names: vec![unsafe { mem::zeroed() }; BATCH],
+            controls: (0..BATCH).map(|_| ControlBuffer::new()).collect(),
             iovecs: Vec::with_capacity(BATCH),
-            #[cfg(target_os = "linux")]
             headers: Vec::with_capacity(BATCH),
-            #[cfg(target_os = "linux")]
             filled: BATCH,
         };
-        #[cfg(target_os = "linux")]
         batch.point_headers();
         batch
     }
@@ -77,7 +66,6 @@ impl RecvBatch {
     /// Makes the iovecs and message headers, each pointing to its slot, address storage
     /// and control buffer. The pointers come from `as_mut_ptr`, which makes no reference
     /// that a later borrow of the vectors could invalidate.
-    #[cfg(target_os = "linux")]
     fn point_headers(&mut self) {
         let buffers = self.buffers.as_mut_ptr();
         let names = self.names.as_mut_ptr();
@@ -93,7 +81,7 @@ impl RecvBatch {
         let iovecs = self.iovecs.as_mut_ptr();
         for index in 0..BATCH {
             // SAFETY: an all-zero `mmsghdr` is valid (null pointers, zero lengths).
-            let mut header: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            let mut header: libc::mmsghdr = unsafe { mem::zeroed() };
             // SAFETY: `index < BATCH`, the length of `iovecs`, `names` and `controls`.
             unsafe {
                 header.msg_hdr.msg_iov = iovecs.add(index);
@@ -117,17 +105,13 @@ impl RecvBatch {
 
     /// Reads what is queued, up to [`BATCH`] datagrams, without blocking (`WouldBlock`
     /// when nothing is), and returns how many.
-    #[cfg(target_os = "linux")]
     pub(crate) fn recv(&mut self, socket: &Socket) -> io::Result<usize> {
-        use std::os::fd::AsRawFd;
-        use std::{mem, ptr};
-
         self.datagrams.clear();
         // The kernel wrote back the lengths of the headers it filled: reset them.
         for header in self.headers.iter_mut().take(self.filled) {
             header.msg_hdr.msg_namelen =
                 mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            header.msg_hdr.msg_controllen = mem::size_of::<super::unix::ControlBuffer>() as _;
+            header.msg_hdr.msg_controllen = mem::size_of::<ControlBuffer>() as _;
             header.msg_hdr.msg_flags = 0;
             header.msg_len = 0;
         }
@@ -153,7 +137,7 @@ impl RecvBatch {
             // SAFETY: the kernel wrote `msg_namelen` bytes of an address into the storage
             // this header points to.
             let source = unsafe {
-                super::unix::socket_address(
+                socket_address(
                     ptr::from_ref(&self.names[index]).cast(),
                     msg.msg_namelen as usize,
                 )
@@ -170,28 +154,18 @@ impl RecvBatch {
             };
             // SAFETY: `msg` describes the control messages the kernel wrote into this
             // slot's control buffer (msg_controllen was updated by recvmmsg).
-            unsafe { super::unix::read_control_messages(msg, &mut datagram) };
+            unsafe { read_control_messages(msg, &mut datagram) };
             self.datagrams.push(datagram);
         }
         Ok(self.datagrams.len())
     }
 
-    /// Reads one entry of the error queue into the first slot, without blocking
-    /// (`WouldBlock` when it is empty; always on systems without an error queue).
+    /// Reads one entry of the error queue (`MSG_ERRQUEUE`) into the first slot, without
+    /// blocking (`WouldBlock` when it is empty).
     pub(crate) fn recv_error_queue(&mut self, socket: &Socket) -> io::Result<usize> {
         self.datagrams.clear();
         let slot = self.slot;
-        let datagram = super::recv_error_queue(socket, &mut self.buffers[..slot])?;
-        self.datagrams.push(datagram);
-        Ok(1)
-    }
-
-    /// Reads one queued datagram without blocking (`WouldBlock` when none is).
-    #[cfg(not(target_os = "linux"))]
-    pub(crate) fn recv(&mut self, socket: &Socket) -> io::Result<usize> {
-        self.datagrams.clear();
-        let slot = self.slot;
-        let datagram = super::recv(socket, &mut self.buffers[..slot])?;
+        let datagram = recv_error_queue(socket, &mut self.buffers[..slot])?;
         self.datagrams.push(datagram);
         Ok(1)
     }

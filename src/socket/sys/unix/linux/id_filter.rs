@@ -8,104 +8,71 @@
 
 use std::io;
 
-use crate::family::Family;
-use socket2::Socket;
+use socket2::{SockFilter, Socket};
 
-/// Identifiers one filter keeps at most (an engine's own, its extra and chosen ones).
-pub(crate) const MAX_FILTER_IDS: usize = 16;
+use crate::family::Family;
+use crate::socket::sys::{MAX_FILTER_IDS, check_filter_ids};
 
 /// Keeps only the echo replies with one of `ids` (and every other message) on the raw
 /// socket `socket` of `family`, replacing any filter set before (`setsockopt(2)`
 /// `SO_ATTACH_FILTER`).
 ///
 /// # Errors
-/// `InvalidInput` for no identifier or more than [`MAX_FILTER_IDS`]; `Unsupported` off
-/// Linux; the system's error.
+/// `InvalidInput` for no identifier or more than [`MAX_FILTER_IDS`]; the system's error.
 pub(crate) fn keep_ids(socket: &Socket, family: Family, ids: &[u16]) -> io::Result<()> {
-    if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "an identifier filter keeps 1 to 16 identifiers",
-        ));
-    }
-    attach(socket, family, ids)
+    check_filter_ids(ids)?;
+    socket.attach_filter(&program(family, ids))
 }
 
 /// Removes the filter [`keep_ids`] set: the socket keeps every reply again
 /// (`SO_DETACH_FILTER`).
 ///
 /// # Errors
-/// The system's error (none is set). Off Linux none ever is: `Ok`.
+/// The system's error (none is set).
 pub(crate) fn keep_all_ids(socket: &Socket) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
-    return socket.detach_filter();
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = socket;
-        Ok(())
+    socket.detach_filter()
+}
+
+// Classic BPF opcodes (`<linux/bpf_common.h>`, `<linux/filter.h>`).
+const LD_B_ABS: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16;
+const LD_H_ABS: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16;
+const LD_B_IND: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_IND) as u16;
+const LD_H_IND: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_IND) as u16;
+/// `ldxb 4*([k]&0xf)`: the IPv4 header's length.
+const LDX_B_MSH: u16 = (libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH) as u16;
+const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
+
+/// The program: load the ICMP type; anything but an echo reply is kept; an echo
+/// reply is kept when its identifier is one of `ids` (1 to 16 of them), else dropped.
+/// A raw IPv4 socket's filter sees the packet from its IP header (of variable length:
+/// `X` holds it, and loads are relative to it); a raw IPv6 socket's from the ICMPv6
+/// header. A load past the end of a packet drops it.
+fn program(family: Family, ids: &[u16]) -> Vec<SockFilter> {
+    // At most 16 identifiers, so every jump below fits in a byte.
+    let n = ids.len().min(MAX_FILTER_IDS) as u8;
+    let (echo_reply, load_type, load_id) = match family {
+        Family::V4 => (0, LD_B_IND, LD_H_IND),
+        Family::V6 => (129, LD_B_ABS, LD_H_ABS),
+    };
+    let mut program = Vec::with_capacity(usize::from(n) + 6);
+    if family == Family::V4 {
+        program.push(SockFilter::new(LDX_B_MSH, 0, 0, 0));
     }
-}
-
-#[cfg(target_os = "linux")]
-fn attach(socket: &Socket, family: Family, ids: &[u16]) -> io::Result<()> {
-    socket.attach_filter(&linux::program(family, ids))
-}
-
-#[cfg(not(target_os = "linux"))]
-fn attach(_: &Socket, _: Family, _: &[u16]) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "identifier filters on raw sockets exist on Linux only",
-    ))
-}
-
-#[cfg(target_os = "linux")]
-mod linux {
-    use socket2::SockFilter;
-
-    use crate::family::Family;
-
-    // Classic BPF opcodes (`<linux/bpf_common.h>`, `<linux/filter.h>`).
-    const LD_B_ABS: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_ABS) as u16;
-    const LD_H_ABS: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_ABS) as u16;
-    const LD_B_IND: u16 = (libc::BPF_LD | libc::BPF_B | libc::BPF_IND) as u16;
-    const LD_H_IND: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_IND) as u16;
-    /// `ldxb 4*([k]&0xf)`: the IPv4 header's length.
-    const LDX_B_MSH: u16 = (libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH) as u16;
-    const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
-    const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
-
-    /// The program: load the ICMP type; anything but an echo reply is kept; an echo
-    /// reply is kept when its identifier is one of `ids` (1 to 16 of them), else dropped.
-    /// A raw IPv4 socket's filter sees the packet from its IP header (of variable length:
-    /// `X` holds it, and loads are relative to it); a raw IPv6 socket's from the ICMPv6
-    /// header. A load past the end of a packet drops it.
-    pub(super) fn program(family: Family, ids: &[u16]) -> Vec<SockFilter> {
-        // At most 16 identifiers, so every jump below fits in a byte.
-        let n = ids.len().min(super::MAX_FILTER_IDS) as u8;
-        let (echo_reply, load_type, load_id) = match family {
-            Family::V4 => (0, LD_B_IND, LD_H_IND),
-            Family::V6 => (129, LD_B_ABS, LD_H_ABS),
-        };
-        let mut program = Vec::with_capacity(usize::from(n) + 6);
-        if family == Family::V4 {
-            program.push(SockFilter::new(LDX_B_MSH, 0, 0, 0));
-        }
-        program.push(SockFilter::new(load_type, 0, 0, 0));
-        // Not an echo reply: past the identifier tests and the drop, to the keep.
-        program.push(SockFilter::new(JEQ_K, 0, n + 2, echo_reply));
-        program.push(SockFilter::new(load_id, 0, 0, 4));
-        for (i, id) in ids.iter().take(usize::from(n)).enumerate() {
-            // One of ours: past the remaining tests and the drop.
-            program.push(SockFilter::new(JEQ_K, n - i as u8, 0, u32::from(*id)));
-        }
-        program.push(SockFilter::new(RET_K, 0, 0, 0));
-        program.push(SockFilter::new(RET_K, 0, 0, u32::MAX));
-        program
+    program.push(SockFilter::new(load_type, 0, 0, 0));
+    // Not an echo reply: past the identifier tests and the drop, to the keep.
+    program.push(SockFilter::new(JEQ_K, 0, n + 2, echo_reply));
+    program.push(SockFilter::new(load_id, 0, 0, 4));
+    for (i, id) in ids.iter().take(usize::from(n)).enumerate() {
+        // One of ours: past the remaining tests and the drop.
+        program.push(SockFilter::new(JEQ_K, n - i as u8, 0, u32::from(*id)));
     }
+    program.push(SockFilter::new(RET_K, 0, 0, 0));
+    program.push(SockFilter::new(RET_K, 0, 0, u32::MAX));
+    program
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
     use std::time::{Duration, Instant};
