@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,7 +17,9 @@ use super::transport::{OnReply, Transport};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::packet::{EchoKind, emit_echo, v6};
+use crate::packet::{
+    EchoKind, IPPROTO_ICMPV6, Ipv6Header, Kind, Message, Quote, QuoteLayout, emit_echo, v6,
+};
 use crate::socket::async_socket::Drained;
 use crate::socket::core::SocketKind;
 use crate::socket::request::IcmpRequest;
@@ -78,26 +80,64 @@ impl Answer {
         code: u8,
         after: Duration,
     ) -> Answer {
-        let mut bytes = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
+        Answer::v6_error_extended(request, router, (icmp_type, code), None, after)
+    }
+
+    /// As [`Answer::v6_error`], the quote laid out as `extended` says (RFC 4884 or the
+    /// 128-byte form of older routers) with its extension structure: `None` for a plain
+    /// quote.
+    pub(crate) fn v6_error_extended(
+        request: &IcmpRequest,
+        router: IpAddr,
+        (icmp_type, code): (u8, u8),
+        extended: Option<(QuoteLayout, &[u8])>,
+        after: Duration,
+    ) -> Answer {
         let mut quoted = Vec::new();
+        let mut echo = Vec::new();
         emit_echo(
             Family::V6,
             EchoKind::Request,
             request.id(),
             request.sequence(),
             request.payload(),
-            &mut quoted,
+            &mut echo,
         );
-        let mut header = [0u8; 40];
-        header[0] = 0x60;
-        header[4..6].copy_from_slice(&(quoted.len() as u16).to_be_bytes());
-        header[6] = crate::packet::IPPROTO_ICMPV6;
-        header[7] = 1;
-        if let IpAddr::V6(destination) = request.destination() {
-            header[24..40].copy_from_slice(&destination.octets());
-        }
-        bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(&quoted);
+        let destination = match request.destination() {
+            IpAddr::V6(destination) => destination,
+            IpAddr::V4(_) => Ipv6Addr::UNSPECIFIED,
+        };
+        let mut header = Ipv6Header::new(
+            Ipv6Addr::UNSPECIFIED,
+            destination,
+            IPPROTO_ICMPV6,
+            echo.len(),
+        );
+        // The hop limit the request had when it expired.
+        header.hop_limit = 1;
+        header.emit(&mut quoted);
+        quoted.extend_from_slice(&echo);
+        let quote = match extended {
+            Some((layout, extensions)) => Quote {
+                datagram: &quoted,
+                extensions: Some(extensions),
+                layout,
+            },
+            None => Quote::new(&quoted),
+        };
+        let message = match Kind::of(Family::V6, icmp_type) {
+            Kind::DestinationUnreachable => Message::DestinationUnreachable { code, quote },
+            Kind::TimeExceeded => Message::TimeExceeded { code, quote },
+            _ if icmp_type == v6::PACKET_TOO_BIG => Message::PacketTooBig { mtu: 1280, quote },
+            _ => Message::OtherError {
+                icmp_type,
+                code,
+                header: [0; 4],
+                quote,
+            },
+        };
+        let mut bytes = Vec::new();
+        message.emit(Family::V6, &mut bytes);
         Answer {
             after,
             bytes,
@@ -121,8 +161,21 @@ impl Answer {
         code: u8,
         after: Duration,
     ) -> Answer {
+        Answer::queued_error_with(request, offender, (icmp_type, code), &[], after)
+    }
+
+    /// As [`Answer::queued_error`], with `trailer` after the request: what the kernel
+    /// leaves of a message whose quote was followed by padding or extensions.
+    pub(crate) fn queued_error_with(
+        request: &IcmpRequest,
+        offender: IpAddr,
+        (icmp_type, code): (u8, u8),
+        trailer: &[u8],
+        after: Duration,
+    ) -> Answer {
         let mut bytes = Vec::new();
         request.encode(&mut bytes);
+        bytes.extend_from_slice(trailer);
         Answer {
             after,
             bytes,
