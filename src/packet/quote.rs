@@ -115,8 +115,8 @@ impl<'a> Quote<'a> {
                 let extensions = (!rest.is_empty()).then_some(rest);
                 (&data[..len], extensions, QuoteLayout::Rfc4884)
             }
-            // A length of 0, or beyond the message (RFC 4884 asks receivers to take such a
-            // message as one without a length): an extension may still start at byte 128.
+            // A length of 0, or one beyond the message, which cannot be right: taken as no
+            // length, an extension may still start at byte 128 (the older form).
             Some(_) => match data.get(RFC4884_MIN_QUOTE..) {
                 Some(rest) if is_extension_structure(rest) => (
                     &data[..RFC4884_MIN_QUOTE],
