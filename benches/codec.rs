@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use icmplib::Family;
-use icmplib::packet::{EchoKind, Ipv4Header, Message, checksum, emit_echo};
+use icmplib::packet::{EchoKind, Ipv4Header, Message, Quote, emit_echo};
 
 const ROUNDS: usize = 9;
 const ITERATIONS: u32 = 200_000;
@@ -34,11 +34,14 @@ fn main() {
         0x45, 0, 0, 84, 0, 0, 0, 0, 64, 1, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
     ];
     emit_echo(Family::V4, EchoKind::Reply, 7, 1, &payload, &mut reply);
-    let mut error = vec![11, 0, 0, 0, 0, 0, 0, 0];
-    error.extend_from_slice(&reply[..28]);
-    error[28] = 8; // quoted message is the request
-    let sum = checksum(&error);
-    error[2..4].copy_from_slice(&sum.to_be_bytes());
+    let mut quoted = reply[..28].to_vec();
+    quoted[20] = 8; // the quoted message is the request
+    let mut error = Vec::new();
+    Message::TimeExceeded {
+        code: 0,
+        quote: Quote::new(&quoted),
+    }
+    .emit(Family::V4, &mut error);
 
     let mut out = Vec::with_capacity(128);
     let copy = measure(|| {
@@ -63,7 +66,8 @@ fn main() {
         black_box(Message::parse(Family::V4, icmp).unwrap());
     });
     let parse_error = measure(|| {
-        black_box(Message::parse(Family::V4, black_box(&error)).unwrap());
+        let message = Message::parse(Family::V4, black_box(&error)).unwrap();
+        black_box(message.quote().and_then(|quote| quote.request(Family::V4)));
     });
     println!("reference: copy {} bytes   {copy:8.1} ns", reply.len());
     for (name, ns) in [

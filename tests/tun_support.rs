@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use icmplib::Family;
 use icmplib::packet::{
-    Body, EchoKind, Ipv4Header, Ipv6Header, Kind, Message, checksum, emit_echo, icmpv6_checksum,
+    EchoKind, IPPROTO_ICMPV6, Ipv4Header, Ipv6Header, Kind, Message, checksum, emit_echo,
+    icmpv6_checksum,
 };
 use support::{Craft, Netns, Reply, SimulatedNet, craft_replies};
 
@@ -353,7 +354,7 @@ fn dissect(family: Family, packet: &[u8]) -> (IpAddr, IpAddr, u8, Vec<u8>, bool)
             let (ip, icmp) = Ipv4Header::parse(packet).unwrap();
             assert_eq!(usize::from(ip.total_len), packet.len(), "IPv4 total length");
             assert_eq!(
-                checksum(&packet[..ip.header_len]),
+                checksum(&packet[..ip.header_len()]),
                 0,
                 "IPv4 header checksum"
             );
@@ -369,9 +370,12 @@ fn dissect(family: Family, packet: &[u8]) -> (IpAddr, IpAddr, u8, Vec<u8>, bool)
         }
         Family::V6 => {
             let (ip, icmp) = Ipv6Header::parse(packet).unwrap();
-            let payload_len = usize::from(u16::from_be_bytes([packet[4], packet[5]]));
-            assert_eq!(payload_len + 40, packet.len(), "IPv6 payload length");
-            assert_eq!(ip.protocol, 58);
+            assert_eq!(
+                usize::from(ip.payload_len) + 40,
+                packet.len(),
+                "IPv6 payload length"
+            );
+            assert_eq!(ip.next_header, IPPROTO_ICMPV6);
             let good = icmpv6_checksum(&ip.source, &ip.destination, icmp) == 0;
             (
                 ip.source.into(),
@@ -392,7 +396,7 @@ fn echo_reply(family: Family, icmp: &[u8]) -> (u16, u16, Vec<u8>) {
     let sum = checksum(&bytes);
     bytes[2..4].copy_from_slice(&sum.to_be_bytes());
     let message = Message::parse(family, &bytes).unwrap();
-    let Body::EchoReply(echo) = message.body else {
+    let Message::EchoReply(echo) = message else {
         panic!("not an echo reply: {message:?}")
     };
     (echo.id, echo.sequence, echo.payload.to_vec())
@@ -467,10 +471,11 @@ fn crafted_bytes() {
                     Craft::Unreachable { .. } => Kind::DestinationUnreachable,
                     _ => Kind::TimeExceeded,
                 };
-                let Body::Error(found, Some(original)) = message.body else {
+                assert_eq!(message.kind(family), kind);
+                let original = message.quote().and_then(|quote| quote.request(family));
+                let Some(original) = original else {
                     panic!("{message:?}")
                 };
-                assert_eq!(found, kind);
                 assert_eq!((original.id, original.sequence), (0x1234, 7));
                 assert_eq!(original.destination, host);
                 let (max, header) = match family {
@@ -499,7 +504,7 @@ fn crafted_bytes() {
     }
     let packets = craft_replies(&request(Family::V4, 56), &Craft::WithIpOptions).unwrap();
     let (ip, icmp) = Ipv4Header::parse(&packets[0]).unwrap();
-    assert_eq!(ip.header_len, 28);
+    assert_eq!(ip.header_len(), 28);
     assert_eq!(checksum(&packets[0][..28]), 0);
     assert_eq!(usize::from(ip.total_len), packets[0].len());
     assert_eq!(checksum(icmp), 0);

@@ -138,6 +138,7 @@ fn received(family: Family, completed: &Completed) -> Option<Received> {
         kind,
         bytes: HEADER_LEN + payload.len(),
         payload: Some(payload),
+        quote_unbounded: false,
         time: completed.completed_at,
         ttl: reply.ttl,
         traffic_class: reply.tos,

@@ -12,7 +12,7 @@ use futures::future::poll_fn;
 
 use super::fake::{Answer, FakeTransport};
 use super::*;
-use crate::packet::{v4, v6};
+use crate::packet::{QuoteLayout, v4, v6};
 use crate::socket::reply::IcmpReply;
 
 const HOST_V6: &str = "2001:db8::7";
@@ -299,6 +299,101 @@ async fn an_error_queued_for_a_datagram_socket_is_its_answer() {
         reply.raise_for_status(),
         Err(Error::TimeExceeded { source, .. }) if source == router
     ));
+}
+
+/// An MPLS label stack extension (RFC 4950): label 100, bottom of stack, TTL 1, after an
+/// RFC 4884 extension header with its checksum.
+const MPLS_EXTENSION: [u8; 12] = [
+    0x20, 0x00, 0x9d, 0xef, 0x00, 0x08, 0x01, 0x01, 0x00, 0x06, 0x41, 0x01,
+];
+
+#[tokio::test(start_paused = true)]
+async fn a_time_exceeded_with_padding_and_extensions_is_its_answer() {
+    // The quote padded to 128 bytes then an MPLS extension, with the RFC 4884 length
+    // and in the form of older routers (length 0): the padding is not the payload.
+    let router: IpAddr = "2001:db8:ff::1".parse().unwrap();
+    for layout in [QuoteLayout::Rfc4884, QuoteLayout::Padded128] {
+        let fake = FakeTransport::raw_v6();
+        fake.script(move |request| {
+            vec![Answer::v6_error_extended(
+                request,
+                router,
+                (v6::TIME_EXCEEDED, 0),
+                Some((layout, &MPLS_EXTENSION)),
+                RTT,
+            )]
+        });
+        let engine = fake.engine();
+        let inbox = Arc::new(Inbox::default());
+        launch(&engine, &probe(HOST_V6, b"abc"), &inbox, 1);
+        // Settled, not awaited: a quote that does not match would never answer.
+        let answers = settled(&inbox).await;
+        assert_eq!(
+            answers.len(),
+            1,
+            "{layout:?}: the error is the probe's answer"
+        );
+        let reply = answers[0].1.as_ref().unwrap();
+        assert_eq!(reply.source(), router, "{layout:?}");
+        assert!(matches!(
+            reply.raise_for_status(),
+            Err(Error::TimeExceeded { source, .. }) if source == router
+        ));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_error_with_padding_and_extensions_is_its_answer() {
+    // What the kernel queues for such a message: the request, the zero padding to 128
+    // bytes (with the 20-byte IPv4 header it stripped), the extension; or padding alone.
+    let router: IpAddr = "198.51.100.1".parse().unwrap();
+    let payload = b"abc";
+    let padding = 128 - 20 - 8 - payload.len();
+    let mut extended = vec![0; padding];
+    extended.extend_from_slice(&MPLS_EXTENSION);
+    for trailer in [extended, vec![0; padding]] {
+        let fake = FakeTransport::datagram_v4();
+        let queued = trailer.clone();
+        fake.script(move |request| {
+            vec![Answer::queued_error_with(
+                request,
+                router,
+                (v4::TIME_EXCEEDED, 0),
+                &queued,
+                RTT,
+            )]
+        });
+        let engine = fake.engine();
+        let inbox = Arc::new(Inbox::default());
+        launch(&engine, &probe(HOST_V4, payload), &inbox, 1);
+        let answers = settled(&inbox).await;
+        assert_eq!(
+            answers.len(),
+            1,
+            "{} bytes after: not an answer",
+            trailer.len()
+        );
+        let reply = answers[0].1.as_ref().unwrap();
+        assert_eq!(reply.source(), router, "{} bytes after", trailer.len());
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_queued_error_quoting_another_payload_is_not_taken() {
+    // Cut to the request's length, the quote must still be the request's payload.
+    let router: IpAddr = "198.51.100.1".parse().unwrap();
+    let fake = FakeTransport::datagram_v4();
+    fake.script(move |request| {
+        let mut answer = Answer::queued_error(request, router, v4::TIME_EXCEEDED, 0, RTT);
+        let last = answer.bytes.len() - 1;
+        answer.bytes[last] ^= 0xff;
+        answer.bytes.extend_from_slice(&[0; 40]);
+        vec![answer]
+    });
+    let engine = fake.engine();
+    let inbox = Arc::new(Inbox::default());
+    launch(&engine, &probe(HOST_V4, b"abc"), &inbox, 1);
+    assert!(settled(&inbox).await.is_empty());
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,5 +1,6 @@
-//! ICMPv4 (RFC 792) and ICMPv6 (RFC 4443) messages: echo request/reply encoding and the
-//! parsing of every message a ping or a traceroute can receive.
+//! ICMPv4 (RFC 792) and ICMPv6 (RFC 4443) headers: a view of the common header
+//! ([`IcmpPacket`]), the type numbers and what they mean ([`Kind`]). The messages by
+//! meaning are in [`Message`](super::Message).
 //!
 //! Both families share one header layout:
 //!
@@ -8,21 +9,47 @@
 //! +--------+--------+--------------------+
 //! |  type  |  code  |      checksum      |
 //! +--------+--------+--------------------+
-//! |  identifier     |  sequence number   |   (echo)    or unused / MTU / pointer (errors)
+//! |  identifier     |  sequence number   |   echo
+//! |  (v4) unused, RFC 4884 length, MTU   |   ICMPv4 errors
+//! |  (v6) RFC 4884 length, unused / MTU  |   ICMPv6 errors
 //! +-----------------+--------------------+
 //! |  payload (echo)   or   the original datagram, as much as fits (errors)
 //! ```
 
-use std::net::IpAddr;
+use std::net::Ipv6Addr;
 
-use super::ip::{Ipv4Header, Ipv6Header};
-use super::{ParseError, checksum};
+use super::ParseError;
+use super::checksum::{checksum, icmpv6_checksum};
+use super::quote::length_unit;
 use crate::family::Family;
 
-/// Length of the ICMP header (type, code, checksum and four more bytes).
-pub const HEADER_LEN: usize = 8;
+/// Where each field of the header lies.
+pub(crate) mod field {
+    use std::ops::Range;
 
-/// ICMPv4 type numbers (RFC 792).
+    pub const TYPE: usize = 0;
+    pub const CODE: usize = 1;
+    pub const CHECKSUM: Range<usize> = 2..4;
+    /// The second word, whose meaning depends on the type.
+    pub const REST: Range<usize> = 4..8;
+    pub const ECHO_ID: Range<usize> = 4..6;
+    pub const ECHO_SEQUENCE: Range<usize> = 6..8;
+    /// RFC 4884 length of the quote in 32-bit words (ICMPv4 Destination Unreachable,
+    /// Time Exceeded, Parameter Problem).
+    pub const V4_LENGTH: usize = 5;
+    /// Next-hop MTU of an ICMPv4 Fragmentation Needed (RFC 1191).
+    pub const V4_MTU: Range<usize> = 6..8;
+    /// RFC 4884 length of the quote in 64-bit words (ICMPv6 Destination Unreachable,
+    /// Time Exceeded).
+    pub const V6_LENGTH: usize = 4;
+    /// MTU of an ICMPv6 Packet Too Big.
+    pub const V6_MTU: Range<usize> = 4..8;
+}
+
+/// Length of the ICMP header (type, code, checksum and four more bytes).
+pub const HEADER_LEN: usize = field::REST.end;
+
+/// ICMPv4 type numbers (RFC 792) and the code of Fragmentation Needed.
 pub mod v4 {
     /// Echo Reply.
     pub const ECHO_REPLY: u8 = 0;
@@ -100,128 +127,6 @@ impl Kind {
     }
 }
 
-/// The identifier, sequence number and payload of an echo request or reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Echo<'a> {
-    /// Identifier.
-    pub id: u16,
-    /// Sequence number.
-    pub sequence: u16,
-    /// Payload (data) bytes.
-    pub payload: &'a [u8],
-}
-
-/// The echo request quoted inside an ICMP error message: which request caused it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Original<'a> {
-    /// Source address of the quoted request (our address).
-    pub source: IpAddr,
-    /// Destination address of the quoted request (the host we pinged).
-    pub destination: IpAddr,
-    /// Identifier of the quoted request.
-    pub id: u16,
-    /// Sequence number of the quoted request.
-    pub sequence: u16,
-    /// As much of the request's payload as the error quoted (routers quote at least the
-    /// 8-byte ICMP header, Linux as much as fits in 576 / 1,280 bytes): a prefix of what
-    /// was sent, possibly empty.
-    pub payload: &'a [u8],
-}
-
-/// A parsed ICMP message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Message<'a> {
-    /// ICMP type number.
-    pub icmp_type: u8,
-    /// ICMP code.
-    pub code: u8,
-    /// What the type means, with the parts of the body that matter for it.
-    pub body: Body<'a>,
-    /// The MTU of the next hop, from a Fragmentation Needed (ICMPv4 Destination
-    /// Unreachable code 4, RFC 1191) or Packet Too Big (ICMPv6, RFC 4443) message that
-    /// gives one; `None` for any other message, and for a router that sends 0 (older than
-    /// RFC 1191).
-    pub mtu: Option<u32>,
-}
-
-/// The body of a [`Message`], by kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Body<'a> {
-    /// An echo request.
-    EchoRequest(Echo<'a>),
-    /// An echo reply.
-    EchoReply(Echo<'a>),
-    /// An error message ([`Kind::DestinationUnreachable`], [`Kind::TimeExceeded`] or
-    /// [`Kind::OtherError`]) with the echo request it quotes, when the quoted datagram
-    /// was an echo request of the same family whose header survived.
-    Error(Kind, Option<Original<'a>>),
-    /// Any other message.
-    Other,
-}
-
-impl<'a> Message<'a> {
-    /// Parses the ICMP message `bytes` (starting at the ICMP header, without any IP header
-    /// in front: see [`Ipv4Header::parse`] for raw IPv4 sockets).
-    ///
-    /// For ICMPv4 the checksum is verified and a wrong one is an error. An ICMPv6 checksum
-    /// covers a pseudo-header with both addresses, which the kernel verifies for ICMPv6
-    /// sockets; use [`super::icmpv6_checksum`] to verify one yourself.
-    ///
-    /// Never panics, whatever the bytes.
-    ///
-    /// ```
-    /// use icmplib::Family;
-    /// use icmplib::packet::{Body, EchoKind, Message, emit_echo};
-    ///
-    /// let mut bytes = Vec::new();
-    /// emit_echo(Family::V4, EchoKind::Reply, 0x1234, 7, b"hello", &mut bytes);
-    /// let message = Message::parse(Family::V4, &bytes).unwrap();
-    /// let Body::EchoReply(echo) = message.body else { panic!("not a reply") };
-    /// assert_eq!((echo.id, echo.sequence, echo.payload), (0x1234, 7, &b"hello"[..]));
-    /// ```
-    pub fn parse(family: Family, bytes: &'a [u8]) -> Result<Message<'a>, ParseError> {
-        let header = bytes.get(..HEADER_LEN).ok_or(ParseError::Truncated)?;
-        if family == Family::V4 && checksum(bytes) != 0 {
-            return Err(ParseError::Checksum);
-        }
-        let (icmp_type, code) = (header[0], header[1]);
-        let rest = &bytes[HEADER_LEN..];
-        let echo = || Echo {
-            id: u16::from_be_bytes([header[4], header[5]]),
-            sequence: u16::from_be_bytes([header[6], header[7]]),
-            payload: rest,
-        };
-        let body = match Kind::of(family, icmp_type) {
-            Kind::EchoRequest => Body::EchoRequest(echo()),
-            Kind::EchoReply => Body::EchoReply(echo()),
-            Kind::Other => Body::Other,
-            kind => Body::Error(kind, quoted_request(family, rest)),
-        };
-        // RFC 1191 gives the MTU in the low 16 bits, RFC 4443 in all 32.
-        let mtu = match family {
-            _ if !is_packet_too_big(family, icmp_type, code) => 0,
-            Family::V4 => u32::from(u16::from_be_bytes([header[6], header[7]])),
-            Family::V6 => u32::from_be_bytes([header[4], header[5], header[6], header[7]]),
-        };
-        Ok(Message {
-            icmp_type,
-            code,
-            body,
-            mtu: (mtu != 0).then_some(mtu),
-        })
-    }
-
-    /// What the message's type means.
-    pub fn kind(&self) -> Kind {
-        match self.body {
-            Body::EchoRequest(_) => Kind::EchoRequest,
-            Body::EchoReply(_) => Kind::EchoReply,
-            Body::Error(kind, _) => kind,
-            Body::Other => Kind::Other,
-        }
-    }
-}
-
 /// True for the messages that say a packet was too big for a link and could not be
 /// fragmented: ICMPv4 Destination Unreachable, code 4 (Fragmentation Needed and DF set),
 /// and ICMPv6 Packet Too Big.
@@ -241,85 +146,178 @@ pub fn is_packet_too_big(family: Family, icmp_type: u8, code: u8) -> bool {
     }
 }
 
-/// Finds the echo request quoted in the body of an error message: the original IP header
-/// (its length read from the packet) followed by at least the 8-byte ICMP header.
-fn quoted_request(family: Family, quoted: &[u8]) -> Option<Original<'_>> {
-    let (source, destination, icmp) = match family {
-        Family::V4 => {
-            let (header, icmp) = Ipv4Header::parse(quoted).ok()?;
-            if !header.carries_icmp_header() {
-                return None;
-            }
-            (header.source.into(), header.destination.into(), icmp)
-        }
-        Family::V6 => {
-            let (header, icmp) = Ipv6Header::parse(quoted).ok()?;
-            if !header.carries_icmp_header() {
-                return None;
-            }
-            (header.source.into(), header.destination.into(), icmp)
-        }
-    };
-    let echo = parse_request_header(family, icmp)?;
-    Some(Original {
-        source,
-        destination,
-        id: echo.id,
-        sequence: echo.sequence,
-        payload: echo.payload,
-    })
-}
-
-/// Reads the id and sequence of an echo request from its first bytes, without verifying
-/// the checksum: what an error message quotes (or a socket error queue returns) may be
-/// cut short. `None` when the bytes are not an echo request of `family`.
-pub fn parse_request_header(family: Family, bytes: &[u8]) -> Option<Echo<'_>> {
-    let header = bytes.get(..HEADER_LEN)?;
-    if Kind::of(family, header[0]) != Kind::EchoRequest {
-        return None;
+/// True for the error messages of `family` with an RFC 4884 length field.
+pub(crate) fn has_length_field(family: Family, icmp_type: u8) -> bool {
+    match family {
+        Family::V4 => matches!(
+            icmp_type,
+            v4::DESTINATION_UNREACHABLE | v4::TIME_EXCEEDED | v4::PARAMETER_PROBLEM
+        ),
+        Family::V6 => matches!(icmp_type, v6::DESTINATION_UNREACHABLE | v6::TIME_EXCEEDED),
     }
-    Some(Echo {
-        id: u16::from_be_bytes([header[4], header[5]]),
-        sequence: u16::from_be_bytes([header[6], header[7]]),
-        payload: &bytes[HEADER_LEN..],
-    })
 }
 
-/// Which echo message to emit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EchoKind {
-    /// Echo Request (ICMPv4 type 8, ICMPv6 type 128).
-    Request,
-    /// Echo Reply (ICMPv4 type 0, ICMPv6 type 129).
-    Reply,
-}
-
-/// Appends an echo message to `out`.
+/// A read-only or read-write view of an ICMP message (either family: the header layout
+/// is the same).
 ///
-/// ICMPv4 messages get their checksum. ICMPv6 messages are left with a zero checksum,
-/// which the kernel fills in on ICMPv6 sockets; code that writes packets itself can fill
-/// it with [`super::icmpv6_checksum`].
-pub fn emit_echo(
-    family: Family,
-    kind: EchoKind,
-    id: u16,
-    sequence: u16,
-    payload: &[u8],
-    out: &mut Vec<u8>,
-) {
-    let icmp_type = match (family, kind) {
-        (Family::V4, EchoKind::Request) => v4::ECHO_REQUEST,
-        (Family::V4, EchoKind::Reply) => v4::ECHO_REPLY,
-        (Family::V6, EchoKind::Request) => v6::ECHO_REQUEST,
-        (Family::V6, EchoKind::Reply) => v6::ECHO_REPLY,
-    };
-    let start = out.len();
-    out.extend_from_slice(&[icmp_type, 0, 0, 0]);
-    out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(&sequence.to_be_bytes());
-    out.extend_from_slice(payload);
-    if family == Family::V4 {
-        let sum = checksum(&out[start..]);
-        out[start + 2..start + 4].copy_from_slice(&sum.to_be_bytes());
+/// [`IcmpPacket::new_checked`] makes sure the 8-byte header is there, so no accessor can
+/// panic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IcmpPacket<T: AsRef<[u8]>> {
+    buffer: T,
+}
+
+impl<T: AsRef<[u8]>> IcmpPacket<T> {
+    /// Wraps `buffer` without checks, for writing a message of known size.
+    pub(crate) const fn new_unchecked(buffer: T) -> IcmpPacket<T> {
+        IcmpPacket { buffer }
+    }
+
+    /// Wraps `buffer` after checking that it holds the 8-byte header.
+    pub fn new_checked(buffer: T) -> Result<IcmpPacket<T>, ParseError> {
+        let packet = IcmpPacket { buffer };
+        packet.check_len()?;
+        Ok(packet)
+    }
+
+    /// Checks what [`IcmpPacket::new_checked`] checks.
+    pub fn check_len(&self) -> Result<(), ParseError> {
+        if self.buffer.as_ref().len() < HEADER_LEN {
+            return Err(ParseError::Truncated);
+        }
+        Ok(())
+    }
+
+    /// The buffer back.
+    pub fn into_inner(self) -> T {
+        self.buffer
+    }
+
+    fn word(&self, at: std::ops::Range<usize>) -> u16 {
+        let bytes = &self.buffer.as_ref()[at];
+        u16::from_be_bytes([bytes[0], bytes[1]])
+    }
+
+    /// The type number.
+    pub fn msg_type(&self) -> u8 {
+        self.buffer.as_ref()[field::TYPE]
+    }
+
+    /// The code.
+    pub fn msg_code(&self) -> u8 {
+        self.buffer.as_ref()[field::CODE]
+    }
+
+    /// The checksum field.
+    pub fn checksum(&self) -> u16 {
+        self.word(field::CHECKSUM)
+    }
+
+    /// The second word of the header, whose meaning depends on the type.
+    pub fn rest_of_header(&self) -> [u8; 4] {
+        let bytes = &self.buffer.as_ref()[field::REST];
+        [bytes[0], bytes[1], bytes[2], bytes[3]]
+    }
+
+    /// The identifier of an echo message.
+    pub fn echo_id(&self) -> u16 {
+        self.word(field::ECHO_ID)
+    }
+
+    /// The sequence number of an echo message.
+    pub fn echo_sequence(&self) -> u16 {
+        self.word(field::ECHO_SEQUENCE)
+    }
+
+    /// The MTU field of a Fragmentation Needed (ICMPv4: the low 16 bits of the second word,
+    /// RFC 1191) or Packet Too Big (ICMPv6: all 32, RFC 4443) message.
+    pub fn mtu(&self, family: Family) -> u32 {
+        match family {
+            Family::V4 => u32::from(self.word(field::V4_MTU)),
+            Family::V6 => {
+                let bytes = &self.buffer.as_ref()[field::V6_MTU];
+                u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
+            }
+        }
+    }
+
+    /// The RFC 4884 length field of an error message, in bytes (ICMPv4: byte 5 in 32-bit
+    /// words; ICMPv6: byte 4 in 64-bit words). Meaningful only for the messages that have
+    /// one: Destination Unreachable, Time Exceeded and ICMPv4 Parameter Problem.
+    pub fn rfc4884_length(&self, family: Family) -> usize {
+        let at = match family {
+            Family::V4 => field::V4_LENGTH,
+            Family::V6 => field::V6_LENGTH,
+        };
+        usize::from(self.buffer.as_ref()[at]) * length_unit(family)
+    }
+
+    /// True when the ICMPv4 checksum over the whole message is right.
+    pub fn verify_checksum_v4(&self) -> bool {
+        checksum(self.buffer.as_ref()) == 0
+    }
+
+    /// True when the ICMPv6 checksum of the message sent from `source` to `destination`
+    /// is right.
+    pub fn verify_checksum_v6(&self, source: &Ipv6Addr, destination: &Ipv6Addr) -> bool {
+        icmpv6_checksum(source, destination, self.buffer.as_ref()) == 0
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> IcmpPacket<&'a T> {
+    /// Everything after the header.
+    pub fn data(&self) -> &'a [u8] {
+        &self.buffer.as_ref()[HEADER_LEN..]
+    }
+}
+
+impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
+    fn set_word(&mut self, at: std::ops::Range<usize>, value: u16) {
+        self.buffer.as_mut()[at].copy_from_slice(&value.to_be_bytes());
+    }
+
+    /// Sets the type number.
+    pub fn set_msg_type(&mut self, icmp_type: u8) {
+        self.buffer.as_mut()[field::TYPE] = icmp_type;
+    }
+
+    /// Sets the code.
+    pub fn set_msg_code(&mut self, code: u8) {
+        self.buffer.as_mut()[field::CODE] = code;
+    }
+
+    /// Sets the checksum field.
+    pub fn set_checksum(&mut self, sum: u16) {
+        self.set_word(field::CHECKSUM, sum);
+    }
+
+    /// Sets the second word of the header.
+    pub fn set_rest_of_header(&mut self, rest: [u8; 4]) {
+        self.buffer.as_mut()[field::REST].copy_from_slice(&rest);
+    }
+
+    /// Sets the identifier of an echo message.
+    pub fn set_echo_id(&mut self, id: u16) {
+        self.set_word(field::ECHO_ID, id);
+    }
+
+    /// Sets the sequence number of an echo message.
+    pub fn set_echo_sequence(&mut self, sequence: u16) {
+        self.set_word(field::ECHO_SEQUENCE, sequence);
+    }
+
+    /// Computes the ICMPv4 checksum over the whole message and writes it.
+    pub fn fill_checksum_v4(&mut self) {
+        self.set_checksum(0);
+        let sum = checksum(self.buffer.as_ref());
+        self.set_checksum(sum);
+    }
+
+    /// Computes the ICMPv6 checksum of the message sent from `source` to `destination`
+    /// (over the pseudo-header, RFC 8200 §8.1) and writes it.
+    pub fn fill_checksum_v6(&mut self, source: &Ipv6Addr, destination: &Ipv6Addr) {
+        self.set_checksum(0);
+        let sum = icmpv6_checksum(source, destination, self.buffer.as_ref());
+        self.set_checksum(sum);
     }
 }

@@ -1,19 +1,29 @@
 //! The sans-IO ICMP codec: bytes in, typed messages out, and back. No sockets, no clocks.
 //!
+//! Built like smoltcp's wire module: for each header a *view* over a byte buffer
+//! ([`Ipv4Packet`], [`Ipv6Packet`], [`IcmpPacket`]) whose `new_checked` makes sure every
+//! field is there before any accessor reads it, and a *representation* with the fields as
+//! values that parses from bytes and emits them back ([`Ipv4Header`], [`Ipv6Header`],
+//! [`Message`]); `parse(emit(x)) == x` for each, a property test checks it.
+//!
 //! - [`checksum`] and [`icmpv6_checksum`]: the Internet checksum (RFC 1071) and the ICMPv6
 //!   pseudo-header checksum.
-//! - [`emit_echo`]: write an echo request or reply.
-//! - [`Message::parse`]: read any ICMPv4 / ICMPv6 message; errors (Destination
-//!   Unreachable, Time Exceeded, ...) come with the echo request they quote, found by
-//!   reading the quoted IP header (its length taken from the packet, options allowed).
-//! - [`Ipv4Header::parse`]: strip the IPv4 header that raw IPv4 sockets deliver.
+//! - [`Message`]: any ICMPv4 / ICMPv6 message, parsed or emitted: echo request and reply,
+//!   Destination Unreachable, Time Exceeded, Packet Too Big / Fragmentation Needed, other
+//!   errors. Errors carry the datagram they quote as a [`Quote`], its length read from the
+//!   quoted IP header (options allowed) and any RFC 4884 extension structure (MPLS labels,
+//!   ...) kept apart; [`Quote::request`] finds the echo request in it.
+//! - [`emit_echo`]: write an echo request or reply without building a [`Message`].
+//! - [`Ipv4Header`] / [`Ipv6Header`]: the IP headers that raw IPv4 sockets deliver, that
+//!   errors quote and that a TUN device reads and writes.
+//! - [`split_stripped_quote`]: the quote a datagram socket's error queue returns.
 //!
 //! Parsing never panics, whatever the bytes: every length is checked before use, and a
 //! property test runs the parsers over arbitrary input.
 //!
 //! ```
 //! use icmplib::Family;
-//! use icmplib::packet::{Body, Ipv4Header, Message};
+//! use icmplib::packet::{Ipv4Header, Message};
 //!
 //! // An echo reply as a raw IPv4 socket receives it (captured with tcpdump on loopback).
 //! let packet = [
@@ -25,19 +35,26 @@
 //! let (ip, icmp) = Ipv4Header::parse(&packet).unwrap();
 //! assert_eq!(ip.source.to_string(), "127.0.0.1");
 //! let message = Message::parse(Family::V4, icmp).unwrap();
-//! assert!(matches!(message.body, Body::EchoReply(echo) if echo.id == 0x1034 && echo.sequence == 1));
+//! assert!(matches!(message, Message::EchoReply(echo) if echo.id == 0x1034 && echo.sequence == 1));
 //! ```
 
 mod checksum;
+mod echo;
 mod icmp;
-mod ip;
+mod ipv4;
+mod ipv6;
+mod message;
+mod quote;
 
 pub use checksum::{checksum, icmpv6_checksum};
-pub use icmp::{
-    Body, Echo, EchoKind, HEADER_LEN, Kind, Message, Original, emit_echo, is_packet_too_big,
-    parse_request_header, v4, v6,
+pub use echo::{Echo, EchoKind, emit_echo, parse_request_header};
+pub use icmp::{HEADER_LEN, IcmpPacket, Kind, is_packet_too_big, v4, v6};
+pub use ipv4::{IPV4_MAX_HEADER_LEN, IPV4_MIN_HEADER_LEN, Ipv4Header, Ipv4Packet};
+pub use ipv6::{IPV6_HEADER_LEN, Ipv6Header, Ipv6Packet, UpperLayer};
+pub use message::Message;
+pub use quote::{
+    Original, Quote, QuoteLayout, RFC4884_MIN_QUOTE, is_extension_structure, split_stripped_quote,
 };
-pub use ip::{IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Ipv4Header, Ipv6Header};
 
 /// IP protocol number of ICMP.
 pub const IPPROTO_ICMP: u8 = 1;
@@ -61,3 +78,5 @@ pub enum ParseError {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rfc4884;

@@ -31,12 +31,15 @@ const V6_REPLY: [u8; 16] = [
 #[test]
 fn golden_ipv4_request_and_reply() {
     let (ip, icmp) = Ipv4Header::parse(&V4_REQUEST).unwrap();
-    assert_eq!(ip.header_len, 20);
+    assert_eq!(ip.header_len(), 20);
     assert_eq!(ip.ttl, 64);
     assert_eq!(checksum(&V4_REQUEST[..20]), 0, "IPv4 header checksum");
     let message = Message::parse(Family::V4, icmp).unwrap();
-    assert_eq!((message.icmp_type, message.code), (8, 0));
-    let Body::EchoRequest(echo) = message.body else {
+    assert_eq!(
+        (message.icmp_type(Family::V4), message.code(Family::V4)),
+        (8, 0)
+    );
+    let Message::EchoRequest(echo) = message else {
         panic!("{message:?}")
     };
     assert_eq!((echo.id, echo.sequence), (4148, 1));
@@ -44,7 +47,7 @@ fn golden_ipv4_request_and_reply() {
 
     let (_, icmp) = Ipv4Header::parse(&V4_REPLY).unwrap();
     let message = Message::parse(Family::V4, icmp).unwrap();
-    assert_eq!(message.kind(), Kind::EchoReply);
+    assert_eq!(message.kind(Family::V4), Kind::EchoReply);
 
     // Our encoder writes the same bytes.
     let mut out = Vec::new();
@@ -68,7 +71,7 @@ fn golden_ipv6_request_and_reply() {
     assert_eq!(icmpv6_checksum(&lo, &lo, &V6_REQUEST), 0);
     assert_eq!(icmpv6_checksum(&lo, &lo, &V6_REPLY), 0);
     let message = Message::parse(Family::V6, &V6_REPLY).unwrap();
-    let Body::EchoReply(echo) = message.body else {
+    let Message::EchoReply(echo) = message else {
         panic!("{message:?}")
     };
     assert_eq!((echo.id, echo.sequence), (4149, 1));
@@ -131,7 +134,14 @@ fn ipv4_time_exceeded_quotes_the_request() {
         sequence: 1,
         payload: &[],
     };
-    assert_eq!(parsed.body, Body::Error(Kind::TimeExceeded, Some(original)));
+    assert_eq!(parsed.kind(Family::V4), Kind::TimeExceeded);
+    assert_eq!(quoted_request(&parsed, Family::V4), Some(original));
+    assert!(matches!(parsed, Message::TimeExceeded { code: 0, .. }));
+}
+
+/// The echo request an error message quotes.
+fn quoted_request<'a>(message: &Message<'a>, family: Family) -> Option<Original<'a>> {
+    message.quote()?.request(family)
 }
 
 #[test]
@@ -143,11 +153,11 @@ fn ipv4_error_quoting_a_header_with_options() {
     quoted.extend_from_slice(&V4_REQUEST[20..28]);
     let message = v4_error(3, 1, &quoted);
     let parsed = Message::parse(Family::V4, &message).unwrap();
-    let Body::Error(Kind::DestinationUnreachable, Some(original)) = parsed.body else {
+    let Message::DestinationUnreachable { code: 1, quote } = parsed else {
         panic!("{parsed:?}")
     };
+    let original = quote.request(Family::V4).unwrap();
     assert_eq!((original.id, original.sequence), (4148, 1));
-    assert_eq!(parsed.code, 1);
 }
 
 #[test]
@@ -157,10 +167,12 @@ fn ipv4_error_quoting_something_else_has_no_original() {
     udp[9] = 17;
     let message = v4_error(3, 3, &udp);
     let parsed = Message::parse(Family::V4, &message).unwrap();
-    assert_eq!(parsed.body, Body::Error(Kind::DestinationUnreachable, None));
+    assert_eq!(parsed.kind(Family::V4), Kind::DestinationUnreachable);
+    assert_eq!(quoted_request(&parsed, Family::V4), None);
     let message = v4_error(11, 0, &V4_REQUEST[..27]);
     let parsed = Message::parse(Family::V4, &message).unwrap();
-    assert_eq!(parsed.body, Body::Error(Kind::TimeExceeded, None));
+    assert_eq!(parsed.kind(Family::V4), Kind::TimeExceeded);
+    assert_eq!(quoted_request(&parsed, Family::V4), None);
 }
 
 #[test]
@@ -181,10 +193,8 @@ fn ipv6_destination_unreachable_quotes_the_request() {
         sequence: 1,
         payload: &V6_REQUEST[8..],
     };
-    assert_eq!(
-        parsed.body,
-        Body::Error(Kind::DestinationUnreachable, Some(original))
-    );
+    assert_eq!(parsed.kind(Family::V6), Kind::DestinationUnreachable);
+    assert_eq!(quoted_request(&parsed, Family::V6), Some(original));
 }
 
 /// An ICMPv4 Destination Unreachable of `code` whose second word ends in `mtu`.
@@ -203,22 +213,24 @@ fn fragmentation_needed_and_packet_too_big_give_the_mtu() {
     // ICMPv4: the next-hop MTU in the low 16 bits of the second word (RFC 1191).
     let message = v4_unreachable_with_mtu(4, 1280, quoted);
     let parsed = Message::parse(Family::V4, &message).unwrap();
-    assert_eq!(parsed.mtu, Some(1280));
-    assert!(matches!(
-        parsed.body,
-        Body::Error(Kind::DestinationUnreachable, Some(_))
-    ));
+    assert_eq!(parsed.mtu(), Some(1280));
+    assert!(matches!(parsed, Message::PacketTooBig { mtu: 1280, .. }));
+    assert_eq!(parsed.kind(Family::V4), Kind::DestinationUnreachable);
+    assert!(quoted_request(&parsed, Family::V4).is_some());
     // A router older than RFC 1191 says 0: no MTU.
     let message = v4_unreachable_with_mtu(4, 0, quoted);
-    assert_eq!(Message::parse(Family::V4, &message).unwrap().mtu, None);
+    assert_eq!(Message::parse(Family::V4, &message).unwrap().mtu(), None);
     // Another code carries no MTU, whatever the field holds.
     let message = v4_unreachable_with_mtu(1, 1280, quoted);
-    assert_eq!(Message::parse(Family::V4, &message).unwrap().mtu, None);
+    assert_eq!(Message::parse(Family::V4, &message).unwrap().mtu(), None);
     // ICMPv6 Packet Too Big: all 32 bits (RFC 4443).
     let mut message = vec![2, 0, 0, 0];
     message.extend_from_slice(&9000u32.to_be_bytes());
     let parsed = Message::parse(Family::V6, &message).unwrap();
-    assert_eq!((parsed.mtu, parsed.kind()), (Some(9000), Kind::OtherError));
+    assert_eq!(
+        (parsed.mtu(), parsed.kind(Family::V6)),
+        (Some(9000), Kind::OtherError)
+    );
     assert!(is_packet_too_big(Family::V6, 2, 0) && is_packet_too_big(Family::V4, 3, 4));
     assert!(!is_packet_too_big(Family::V4, 2, 0) && !is_packet_too_big(Family::V6, 1, 4));
 }
@@ -281,8 +293,11 @@ proptest! {
         emit_echo(family, kind, id, sequence, &payload, &mut out);
         let message = Message::parse(family, &out).unwrap();
         let echo = Echo { id, sequence, payload: &payload };
-        let expected = if reply { Body::EchoReply(echo) } else { Body::EchoRequest(echo) };
-        prop_assert_eq!(message.body, expected);
+        let expected = if reply { Message::EchoReply(echo) } else { Message::EchoRequest(echo) };
+        prop_assert_eq!(message, expected);
+        let mut again = Vec::new();
+        message.emit(family, &mut again);
+        prop_assert_eq!(again, out.clone());
         prop_assert_eq!(parse_request_header(family, &out).is_some(), !reply);
     }
 

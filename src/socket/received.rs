@@ -12,7 +12,10 @@ use super::request::IcmpRequest;
 use super::sys::{self, Datagram};
 use crate::clock;
 use crate::family::Family;
-use crate::packet::{Body, Ipv4Header, Kind, Message, is_packet_too_big, parse_request_header, v4};
+use crate::packet::{
+    IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Ipv4Header, Kind, Message, is_packet_too_big,
+    parse_request_header, split_stripped_quote, v4,
+};
 
 /// A kernel timestamp older than this is not trusted (the wall clock may have jumped
 /// between the packet's arrival and its reading): the reading time is used instead.
@@ -41,9 +44,13 @@ impl SocketKind {
         }
         let time = read_at.arrival(datagram.timestamp);
         if let Some(error) = datagram.queued_error {
-            // The error queue returns the start of our own request; the kernel tells
-            // what came back and from where.
-            let echo = parse_request_header(self.family, bytes)?;
+            // The error queue returns the quote from our own request's ICMP header on (the
+            // kernel strips the quoted IP header) and whatever followed the quote in the
+            // message: padding, an RFC 4884 extension structure. The kernel tells what
+            // came back and from where.
+            let (quoted, _extensions) =
+                split_stripped_quote(self.family, stripped_header_len(self.family), bytes);
+            let echo = parse_request_header(self.family, quoted)?;
             if !error.from_icmp || self.is_advice(error.icmp_type) {
                 return None;
             }
@@ -59,7 +66,8 @@ impl SocketKind {
                 icmp_type: error.icmp_type,
                 code: error.code,
                 kind: Kind::of(self.family, error.icmp_type),
-                payload: Some(datagram.len - echo.payload.len()..datagram.len),
+                payload: range_in(buf, echo.payload),
+                quote_unbounded: true,
                 bytes: datagram.len,
                 time,
                 // What arrived with an error-queue entry describes our own request.
@@ -80,20 +88,23 @@ impl SocketKind {
             (ttl, traffic_class) = (Some(header.ttl), Some(header.tos));
         }
         let message = Message::parse(self.family, &bytes[offset..]).ok()?;
-        if self.is_advice(message.icmp_type) {
+        let icmp_type = message.icmp_type(self.family);
+        if self.is_advice(icmp_type) {
             return None;
         }
-        // Payloads run to the end of the datagram: where they start in the buffer.
-        let tail = |payload: &[u8]| Some(datagram.len - payload.len()..datagram.len);
-        let (peer, id, sequence, payload) = match message.body {
-            Body::EchoReply(echo) => (source, echo.id, echo.sequence, tail(echo.payload)),
-            Body::Error(_, Some(original)) => (
-                original.destination,
-                original.id,
-                original.sequence,
-                tail(original.payload),
-            ),
-            _ => return None,
+        let (peer, id, sequence, payload) = match message {
+            Message::EchoReply(echo) => (source, echo.id, echo.sequence, echo.payload),
+            _ => {
+                // The quote is cut where its IP header says the request ended, without
+                // the padding or RFC 4884 extensions a router may have appended.
+                let original = message.quote()?.request(self.family)?;
+                (
+                    original.destination,
+                    original.id,
+                    original.sequence,
+                    original.payload,
+                )
+            }
         };
         Some(Received {
             source,
@@ -101,15 +112,16 @@ impl SocketKind {
             peer,
             id,
             sequence,
-            icmp_type: message.icmp_type,
-            code: message.code,
-            kind: message.kind(),
-            payload,
+            icmp_type,
+            code: message.code(self.family),
+            kind: message.kind(self.family),
+            payload: range_in(buf, payload),
+            quote_unbounded: false,
             bytes: datagram.len,
             time,
             ttl,
             traffic_class,
-            mtu: message.mtu,
+            mtu: message.mtu(),
         })
     }
 
@@ -119,6 +131,22 @@ impl SocketKind {
     fn is_advice(self, icmp_type: u8) -> bool {
         self.family == Family::V4 && matches!(icmp_type, v4::SOURCE_QUENCH | v4::REDIRECT)
     }
+}
+
+/// The length of the IP header the kernel strips from the quote it queues on a datagram
+/// socket's error queue: our requests carry no IPv4 options and no IPv6 extension headers.
+fn stripped_header_len(family: Family) -> usize {
+    match family {
+        Family::V4 => IPV4_MIN_HEADER_LEN,
+        Family::V6 => IPV6_HEADER_LEN,
+    }
+}
+
+/// Where `inner`, a slice of `outer`, lies in it.
+fn range_in(outer: &[u8], inner: &[u8]) -> Option<Range<usize>> {
+    let start = inner.as_ptr().addr().checked_sub(outer.as_ptr().addr())?;
+    let end = start.checked_add(inner.len())?;
+    (end <= outer.len()).then_some(start..end)
 }
 
 /// The scope of `source`: `scope` for a link-local IPv6 address, 0 for any other.
@@ -192,6 +220,10 @@ pub(crate) struct Received {
     /// Where the payload lies in the buffer: the echo reply's, or as much of the request's
     /// as an error quoted.
     pub payload: Option<Range<usize>>,
+    /// True when the quote's end is not known: the error queue strips the quoted IP header,
+    /// whose length said where the request ended, and leaves the padding after it. The
+    /// quote is then cut to the length of the request it is compared with.
+    pub quote_unbounded: bool,
     pub bytes: usize,
     pub time: Instant,
     /// The TTL / hop limit and TOS / traffic class the message arrived with, if known.
@@ -220,6 +252,8 @@ impl Received {
         };
         if self.kind == Kind::EchoReply {
             payload == expected
+        } else if self.quote_unbounded {
+            expected.starts_with(&payload[..payload.len().min(expected.len())])
         } else {
             expected.starts_with(payload)
         }

@@ -9,6 +9,7 @@
 
 mod chain;
 mod dns;
+pub mod forger;
 mod lab;
 mod netns;
 mod tun;

@@ -20,7 +20,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use icmplib::Family;
-use icmplib::packet::{EchoKind, checksum, emit_echo, icmpv6_checksum};
+use icmplib::packet::{
+    Echo, IPPROTO_ICMP, IPPROTO_ICMPV6, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Ipv4Header,
+    Ipv4Packet, Ipv6Header, Ipv6Packet, Kind, Message, Quote, parse_request_header,
+};
 
 use super::Netns;
 
@@ -191,76 +194,63 @@ struct Request {
 /// Parses an IPv4 or IPv6 packet; `Some` only for an ICMP / ICMPv6 echo request that is
 /// not a fragment (IPv6: ICMPv6 right after the fixed header). Never panics.
 fn parse_request(packet: &[u8]) -> Option<Request> {
-    let version = packet.first()? >> 4;
-    let (family, source, destination, end, icmp_start) = match version {
+    let (family, source, destination, whole, icmp) = match packet.first()? >> 4 {
         4 => {
-            let header = packet.get(..20)?;
-            let header_len = usize::from(header[0] & 0x0f) * 4;
-            let total = usize::from(u16::from_be_bytes([header[2], header[3]]));
-            let fragment = u16::from_be_bytes([header[6], header[7]]);
+            let ip = Ipv4Packet::new_checked(packet).ok()?;
             // More fragments or a non-zero offset: not a whole datagram.
-            if header_len < 20 || header[9] != 1 || fragment & 0x3fff != 0 {
+            if ip.protocol() != IPPROTO_ICMP || ip.more_fragments() || ip.fragment_offset() != 0 {
                 return None;
             }
-            let source = Ipv4Addr::new(header[12], header[13], header[14], header[15]);
-            let destination = Ipv4Addr::new(header[16], header[17], header[18], header[19]);
-            let end = total.min(packet.len());
+            let whole = ip.datagram();
+            let icmp = whole.get(ip.header_len()..)?;
             (
                 Family::V4,
-                IpAddr::V4(source),
-                IpAddr::V4(destination),
-                end,
-                header_len,
+                ip.source().into(),
+                ip.destination().into(),
+                whole,
+                icmp,
             )
         }
         6 => {
-            let header = packet.get(..40)?;
-            if header[6] != 58 {
+            let ip = Ipv6Packet::new_checked(packet).ok()?;
+            if ip.next_header() != IPPROTO_ICMPV6 {
                 return None;
             }
-            let address = |at: usize| {
-                let mut octets = [0u8; 16];
-                octets.copy_from_slice(&header[at..at + 16]);
-                IpAddr::V6(Ipv6Addr::from(octets))
-            };
-            let payload_len = usize::from(u16::from_be_bytes([header[4], header[5]]));
-            let end = (40 + payload_len).min(packet.len());
-            (Family::V6, address(8), address(24), end, 40)
+            let whole = ip.datagram();
+            let icmp = whole.get(IPV6_HEADER_LEN..)?;
+            (
+                Family::V6,
+                ip.source().into(),
+                ip.destination().into(),
+                whole,
+                icmp,
+            )
         }
         _ => return None,
     };
-    let icmp = packet.get(icmp_start..end)?;
-    let header = icmp.get(..8)?;
-    let request_type = match family {
-        Family::V4 => 8,
-        Family::V6 => 128,
-    };
-    if header[0] != request_type {
-        return None;
-    }
+    let echo = parse_request_header(family, icmp)?;
     Some(Request {
         family,
         source,
         destination,
-        id: u16::from_be_bytes([header[4], header[5]]),
-        sequence: u16::from_be_bytes([header[6], header[7]]),
-        payload: icmp[8..].to_vec(),
-        packet: packet[..end].to_vec(),
+        id: echo.id,
+        sequence: echo.sequence,
+        payload: echo.payload.to_vec(),
+        packet: whole.to_vec(),
     })
 }
 
-/// Writes the checksum of the ICMP message `icmp` (field zeroed first) for a packet from
-/// `source` to `destination`.
-fn fill_icmp_checksum(icmp: &mut [u8], source: IpAddr, destination: IpAddr) {
-    icmp[2] = 0;
-    icmp[3] = 0;
-    let sum = match (source, destination) {
+/// The ICMP bytes of `message` sent from `source` to `destination`, with the checksum of
+/// its family (ICMPv6: over the pseudo-header).
+fn icmp_bytes(message: &Message, source: IpAddr, destination: IpAddr) -> Vec<u8> {
+    let mut icmp = Vec::with_capacity(message.buffer_len(Family::of(&source)));
+    match (source, destination) {
         (IpAddr::V6(source), IpAddr::V6(destination)) => {
-            icmpv6_checksum(&source, &destination, icmp)
+            message.emit_v6(&source, &destination, &mut icmp);
         }
-        _ => checksum(icmp),
-    };
-    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+        _ => message.emit(Family::V4, &mut icmp),
+    }
+    icmp
 }
 
 /// Wraps `icmp` in an IP header from `source` to `destination` (same family), with TTL /
@@ -272,36 +262,25 @@ fn ip_packet(
     icmp: &[u8],
     ip_id: u16,
 ) -> Vec<u8> {
+    let mut packet = Vec::with_capacity(IPV6_HEADER_LEN + options.len() + icmp.len());
     match (source, destination) {
         (IpAddr::V4(source), IpAddr::V4(destination)) => {
-            let header_len = 20 + options.len();
-            let total = header_len + icmp.len();
-            let mut packet = Vec::with_capacity(total);
-            packet.push(0x40 | (header_len / 4) as u8);
-            packet.push(0);
-            packet.extend_from_slice(&(total as u16).to_be_bytes());
-            packet.extend_from_slice(&ip_id.to_be_bytes());
-            packet.extend_from_slice(&[0, 0, HOP_LIMIT, 1, 0, 0]);
-            packet.extend_from_slice(&source.octets());
-            packet.extend_from_slice(&destination.octets());
-            packet.extend_from_slice(options);
-            let sum = checksum(&packet[..header_len]);
-            packet[10..12].copy_from_slice(&sum.to_be_bytes());
-            packet.extend_from_slice(icmp);
-            packet
+            let mut header = Ipv4Header::new(source, destination, IPPROTO_ICMP, 0);
+            header.options = options;
+            header.total_len = (header.header_len() + icmp.len()) as u16;
+            header.ident = ip_id;
+            header.ttl = HOP_LIMIT;
+            header.emit(&mut packet);
         }
         (IpAddr::V6(source), IpAddr::V6(destination)) => {
-            let mut packet = Vec::with_capacity(40 + icmp.len());
-            packet.extend_from_slice(&[0x60, 0, 0, 0]);
-            packet.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
-            packet.extend_from_slice(&[58, HOP_LIMIT]);
-            packet.extend_from_slice(&source.octets());
-            packet.extend_from_slice(&destination.octets());
-            packet.extend_from_slice(icmp);
-            packet
+            let mut header = Ipv6Header::new(source, destination, IPPROTO_ICMPV6, icmp.len());
+            header.hop_limit = HOP_LIMIT;
+            header.emit(&mut packet);
         }
         _ => unreachable!("checked when scripted: {source} and {destination} differ in family"),
     }
+    packet.extend_from_slice(icmp);
+    packet
 }
 
 /// A small xorshift generator: random enough for payloads and ids, no dependency.
@@ -333,10 +312,12 @@ impl Rng {
 fn craft_packets(request: &Request, craft: &Craft, rng: &mut Rng, ip_id: u16) -> Vec<Vec<u8>> {
     let family = request.family;
     let echo = |source: IpAddr, id: u16, sequence: u16, payload: &[u8]| {
-        let mut icmp = Vec::with_capacity(8 + payload.len());
-        emit_echo(family, EchoKind::Reply, id, sequence, payload, &mut icmp);
-        fill_icmp_checksum(&mut icmp, source, request.source);
-        icmp
+        let reply = Message::EchoReply(Echo {
+            id,
+            sequence,
+            payload,
+        });
+        icmp_bytes(&reply, source, request.source)
     };
     let reply = |source: IpAddr, options: &[u8], icmp: &[u8]| {
         ip_packet(source, request.source, options, icmp, ip_id)
@@ -351,17 +332,25 @@ fn craft_packets(request: &Request, craft: &Craft, rng: &mut Rng, ip_id: u16) ->
     };
     let quote = |from: IpAddr, icmp_type: u8, code: u8, forged: bool| {
         let (limit, ip_header) = match family {
-            Family::V4 => (V4_ERROR_MAX, 20),
-            Family::V6 => (V6_ERROR_MAX, 40),
+            Family::V4 => (V4_ERROR_MAX, IPV4_MIN_HEADER_LEN),
+            Family::V6 => (V6_ERROR_MAX, IPV6_HEADER_LEN),
         };
-        let quoted = request.packet.len().min(limit - ip_header - 8);
-        let mut icmp = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
-        icmp.extend_from_slice(&request.packet[..quoted]);
-        if forged && let Some(last) = icmp.last_mut() {
+        let mut quoted = request.packet[..request.packet.len().min(limit - ip_header - 8)].to_vec();
+        if forged && let Some(last) = quoted.last_mut() {
             *last ^= 0xff;
         }
-        fill_icmp_checksum(&mut icmp, from, request.source);
-        reply(from, &[], &icmp)
+        let quote = Quote::new(&quoted);
+        let message = match Kind::of(family, icmp_type) {
+            Kind::DestinationUnreachable => Message::DestinationUnreachable { code, quote },
+            Kind::TimeExceeded => Message::TimeExceeded { code, quote },
+            _ => Message::OtherError {
+                icmp_type,
+                code,
+                header: [0; 4],
+                quote,
+            },
+        };
+        reply(from, &[], &icmp_bytes(&message, from, request.source))
     };
     let error = |from: IpAddr, icmp_type: u8, code: u8| quote(from, icmp_type, code, false);
     let source = request.destination;

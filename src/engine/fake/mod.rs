@@ -17,133 +17,21 @@ use super::transport::{OnReply, Transport};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::packet::{EchoKind, emit_echo, v6};
+use crate::packet::v6;
 use crate::socket::async_socket::Drained;
 use crate::socket::core::SocketKind;
 use crate::socket::request::IcmpRequest;
 use crate::socket::sys::{Datagram, QueuedError};
+
+mod answer;
+
+pub(crate) use answer::Answer;
 
 /// The identifier a datagram socket's kernel writes into requests (it owns it there).
 pub(crate) const KERNEL_ID: u16 = 0xbeef;
 
 /// What the fake does with each request that leaves: the answers to deliver.
 pub(crate) type Script = Box<dyn FnMut(&IcmpRequest) -> Vec<Answer> + Send>;
-
-/// One datagram the fake delivers, `after` the request left.
-#[derive(Debug, Clone)]
-pub(crate) struct Answer {
-    pub after: Duration,
-    pub bytes: Vec<u8>,
-    /// Who it comes from (for the error queue: the destination of the request).
-    pub from: IpAddr,
-    /// For the error queue of a datagram socket: the error the kernel attached.
-    pub queued: Option<QueuedError>,
-    /// Arrives without waking the reader, as a reply the reader is too busy to notice:
-    /// only a read asked for (a deadline) or another wake-up finds it.
-    pub unnoticed: bool,
-}
-
-impl Answer {
-    /// The echo reply to `request`, `after` it left.
-    pub(crate) fn reply(request: &IcmpRequest, after: Duration) -> Answer {
-        Answer::reply_with(request, request.payload(), after)
-    }
-
-    /// An echo reply to `request` carrying `payload`.
-    pub(crate) fn reply_with(request: &IcmpRequest, payload: &[u8], after: Duration) -> Answer {
-        let family = request.family();
-        let mut bytes = Vec::new();
-        emit_echo(
-            family,
-            EchoKind::Reply,
-            request.id(),
-            request.sequence(),
-            payload,
-            &mut bytes,
-        );
-        Answer {
-            after,
-            bytes,
-            from: request.destination(),
-            queued: None,
-            unnoticed: false,
-        }
-    }
-
-    /// An ICMPv6 error of `icmp_type` and `code` from `router`, quoting `request` whole.
-    pub(crate) fn v6_error(
-        request: &IcmpRequest,
-        router: IpAddr,
-        icmp_type: u8,
-        code: u8,
-        after: Duration,
-    ) -> Answer {
-        let mut bytes = vec![icmp_type, code, 0, 0, 0, 0, 0, 0];
-        let mut quoted = Vec::new();
-        emit_echo(
-            Family::V6,
-            EchoKind::Request,
-            request.id(),
-            request.sequence(),
-            request.payload(),
-            &mut quoted,
-        );
-        let mut header = [0u8; 40];
-        header[0] = 0x60;
-        header[4..6].copy_from_slice(&(quoted.len() as u16).to_be_bytes());
-        header[6] = crate::packet::IPPROTO_ICMPV6;
-        header[7] = 1;
-        if let IpAddr::V6(destination) = request.destination() {
-            header[24..40].copy_from_slice(&destination.octets());
-        }
-        bytes.extend_from_slice(&header);
-        bytes.extend_from_slice(&quoted);
-        Answer {
-            after,
-            bytes,
-            from: router,
-            queued: None,
-            unnoticed: false,
-        }
-    }
-
-    /// An ICMPv6 Time Exceeded from `router`.
-    pub(crate) fn time_exceeded(request: &IcmpRequest, router: IpAddr, after: Duration) -> Answer {
-        Answer::v6_error(request, router, v6::TIME_EXCEEDED, 0, after)
-    }
-
-    /// The error a datagram socket's kernel queues for `request`: an ICMP message of
-    /// `icmp_type` and `code` from `offender`, with the start of the request itself.
-    pub(crate) fn queued_error(
-        request: &IcmpRequest,
-        offender: IpAddr,
-        icmp_type: u8,
-        code: u8,
-        after: Duration,
-    ) -> Answer {
-        let mut bytes = Vec::new();
-        request.encode(&mut bytes);
-        Answer {
-            after,
-            bytes,
-            from: request.destination(),
-            queued: Some(QueuedError {
-                from_icmp: true,
-                icmp_type,
-                code,
-                offender: Some(offender),
-                info: 0,
-            }),
-            unnoticed: false,
-        }
-    }
-
-    /// The same answer, arriving unnoticed by the reader.
-    pub(crate) fn unnoticed(mut self) -> Answer {
-        self.unnoticed = true;
-        self
-    }
-}
 
 /// A request that left, and when.
 #[derive(Debug, Clone)]

@@ -1,0 +1,126 @@
+//! A router that answers Time Exceeded as MPLS routers do — the quoted datagram padded to
+//! 128 bytes, then an RFC 4884 extension structure with an MPLS label stack — is a hop of
+//! the trace like any other, raw and unprivileged, IPv4 and IPv6. Router r1 of a chain
+//! (client — r1 — r2 — target) forges those messages; its own are dropped by nftables.
+
+mod support;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use icmplib::packet::QuoteLayout;
+use icmplib::{Family, Hop, TracerouteOptions, async_traceroute};
+use support::Chain;
+use support::forger::Forger;
+
+/// Both layouts: with the RFC 4884 length field, and the older form (length 0, the
+/// extension after exactly 128 bytes of quote).
+const LAYOUTS: [QuoteLayout; 2] = [QuoteLayout::Rfc4884, QuoteLayout::Padded128];
+/// Probes per hop.
+const COUNT: usize = 2;
+
+fn options(privileged: bool) -> TracerouteOptions {
+    TracerouteOptions::default()
+        .count(COUNT)
+        .interval(Duration::ZERO)
+        .timeout(Duration::from_millis(500))
+        .max_hops(6)
+        .privileged(privileged)
+}
+
+/// (distance, address) of each hop; `None` for a hop that did not answer.
+fn path(hops: &[Hop]) -> Vec<(u8, Option<IpAddr>)> {
+    hops.iter().map(|hop| (hop.distance(), hop.ip())).collect()
+}
+
+/// Traces the last of `addresses` (the chain's hops in distance order) and checks that
+/// every hop answered every probe, the forging router first.
+async fn check_trace(addresses: Vec<IpAddr>, privileged: bool) {
+    let target = addresses.last().unwrap().to_string();
+    let hops = async_traceroute(&target, &options(privileged))
+        .await
+        .unwrap();
+    let expected: Vec<(u8, Option<IpAddr>)> = (1..)
+        .zip(&addresses)
+        .map(|(distance, address)| (distance, Some(*address)))
+        .collect();
+    assert_eq!(path(&hops), expected, "privileged={privileged}");
+    for hop in &hops {
+        assert_eq!(hop.packets_received(), COUNT, "{hop}");
+    }
+}
+
+/// The chain's hop addresses for `family`, in distance order.
+fn route(chain: &Chain, family: Family) -> Vec<IpAddr> {
+    (1..=chain.distance_of_target())
+        .map(|distance| chain.hop_address(distance, family))
+        .collect()
+}
+
+/// A warmed-up chain of two routers whose clients may open datagram ICMP sockets.
+fn chain() -> Chain {
+    let chain = Chain::new(2);
+    chain.warm_up();
+    chain.client().allow_unprivileged_ping();
+    chain
+}
+
+#[test]
+fn a_router_quoting_128_bytes_and_an_extension_is_found_raw() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = chain();
+    for layout in LAYOUTS {
+        let forger = Forger::start(&chain, 1, layout);
+        for family in [Family::V4, Family::V6] {
+            let addresses = route(&chain, family);
+            chain
+                .client()
+                .block_on(move || async move { check_trace(addresses, true).await });
+        }
+        assert!(
+            forger.forged() >= 2 * COUNT,
+            "{layout:?}: r1 forged {} messages",
+            forger.forged()
+        );
+    }
+}
+
+#[test]
+fn a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged() {
+    const TEST: &str = "a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged";
+    if let Some(role) = support::child_role() {
+        let (name, args) = support::role_parts(&role);
+        assert_eq!(name, "trace");
+        let addresses: Vec<IpAddr> = args.iter().map(|a| a.parse().unwrap()).collect();
+        let (v4, v6) = addresses.split_at(addresses.len() / 2);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            check_trace(v4.to_vec(), false).await;
+            check_trace(v6.to_vec(), false).await;
+        });
+        return;
+    }
+    if !support::require_root() {
+        return;
+    }
+    let chain = chain();
+    let mut addresses = route(&chain, Family::V4);
+    addresses.extend(route(&chain, Family::V6));
+    let args: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
+    let role = format!("trace:{}", args.join(","));
+    for layout in LAYOUTS {
+        let forger = Forger::start(&chain, 1, layout);
+        let output = chain.client().spawn_unprivileged(TEST, &role);
+        support::assert_child_passed(&output);
+        assert!(
+            forger.forged() >= 2 * COUNT,
+            "{layout:?}: r1 forged {} messages",
+            forger.forged()
+        );
+    }
+}
