@@ -64,7 +64,7 @@ fn child(targets: u32, seconds: u64) {
         let (handle, mut events) = Pinger::new().watch(addresses, &options).expect("watch");
         let end = Instant::now() + Duration::from_secs(seconds);
         // Per target: its first send time and the probes settled since.
-        let mut schedule: HashMap<String, (SystemTime, u32)> = HashMap::new();
+        let mut schedule: HashMap<std::sync::Arc<str>, (SystemTime, u32)> = HashMap::new();
         let mut spreads = Vec::new();
         let (mut probes, mut replies, mut downs) = (0u64, 0u64, 0u64);
         while let Ok(Some(event)) = tokio::time::timeout_at(end.into(), events.next()).await {
@@ -74,7 +74,7 @@ fn child(targets: u32, seconds: u64) {
                 } => {
                     probes += 1;
                     replies += 1;
-                    let sent = at - rtt;
+                    let sent = at - Duration::from_secs_f64(rtt / 1e3);
                     let (first, settled) = schedule.entry(target).or_insert((sent, 0));
                     let ideal = *first + PERIOD * *settled;
                     let spread = match sent.duration_since(ideal) {

@@ -257,7 +257,7 @@ impl Metrics {
                 let labels = labels(target);
                 self.sent.get_or_create(&labels).inc();
                 self.replies.get_or_create(&labels).inc();
-                self.rtt.get_or_create(&labels).observe(rtt.as_secs_f64());
+                self.rtt.get_or_create(&labels).observe(rtt / 1e3);
                 if let Some(ttl) = ttl {
                     self.ttl.get_or_create(&labels).set(i64::from(*ttl));
                 }

@@ -415,6 +415,7 @@ async fn looping(
             }
             _ => continue,
         };
+        let target: &str = target;
         let Some(tally) = tallies.get_mut(target) else {
             continue;
         };
@@ -426,10 +427,10 @@ async fn looping(
         tally.probes += 1;
         if let Some(rtt) = rtt {
             tally.replies += 1;
-            tally.rtt_sum += rtt.as_secs_f64() * 1e3;
+            tally.rtt_sum += rtt;
         }
         let line = if args.json {
-            let rtt_ms = rtt.map(|rtt| rtt.as_nanos() as f64 / 1e6);
+            let rtt_ms = rtt;
             let kind = match (&rtt, &error) {
                 (Some(_), _) => "reply",
                 (None, Some(_)) => "error",
@@ -442,7 +443,7 @@ async fn looping(
             .to_string()
         } else {
             let what = match (&rtt, &error) {
-                (Some(rtt), _) => format!("{bytes} bytes, {:.3} ms", rtt.as_secs_f64() * 1e3),
+                (Some(rtt), _) => format!("{bytes} bytes, {rtt:.3} ms"),
                 (None, Some(error)) => error.clone(),
                 _ => "timed out".into(),
             };

@@ -3,7 +3,6 @@
 //! months: bounded by a number of probes (and optionally an age), never by time alone.
 //! Pure code: the caller says when each probe happened.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 /// Figures over a list of round-trip times in milliseconds, in the order they came.
@@ -70,21 +69,68 @@ fn percentile_of(sorted: &[f64], p: f64) -> f64 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// What happened to one probe.
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Outcome {
-    /// Answered after this many milliseconds.
-    Reply(f64),
-    /// Not answered (timed out, or an ICMP error).
-    Lost,
+/// A lost probe, where the window keeps round trips in microseconds.
+const LOST: u32 = u32::MAX;
+
+/// The longest round trip a window keeps exactly: about 71 minutes, in microseconds.
+/// Longer ones are kept as this.
+const MAX_RTT_MICROS: u32 = u32::MAX - 1;
+
+/// Where a window's base moves forward (milliseconds after it: 37 days)...
+const REBASE_AFTER: u32 = u32::MAX / 4 * 3;
+
+/// ... and to (24.8 days before the time that moved it): more than [`Window::MAX_AGE`], so
+/// that a time moved down to 0 is older than any age a window leaves out.
+const REBASED_TO: u32 = u32::MAX / 2;
+
+/// A ring of at most `capacity` numbers, allocated at the first push with exactly its
+/// room (a vector doubling its way to 100 would take 128).
+#[derive(Debug, Clone, Default)]
+struct Ring {
+    values: Vec<u32>,
+    /// Where the next value goes, once the ring is full.
+    next: usize,
+}
+
+impl Ring {
+    fn push(&mut self, capacity: usize, value: u32) {
+        if self.values.len() < capacity {
+            if self.values.capacity() == 0 {
+                self.values.reserve_exact(capacity);
+            }
+            self.values.push(value);
+        } else if let Some(slot) = self.values.get_mut(self.next) {
+            *slot = value;
+            self.next = (self.next + 1) % capacity;
+        }
+    }
+
+    /// The values, oldest first.
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        let (newer, older) = self.values.split_at(self.next.min(self.values.len()));
+        older.iter().chain(newer).copied()
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Moves every value down by `by`, at least to 0.
+    fn lower(&mut self, by: u32) {
+        for value in &mut self.values {
+            *value = value.saturating_sub(by);
+        }
+    }
 }
 
 /// The statistics of a target's last probes: at most `capacity` of them, and, when an
 /// age is set, none older than it. Duplicate replies are counted over the same span.
 ///
-/// Memory is bounded by the capacity, whatever the time it runs for; each figure is
-/// computed when asked for (a sort of at most `capacity` times for the median and
-/// percentiles).
+/// Memory is bounded by the capacity, whatever the time it runs for, and compact: 4
+/// bytes a probe (8 with an age), each round trip kept to the microsecond (the precision
+/// of every figure). Each figure is computed when asked for (a sort of at most
+/// `capacity` times for the median and percentiles), exactly over the probes in the
+/// window.
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -99,82 +145,133 @@ enum Outcome {
 /// let stats = window.stats(start + Duration::from_secs(5));
 /// assert_eq!((stats.sent(), stats.received()), (5, 4));
 /// assert_eq!(stats.packet_loss(), 0.2);
-/// assert_eq!(stats.median(), 11.0);
-/// assert_eq!(stats.percentile(90.0), 30.0);
+/// assert_eq!(stats.median(), Some(11.0));
+/// assert_eq!(stats.percentile(90.0), Some(30.0));
 /// ```
 #[derive(Debug, Clone)]
 pub struct Window {
     capacity: usize,
     max_age: Option<Duration>,
-    probes: VecDeque<(Instant, Outcome)>,
-    duplicates: VecDeque<Instant>,
+    /// What the times below count from.
+    base: Option<Instant>,
+    /// Each probe's round trip in microseconds, or [`LOST`].
+    rtts: Ring,
+    /// Each probe's send time, in milliseconds after `base`: kept only with an age.
+    sent: Ring,
+    /// Each duplicate's arrival, in milliseconds after `base`.
+    duplicates: Ring,
 }
 
 impl Window {
+    /// The longest [`Window::with_max_age`]: 24 days. Send times are kept in 32 bits of
+    /// milliseconds, moved forward as the window goes on; older than this, a probe's time
+    /// is no longer exact, only known to be older.
+    pub const MAX_AGE: Duration = Duration::from_secs(24 * 24 * 3600);
+
     /// A window over the last `capacity` probes (at least 1).
     pub fn new(capacity: usize) -> Window {
-        let capacity = capacity.max(1);
         Window {
-            capacity,
+            capacity: capacity.max(1),
             max_age: None,
-            probes: VecDeque::with_capacity(capacity.min(4_096)),
-            duplicates: VecDeque::new(),
+            base: None,
+            rtts: Ring::default(),
+            sent: Ring::default(),
+            duplicates: Ring::default(),
         }
     }
 
     /// The same window, also leaving out probes older than `max_age` (smokeping's step,
-    /// "the last 5 minutes").
+    /// "the last 5 minutes"), at most [`Window::MAX_AGE`].
     pub fn with_max_age(mut self, max_age: Duration) -> Window {
-        self.max_age = Some(max_age);
+        self.max_age = Some(max_age.min(Window::MAX_AGE));
         self
     }
 
     /// A probe sent at `at` was answered after `rtt_ms` milliseconds. A time that is not
     /// finite or is negative counts as a loss.
     pub fn reply(&mut self, at: Instant, rtt_ms: f64) {
-        let outcome = if rtt_ms.is_finite() && rtt_ms >= 0.0 {
-            Outcome::Reply(rtt_ms.abs())
+        let micros = if rtt_ms.is_finite() && rtt_ms >= 0.0 {
+            // Saturating: a float too large for the integer is cut to its largest.
+            ((rtt_ms * 1e3).round() as u32).min(MAX_RTT_MICROS)
         } else {
-            Outcome::Lost
+            LOST
         };
-        self.push(at, outcome);
+        self.push(at, micros);
     }
 
     /// A probe sent at `at` was not answered (timed out, or an ICMP error came back).
     pub fn lost(&mut self, at: Instant) {
-        self.push(at, Outcome::Lost);
+        self.push(at, LOST);
     }
 
     /// A duplicate reply arrived at `at` (one more answer to a probe already answered).
     pub fn duplicate(&mut self, at: Instant) {
-        self.duplicates.push_back(at);
-        while self.duplicates.len() > self.capacity {
-            self.duplicates.pop_front();
-        }
+        let at = self.millis(at);
+        self.duplicates.push(self.capacity, at);
     }
 
-    fn push(&mut self, at: Instant, outcome: Outcome) {
-        self.probes.push_back((at, outcome));
-        while self.probes.len() > self.capacity {
-            self.probes.pop_front();
+    fn push(&mut self, at: Instant, micros: u32) {
+        if self.max_age.is_some() {
+            let at = self.millis(at);
+            self.sent.push(self.capacity, at);
         }
+        self.rtts.push(self.capacity, micros);
+    }
+
+    /// `at` in milliseconds after the base, the base moved forward when 32 bits would
+    /// not hold it (the times kept then move down, the oldest to 0).
+    fn millis(&mut self, at: Instant) -> u32 {
+        let base = *self.base.get_or_insert(at);
+        let millis = at.saturating_duration_since(base).as_millis();
+        let Ok(millis) = u32::try_from(millis) else {
+            return self.rebase(at);
+        };
+        if millis > REBASE_AFTER {
+            return self.rebase(at);
+        }
+        millis
+    }
+
+    /// Moves the base so that `at` is [`REBASED_TO`] after it: what was kept before moves
+    /// down, at least to 0, which is older than any age a window leaves out.
+    fn rebase(&mut self, at: Instant) -> u32 {
+        let span = REBASED_TO;
+        let Some(base) = at.checked_sub(Duration::from_millis(u64::from(span))) else {
+            return 0;
+        };
+        let by = self.base.map_or(0, |old| {
+            u32::try_from(base.saturating_duration_since(old).as_millis()).unwrap_or(u32::MAX)
+        });
+        self.sent.lower(by);
+        self.duplicates.lower(by);
+        self.base = Some(base);
+        span
     }
 
     /// The statistics of the probes in the window at `now`.
     pub fn stats(&self, now: Instant) -> Stats {
-        let recent = |at: &Instant| {
-            self.max_age
-                .is_none_or(|age| now.saturating_duration_since(*at) <= age)
+        // Milliseconds after the base from which a probe counts.
+        let since = match (self.max_age, self.base) {
+            (Some(age), Some(base)) => now
+                .checked_sub(age)
+                .map_or(0, |from| from.saturating_duration_since(base).as_millis()),
+            _ => 0,
         };
+        let recent = |at: u32| u128::from(at) >= since;
         let mut sent = 0;
-        let mut rtts = Vec::with_capacity(self.probes.len());
-        for (_, outcome) in self.probes.iter().filter(|(at, _)| recent(at)) {
+        let mut rtts = Vec::with_capacity(self.rtts.len());
+        let mut times = self.sent.iter();
+        for micros in self.rtts.iter() {
+            // Without an age, no send time is kept, and every probe counts.
+            if times.next().is_some_and(|at| !recent(at)) {
+                continue;
+            }
             sent += 1;
-            if let Outcome::Reply(rtt) = outcome {
-                rtts.push(*rtt);
+            if micros != LOST {
+                rtts.push(f64::from(micros) / 1e3);
             }
         }
-        let duplicates = self.duplicates.iter().filter(|at| recent(at)).count();
+        let duplicates = self.duplicates.iter().filter(|at| recent(*at)).count();
         let figures = figures(&rtts);
         rtts.sort_by(f64::total_cmp);
         Stats {
@@ -186,8 +283,9 @@ impl Window {
     }
 }
 
-/// Statistics of a [`Window`] at one moment. Times are in milliseconds, rounded to 3
-/// decimals as [`Host`](crate::Host)'s; figures of no reply are 0.
+/// Statistics of a [`Window`] at one moment. Times are in milliseconds, as everywhere in
+/// the crate, rounded to 3 decimals as [`Host`](crate::Host)'s; a figure of round trips
+/// is `None` when no probe of the window was answered.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stats {
     sent: usize,
@@ -222,40 +320,46 @@ impl Stats {
         (loss * 100.0).round() / 100.0
     }
 
+    /// A figure of the round trips, when there are any.
+    fn rtt(&self, figure: f64) -> Option<f64> {
+        (!self.sorted.is_empty()).then(|| round3(figure))
+    }
+
     /// The smallest round trip.
-    pub fn min_rtt(&self) -> f64 {
-        round3(self.figures.min)
+    pub fn min_rtt(&self) -> Option<f64> {
+        self.rtt(self.figures.min)
     }
 
     /// The mean round trip.
-    pub fn avg_rtt(&self) -> f64 {
-        round3(self.figures.avg)
+    pub fn avg_rtt(&self) -> Option<f64> {
+        self.rtt(self.figures.avg)
     }
 
     /// The largest round trip.
-    pub fn max_rtt(&self) -> f64 {
-        round3(self.figures.max)
+    pub fn max_rtt(&self) -> Option<f64> {
+        self.rtt(self.figures.max)
     }
 
     /// The population standard deviation of the round trips.
-    pub fn stddev(&self) -> f64 {
-        round3(self.figures.stddev)
+    pub fn stddev(&self) -> Option<f64> {
+        self.rtt(self.figures.stddev)
     }
 
-    /// The mean difference between consecutive round trips, as [`Host::jitter`](crate::Host::jitter).
-    pub fn jitter(&self) -> f64 {
-        round3(self.figures.jitter)
+    /// The mean difference between consecutive round trips, as
+    /// [`Host::jitter`](crate::Host::jitter).
+    pub fn jitter(&self) -> Option<f64> {
+        self.rtt(self.figures.jitter)
     }
 
     /// The median round trip (the 50th percentile).
-    pub fn median(&self) -> f64 {
+    pub fn median(&self) -> Option<f64> {
         self.percentile(50.0)
     }
 
     /// The `p`-th percentile (0 to 100) of the round trips, by nearest rank: a time that
     /// was measured, at or below which `p` % of them fall.
-    pub fn percentile(&self, p: f64) -> f64 {
-        round3(percentile_of(&self.sorted, p))
+    pub fn percentile(&self, p: f64) -> Option<f64> {
+        self.rtt(percentile_of(&self.sorted, p))
     }
 }
 
@@ -300,8 +404,12 @@ mod tests {
         }
         let stats = window.stats(start + Duration::from_secs(4));
         assert_eq!(stats.sent(), 3);
-        assert_eq!(stats.max_rtt(), 3.0);
-        assert!(window.probes.len() <= 3);
+        assert_eq!(stats.max_rtt(), Some(3.0));
+        assert_eq!(
+            window.rtts.values.capacity(),
+            3,
+            "room for the window, no more"
+        );
     }
 
     #[test]
@@ -320,6 +428,20 @@ mod tests {
             (1, 1, 0)
         );
         assert_eq!(stats.packet_loss(), 0.0);
+    }
+
+    #[test]
+    fn a_window_of_no_reply_has_no_round_trip_figures() {
+        let start = Instant::now();
+        let mut window = Window::new(10);
+        window.lost(start);
+        let stats = window.stats(start);
+        assert_eq!((stats.sent(), stats.received()), (1, 0));
+        assert_eq!(stats.packet_loss(), 1.0);
+        assert_eq!(
+            (stats.min_rtt(), stats.avg_rtt(), stats.jitter()),
+            (None, None, None)
+        );
     }
 
     #[test]
@@ -349,17 +471,64 @@ mod tests {
             for rtt in &rtts {
                 window.reply(start, *rtt);
             }
-            prop_assert!(window.probes.len() <= capacity);
+            prop_assert!(window.rtts.len() <= capacity);
             let stats = window.stats(start);
             prop_assert_eq!(stats.sent(), rtts.len().min(capacity));
             if stats.received() > 0 {
-                prop_assert!(stats.min_rtt() <= stats.avg_rtt());
-                prop_assert!(stats.avg_rtt() <= stats.max_rtt());
-                let at = stats.percentile(p);
-                prop_assert!(stats.min_rtt() <= at && at <= stats.max_rtt());
-                prop_assert!(stats.percentile(p) <= stats.percentile((p + 10.0).min(100.0)));
-                prop_assert!(stats.stddev() <= stats.max_rtt() - stats.min_rtt() + 1e-9);
+                let (min, max) = (stats.min_rtt().unwrap(), stats.max_rtt().unwrap());
+                let avg = stats.avg_rtt().unwrap();
+                prop_assert!(min <= avg && avg <= max);
+                let at = stats.percentile(p).unwrap();
+                prop_assert!(min <= at && at <= max);
+                prop_assert!(at <= stats.percentile((p + 10.0).min(100.0)).unwrap());
+                prop_assert!(stats.stddev().unwrap() <= max - min + 1e-9);
+            } else {
+                prop_assert_eq!(stats.min_rtt(), None);
+                prop_assert_eq!(stats.median(), None);
             }
+        }
+
+        /// Round trips to the microsecond come back exactly, as their decimal: the
+        /// compact form loses nothing a figure shows.
+        #[test]
+        fn microsecond_round_trips_are_kept_exactly(
+            micros in proptest::collection::vec(0u32..4_000_000_000, 1..100),
+        ) {
+            let start = Instant::now();
+            let mut window = Window::new(100);
+            for micros in &micros {
+                window.reply(start, f64::from(*micros) / 1e3);
+            }
+            let stats = window.stats(start);
+            let least = *micros.iter().min().unwrap();
+            let most = *micros.iter().max().unwrap();
+            prop_assert_eq!(stats.min_rtt(), Some(f64::from(least) / 1e3));
+            prop_assert_eq!(stats.max_rtt(), Some(f64::from(most) / 1e3));
+            prop_assert_eq!(stats.percentile(100.0), Some(f64::from(most) / 1e3));
+        }
+
+        /// With an age, whatever the spacing of the probes (up to a day apart, over years),
+        /// a probe counts exactly when it is at most that age.
+        #[test]
+        fn an_age_holds_over_any_span(
+            gaps in proptest::collection::vec(0u64..86_400_000, 1..60),
+            age in 1u64..2_000_000_000,
+            capacity in 1usize..40,
+        ) {
+            let start = Instant::now();
+            let age = Duration::from_millis(age);
+            let mut window = Window::new(capacity).with_max_age(age);
+            let mut at = start;
+            let mut sent = Vec::new();
+            for gap in &gaps {
+                at += Duration::from_millis(*gap);
+                window.lost(at);
+                sent.push(at);
+            }
+            let now = at;
+            let kept = &sent[sent.len().saturating_sub(capacity)..];
+            let want = kept.iter().filter(|at| now.duration_since(**at) <= age).count();
+            prop_assert_eq!(window.stats(now).sent(), want);
         }
     }
 }

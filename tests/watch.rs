@@ -44,7 +44,7 @@ fn states(events: &[WatchEvent], target: &str) -> Vec<(bool, Option<bool>)> {
                 target: t,
                 up,
                 previous,
-            } if t == target => Some((*up, *previous)),
+            } if &**t == target => Some((*up, *previous)),
             _ => None,
         })
         .collect()
@@ -53,14 +53,14 @@ fn states(events: &[WatchEvent], target: &str) -> Vec<(bool, Option<bool>)> {
 fn replies(events: &[WatchEvent], target: &str) -> usize {
     events
         .iter()
-        .filter(|event| matches!(event, WatchEvent::Reply { target: t, .. } if t == target))
+        .filter(|event| matches!(event, WatchEvent::Reply { target: t, .. } if &**t == target))
         .count()
 }
 
 fn timeouts(events: &[WatchEvent], target: &str) -> usize {
     events
         .iter()
-        .filter(|event| matches!(event, WatchEvent::Timeout { target: t, .. } if t == target))
+        .filter(|event| matches!(event, WatchEvent::Timeout { target: t, .. } if &**t == target))
         .count()
 }
 
@@ -120,7 +120,7 @@ fn a_live_a_silent_and_a_flapping_host() {
     assert!((20..=27).contains(&answered), "{answered} replies");
     for event in &events {
         if let WatchEvent::Reply { target, ttl, .. } = event
-            && *target == live
+            && **target == *live
         {
             assert_eq!(*ttl, Some(64));
         }
@@ -181,7 +181,7 @@ fn targets_added_and_removed_while_it_runs() {
         events
             .iter()
             .filter(
-                |(_, event)| matches!(event, WatchEvent::Reply { target: t, .. } if t == target),
+                |(_, event)| matches!(event, WatchEvent::Reply { target: t, .. } if &**t == target),
             )
             .map(|(at, _)| *at)
             .collect()
@@ -251,7 +251,7 @@ fn a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer() {
     let answered = replies(&events, &target);
     let duplicates = events
         .iter()
-        .filter(|event| matches!(event, WatchEvent::Duplicate { target: t, .. } if *t == target))
+        .filter(|event| matches!(event, WatchEvent::Duplicate { target: t, .. } if **t == *target))
         .count();
     assert_eq!(timeouts(&events, &target), 0);
     assert!(answered >= 5, "{answered} replies");

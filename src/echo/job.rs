@@ -1,5 +1,6 @@
 //! The echo requests to one host and its statistics.
 
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -7,7 +8,7 @@ use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::options::ProbeOptions;
-use crate::scheduler::{Job, Next, Pause};
+use crate::scheduler::{Events, Job, Next, Now, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 
@@ -42,8 +43,9 @@ impl EchoJob {
 
 impl Job for EchoJob {
     type Output = Host;
+    type Event = Infallible;
 
-    fn next(&mut self, in_flight: usize) -> Option<Next> {
+    fn next(&mut self, in_flight: usize, _now: Now) -> Option<Next> {
         if in_flight > 0 || self.left == 0 {
             return None;
         }
@@ -56,18 +58,25 @@ impl Job for EchoJob {
         })
     }
 
-    fn sent(&mut self, _ttl: u8) {
+    fn sent(&mut self, _ttl: u8, _now: Now) {
         self.sent += 1;
     }
 
     /// A request that could not be sent counts as lost, and its error is the host's.
-    fn failed(&mut self, _ttl: u8, error: Error) {
+    fn failed(&mut self, _ttl: u8, error: Error, _now: Now, _events: &mut Events<Infallible>) {
         self.error = Some(error);
     }
 
     /// A reply counts with its round-trip time; an ICMP error or an engine failure is
     /// kept as the host's error; a timeout only counts as lost.
-    fn settle(&mut self, _ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>) {
+    fn settle(
+        &mut self,
+        _ttl: u8,
+        sent_at: Instant,
+        outcome: Result<IcmpReply>,
+        _now: Now,
+        _events: &mut Events<Infallible>,
+    ) {
         match outcome {
             Ok(reply) => match reply.raise_for_status() {
                 Ok(()) => self
@@ -80,7 +89,13 @@ impl Job for EchoJob {
         }
     }
 
-    fn duplicate(&mut self, _ttl: u8, _reply: &IcmpReply) {
+    fn duplicate(
+        &mut self,
+        _ttl: u8,
+        _reply: &IcmpReply,
+        _now: Now,
+        _events: &mut Events<Infallible>,
+    ) {
         self.duplicates += 1;
     }
 
@@ -103,22 +118,34 @@ mod tests {
             .ttl(9)
             .interval(Duration::from_millis(250));
         let mut job = EchoJob::new(&options);
-        let first = job.next(0).unwrap();
+        let first = job.next(0, Now::test()).unwrap();
         assert_eq!((first.ttl, first.after), (9, Duration::ZERO));
-        job.sent(9);
-        assert_eq!(job.next(1), None, "one request in flight at a time");
+        job.sent(9, Now::test());
+        assert_eq!(
+            job.next(1, Now::test()),
+            None,
+            "one request in flight at a time"
+        );
         job.settle(
             9,
             Instant::now(),
             Err(Error::TimeoutExceeded {
                 timeout: Duration::from_secs(1),
             }),
+            Now::test(),
+            &mut Events::new(),
         );
-        assert_eq!(job.next(0).unwrap().after, Duration::from_millis(250));
-        job.failed(9, Error::SocketBroadcast);
-        assert_eq!(job.next(0).unwrap().after, Duration::from_millis(250));
-        job.sent(9);
-        assert_eq!(job.next(0), None, "all three asked for");
+        assert_eq!(
+            job.next(0, Now::test()).unwrap().after,
+            Duration::from_millis(250)
+        );
+        job.failed(9, Error::SocketBroadcast, Now::test(), &mut Events::new());
+        assert_eq!(
+            job.next(0, Now::test()).unwrap().after,
+            Duration::from_millis(250)
+        );
+        job.sent(9, Now::test());
+        assert_eq!(job.next(0, Now::test()), None, "all three asked for");
         let host = job.finish("192.0.2.1".parse().unwrap(), 0);
         assert_eq!((host.packets_sent(), host.packets_received()), (2, 0));
         assert!(matches!(host.error(), Some(Error::SocketBroadcast)));

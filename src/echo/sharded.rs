@@ -15,10 +15,10 @@ use crate::scheduler::{Scheduler, Settings};
 
 /// What makes each shard's jobs (one call per target: boxed, so that the shards have a
 /// type that can be named).
-type EchoJobs = Box<dyn FnMut(usize, IpAddr) -> EchoJob + Send>;
+type EchoJobs<T> = Box<dyn FnMut(&Indexed<T>, IpAddr) -> EchoJob + Send>;
 
 /// The scheduler of one shard of a sweep over several sockets.
-type EchoShard<I> = Scheduler<Shared<I>, EchoJob, EchoJobs>;
+type EchoShard<I> = Scheduler<Shared<I>, EchoJob, EchoJobs<<I as Iterator>::Item>>;
 
 /// The sockets per family a sweep with `options` spreads over: its
 /// [`MultipingOptions::sockets`]; for raw sockets, each of which receives a copy of every
@@ -62,7 +62,7 @@ impl Pinger {
                 shard,
             );
             let probe = options.probe.clone();
-            let jobs: EchoJobs = Box::new(move |_, _| EchoJob::new(&probe));
+            let jobs: EchoJobs<I::Item> = Box::new(move |_, _| EchoJob::new(&probe));
             let settings = Settings {
                 concurrency,
                 ..call.settings.clone()

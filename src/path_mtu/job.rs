@@ -4,6 +4,7 @@
 //! [`Search`] is the pure part (sizes in, next size out); [`PathMtuJob`] feeds it the
 //! outcomes of the probes the scheduler sends.
 
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,7 @@ use super::PathMtu;
 use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::packet::{HEADER_LEN, IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN};
-use crate::scheduler::{Job, Next, Pause};
+use crate::scheduler::{Events, Job, Next, Now, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 use crate::socket::request::{MAX_PAYLOAD_V4, MAX_PAYLOAD_V6};
@@ -226,8 +227,9 @@ impl PathMtuJob {
 
 impl Job for PathMtuJob {
     type Output = Result<PathMtu>;
+    type Event = Infallible;
 
-    fn next(&mut self, in_flight: usize) -> Option<Next> {
+    fn next(&mut self, in_flight: usize, _now: Now) -> Option<Next> {
         if in_flight > 0 || self.error.is_some() || self.probes_left == 0 {
             return None;
         }
@@ -241,17 +243,24 @@ impl Job for PathMtuJob {
         })
     }
 
-    fn sent(&mut self, _ttl: u8) {
+    fn sent(&mut self, _ttl: u8, _now: Now) {
         self.sent += 1;
     }
 
     /// A send refused for its size is the size's answer; any other failure ends the
     /// search.
-    fn failed(&mut self, _ttl: u8, error: Error) {
+    fn failed(&mut self, _ttl: u8, error: Error, _now: Now, _events: &mut Events<Infallible>) {
         self.record(Err(error));
     }
 
-    fn settle(&mut self, _ttl: u8, _sent_at: Instant, outcome: Result<IcmpReply>) {
+    fn settle(
+        &mut self,
+        _ttl: u8,
+        _sent_at: Instant,
+        outcome: Result<IcmpReply>,
+        _now: Now,
+        _events: &mut Events<Infallible>,
+    ) {
         self.record(outcome.and_then(|reply| reply.raise_for_status()));
     }
 

@@ -18,6 +18,8 @@ use crate::socket::dont_fragment::DontFragment;
 mod setup;
 pub(crate) mod shards;
 
+#[cfg(test)]
+pub(crate) use setup::prepare;
 pub(crate) use setup::{Call, Plan, Probing, only};
 
 /// A handle on ICMP sockets (one per family, raw or datagram, and source address, opened

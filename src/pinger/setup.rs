@@ -107,7 +107,7 @@ impl Call {
         I: Iterator,
         I::Item: AsRef<str>,
         J: Job,
-        F: FnMut(usize, IpAddr) -> J,
+        F: FnMut(&I::Item, IpAddr) -> J,
     {
         Scheduler::new(self.engines, self.resolver, self.settings, targets, jobs)
     }
@@ -138,55 +138,11 @@ impl Pinger {
     /// [`Error::Runtime`], [`Error::InvalidOption`], and the socket's errors that fail a
     /// call ([`Error::fails_the_call`]).
     pub(crate) fn set_up(&self, plan: Plan<'_>) -> Result<Call> {
-        runtime::current(plan.probing.name())?;
-        let probe = plan.probe;
-        match plan.probing {
-            // Watches send one probe at a time, whatever the count.
-            Probing::Watch => ProbeOptions {
-                count: 1,
-                ..probe.clone()
-            }
-            .check()?,
-            // The search chooses the payload sizes: a payload option does not apply.
-            Probing::PathMtu => ProbeOptions {
-                payload: None,
-                payload_size: 0,
-                ..probe.clone()
-            }
-            .check()?,
-            _ => probe.check()?,
-        }
-        if plan.rate_limit == Some(0) {
-            return Err(Error::invalid(
-                "rate_limit must be at least 1 request per second",
-            ));
-        }
-        let privileged = self.inner.privileged && probe.privileged;
-        if probe.traffic_class != 0 {
-            limits::check(Capability::TrafficClass, privileged)?;
-        }
-        if probe.dont_fragment != DontFragment::System {
-            limits::check(Capability::DontFragment, privileged)?;
-        }
-        if probe.id.is_some() {
-            limits::check(Capability::ChosenId, privileged)?;
-        }
-        let source = probe.source.or(self.inner.source);
-        let settings = Settings::new(probe, source, plan.concurrency, plan.rate_limit);
-        let engines = self.engines_for(privileged, source, probe.dont_fragment, 0);
-        if plan.probing.opens_first()
-            && let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
-            && error.fails_the_call()
-        {
-            return Err(error);
-        }
-        Ok(Call {
-            engines,
-            resolver: self.inner.resolver.clone(),
-            settings,
-            privileged,
-            source,
-        })
+        let privileged = self.inner.privileged && plan.probe.privileged;
+        let source = plan.probe.source.or(self.inner.source);
+        let engines = self.engines_for(privileged, source, plan.probe.dont_fragment, 0);
+        let resolver = self.inner.resolver.clone();
+        prepare(plan, engines, resolver, privileged, source)
     }
 
     /// The engines of a call on sockets of `privileged` kind from `source`, with
@@ -215,6 +171,67 @@ impl Pinger {
             shard,
         })
     }
+}
+
+/// Sets up a call on `engines` (of `privileged` sockets, sending from `source`): the
+/// checks and settings of [`Pinger::set_up`], whatever the engines (the tests give engines
+/// on the fake transport).
+///
+/// # Errors
+/// As [`Pinger::set_up`].
+pub(crate) fn prepare(
+    plan: Plan<'_>,
+    engines: Arc<dyn Engines>,
+    resolver: Option<Resolver>,
+    privileged: bool,
+    source: Option<IpAddr>,
+) -> Result<Call> {
+    runtime::current(plan.probing.name())?;
+    let probe = plan.probe;
+    match plan.probing {
+        // Watches send one probe at a time, whatever the count.
+        Probing::Watch => ProbeOptions {
+            count: 1,
+            ..probe.clone()
+        }
+        .check()?,
+        // The search chooses the payload sizes: a payload option does not apply.
+        Probing::PathMtu => ProbeOptions {
+            payload: None,
+            payload_size: 0,
+            ..probe.clone()
+        }
+        .check()?,
+        _ => probe.check()?,
+    }
+    if plan.rate_limit == Some(0) {
+        return Err(Error::invalid(
+            "rate_limit must be at least 1 request per second",
+        ));
+    }
+    if probe.traffic_class != 0 {
+        limits::check(Capability::TrafficClass, privileged)?;
+    }
+    if probe.dont_fragment != DontFragment::System {
+        limits::check(Capability::DontFragment, privileged)?;
+    }
+    if probe.id.is_some() {
+        limits::check(Capability::ChosenId, privileged)?;
+    }
+    let settings = Settings::new(probe, source, plan.concurrency, plan.rate_limit);
+    if plan.probing.opens_first()
+        && let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
+        && error.fails_the_call()
+    {
+        return Err(error);
+    }
+    Ok(Call {
+        engines,
+        resolver,
+        settings,
+        privileged,
+        source,
+    })
 }
 
 #[cfg(test)]

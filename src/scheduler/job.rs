@@ -1,8 +1,9 @@
 //! What a scheduler asks of the job that probes one target (a ping's, a trace's, a path
 //! MTU search's, a watch's): the next probe, and what its outcomes come to.
 
+use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::error::{Error, Result};
 use crate::socket::reply::IcmpReply;
@@ -20,31 +21,83 @@ pub(crate) struct Next {
     pub last: bool,
 }
 
-/// What to probe for one target, and what the outcomes come to.
+/// The clocks when a job is told something, read once per turn of its scheduler: jobs
+/// never read a clock themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Now {
+    /// The monotonic clock (the crate's one clock).
+    pub instant: Instant,
+    /// The wall clock at the same moment, for what a job reports to people.
+    pub wall: SystemTime,
+}
+
+impl Now {
+    /// The clocks now, for a job's unit tests.
+    #[cfg(test)]
+    pub(crate) fn test() -> Now {
+        Now {
+            instant: crate::clock::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    /// When `instant` (at or before this reading) was, on the wall clock.
+    pub(crate) fn wall_of(&self, instant: Instant) -> SystemTime {
+        let age = self.instant.saturating_duration_since(instant);
+        self.wall.checked_sub(age).unwrap_or(self.wall)
+    }
+}
+
+/// Where a job puts what it tells as it goes: its scheduler hands the events out, in
+/// order, before anything else.
+pub(crate) type Events<E> = VecDeque<E>;
+
+/// What to probe for one target, what the outcomes come to, and what the job tells as it
+/// goes. Every method is told the time: a job never reads a clock.
 pub(crate) trait Job {
     /// What the target's probing comes to.
     type Output;
+
+    /// What the job tells as its probes settle (a watch's events); [`Infallible`] for
+    /// jobs that only finish.
+    ///
+    /// [`Infallible`]: std::convert::Infallible
+    type Event;
 
     /// The next probe to send, or `None` when there is nothing to send now. Asked when
     /// the target starts, after each probe left or failed to, and after each answer or
     /// timeout, unless a probe is scheduled already; `in_flight` counts the probes sent
     /// and not settled. The target is done when this says `None` with nothing in flight.
-    fn next(&mut self, in_flight: usize) -> Option<Next>;
+    fn next(&mut self, in_flight: usize, now: Now) -> Option<Next>;
 
     /// A probe with this TTL left.
-    fn sent(&mut self, ttl: u8);
+    fn sent(&mut self, ttl: u8, now: Now);
 
     /// A probe with this TTL could not leave.
-    fn failed(&mut self, ttl: u8, error: Error);
+    fn failed(&mut self, ttl: u8, error: Error, now: Now, events: &mut Events<Self::Event>);
 
     /// The outcome of a probe with this TTL that left at `sent_at`: its answer (an echo
     /// reply or an ICMP error about it), [`Error::TimeoutExceeded`], or the engine's error.
-    fn settle(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>);
+    fn settle(
+        &mut self,
+        ttl: u8,
+        sent_at: Instant,
+        outcome: Result<IcmpReply>,
+        now: Now,
+        events: &mut Events<Self::Event>,
+    );
 
     /// Another echo reply to a probe with this TTL that was answered already (recognised
     /// among the last few thousand answers of its engine). Not an answer: by default,
     /// nothing.
-    fn duplicate(&mut self, _ttl: u8, _reply: &IcmpReply) {}
+    fn duplicate(
+        &mut self,
+        _ttl: u8,
+        _reply: &IcmpReply,
+        _now: Now,
+        _events: &mut Events<Self::Event>,
+    ) {
+    }
 
     /// What the target's probing came to, for `address` (reached through interface
     /// `scope_id`, 0 for none).

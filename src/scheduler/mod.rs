@@ -42,7 +42,7 @@ use std::net::IpAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, Stream, StreamExt};
@@ -56,7 +56,7 @@ use crate::resolve::{Resolver, check_literal, resolve_target};
 use crate::socket::address::parse_address;
 use crate::socket::core::check_target;
 use crate::socket::reply::IcmpReply;
-pub(crate) use job::{Job, Next, Pause};
+pub(crate) use job::{Events, Job, Next, Now, Pause};
 pub(crate) use pacer::Pacer;
 use probes::{Blocked, Due};
 pub(crate) use settings::Settings;
@@ -140,14 +140,28 @@ struct Outstanding {
     deadline: Instant,
 }
 
-/// The probing of `targets`, as a stream of finished targets in the order they finish.
+/// What a scheduler hands out: what a job told, or a target done.
+#[derive(Debug)]
+pub(crate) enum Step<T, O, E> {
+    Event(E),
+    Finished(Finished<T, O>),
+}
+
+/// What a scheduler of targets from `I` probed by jobs `J` hands out.
+pub(crate) type StepOf<I, J> = Step<<I as Iterator>::Item, <J as Job>::Output, <J as Job>::Event>;
+
+/// The probing of `targets`, as a stream of finished targets in the order they finish
+/// (and, for jobs that tell something as they go, of their events: [`Scheduler::poll_step`]).
 pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     engines: Arc<dyn Engines>,
     /// Made on the first name, unless given.
     resolver: Option<Resolver>,
     settings: Settings,
     jobs: F,
-    targets: std::iter::Enumerate<I>,
+    targets: I,
+    /// Targets taken so far: the place of the next one.
+    taken: usize,
+    /// The targets ran out (until more are given: [`Scheduler::targets_mut`]).
     exhausted: bool,
     flights: Slab<Flight<I::Item, J>>,
     probes: Slab<Outstanding>,
@@ -173,6 +187,10 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     /// Names waiting for room among the lookups in flight ([`MAX_LOOKUPS`]).
     names: VecDeque<Key>,
     finished: VecDeque<Finished<I::Item, J::Output>>,
+    /// What the jobs told, to hand out before anything else.
+    events: Events<J::Event>,
+    /// The wall clock at this turn's reading of the monotonic one.
+    wall: SystemTime,
     /// Made on first use, so that a scheduler can be made outside a runtime.
     timer: Option<Pin<Box<Sleep>>>,
     /// What the timer is set to.
@@ -194,10 +212,10 @@ where
     I: Iterator,
     I::Item: AsRef<str>,
     J: Job,
-    F: FnMut(usize, IpAddr) -> J,
+    F: FnMut(&I::Item, IpAddr) -> J,
 {
-    /// A scheduler of `targets`, each probed by the job `jobs` makes for its address;
-    /// nothing is sent before it is polled.
+    /// A scheduler of `targets`, each probed by the job `jobs` makes for it and its
+    /// address; nothing is sent before it is polled.
     pub(crate) fn new(
         engines: Arc<dyn Engines>,
         resolver: Option<Resolver>,
@@ -213,7 +231,8 @@ where
             resolver,
             settings,
             jobs,
-            targets: targets.enumerate(),
+            targets,
+            taken: 0,
             exhausted: false,
             flights: Slab::with_capacity(room),
             probes: Slab::with_capacity(room),
@@ -229,6 +248,8 @@ where
             lookups: None,
             names: VecDeque::new(),
             finished: VecDeque::with_capacity(room),
+            events: VecDeque::new(),
+            wall: SystemTime::UNIX_EPOCH,
             timer: None,
             timer_at: None,
             draining: false,
@@ -260,10 +281,12 @@ where
             && self.flights.len() + self.finished.len() < self.settings.concurrency
             && self.work < PER_TURN
         {
-            let Some((index, target)) = self.targets.next() else {
+            let Some(target) = self.targets.next() else {
                 self.exhausted = true;
                 break;
             };
+            let index = self.taken;
+            self.taken += 1;
             self.work += 1;
             let literal = parse_address(target.as_ref()).map(|parsed| {
                 parsed.and_then(|(address, scope_id)| {
@@ -350,7 +373,7 @@ where
         match engine {
             Ok(engine) => {
                 flight.engine = Some(engine);
-                flight.job = Some((self.jobs)(flight.index, address));
+                flight.job = Some((self.jobs)(&flight.target, address));
                 self.advance(key, now);
             }
             Err(error) => self.fail(key, error),
@@ -402,6 +425,7 @@ where
             }
         }
         self.inbox.register(cx.waker());
+        self.wall = SystemTime::now();
         let now = clock::now();
         self.take_answers(now);
         self.expire(cx, now);
@@ -456,45 +480,109 @@ where
 // the timer and the lookups live in boxes of their own.
 impl<I: Iterator, J: Job, F> Unpin for Scheduler<I, J, F> {}
 
-impl<I, J, F> Stream for Scheduler<I, J, F>
+impl<I, J, F> Scheduler<I, J, F>
 where
     I: Iterator,
     I::Item: AsRef<str>,
     J: Job,
-    F: FnMut(usize, IpAddr) -> J,
+    F: FnMut(&I::Item, IpAddr) -> J,
 {
-    type Item = Finished<I::Item, J::Output>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = self.get_mut();
+    /// The next thing to hand out: what a job told (first, in order), or a target done.
+    /// `Ready(None)` once every target is done and the targets ran out (for a scheduler
+    /// given more targets later, until then).
+    pub(crate) fn poll_step(&mut self, cx: &mut Context<'_>) -> Poll<Option<StepOf<I, J>>> {
         loop {
-            if let Some(finished) = this.finished.pop_front() {
-                return Poll::Ready(Some(finished));
+            if let Some(event) = self.events.pop_front() {
+                return Poll::Ready(Some(Step::Event(event)));
             }
-            if this.work >= PER_TURN {
+            if let Some(finished) = self.finished.pop_front() {
+                return Poll::Ready(Some(Step::Finished(finished)));
+            }
+            if self.work >= PER_TURN {
                 // The turn is used up: to the back of the run queue.
-                this.work = 0;
+                self.work = 0;
                 cx.waker().wake_by_ref();
                 return Poll::Pending;
             }
-            if this.is_done() {
+            if self.is_done() {
                 return Poll::Ready(None);
             }
-            this.run(cx);
-            if !this.finished.is_empty()
-                || this.work >= PER_TURN
-                || this.read_after_send
-                || this.poll_timer(cx)
+            self.run(cx);
+            if !self.events.is_empty()
+                || !self.finished.is_empty()
+                || self.work >= PER_TURN
+                || self.read_after_send
+                || self.poll_timer(cx)
             {
                 continue;
             }
-            if this.is_done() {
+            if self.is_done() {
                 return Poll::Ready(None);
             }
             // Woken by an answer, a lookup, room in the send buffer, an engine that read
             // past a deadline, or the timer.
-            this.work = 0;
+            self.work = 0;
             return Poll::Pending;
+        }
+    }
+
+    /// The source of the targets, to give it more (a watch adds targets as they come):
+    /// the scheduler takes them from its next turn on.
+    pub(crate) fn targets_mut(&mut self) -> &mut I {
+        self.exhausted = false;
+        &mut self.targets
+    }
+
+    /// Where the events handed out next wait: the owner of a scheduler may tell its own
+    /// among its jobs'.
+    pub(crate) fn events_mut(&mut self) -> &mut Events<J::Event> {
+        &mut self.events
+    }
+
+    /// Stops probing the targets in flight that `keep` says no to, at once: their probes
+    /// in flight are forgotten (their late answers find nothing) and their jobs dropped
+    /// without finishing. Costs a pass over the targets and the probes in flight.
+    pub(crate) fn retain_targets(&mut self, mut keep: impl FnMut(&I::Item) -> bool) {
+        let mut gone = Vec::new();
+        self.flights.retain(|key, flight| {
+            let kept = keep(&flight.target);
+            if !kept {
+                gone.push((key, flight.engine.take()));
+            }
+            kept
+        });
+        if gone.is_empty() {
+            return;
+        }
+        let engines: std::collections::HashMap<Key, Option<Engine>> = gone.into_iter().collect();
+        self.probes.retain(|_, probe| {
+            let Some(engine) = engines.get(&probe.flight) else {
+                return true;
+            };
+            if let Some(engine) = engine {
+                engine.forget(&probe.ticket);
+            }
+            false
+        });
+        self.finished.retain(|finished| keep(&finished.target));
+    }
+}
+
+impl<I, J, F> Stream for Scheduler<I, J, F>
+where
+    I: Iterator,
+    I::Item: AsRef<str>,
+    J: Job<Event = std::convert::Infallible>,
+    F: FnMut(&I::Item, IpAddr) -> J,
+{
+    type Item = Finished<I::Item, J::Output>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        match self.get_mut().poll_step(cx) {
+            Poll::Ready(Some(Step::Finished(finished))) => Poll::Ready(Some(finished)),
+            Poll::Ready(Some(Step::Event(never))) => match never {},
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
         }
     }
 }

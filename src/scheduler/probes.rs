@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 
 use super::slab::Key;
-use super::{Job, Outstanding, PER_TURN, Scheduler};
+use super::{Job, Now, Outstanding, PER_TURN, Scheduler};
 use crate::clock::later;
 use crate::engine::{Launched, Sending};
 use crate::error::{Error, Result};
@@ -41,11 +41,20 @@ where
     I: Iterator,
     I::Item: AsRef<str>,
     J: Job,
-    F: FnMut(usize, std::net::IpAddr) -> J,
+    F: FnMut(&I::Item, std::net::IpAddr) -> J,
 {
+    /// The clocks for the jobs: `now` and this turn's wall clock.
+    fn clocks(&self, now: Instant) -> Now {
+        Now {
+            instant: now,
+            wall: self.wall,
+        }
+    }
+
     /// Asks target `key`'s job for its next probe and sends or schedules it; finishes the
     /// target once its job has nothing more to send and nothing is in flight.
     pub(super) fn advance(&mut self, key: Key, now: Instant) {
+        let clocks = self.clocks(now);
         loop {
             let Some(flight) = self.flights.get_mut(key) else {
                 return;
@@ -56,7 +65,7 @@ where
             let Some(job) = flight.job.as_mut() else {
                 return;
             };
-            let Some(next) = job.next(flight.in_flight as usize) else {
+            let Some(next) = job.next(flight.in_flight as usize, clocks) else {
                 if flight.in_flight == 0 {
                     self.finish(key);
                 }
@@ -86,6 +95,10 @@ where
     /// left. True when it is settled as far as sending goes (it left, or failed at once):
     /// the job may then say what comes next.
     fn send(&mut self, due: Due, now: Instant) -> bool {
+        if self.flights.get(due.flight).is_none() {
+            // Its target was removed meanwhile.
+            return false;
+        }
         if !due.paced
             && let Some(pacer) = &self.settings.pacer
         {
@@ -100,6 +113,7 @@ where
             self.ready.push_back(Due { paced: true, ..due });
             return false;
         }
+        let clocks = self.clocks(now);
         let Some(flight) = self.flights.get_mut(due.flight) else {
             return false;
         };
@@ -125,7 +139,7 @@ where
                 let deadline = later(sent_at, self.settings.timeout);
                 flight.scheduled = false;
                 flight.in_flight += 1;
-                job.sent(due.ttl);
+                job.sent(due.ttl, clocks);
                 self.read_after_send = true;
                 self.sent_unread += 1;
                 if self.sent_unread >= super::READ_EVERY {
@@ -166,7 +180,7 @@ where
             }
             Err(error) => {
                 flight.scheduled = false;
-                job.failed(due.ttl, error);
+                job.failed(due.ttl, error, clocks, &mut self.events);
                 true
             }
         }
@@ -193,6 +207,7 @@ where
 
     /// Finishes the send that waited for room in the send buffer, once it can.
     pub(super) fn poll_blocked(&mut self, cx: &mut Context<'_>, now: Instant) {
+        let clocks = self.clocks(now);
         let Some(blocked) = self.blocked.as_mut() else {
             return;
         };
@@ -219,14 +234,14 @@ where
                 if let Some(flight) = self.flights.get_mut(flight) {
                     flight.scheduled = false;
                     if let Some(job) = flight.job.as_mut() {
-                        job.sent(ttl);
+                        job.sent(ttl, clocks);
                     }
                 }
             }
             (Ok(sent_at), Some(error)) => {
                 probe.sent_at = Some(sent_at);
                 if let Some(probe) = self.probes.remove(token) {
-                    self.settle(probe, Err(error), true);
+                    self.settle(probe, Err(error), true, now);
                 }
             }
             (Err(error), _) => {
@@ -240,7 +255,7 @@ where
                     flight.scheduled = false;
                     flight.in_flight -= 1;
                     if let Some(job) = flight.job.as_mut() {
-                        job.failed(probe.ttl, error);
+                        job.failed(probe.ttl, error, clocks, &mut self.events);
                     }
                 }
             }
@@ -282,7 +297,7 @@ where
             if result.is_ok() {
                 self.answered.record(token, flight, probe.ttl);
             }
-            self.settle(probe, result, false);
+            self.settle(probe, result, false, now);
             self.advance(flight, now);
         }
         self.answers = answers;
@@ -290,6 +305,7 @@ where
         self.inbox.take_duplicates(&mut duplicates);
         // A duplicate whose original was delivered after the answers were taken waits for
         // the next turn, when its original has been handled.
+        let clocks = self.clocks(now);
         duplicates.retain(|(token, reply)| {
             let Some((flight, ttl)) = self.answered.get(*token) else {
                 return self.probes.get(*token).is_some();
@@ -299,7 +315,7 @@ where
                 .get_mut(flight)
                 .and_then(|flight| flight.job.as_mut())
             {
-                job.duplicate(ttl, reply);
+                job.duplicate(ttl, reply, clocks, &mut self.events);
             }
             false
         });
@@ -313,7 +329,9 @@ where
         probe: Outstanding,
         outcome: Result<IcmpReply>,
         scheduled_until_now: bool,
+        now: Instant,
     ) {
+        let clocks = self.clocks(now);
         let Some(flight) = self.flights.get_mut(probe.flight) else {
             return;
         };
@@ -325,9 +343,9 @@ where
             return;
         };
         if scheduled_until_now {
-            job.sent(probe.ttl);
+            job.sent(probe.ttl, clocks);
         }
-        job.settle(probe.ttl, sent_at, outcome);
+        job.settle(probe.ttl, sent_at, outcome, clocks, &mut self.events);
     }
 
     /// Settles the probes whose deadline passed without an answer, once their engine has
@@ -364,7 +382,7 @@ where
             engine.forget(&probe.ticket);
             let flight = probe.flight;
             self.work += 1;
-            self.settle(probe, Err(Error::TimeoutExceeded { timeout }), false);
+            self.settle(probe, Err(Error::TimeoutExceeded { timeout }), false, now);
             self.advance(flight, now);
         }
         self.compact_timeouts();

@@ -1,7 +1,8 @@
 //! The containers of a scheduler's state, pure data: [`Slab`]s of the targets and the
 //! probes in flight, and [`Timeline`]s of what is due when.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
 /// A key of a [`Slab`]: the slot's index in the low 32 bits, its generation in the high
@@ -136,6 +137,20 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Keeps the values `keep` says yes to (given each key and value), removing the
+    /// others as [`Slab::remove`] does.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(Key, &mut T) -> bool) {
+        for index in 0..self.slots.len() {
+            let slot = &mut self.slots[index];
+            let key = (u64::from(slot.generation) << 32) | index as u64;
+            if let Entry::Full(value) = &mut slot.entry
+                && !keep(key, value)
+            {
+                self.remove(key);
+            }
+        }
+    }
+
     /// Every value, in no particular order.
     pub(super) fn values(&self) -> impl Iterator<Item = &T> {
         self.slots.iter().filter_map(|slot| match &slot.entry {
@@ -145,18 +160,62 @@ impl<T> Slab<T> {
     }
 }
 
-/// Items due at given instants, handed out in order of time. A scheduler adds them almost
-/// always in that order (its timeouts are equal and its requests leave one after the
-/// other), which costs O(1); an item out of order is put in its place.
+/// Items due at given instants, handed out in order of time (items due at the same
+/// instant in the order they were added). A scheduler adds them almost always in that
+/// order (its timeouts are equal, its requests leave one after the other, a watch's
+/// targets come back one period later in the order they left), which costs O(1); an
+/// item out of order (a target added to a running watch) waits in a heap, O(log n),
+/// rather than being inserted in place, which moved half the line each time.
 #[derive(Debug)]
 pub(super) struct Timeline<T> {
-    items: VecDeque<(Instant, T)>,
+    /// Items added in order of time.
+    line: VecDeque<Timed<T>>,
+    /// Items added out of order.
+    heap: BinaryHeap<Reverse<Timed<T>>>,
+    /// The order of the next item added, among those due at the same instant.
+    added: u64,
+}
+
+/// An item of a [`Timeline`], ordered by when it is due, then by when it was added.
+#[derive(Debug)]
+struct Timed<T> {
+    at: Instant,
+    added: u64,
+    item: T,
+}
+
+impl<T> Timed<T> {
+    fn order(&self) -> (Instant, u64) {
+        (self.at, self.added)
+    }
+}
+
+impl<T> PartialEq for Timed<T> {
+    fn eq(&self, other: &Timed<T>) -> bool {
+        self.order() == other.order()
+    }
+}
+
+impl<T> Eq for Timed<T> {}
+
+impl<T> PartialOrd for Timed<T> {
+    fn partial_cmp(&self, other: &Timed<T>) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl<T> Ord for Timed<T> {
+    fn cmp(&self, other: &Timed<T>) -> std::cmp::Ordering {
+        self.order().cmp(&other.order())
+    }
 }
 
 impl<T> Default for Timeline<T> {
     fn default() -> Timeline<T> {
         Timeline {
-            items: VecDeque::new(),
+            line: VecDeque::new(),
+            heap: BinaryHeap::new(),
+            added: 0,
         }
     }
 }
@@ -164,40 +223,64 @@ impl<T> Default for Timeline<T> {
 impl<T> Timeline<T> {
     /// Adds `item`, due at `at`, after the items due at or before `at`.
     pub(super) fn push(&mut self, at: Instant, item: T) {
-        if self.items.back().is_none_or(|(last, _)| *last <= at) {
-            self.items.push_back((at, item));
+        let timed = Timed {
+            at,
+            added: self.added,
+            item,
+        };
+        self.added += 1;
+        if self.line.back().is_none_or(|last| last.at <= at) {
+            self.line.push_back(timed);
         } else {
-            let place = self.items.partition_point(|(due, _)| *due <= at);
-            self.items.insert(place, (at, item));
+            self.heap.push(Reverse(timed));
+        }
+    }
+
+    /// True when the first item is the heap's.
+    fn heap_first(&self) -> bool {
+        match (self.line.front(), self.heap.peek()) {
+            (Some(line), Some(Reverse(heap))) => heap < line,
+            (None, Some(_)) => true,
+            _ => false,
         }
     }
 
     /// The first item due at or before `now`, with the instant it was due.
     pub(super) fn pop_due(&mut self, now: Instant) -> Option<(Instant, T)> {
-        if self.items.front()?.0 <= now {
-            self.items.pop_front()
-        } else {
-            None
+        if self.next_due()? > now {
+            return None;
         }
+        let timed = if self.heap_first() {
+            self.heap.pop()?.0
+        } else {
+            self.line.pop_front()?
+        };
+        Some((timed.at, timed.item))
     }
 
     /// The first item, with the instant it is due.
     pub(super) fn first(&self) -> Option<(Instant, &T)> {
-        self.items.front().map(|(due, item)| (*due, item))
+        let timed = if self.heap_first() {
+            &self.heap.peek()?.0
+        } else {
+            self.line.front()?
+        };
+        Some((timed.at, &timed.item))
     }
 
     /// When the next item is due.
     pub(super) fn next_due(&self) -> Option<Instant> {
-        self.items.front().map(|(due, _)| *due)
+        self.first().map(|(at, _)| at)
     }
 
     pub(super) fn len(&self) -> usize {
-        self.items.len()
+        self.line.len() + self.heap.len()
     }
 
     /// Keeps only the items `keep` says yes to, in their order.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool) {
-        self.items.retain(|(_, item)| keep(item));
+        self.line.retain(|timed| keep(&timed.item));
+        self.heap.retain(|Reverse(timed)| keep(&timed.item));
     }
 }
 
@@ -232,6 +315,23 @@ mod tests {
         assert_eq!(slab.remove(keys[0]), None);
         assert_eq!(slab.len(), 99);
         assert_eq!(slab.values().count(), 99);
+        let even = keys[1..]
+            .iter()
+            .filter(|key| slab.get(**key).is_some_and(|v| v % 2 == 0));
+        let even: Vec<Key> = even.copied().collect();
+        slab.retain(|key, value| {
+            assert_eq!(slab_key_value(key), *value % 100);
+            *value % 2 == 0
+        });
+        assert_eq!(slab.len(), even.len());
+        for key in &keys[1..] {
+            assert_eq!(slab.get(*key).is_some(), even.contains(key));
+        }
+    }
+
+    /// What the values of the test above hold: their slot.
+    fn slab_key_value(key: Key) -> usize {
+        key as u32 as usize
     }
 
     #[test]
@@ -263,7 +363,8 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the order items are added in, they come out sorted by time, each once.
+        /// Whatever the order items are added in, they come out sorted by time, each once,
+        /// items due at the same instant in the order they were added.
         #[test]
         fn timeline_sorts_any_order(due in proptest::collection::vec(0u64..50, 0..200)) {
             let start = Instant::now();
@@ -276,7 +377,8 @@ mod tests {
                 out.push((at, i));
             }
             prop_assert_eq!(out.len(), due.len());
-            prop_assert!(out.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+            // In order of time, and of adding among items due at the same instant.
+            prop_assert!(out.windows(2).all(|pair| pair[0] < pair[1]));
             let mut seen: Vec<usize> = out.iter().map(|(_, i)| *i).collect();
             seen.sort_unstable();
             prop_assert_eq!(seen, (0..due.len()).collect::<Vec<_>>());

@@ -16,31 +16,13 @@ use tokio::time::Instant as VirtualInstant;
 
 use super::*;
 use crate::echo::{EchoJob, MultipingOptions};
-use crate::engine::fake::{Answer, FakeTransport};
+use crate::engine::fake::{Answer, FakeEngines, FakeTransport};
 use crate::host::{Hop, Host};
 use crate::options::ProbeOptions;
 use crate::trace::{TraceJob, TracerouteOptions};
 
 const HOST: &str = "2001:db8::7";
 const RTT: Duration = Duration::from_millis(30);
-
-/// Engines on fake transports, one per family (or none: that family cannot be opened).
-struct FakeEngines {
-    v4: Option<Engine>,
-    v6: Option<Engine>,
-}
-
-impl Engines for FakeEngines {
-    fn engine(&self, family: Family, _scope_id: u32) -> Result<Engine> {
-        let engine = match family {
-            Family::V4 => &self.v4,
-            Family::V6 => &self.v6,
-        };
-        engine
-            .clone()
-            .ok_or(Error::SocketPermission { privileged: true })
-    }
-}
 
 fn v6_only(fake: &FakeTransport) -> Arc<dyn Engines> {
     Arc::new(FakeEngines {
@@ -54,7 +36,7 @@ fn echo_scheduler<T: AsRef<str>>(
     engines: Arc<dyn Engines>,
     targets: Vec<T>,
     options: &MultipingOptions,
-) -> Scheduler<std::vec::IntoIter<T>, EchoJob, impl FnMut(usize, IpAddr) -> EchoJob + use<T>> {
+) -> Scheduler<std::vec::IntoIter<T>, EchoJob, impl FnMut(&T, IpAddr) -> EchoJob + use<T>> {
     options.check().unwrap();
     let settings = Settings::new(
         &options.probe,
@@ -582,7 +564,7 @@ fn runs<S: Stream + Unpin>(mut scheduler: S) -> (Vec<S::Item>, Vec<usize>) {
 fn failing_scheduler(
     hosts: usize,
     concurrency: usize,
-) -> Scheduler<std::vec::IntoIter<String>, EchoJob, impl FnMut(usize, IpAddr) -> EchoJob> {
+) -> Scheduler<std::vec::IntoIter<String>, EchoJob, impl FnMut(&String, IpAddr) -> EchoJob> {
     let options = MultipingOptions::from(probe(1).family(Family::V6)).concurrent_tasks(concurrency);
     let engines: Arc<dyn Engines> = Arc::new(FakeEngines { v4: None, v6: None });
     let targets = (0..hosts).map(|i| format!("192.0.2.{}", i % 250)).collect();

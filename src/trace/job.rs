@@ -1,6 +1,7 @@
 //! The probes of a traceroute and the hops they find: echo requests of growing TTL, one
 //! hop after the other or every hop at once.
 
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -9,7 +10,7 @@ use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::host::{Hop, Host};
 use crate::packet::Kind;
-use crate::scheduler::{Job, Next, Pause};
+use crate::scheduler::{Events, Job, Next, Now, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 
@@ -204,8 +205,9 @@ impl TraceJob {
 
 impl Job for TraceJob {
     type Output = Result<Vec<Hop>>;
+    type Event = Infallible;
 
-    fn next(&mut self, in_flight: usize) -> Option<Next> {
+    fn next(&mut self, in_flight: usize, _now: Now) -> Option<Next> {
         if self.done || self.fatal.is_some() {
             return None;
         }
@@ -218,18 +220,25 @@ impl Job for TraceJob {
         }
     }
 
-    fn sent(&mut self, ttl: u8) {
+    fn sent(&mut self, ttl: u8, _now: Now) {
         if let Some(distance) = self.distance(ttl) {
             distance.sent += 1;
         }
     }
 
     /// A probe whose send failed (a passing error) is not counted and the trace goes on.
-    fn failed(&mut self, _ttl: u8, error: Error) {
+    fn failed(&mut self, _ttl: u8, error: Error, _now: Now, _events: &mut Events<Infallible>) {
         self.failed_send.get_or_insert(error);
     }
 
-    fn settle(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>) {
+    fn settle(
+        &mut self,
+        ttl: u8,
+        sent_at: Instant,
+        outcome: Result<IcmpReply>,
+        _now: Now,
+        _events: &mut Events<Infallible>,
+    ) {
         match outcome {
             Ok(reply) => {
                 if let Some(distance) = self.distance(ttl) {
@@ -340,7 +349,7 @@ mod tests {
     }
 
     fn asked(job: &mut TraceJob, in_flight: usize) -> Vec<(u8, u64)> {
-        std::iter::from_fn(|| job.next(in_flight))
+        std::iter::from_fn(|| job.next(in_flight, Now::test()))
             .map(|next| (next.ttl, next.after.as_millis() as u64))
             .collect()
     }
@@ -368,14 +377,20 @@ mod tests {
             .fast(true)
             .interval(Duration::from_millis(50));
         let mut job = TraceJob::new(&options);
-        assert_eq!(job.next(0).map(|next| next.ttl), Some(1));
-        assert_eq!(job.next(1), None, "one probe at a time");
-        job.sent(1);
+        assert_eq!(job.next(0, Now::test()).map(|next| next.ttl), Some(1));
+        assert_eq!(job.next(1, Now::test()), None, "one probe at a time");
+        job.sent(1, Now::test());
         // Distance 1 answered: fast moves to distance 2 at once.
         let router: IpAddr = "2001:db8::1".parse().unwrap();
-        job.settle(1, Instant::now(), Ok(time_exceeded(router)));
+        job.settle(
+            1,
+            Instant::now(),
+            Ok(time_exceeded(router)),
+            Now::test(),
+            &mut Events::new(),
+        );
         assert_eq!(
-            job.next(0),
+            job.next(0, Now::test()),
             Some(Next {
                 ttl: 2,
                 after: Duration::from_millis(50),
@@ -383,27 +398,35 @@ mod tests {
                 last: false,
             })
         );
-        job.sent(2);
+        job.sent(2, Now::test());
         job.settle(
             2,
             Instant::now(),
             Err(Error::TimeoutExceeded {
                 timeout: Duration::from_secs(1),
             }),
+            Now::test(),
+            &mut Events::new(),
         );
-        assert_eq!(job.next(0).map(|next| next.ttl), Some(2), "second probe");
-        job.failed(2, Error::SocketBroadcast);
-        assert_eq!(job.next(0).map(|next| next.ttl), Some(3));
-        job.sent(3);
+        assert_eq!(
+            job.next(0, Now::test()).map(|next| next.ttl),
+            Some(2),
+            "second probe"
+        );
+        job.failed(2, Error::SocketBroadcast, Now::test(), &mut Events::new());
+        assert_eq!(job.next(0, Now::test()).map(|next| next.ttl), Some(3));
+        job.sent(3, Now::test());
         job.settle(
             3,
             Instant::now(),
             Err(Error::TimeoutExceeded {
                 timeout: Duration::from_secs(1),
             }),
+            Now::test(),
+            &mut Events::new(),
         );
-        assert_eq!(job.next(0).map(|next| next.ttl), Some(3));
-        assert_eq!(job.next(0), None, "the last distance is done");
+        assert_eq!(job.next(0, Now::test()).map(|next| next.ttl), Some(3));
+        assert_eq!(job.next(0, Now::test()), None, "the last distance is done");
         let hops = job.finish(router, 0).unwrap();
         assert_eq!(hops.len(), 1);
         assert_eq!((hops[0].distance(), hops[0].packets_sent()), (1, 1));

@@ -1,10 +1,10 @@
 //! The options of a watch: [`WatchOptions`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::job::Rules;
 use crate::error::{Error, Result};
 use crate::options::{HasProbe, ProbeOptions, probe_setters};
+use crate::stats::Window;
 
 /// Options of [`Pinger::watch`](crate::Pinger::watch): what each probe looks like
 /// ([`ProbeOptions`]: timeout, payload, TTL, privileges, source, family; `count` and
@@ -27,7 +27,8 @@ pub struct WatchOptions {
     /// Each probe: its timeout (default 1 s), payload, TTL, privileges, source, family.
     pub probe: ProbeOptions,
     /// Time from one probe of a target to its next, whatever the answers (fping `-p`;
-    /// default 1 s). The targets' probes are spread evenly over it.
+    /// default 1 s; at least 1 ms, at most a day). The targets' probes are spread evenly
+    /// over it, those added later too.
     pub period: Duration,
     /// Answers in a row after which a target is up (default 1).
     pub up_after: u32,
@@ -35,7 +36,7 @@ pub struct WatchOptions {
     pub down_after: u32,
     /// Probes each target's statistics are over (default 100).
     pub window: usize,
-    /// If set, the statistics leave out probes older than this.
+    /// If set, the statistics leave out probes older than this (at most 24 days).
     pub max_age: Option<Duration>,
     /// How often a target given by name is looked up again (default 5 minutes; `None`:
     /// once).
@@ -123,11 +124,13 @@ impl WatchOptions {
         self
     }
 
-    /// Checks the options and makes the rules the jobs follow.
-    pub(crate) fn rules(&self) -> Result<Rules> {
-        if self.period.is_zero() || self.period > MAX_PERIOD {
+    /// Checks the options and makes the rules of the watch, whose periods count from
+    /// `epoch`.
+    pub(crate) fn rules(&self, epoch: Instant) -> Result<Rules> {
+        if self.period < MIN_PERIOD || self.period > MAX_PERIOD {
             return Err(Error::invalid(
-                "period must be greater than zero and at most a day",
+                "period must be at least 1 ms (the resolution of tokio's timers) and at most \
+                 a day",
             ));
         }
         if self.up_after == 0 || self.down_after == 0 {
@@ -136,10 +139,19 @@ impl WatchOptions {
         if self.window == 0 {
             return Err(Error::invalid("window must be at least 1"));
         }
+        if self
+            .max_age
+            .is_some_and(|age| age.is_zero() || age > Window::MAX_AGE)
+        {
+            return Err(Error::invalid(
+                "max_age must be greater than zero and at most 24 days",
+            ));
+        }
         if self.resolve_every.is_some_and(|every| every < self.period) {
             return Err(Error::invalid("resolve_every must be at least one period"));
         }
         Ok(Rules {
+            epoch,
             period: self.period,
             ttl: self.probe.ttl,
             up_after: self.up_after,
@@ -151,5 +163,35 @@ impl WatchOptions {
     }
 }
 
+/// The shortest period: a millisecond, the resolution of tokio's timers (a shorter one
+/// would be that long anyway).
+const MIN_PERIOD: Duration = Duration::from_millis(1);
+
 /// The longest period: a day.
 const MAX_PERIOD: Duration = Duration::from_secs(24 * 3600);
+
+/// The rules of a watch, as its jobs and targets need them.
+#[derive(Debug, Clone)]
+pub(crate) struct Rules {
+    /// What the targets' places in the period count from.
+    pub epoch: Instant,
+    pub period: Duration,
+    pub ttl: u8,
+    pub up_after: u32,
+    pub down_after: u32,
+    pub window: usize,
+    pub max_age: Option<Duration>,
+    /// How long a job for a name runs before the name is looked up again.
+    pub resolve_every: Option<Duration>,
+}
+
+impl Rules {
+    /// An empty window of a target.
+    pub(crate) fn window(&self) -> Window {
+        let window = Window::new(self.window);
+        match self.max_age {
+            Some(age) => window.with_max_age(age),
+            None => window,
+        }
+    }
+}
