@@ -1,6 +1,7 @@
-//! `ping` / `async_ping` / `Pinger` on real packets: loopback inside a fresh namespace,
-//! the correctness rules of SPEC §5 against a simulated host behind a TUN device, raw and
-//! datagram sockets, IPv4 and IPv6, and the shared-socket design under load.
+//! `ping` / `async_ping` / `Pinger` on real packets: loopback inside a fresh namespace;
+//! which replies count against a simulated host behind a TUN device (source, identifier,
+//! sequence, payload and checksum must match; late, duplicate, forged and corrupt ones do
+//! not); raw and datagram sockets, IPv4 and IPv6, and the shared-socket design under load.
 
 mod support;
 
@@ -129,8 +130,8 @@ fn bad_input_gets_typed_errors() {
             matches!(error, Error::SocketAddress { address } if address == source),
             "{error:?}"
         );
-        // Addresses that name no single host, as targets or sources (issue 11, item 13):
-        // before, "0 received".
+        // Addresses that name no single host, as targets or sources, are refused: they
+        // used to be sent and reported as "0 received".
         for target in ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"] {
             let error = async_ping(target, &fast(1)).await.unwrap_err();
             assert!(
@@ -187,8 +188,9 @@ fn a_thousand_concurrent_pings_share_one_socket_per_family() {
 }
 
 // ---------------------------------------------------------------------------------------
-// SPEC §5 against a simulated host: each case is a host number behind the TUN, a script
-// for it, and what a ping of it must report.
+// Which replies count, against a simulated host: each case is a host number behind the
+// TUN, a script for it (good, late, duplicate, forged, corrupt or truncated replies,
+// errors, floods of foreign ones), and what a ping of it must report.
 
 /// A host behind the TUN, what it does, and what a ping must find.
 struct Case {
@@ -675,7 +677,7 @@ async fn polled<F: std::future::Future>(call: F) -> (Option<F::Output>, usize) {
     (output, turns.load(Ordering::Relaxed))
 }
 
-/// Issue 11, item 10: a runtime without its time or I/O driver made tokio panic inside the
+/// A runtime without its time or I/O driver made tokio panic inside the
 /// library ("timers are disabled", "IO is disabled"); each is now `Error::Runtime` saying
 /// which driver to enable.
 #[test]

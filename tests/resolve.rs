@@ -134,7 +134,7 @@ fn many_names(count: u32) -> Vec<(String, IpAddr)> {
         .collect()
 }
 
-/// Issue 11, item 1: 10,000 names that all resolve, swept 1,000 at a time, in a process
+/// 10,000 names that all resolve, swept 1,000 at a time, in a process
 /// that may open 1,024 files: each name in flight held up to two resolver sockets, the
 /// resolver ran out of descriptors, and 15-87 % of the names were reported as names that
 /// do not exist. Every one must resolve (and answer).
@@ -199,7 +199,7 @@ fn names_resolve_under_a_file_descriptor_limit() {
     support::assert_child_passed(&output);
 }
 
-/// Issue 11, item 2: with a name server that never answers, a ping of a name returned
+/// With a name server that never answers, a ping of a name returned
 /// after 15 s whatever its own timeout, and a sweep of 1,000 addresses and 2 names ended
 /// after 15 s. Resolution has its own timeout and attempts; the lookup fails saying the
 /// servers did not answer, and the addresses of the sweep do not wait for the names.
