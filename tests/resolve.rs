@@ -236,8 +236,10 @@ fn a_dead_name_server_does_not_stall_the_calls() {
             "{error:?}"
         );
         assert!(error.to_string().contains("did not answer"), "{error}");
+        // The stall was 15 s (the resolver's default timeouts); 10 s leaves a busy machine
+        // room and still tells the two apart.
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(5), "the lookup took {took:?}");
+        assert!(took < Duration::from_secs(10), "the lookup took {took:?}");
 
         let mut targets: Vec<String> = (1..=1_000u32)
             .map(|i| IpAddr::from([127, 4, (i >> 8) as u8, i as u8]).to_string())
@@ -264,6 +266,6 @@ fn a_dead_name_server_does_not_stall_the_calls() {
                 "{host}"
             );
         }
-        assert!(took < Duration::from_secs(5), "the sweep took {took:?}");
+        assert!(took < Duration::from_secs(10), "the sweep took {took:?}");
     });
 }
