@@ -217,7 +217,12 @@ const CASES: &[Case] = &[
         script: |_| vec![Reply::after(300, Craft::Good)],
         expect: |host, _| {
             received(3)(host);
-            assert!(host.min_rtt() >= 300.0 && host.max_rtt() < 450.0, "{host}");
+            // Never sooner than the host answers; later only by the machine's delays, which
+            // the timeout leaves 700 ms for (100 ms were missed on a busy machine).
+            assert!(
+                host.min_rtt() >= 300.0 && host.max_rtt() < 1_000.0,
+                "{host}"
+            );
         },
     },
     Case {
@@ -268,7 +273,8 @@ const CASES: &[Case] = &[
     Case {
         n: 9,
         name: "late",
-        script: |_| vec![Reply::after(450, Craft::Good)],
+        // After the timeout: lost, however fast or slow the machine.
+        script: |_| vec![Reply::after(1_500, Craft::Good)],
         expect: |host, _| received(0)(host),
     },
     Case {
@@ -400,7 +406,7 @@ async fn check_cases(privileged: bool) {
     let options = PingOptions::default()
         .count(3)
         .interval(Duration::from_millis(10))
-        .timeout(Duration::from_millis(400))
+        .timeout(Duration::from_secs(1))
         .privileged(privileged);
     let mut tasks = Vec::new();
     for family in [Family::V4, Family::V6] {
