@@ -1,7 +1,7 @@
 //! `Pinger::watch` in the namespace lab: events for a live, a silent and a flapping host,
 //! state transitions, targets added and removed while it runs, statistics.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};

@@ -1,7 +1,7 @@
 //! Resources running out: a link slower than the requests, and requests larger than a
 //! link's MTU. Each test makes its own namespaces; packets only go to hosts inside them.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -4,7 +4,7 @@
 //! the target a name that did not resolve, and `::ffff:127.0.0.1` failed with "Network is
 //! unreachable".
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;

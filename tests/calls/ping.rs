@@ -3,7 +3,7 @@
 //! sequence, payload and checksum must match; late, duplicate, forged and corrupt ones do
 //! not); raw and datagram sockets, IPv4 and IPv6, and the shared-socket design under load.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! valid answer wins, whichever queue of the socket it sits in, and every probe answered
 //! counts.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

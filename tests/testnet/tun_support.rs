@@ -2,7 +2,7 @@
 //! with the system's iputils `ping` run inside the namespace. They need root and skip
 //! otherwise, except [`crafted_bytes`], which looks at crafted packets without a TUN.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};

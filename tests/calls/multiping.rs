@@ -2,7 +2,7 @@
 //! at several concurrency levels, a mix of live, unreachable, silent and unresolvable
 //! targets in the router chain, lazy targets, the rate limit, unprivileged sweeps.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;

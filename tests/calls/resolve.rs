@@ -1,7 +1,7 @@
 //! Name resolution against a tiny DNS responder on loopback inside a namespace, and the
 //! hosts file.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -187,9 +187,10 @@ fn names_resolve_under_a_file_descriptor_limit() {
     let dns = DnsResponder::start(&netns, &records);
     let exe = std::env::current_exe().unwrap();
     let script = format!(
-        "ulimit -n 1024 && exec env {}=names:{} \"$0\" names_resolve_under_a_file_descriptor_limit --exact --nocapture --test-threads=1",
+        "ulimit -n 1024 && exec env {}=names:{} \"$0\" {} --exact --nocapture --test-threads=1",
         support::ROLE_ENV,
-        dns.address()
+        dns.address(),
+        support::full_test_name("names_resolve_under_a_file_descriptor_limit"),
     );
     let output = netns.run_program(
         std::path::Path::new("/bin/sh"),

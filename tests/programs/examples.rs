@@ -1,7 +1,7 @@
 //! The command-line examples, run as programs inside private namespaces: their output,
 //! JSON and exit status.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::time::Duration;

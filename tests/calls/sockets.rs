@@ -1,7 +1,7 @@
 //! The low-level sockets on real packets: loopback round trips in a fresh namespace, raw
 //! and datagram kinds, and ICMP errors from real routers in a namespace chain.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
