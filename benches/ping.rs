@@ -17,6 +17,9 @@
 //! namespace; it skips otherwise). `PING_ROUNDS=N` changes the number of rounds (default 5).
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -24,8 +27,8 @@ use std::time::{Duration, Instant};
 
 use icmplib::packet::{EchoKind, emit_echo};
 use icmplib::{Family, PingOptions, async_ping};
-use icmplib_testnet::Netns;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use support::Netns;
 
 const PINGS: u32 = 20_000;
 /// Echoes per RTT measurement, 10 ms apart.

@@ -10,6 +10,9 @@
 //! `SWEEP_ROUNDS=N` changes the number of rounds (default 5).
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
 
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -19,8 +22,8 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use icmplib::packet::{EchoKind, emit_echo};
 use icmplib::{Family, MultipingOptions, multiping_stream};
-use icmplib_testnet::Netns;
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use support::Netns;
 
 const FIRST: u32 = 0x7f01_0001; // 127.1.0.1
 const HOSTS: u32 = 65_534;

@@ -9,6 +9,9 @@
 //! `WATCH_SECONDS=N` and `WATCH_TARGETS=N` change the duration and the number of targets.
 
 mod common;
+#[path = "../tests/support/mod.rs"]
+#[allow(unused_imports)]
+mod support;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -17,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
 use icmplib::{Pinger, WatchEvent, WatchOptions};
-use icmplib_testnet::Netns;
+use support::Netns;
 
 const FIRST: u32 = 0x7f02_0001; // 127.2.0.1
 const PERIOD: Duration = Duration::from_secs(1);
