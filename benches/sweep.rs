@@ -1,10 +1,10 @@
-//! The sweep benchmark (SPEC §7): 127.1.0.0/16 (65,534 loopback hosts, one request each)
-//! inside a private network namespace, at several levels of hosts in flight. Prints, per
-//! level, the median elapsed time and CPU time (user + system, from `getrusage`) over
-//! several rounds, hosts per second, live hosts reported dead and peak resident memory,
-//! next to two references measured in the same run: a plain loop on one raw socket (the
-//! kernel's limit) and fping when installed. The ratios to the reference are the medians
-//! of the ratios of pairs run back to back.
+//! The sweep benchmark (performance is measured here, never by a timed test): 127.1.0.0/16
+//! (65,534 loopback hosts, one request each) inside a private network namespace, at several
+//! levels of hosts in flight. Prints, per level, the median elapsed time and CPU time
+//! (user + system, from `getrusage`) over several rounds, hosts per second, live hosts
+//! reported dead and peak resident memory, next to two references measured in the same
+//! run: a plain loop on one raw socket (the kernel's limit) and fping when installed. The
+//! ratios to the reference are the medians of the ratios of pairs run back to back.
 //!
 //! `cargo bench --bench sweep` (as root: it makes a namespace; it skips otherwise).
 //! `SWEEP_ROUNDS=N` changes the number of rounds (default 5).

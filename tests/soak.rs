@@ -1,4 +1,4 @@
-//! A health-check daemon's week in a minute (issue 11): one pinger sweeps the same lab
+//! A health-check daemon's week in a minute: one pinger sweeps the same lab
 //! round after round, with a fault injected between rounds — a slow link, a small
 //! receive buffer, the name server dead and back, the file descriptor limit lowered, a
 //! runtime shut down mid-sweep. After every round: no live host reported dead except

@@ -1,7 +1,8 @@
-//! Shared helpers for the integration tests: network namespaces made by the
-//! test itself ([`Netns`]), two joined by a link ([`Lab`]), a routed chain of them
-//! ([`Chain`]) and the
-//! root / unprivileged-child plumbing.
+//! Shared helpers for the integration tests, compiled into each test binary as its
+//! module `support`: network namespaces made by the test itself ([`Netns`]), two joined by
+//! a link ([`Lab`]), a routed chain of them ([`Chain`]), a simulated host behind a TUN
+//! device ([`SimulatedNet`]), a DNS responder ([`DnsResponder`]) and the root /
+//! unprivileged-child plumbing. tests/README.md tells what is where.
 //!
 //! Real packets only ever go to loopback or to namespaces created here, and
 //! only documentation prefixes are used inside them.
@@ -89,6 +90,28 @@ pub fn example(name: &str) -> std::path::PathBuf {
     let path = dir.join(name);
     assert!(path.exists(), "{} is not built", path.display());
     path
+}
+
+/// The full name of the test function `name` in this test binary, as `--exact` wants it:
+/// `module::name` in a binary made of modules (tests/calls, ...), `name` in one of a single
+/// file. Found in the binary's own `--list`; panics unless exactly one test has that name.
+pub fn full_test_name(name: &str) -> String {
+    let exe = std::env::current_exe().expect("current_exe");
+    let output = std::process::Command::new(&exe)
+        .arg("--list")
+        .env_remove(ROLE_ENV)
+        .output()
+        .unwrap_or_else(|e| panic!("{} --list: {e}", exe.display()));
+    let list = String::from_utf8_lossy(&output.stdout);
+    let found: Vec<&str> = list
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .filter(|test| *test == name || test.ends_with(&format!("::{name}")))
+        .collect();
+    match found.as_slice() {
+        [test] => (*test).to_string(),
+        _ => panic!("tests named {name} in {}: {found:?}", exe.display()),
+    }
 }
 
 /// Panics unless the child started by [`Netns::spawn_unprivileged`] exited with success

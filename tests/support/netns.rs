@@ -249,6 +249,8 @@ impl Netns {
     /// namespace with args `[test_name, --exact, --nocapture,
     /// --test-threads=1]`, env `ICMPLIB_TEST_ROLE=role` and without
     /// `ICMPLIB_REQUIRE_ROOT`. Waits at most [`CHILD_TIMEOUT`] (then kills it).
+    /// `test_name` is the test function's name; its module, in a binary of several,
+    /// is found by [`full_test_name`](super::full_test_name).
     pub fn spawn_unprivileged(&self, test_name: &str, role: &str) -> Output {
         self.spawn_unprivileged_timeout(test_name, role, CHILD_TIMEOUT)
     }
@@ -261,9 +263,10 @@ impl Netns {
         timeout: Duration,
     ) -> Output {
         let exe = std::env::current_exe().expect("current_exe");
+        let test_name = super::full_test_name(test_name);
         self.run_unprivileged(
             &exe,
-            &[test_name, "--exact", "--nocapture", "--test-threads=1"],
+            &[&test_name, "--exact", "--nocapture", "--test-threads=1"],
             &[(super::ROLE_ENV, role)],
             timeout,
         )

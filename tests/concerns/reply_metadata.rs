@@ -1,7 +1,7 @@
 //! What a reply carries besides its source and time: the TTL / hop limit and the TOS /
 //! traffic class it arrived with, from raw and datagram sockets, IPv4 and IPv6.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

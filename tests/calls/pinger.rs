@@ -3,7 +3,7 @@
 //! a burst wakes its requests again, and the rule for the options' `privileged` and
 //! `source`.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};

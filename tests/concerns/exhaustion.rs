@@ -1,14 +1,14 @@
 //! Resources running out: a link slower than the requests, and requests larger than a
 //! link's MTU. Each test makes its own namespaces; packets only go to hosts inside them.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use icmplib::{Family, MultipingOptions, PingOptions, Pinger};
 use support::Lab;
 
-/// Issue 11, item 3: 4,032 requests (1,008 live hosts, 4 each, no pause) over a 1 Mbit/s
+/// 4,032 requests (1,008 live hosts, 4 each, no pause) over a 1 Mbit/s
 /// link whose queue holds 10 kB. Linux drops what overflows the link's queue: a raw IPv4
 /// socket counted those requests as sent and lost (1,142 of 4,032 answered, 510 hosts
 /// reported dead), an unprivileged IPv6 socket got no signal at all (927 answered). Every

@@ -2,7 +2,7 @@
 //! a client with two links, a destination reachable over only one of them, and the
 //! routing table choosing the other unless told.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,10 +1,10 @@
-//! Addresses as people write them (issue 11, item 12): IPv6 link-local addresses with
+//! Addresses as people write them: IPv6 link-local addresses with
 //! their zone, as targets and as sources, link-local hops of a traceroute with theirs, and
 //! IPv4-mapped IPv6 addresses, pinged as the IPv4 address they map. Before, a zone made
 //! the target a name that did not resolve, and `::ffff:127.0.0.1` failed with "Network is
 //! unreachable".
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;

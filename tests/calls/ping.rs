@@ -1,8 +1,9 @@
-//! `ping` / `async_ping` / `Pinger` on real packets: loopback inside a fresh namespace,
-//! the correctness rules of SPEC §5 against a simulated host behind a TUN device, raw and
-//! datagram sockets, IPv4 and IPv6, and the shared-socket design under load.
+//! `ping` / `async_ping` / `Pinger` on real packets: loopback inside a fresh namespace;
+//! which replies count against a simulated host behind a TUN device (source, identifier,
+//! sequence, payload and checksum must match; late, duplicate, forged and corrupt ones do
+//! not); raw and datagram sockets, IPv4 and IPv6, and the shared-socket design under load.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -129,8 +130,8 @@ fn bad_input_gets_typed_errors() {
             matches!(error, Error::SocketAddress { address } if address == source),
             "{error:?}"
         );
-        // Addresses that name no single host, as targets or sources (issue 11, item 13):
-        // before, "0 received".
+        // Addresses that name no single host, as targets or sources, are refused: they
+        // used to be sent and reported as "0 received".
         for target in ["0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"] {
             let error = async_ping(target, &fast(1)).await.unwrap_err();
             assert!(
@@ -187,8 +188,9 @@ fn a_thousand_concurrent_pings_share_one_socket_per_family() {
 }
 
 // ---------------------------------------------------------------------------------------
-// SPEC §5 against a simulated host: each case is a host number behind the TUN, a script
-// for it, and what a ping of it must report.
+// Which replies count, against a simulated host: each case is a host number behind the
+// TUN, a script for it (good, late, duplicate, forged, corrupt or truncated replies,
+// errors, floods of foreign ones), and what a ping of it must report.
 
 /// A host behind the TUN, what it does, and what a ping must find.
 struct Case {
@@ -215,7 +217,12 @@ const CASES: &[Case] = &[
         script: |_| vec![Reply::after(300, Craft::Good)],
         expect: |host, _| {
             received(3)(host);
-            assert!(host.min_rtt() >= 300.0 && host.max_rtt() < 450.0, "{host}");
+            // Never sooner than the host answers; later only by the machine's delays, which
+            // the timeout leaves 700 ms for (100 ms were missed on a busy machine).
+            assert!(
+                host.min_rtt() >= 300.0 && host.max_rtt() < 1_000.0,
+                "{host}"
+            );
         },
     },
     Case {
@@ -266,7 +273,8 @@ const CASES: &[Case] = &[
     Case {
         n: 9,
         name: "late",
-        script: |_| vec![Reply::after(450, Craft::Good)],
+        // After the timeout: lost, however fast or slow the machine.
+        script: |_| vec![Reply::after(1_500, Craft::Good)],
         expect: |host, _| received(0)(host),
     },
     Case {
@@ -398,7 +406,7 @@ async fn check_cases(privileged: bool) {
     let options = PingOptions::default()
         .count(3)
         .interval(Duration::from_millis(10))
-        .timeout(Duration::from_millis(400))
+        .timeout(Duration::from_secs(1))
         .privileged(privileged);
     let mut tasks = Vec::new();
     for family in [Family::V4, Family::V6] {
@@ -582,68 +590,100 @@ fn traffic_class_and_ttl_go_on_the_wire_per_request() {
     );
 }
 
-/// Issue 11, item 6: requests that fail at once, with no interval between them, must not
-/// hold the worker: before, a ping of 1,000,000 such requests under a 100 ms timeout
-/// returned after 2.8 s, and no other task of its runtime ran meanwhile. Here a
-/// neighbour task counts its turns while a ping, a sweep and a traceroute of requests
-/// that cannot leave (no route out of the namespace) run under a timeout.
+/// Requests that fail at once (no route out of the namespace), with no interval between
+/// them, must not hold the worker: before the scheduler took turns, a ping of 1,000,000
+/// such requests under a 100 ms timeout returned after 2.8 s, and no other task of its
+/// runtime ran meanwhile. Counted, not timed (a bound in milliseconds failed whenever the
+/// machine was busy): each call has [`POLLS`] × [`SENDS_PER_POLL`] requests and is polled
+/// [`POLLS`] times on a current-thread runtime, so it is still pending after them only if
+/// its polls sent at most [`SENDS_PER_POLL`] requests each on average, then gave the worker
+/// back; a neighbour task counts the turns it got in between.
 #[test]
 fn requests_that_fail_at_once_leave_turns_to_the_other_tasks() {
     if !support::require_root() {
         return;
     }
     Netns::new("pingyield").block_on(|| async {
-        let turns = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counting = std::sync::Arc::clone(&turns);
-        let neighbour = tokio::spawn(async move {
-            loop {
-                counting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tokio::task::yield_now().await;
-            }
-        });
+        let requests = POLLS * SENDS_PER_POLL;
         let many = PingOptions::default()
-            .count(1_000_000)
+            .count(requests)
             .interval(Duration::ZERO);
-        let timed_out =
-            tokio::time::timeout(Duration::from_millis(100), async_ping("192.0.2.9", &many)).await;
-        assert!(timed_out.is_err(), "a million requests in 100 ms");
-        let during_ping = turns.swap(0, std::sync::atomic::Ordering::Relaxed);
-        let sweep = icmplib::MultipingOptions::default()
-            .count(10_000)
-            .interval(Duration::ZERO);
+        let (result, turns) = polled(async_ping("192.0.2.9", &many)).await;
+        assert!(
+            result.is_none(),
+            "a ping of {requests} requests ended within {POLLS} polls: {result:?}"
+        );
+        assert!(
+            turns >= POLLS / 2,
+            "{turns} turns of the neighbour during the ping"
+        );
+
         let targets = ["192.0.2.9", "192.0.2.10"];
-        let timed_out = tokio::time::timeout(
-            Duration::from_millis(100),
-            icmplib::async_multiping(&targets, &sweep),
-        )
-        .await;
-        assert!(timed_out.is_err());
-        let during_sweep = turns.swap(0, std::sync::atomic::Ordering::Relaxed);
-        let trace = icmplib::TracerouteOptions::default()
-            .count(1_000)
-            .max_hops(255)
+        let sweep = icmplib::MultipingOptions::default()
+            .count(requests / targets.len())
             .interval(Duration::ZERO);
-        let timed_out = tokio::time::timeout(
-            Duration::from_millis(100),
-            icmplib::async_traceroute("192.0.2.9", &trace),
-        )
-        .await;
-        assert!(timed_out.is_err());
-        let during_trace = turns.swap(0, std::sync::atomic::Ordering::Relaxed);
-        neighbour.abort();
+        let (result, turns) = polled(icmplib::async_multiping(&targets, &sweep)).await;
         assert!(
-            during_ping > 10,
-            "{during_ping} turns of the neighbour during the ping"
+            result.is_none(),
+            "the sweep ended within {POLLS} polls: {result:?}"
         );
-        assert!(during_sweep > 10, "{during_sweep} turns during the sweep");
+        assert!(turns >= POLLS / 2, "{turns} turns during the sweep");
+
+        let max_hops = 255;
+        let trace = icmplib::TracerouteOptions::default()
+            .count(requests.div_ceil(usize::from(max_hops)))
+            .max_hops(max_hops)
+            .interval(Duration::ZERO);
+        let (result, turns) = polled(icmplib::async_traceroute("192.0.2.9", &trace)).await;
         assert!(
-            during_trace > 10,
-            "{during_trace} turns during the traceroute"
+            result.is_none(),
+            "the trace ended within {POLLS} polls: {result:?}"
         );
+        assert!(turns >= POLLS / 2, "{turns} turns during the traceroute");
     });
 }
 
-/// Issue 11, item 10: a runtime without its time or I/O driver made tokio panic inside the
+/// Polls of each call in [`requests_that_fail_at_once_leave_turns_to_the_other_tasks`].
+const POLLS: usize = 50;
+
+/// Requests a poll may send before it gives the worker back: four scheduler turns'
+/// worth, so the test says whether it yields at all, not its exact turn.
+const SENDS_PER_POLL: usize = 1_024;
+
+/// Polls `call` on this task until it ends or has been polled [`POLLS`] times, while a
+/// neighbour task counts its turns; returns the call's output if it ended, and the
+/// neighbour's turns. The call is polled only when it woke its task, like in any runtime:
+/// one that stopped waking itself would hang here, so a generous bound (not a measure of
+/// speed) turns that into a failure.
+async fn polled<F: std::future::Future>(call: F) -> (Option<F::Output>, usize) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::task::Poll;
+    let turns = std::sync::Arc::new(AtomicUsize::new(0));
+    let counting = std::sync::Arc::clone(&turns);
+    let neighbour = tokio::spawn(async move {
+        loop {
+            counting.fetch_add(1, Ordering::Relaxed);
+            tokio::task::yield_now().await;
+        }
+    });
+    let mut call = std::pin::pin!(call);
+    let mut polls = 0;
+    let counted = std::future::poll_fn(|cx| {
+        polls += 1;
+        match call.as_mut().poll(cx) {
+            Poll::Ready(output) => Poll::Ready(Some(output)),
+            Poll::Pending if polls == POLLS => Poll::Ready(None),
+            Poll::Pending => Poll::Pending,
+        }
+    });
+    let output = tokio::time::timeout(Duration::from_secs(60), counted)
+        .await
+        .expect("the call stopped waking its task");
+    neighbour.abort();
+    (output, turns.load(Ordering::Relaxed))
+}
+
+/// A runtime without its time or I/O driver made tokio panic inside the
 /// library ("timers are disabled", "IO is disabled"); each is now `Error::Runtime` saying
 /// which driver to enable.
 #[test]

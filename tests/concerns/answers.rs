@@ -2,14 +2,14 @@
 //! valid answer wins, whichever queue of the socket it sits in, and every probe answered
 //! counts.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
 use icmplib::{Error, Family, PingOptions, Pinger, TracerouteOptions};
 use support::{Craft, Netns, Reply, SimulatedNet};
 
-/// Issue 11, item 7: a host that answers each request and is followed, a few
+/// A host that answers each request and is followed, a few
 /// microseconds later, by an ICMP error about the same request. On a datagram socket the
 /// reply waits on the normal queue and the error on the error queue; the error queue was
 /// read first, so the error won (41-48 of 50 replies counted, IPv4 and IPv6). Raw sockets,
@@ -60,7 +60,7 @@ fn a_reply_followed_by_an_error_about_the_same_request_counts() {
     });
 }
 
-/// Issue 11, item 8: two Destination Unreachable messages a few microseconds apart, each
+/// Two Destination Unreachable messages a few microseconds apart, each
 /// quoting its own probe of a parallel traceroute, gave `packets_sent 2, packets_received
 /// 1`: every answered probe counts.
 #[test]

@@ -2,7 +2,7 @@
 //! link between r1 and r2 has an MTU of 1,280: r1 answers larger packets that may not be
 //! fragmented with Fragmentation Needed (IPv4) / Packet Too Big (IPv6).
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! at several concurrency levels, a mix of live, unreachable, silent and unresolvable
 //! targets in the router chain, lazy targets, the rate limit, unprivileged sweeps.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -458,7 +458,7 @@ fn whole_call_failures_are_errors() {
     );
 }
 
-/// Issue 11, item 9: the kernel's receive timestamp (wall clock) converted to the
+/// The kernel's receive timestamp (wall clock) converted to the
 /// monotonic clock came out early when the reader was interrupted between reading the two
 /// clocks: about one loopback reply in 30,000 had a round trip of exactly 0. Over 200,000
 /// replies (3 requests to each of 65,534 hosts), none may.
@@ -491,7 +491,7 @@ fn no_round_trip_is_zero() {
     });
 }
 
-/// Issue 11, item 4: with 65,536 requests in flight to one address, every further request
+/// With 65,536 requests in flight to one address, every further request
 /// scanned all 65,536 sequence numbers under the table's lock, then failed (a traceroute
 /// of 1,000 probes per distance to 127.0.0.1 burned 133 s of CPU). A raw socket now takes
 /// another identifier: 70,000 requests to one silent address are all in flight at once,

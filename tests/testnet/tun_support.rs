@@ -2,7 +2,7 @@
 //! with the system's iputils `ping` run inside the namespace. They need root and skip
 //! otherwise, except [`crafted_bytes`], which looks at crafted packets without a TUN.
 
-mod support;
+use crate::support;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
@@ -291,15 +291,16 @@ fn silent_host_and_cleanup() {
         assert_eq!(sim.requests_seen(host), 2, "{out}");
     }
     netns.ip(&["link", "show", "simtun0"]);
-    // A reply due in 10 s does not hold up the drop.
+    // A reply due in 60 s does not hold up the drop: it ends well before, even on a busy
+    // machine (it used to have to end within 100 ms, which a busy machine missed).
     let host = SimulatedNet::host(Family::V4, 16);
-    sim.script(host, vec![Reply::after(10_000, Craft::Good)]);
+    sim.script(host, vec![Reply::after(60_000, Craft::Good)]);
     let out = ping(&netns, host, &["-c", "1", "-W", "1"]);
     assert_eq!(sim.requests_seen(host), 1, "{out}");
     let start = Instant::now();
     drop(sim);
     let took = start.elapsed();
-    assert!(took < Duration::from_millis(100), "drop took {took:?}");
+    assert!(took < Duration::from_secs(10), "drop took {took:?}");
     let output = std::process::Command::new("ip")
         .args(["-n", netns.name(), "link", "show", "simtun0"])
         .output()

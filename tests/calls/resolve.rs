@@ -1,7 +1,7 @@
 //! Name resolution against a tiny DNS responder on loopback inside a namespace, and the
 //! hosts file.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -134,7 +134,7 @@ fn many_names(count: u32) -> Vec<(String, IpAddr)> {
         .collect()
 }
 
-/// Issue 11, item 1: 10,000 names that all resolve, swept 1,000 at a time, in a process
+/// 10,000 names that all resolve, swept 1,000 at a time, in a process
 /// that may open 1,024 files: each name in flight held up to two resolver sockets, the
 /// resolver ran out of descriptors, and 15-87 % of the names were reported as names that
 /// do not exist. Every one must resolve (and answer).
@@ -187,9 +187,10 @@ fn names_resolve_under_a_file_descriptor_limit() {
     let dns = DnsResponder::start(&netns, &records);
     let exe = std::env::current_exe().unwrap();
     let script = format!(
-        "ulimit -n 1024 && exec env {}=names:{} \"$0\" names_resolve_under_a_file_descriptor_limit --exact --nocapture --test-threads=1",
+        "ulimit -n 1024 && exec env {}=names:{} \"$0\" {} --exact --nocapture --test-threads=1",
         support::ROLE_ENV,
-        dns.address()
+        dns.address(),
+        support::full_test_name("names_resolve_under_a_file_descriptor_limit"),
     );
     let output = netns.run_program(
         std::path::Path::new("/bin/sh"),
@@ -199,7 +200,7 @@ fn names_resolve_under_a_file_descriptor_limit() {
     support::assert_child_passed(&output);
 }
 
-/// Issue 11, item 2: with a name server that never answers, a ping of a name returned
+/// With a name server that never answers, a ping of a name returned
 /// after 15 s whatever its own timeout, and a sweep of 1,000 addresses and 2 names ended
 /// after 15 s. Resolution has its own timeout and attempts; the lookup fails saying the
 /// servers did not answer, and the addresses of the sweep do not wait for the names.
@@ -236,8 +237,10 @@ fn a_dead_name_server_does_not_stall_the_calls() {
             "{error:?}"
         );
         assert!(error.to_string().contains("did not answer"), "{error}");
+        // The stall was 15 s (the resolver's default timeouts); 10 s leaves a busy machine
+        // room and still tells the two apart.
         let took = started.elapsed();
-        assert!(took < Duration::from_secs(5), "the lookup took {took:?}");
+        assert!(took < Duration::from_secs(10), "the lookup took {took:?}");
 
         let mut targets: Vec<String> = (1..=1_000u32)
             .map(|i| IpAddr::from([127, 4, (i >> 8) as u8, i as u8]).to_string())
@@ -264,6 +267,6 @@ fn a_dead_name_server_does_not_stall_the_calls() {
                 "{host}"
             );
         }
-        assert!(took < Duration::from_secs(5), "the sweep took {took:?}");
+        assert!(took < Duration::from_secs(10), "the sweep took {took:?}");
     });
 }

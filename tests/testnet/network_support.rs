@@ -2,7 +2,7 @@
 //! system tools: namespaces, running code inside them, the routed chain and
 //! unprivileged children. All need root; they skip otherwise.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::os::unix::fs::MetadataExt;

@@ -1,7 +1,7 @@
 //! The command-line examples, run as programs inside private namespaces: their output,
 //! JSON and exit status.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 use std::time::Duration;
@@ -67,7 +67,7 @@ fn check_ping_json(host: &serde_json::Value, address: &str, count: u64) {
     check_no_float_noise(host);
 }
 
-/// Issue 12, item 10: round-trip times in JSON are the decimals they are, at most to the
+/// Round-trip times in JSON are the decimals they are, at most to the
 /// nanosecond (`0.005909`, not `0.005908999999999999`).
 fn check_no_float_noise(host: &serde_json::Value) {
     for rtt in host["rtts"].as_array().unwrap() {
@@ -355,7 +355,7 @@ fn multiping_json_keeps_input_order_and_exit_status() {
     }
 }
 
-/// Issue 12, items 5, 6, 9 and 10: a host pinged by name is printed as `name (address)`,
+/// A host pinged by name is printed as `name (address)`,
 /// not as a second line with the same address; its JSON keeps the target as given; no
 /// progress is written when standard error is not a terminal.
 #[test]
@@ -468,7 +468,7 @@ fn examples_keep_the_zone_of_a_link_local_target() {
     assert_eq!(text.lines().count(), 2, "{text}");
 }
 
-/// Issue 12, item 8: input the examples cannot use is refused with a message that says
+/// Input the examples cannot use is refused with a message that says
 /// what is wrong, and exit status 2; a TOS in hex is taken.
 #[test]
 fn examples_say_what_is_wrong_with_their_input() {
@@ -628,7 +628,7 @@ fn traceroute_prints_the_path_like_traceroute() {
             .collect();
         assert_eq!(hops, expected);
     }
-    // Issue 12, item 7: a trace that does not reach its host shows every distance up to
+    // A trace that does not reach its host shows every distance up to
     // the hop limit, as traceroute does, `* *` where nobody answered (the last router
     // drops this address's packets without a word, and router 2 is silent).
     for family in [Family::V4, Family::V6] {
@@ -663,7 +663,7 @@ fn traceroute_prints_the_path_like_traceroute() {
     assert_eq!(output.status.code(), Some(2));
 }
 
-/// Issue 11, item 5: with no file descriptor left for its socket, multiping marked every
+/// With no file descriptor left for its socket, multiping marked every
 /// host down and exited 1. It must fail as a whole: exit 2, with a message naming the
 /// limit. Tried at each limit from a few descriptors up to enough: every run exits 0 (it
 /// had enough) or 2, never 1, and some run names its limit.
@@ -703,7 +703,7 @@ fn multiping_without_file_descriptors_fails_as_a_whole() {
     );
 }
 
-/// Issue 14, item 5: fping's loop mode, a line per reply or timeout, `-c` rounds.
+/// fping's loop mode, a line per reply or timeout, `-c` rounds.
 #[test]
 fn multiping_loops_like_fping() {
     if !support::require_root() {

@@ -1,7 +1,7 @@
 //! Traceroute through a chain of router namespaces (client — r1 — r2 — r3 — target),
 //! IPv4 and IPv6, raw and datagram sockets, one hop at a time and all at once.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! the figures of a live and a silent host, the transition of a host that gets blocked,
 //! a clean stop on SIGTERM, and clear refusals of bad input.
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,16 @@
+//! The public calls on real packets, a module per call: `ping`, `Pinger`, `multiping`,
+//! `traceroute`, path MTU, `watch`, name resolution and the low-level sockets. One binary
+//! (tests/README.md says why and what goes where); `cargo test --test calls -- watch::`
+//! runs one module.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod mtu;
+mod multiping;
+mod ping;
+mod pinger;
+mod resolve;
+mod sockets;
+mod traceroute;
+mod watch;

@@ -1,0 +1,12 @@
+//! Concerns that cut across the calls, a module each: addresses as people write them,
+//! which answer counts, binding to an interface or mark, what a reply carries, resources
+//! running out. One binary (tests/README.md says why and what goes where).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod addresses;
+mod answers;
+mod binding;
+mod exhaustion;
+mod reply_metadata;

@@ -1,0 +1,9 @@
+//! The example programs run as programs: the command-line tools (`examples`) and the
+//! health-check daemon (`healthd`). One binary (tests/README.md says why and what goes
+//! where).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod examples;
+mod healthd;
