@@ -198,7 +198,7 @@ fn targets_added_and_removed_while_it_runs() {
     let arrived_after: Vec<_> = events
         .iter()
         .filter_map(|(_, event)| match event {
-            WatchEvent::Reply { target, at, .. } if *target == first && *at > removed_at => {
+            WatchEvent::Reply { target, at, .. } if **target == *first && *at > removed_at => {
                 Some(at.duration_since(removed_at).unwrap())
             }
             _ => None,

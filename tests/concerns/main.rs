@@ -9,4 +9,5 @@ mod addresses;
 mod answers;
 mod binding;
 mod exhaustion;
+mod extended_errors;
 mod reply_metadata;

@@ -3,7 +3,7 @@
 //! the trace like any other, raw and unprivileged, IPv4 and IPv6. Router r1 of a chain
 //! (client — r1 — r2 — target) forges those messages; its own are dropped by nftables.
 
-mod support;
+use crate::support;
 
 use std::net::IpAddr;
 use std::time::Duration;
