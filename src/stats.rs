@@ -151,11 +151,19 @@ impl Ring {
 #[derive(Debug, Clone)]
 pub struct Window {
     capacity: usize,
+    /// Each probe's round trip in microseconds, or [`LOST`].
+    rtts: Ring,
+    /// What most windows never need, made on first use.
+    times: Option<Box<Times>>,
+}
+
+/// A window's age and the times it keeps: only windows with an age, or that saw a
+/// duplicate, have them (most have neither: 60 bytes a target saved).
+#[derive(Debug, Clone, Default)]
+struct Times {
     max_age: Option<Duration>,
     /// What the times below count from.
     base: Option<Instant>,
-    /// Each probe's round trip in microseconds, or [`LOST`].
-    rtts: Ring,
     /// Each probe's send time, in milliseconds after `base`: kept only with an age.
     sent: Ring,
     /// Each duplicate's arrival, in milliseconds after `base`.
@@ -172,18 +180,15 @@ impl Window {
     pub fn new(capacity: usize) -> Window {
         Window {
             capacity: capacity.max(1),
-            max_age: None,
-            base: None,
             rtts: Ring::default(),
-            sent: Ring::default(),
-            duplicates: Ring::default(),
+            times: None,
         }
     }
 
     /// The same window, also leaving out probes older than `max_age` (smokeping's step,
     /// "the last 5 minutes"), at most [`Window::MAX_AGE`].
     pub fn with_max_age(mut self, max_age: Duration) -> Window {
-        self.max_age = Some(max_age.min(Window::MAX_AGE));
+        self.times.get_or_insert_default().max_age = Some(max_age.min(Window::MAX_AGE));
         self
     }
 
@@ -206,18 +211,60 @@ impl Window {
 
     /// A duplicate reply arrived at `at` (one more answer to a probe already answered).
     pub fn duplicate(&mut self, at: Instant) {
-        let at = self.millis(at);
-        self.duplicates.push(self.capacity, at);
+        let capacity = self.capacity;
+        let times = self.times.get_or_insert_default();
+        let at = times.millis(at);
+        times.duplicates.push(capacity, at);
     }
 
     fn push(&mut self, at: Instant, micros: u32) {
-        if self.max_age.is_some() {
-            let at = self.millis(at);
-            self.sent.push(self.capacity, at);
+        if let Some(times) = self.times.as_mut()
+            && times.max_age.is_some()
+        {
+            let at = times.millis(at);
+            times.sent.push(self.capacity, at);
         }
         self.rtts.push(self.capacity, micros);
     }
 
+    /// The statistics of the probes in the window at `now`.
+    pub fn stats(&self, now: Instant) -> Stats {
+        let empty = Times::default();
+        let times = self.times.as_deref().unwrap_or(&empty);
+        // Milliseconds after the base from which a probe counts.
+        let since = match (times.max_age, times.base) {
+            (Some(age), Some(base)) => now
+                .checked_sub(age)
+                .map_or(0, |from| from.saturating_duration_since(base).as_millis()),
+            _ => 0,
+        };
+        let recent = |at: u32| u128::from(at) >= since;
+        let mut sent = 0;
+        let mut rtts = Vec::with_capacity(self.rtts.len());
+        let mut sent_at = times.sent.iter();
+        for micros in self.rtts.iter() {
+            // Without an age, no send time is kept, and every probe counts.
+            if sent_at.next().is_some_and(|at| !recent(at)) {
+                continue;
+            }
+            sent += 1;
+            if micros != LOST {
+                rtts.push(f64::from(micros) / 1e3);
+            }
+        }
+        let duplicates = times.duplicates.iter().filter(|at| recent(*at)).count();
+        let figures = figures(&rtts);
+        rtts.sort_by(f64::total_cmp);
+        Stats {
+            sent,
+            duplicates,
+            figures,
+            sorted: rtts,
+        }
+    }
+}
+
+impl Times {
     /// `at` in milliseconds after the base, the base moved forward when 32 bits would
     /// not hold it (the times kept then move down, the oldest to 0).
     fn millis(&mut self, at: Instant) -> u32 {
@@ -246,40 +293,6 @@ impl Window {
         self.duplicates.lower(by);
         self.base = Some(base);
         span
-    }
-
-    /// The statistics of the probes in the window at `now`.
-    pub fn stats(&self, now: Instant) -> Stats {
-        // Milliseconds after the base from which a probe counts.
-        let since = match (self.max_age, self.base) {
-            (Some(age), Some(base)) => now
-                .checked_sub(age)
-                .map_or(0, |from| from.saturating_duration_since(base).as_millis()),
-            _ => 0,
-        };
-        let recent = |at: u32| u128::from(at) >= since;
-        let mut sent = 0;
-        let mut rtts = Vec::with_capacity(self.rtts.len());
-        let mut times = self.sent.iter();
-        for micros in self.rtts.iter() {
-            // Without an age, no send time is kept, and every probe counts.
-            if times.next().is_some_and(|at| !recent(at)) {
-                continue;
-            }
-            sent += 1;
-            if micros != LOST {
-                rtts.push(f64::from(micros) / 1e3);
-            }
-        }
-        let duplicates = self.duplicates.iter().filter(|at| recent(*at)).count();
-        let figures = figures(&rtts);
-        rtts.sort_by(f64::total_cmp);
-        Stats {
-            sent,
-            duplicates,
-            figures,
-            sorted: rtts,
-        }
     }
 }
 

@@ -5,9 +5,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::options::{HasProbe, ProbeOptions, probe_setters};
-
-/// Sockets per family a sweep may spread over ([`MultipingOptions::sockets`]).
-pub(crate) const MAX_SOCKETS: usize = 64;
+use crate::pinger::shards::MAX_SOCKETS;
 
 /// Options of [`ping`](crate::ping), [`async_ping`](crate::async_ping) and
 /// [`Pinger::ping`](crate::Pinger::ping): the [`ProbeOptions`] with their defaults

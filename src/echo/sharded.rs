@@ -5,11 +5,9 @@
 use std::net::IpAddr;
 
 use super::{EchoJob, MultipingOptions, gather, host, in_order};
-use crate::engine::raw_filters_work;
 use crate::error::Result;
-use crate::family::Family;
 use crate::host::Host;
-use crate::pinger::shards::{Indexed, Merged, Shared, Tasks, shares};
+use crate::pinger::shards::{Indexed, Merged, Shared, Tasks, shares, spread};
 use crate::pinger::{Call, Pinger};
 use crate::scheduler::{Scheduler, Settings};
 
@@ -20,23 +18,14 @@ type EchoJobs<T> = Box<dyn FnMut(&Indexed<T>, IpAddr) -> EchoJob + Send>;
 /// The scheduler of one shard of a sweep over several sockets.
 type EchoShard<I> = Scheduler<Shared<I>, EchoJob, EchoJobs<<I as Iterator>::Item>>;
 
-/// The sockets per family a sweep with `options` spreads over: its
-/// [`MultipingOptions::sockets`]; for raw sockets, each of which receives a copy of every
-/// reply, only where an in-kernel filter on the identifier drops the others' (Linux, and
-/// the system took it) and the shards have identifiers of their own (none chosen); else
-/// one. Unfiltered, each shard's socket would read every reply into a buffer sized for its
-/// own.
+/// The sockets per family a sweep with `options` spreads over (see [`spread`]).
 pub(super) fn socket_count(call: &Call, options: &MultipingOptions) -> usize {
-    if options.sockets > 1
-        && call.privileged
-        && (!cfg!(target_os = "linux")
-            || options.probe.id.is_some()
-            || !raw_filters_work_for(call, options))
-    {
-        1
-    } else {
-        options.sockets
-    }
+    spread(
+        call,
+        options.sockets,
+        options.probe.id.is_some(),
+        options.probe.family,
+    )
 }
 
 impl Pinger {
@@ -107,16 +96,4 @@ impl Pinger {
             host::<Indexed<I::Item>>,
         )
     }
-}
-
-/// Whether raw sockets take the identifier filter here: as the last one opened did, or,
-/// before any, the one this call would use, opened now.
-fn raw_filters_work_for(call: &Call, options: &MultipingOptions) -> bool {
-    if let Some(known) = raw_filters_work() {
-        return known;
-    }
-    let family = options.probe.family.unwrap_or(Family::V4);
-    // The engine opened here stays in the pinger's cache for the call.
-    let _engine = call.engines.engine(family, 0);
-    raw_filters_work().unwrap_or(false)
 }

@@ -70,7 +70,7 @@ const BATCH: usize = 256;
 
 /// How long after a task read answers inline (see [`Engine::read_inline`]) the reader
 /// leaves the reading to such tasks, reading only now and then behind them.
-const ATTENDED: Duration = Duration::from_millis(2);
+const ATTENDED: Duration = Duration::from_millis(10);
 
 /// One probe to send: an echo request whose sequence number the engine chooses.
 #[derive(Debug, Clone)]

@@ -24,6 +24,10 @@ const IDLE_ROUNDS: usize = 16;
 /// anyway), long enough that the reader costs next to nothing meanwhile.
 const GATHER: std::time::Duration = std::time::Duration::from_micros(500);
 
+/// The longest pause between two reads behind tasks that read inline, while they keep
+/// finding the socket empty.
+const GATHER_AT_MOST: std::time::Duration = std::time::Duration::from_millis(8);
+
 /// Reads that stop at their maximum in a row (65,536 datagrams) after which what was
 /// queued when they began counts as read (see [`Reader::record`]).
 const FLOOD_ROUNDS: usize = 256;
@@ -162,18 +166,27 @@ impl Reader<'_> {
         mut last: Drained,
     ) -> io::Result<()> {
         let core = self.core;
-        if core.in_flight() == 0 {
+        if core.in_flight() == 0 && !core.progress.attended(clock::now()) {
             return Ok(());
         }
         // No readiness events while this loop reads on its own: on a multi-thread runtime
         // each would wake an idle worker, at a cost to the thread that sent the request.
         core.transport.pause_readiness();
         let mut idle = 0;
-        while idle < IDLE_ROUNDS && core.in_flight() > 0 {
+        let mut gather = GATHER;
+        loop {
             let now = clock::now();
             let attended = core.progress.attended(now);
+            // While tasks read inline, this stays behind them even with nothing in flight:
+            // a watch's probes leave all the time and are answered within the round, and
+            // going back to the reactor between them woke this thread for every reply,
+            // on loopback before the task that sent it could read it (measured: the
+            // reader's thread took 38 % of a watch's CPU).
+            if idle >= IDLE_ROUNDS || (core.in_flight() == 0 && !attended) {
+                break;
+            }
             match last {
-                Drained::Empty { .. } if attended => tokio::time::sleep(GATHER).await,
+                Drained::Empty { .. } if attended => tokio::time::sleep(gather).await,
                 _ => tokio::task::yield_now().await,
             }
             if stopped(stop) {
@@ -183,11 +196,21 @@ impl Reader<'_> {
             // Reading anyway, on this thread, would split a sweep's replies between two
             // threads (measured: 10 % more CPU on a multi-thread runtime). A read of
             // theirs that stopped at its maximum (a burst) is no reason to wait: that
-            // read counts for no deadline, the reader's do.
+            // read counts for no deadline, the reader's do. While they keep doing so,
+            // the pause doubles up to [`GATHER_AT_MOST`]: a watch's probes leave all the
+            // time, and a thread woken every 0.5 ms to find nothing cost more than the
+            // probes themselves.
             if attended && core.progress.drained_since(now) {
+                gather = (gather * 2).min(GATHER_AT_MOST);
                 continue;
             }
             last = self.read()?;
+            // Found nothing either: the pause doubles still. Found answers they left
+            // behind (a reply slower than their read): back to the shortest.
+            gather = match last {
+                Drained::Empty { read: 0, .. } => (gather * 2).min(GATHER_AT_MOST),
+                _ => GATHER,
+            };
             idle = match last {
                 Drained::Empty { read: 0, .. } if !attended => idle + 1,
                 _ => 0,

@@ -5,6 +5,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::{Stream, StreamExt};
 
@@ -64,6 +65,8 @@ pub(crate) struct Plan<'a> {
     pub concurrency: usize,
     /// Requests per second at most, for the whole call.
     pub rate_limit: Option<u32>,
+    /// How early a probe may leave to share a wake-up with those due just after it.
+    pub slack: Duration,
 }
 
 impl<'a> Plan<'a> {
@@ -74,6 +77,7 @@ impl<'a> Plan<'a> {
             probe,
             concurrency: 1,
             rate_limit: None,
+            slack: Duration::ZERO,
         }
     }
 }
@@ -218,7 +222,10 @@ pub(crate) fn prepare(
     if probe.id.is_some() {
         limits::check(Capability::ChosenId, privileged)?;
     }
-    let settings = Settings::new(probe, source, plan.concurrency, plan.rate_limit);
+    let settings = Settings {
+        slack: plan.slack,
+        ..Settings::new(probe, source, plan.concurrency, plan.rate_limit)
+    };
     if plan.probing.opens_first()
         && let Err(error) = engines.engine(settings.lookup_family().unwrap_or(Family::V4), 0)
         && error.fails_the_call()

@@ -23,7 +23,10 @@ use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::Call;
+use crate::engine::raw_filters_work;
 use crate::error::{Error, Result};
+use crate::family::Family;
 
 /// A target with its place among all the sweep's targets.
 #[derive(Debug)]
@@ -288,6 +291,38 @@ where
             }
         }
     }
+}
+
+/// Sockets per family a call may spread over
+/// ([`MultipingOptions::sockets`](crate::MultipingOptions::sockets),
+/// [`WatchOptions::sockets`](crate::WatchOptions::sockets)).
+pub(crate) const MAX_SOCKETS: usize = 64;
+
+/// The sockets per family a call that asks for `wanted` can spread over: as many, except
+/// for raw sockets, each of which receives a copy of every reply: those spread only where
+/// an in-kernel filter on the identifier drops the others' (Linux, and the system took it)
+/// and each socket has identifiers of its own (none `chosen`); else one. Unfiltered, each
+/// socket would read every reply into a buffer sized for its own.
+pub(crate) fn spread(call: &Call, wanted: usize, chosen: bool, family: Option<Family>) -> usize {
+    if wanted > 1
+        && call.privileged
+        && (!cfg!(target_os = "linux") || chosen || !raw_filters_work_for(call, family))
+    {
+        1
+    } else {
+        wanted
+    }
+}
+
+/// Whether raw sockets take the identifier filter here: as the last one opened did, or,
+/// before any, the one this call would use (of `family`, else IPv4), opened now.
+fn raw_filters_work_for(call: &Call, family: Option<Family>) -> bool {
+    if let Some(known) = raw_filters_work() {
+        return known;
+    }
+    // The engine opened here stays in the pinger's cache for the call.
+    let _engine = call.engines.engine(family.unwrap_or(Family::V4), 0);
+    raw_filters_work().unwrap_or(false)
 }
 
 #[cfg(test)]

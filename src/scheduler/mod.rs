@@ -445,6 +445,17 @@ where
 
     /// Sets the timer for the next due instant; true if that has passed already.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        // The deadlines of probes answered since are not worth a wake-up: most probes are
+        // answered, and a watch woke once for each of their deadlines (measured: as many
+        // wake-ups as probes) only to find it answered.
+        while let Some((_, token)) = self.timeouts.first()
+            && self
+                .probes
+                .get(*token)
+                .is_none_or(|probe| probe.sent_at.is_none())
+        {
+            self.timeouts.pop_first();
+        }
         let timeouts = if self.draining {
             None
         } else {
@@ -524,6 +535,14 @@ where
             self.work = 0;
             return Poll::Pending;
         }
+    }
+
+    /// Makes room for `more` targets in flight at once, and no more: a watch that is given
+    /// its targets knows how many it holds, and a doubling vector would take up to twice
+    /// the room of each target's slot and due probe.
+    pub(crate) fn reserve(&mut self, more: usize) {
+        self.flights.reserve_exact(more);
+        self.sends.reserve_exact(more);
     }
 
     /// The source of the targets, to give it more (a watch adds targets as they come):

@@ -79,7 +79,7 @@ where
                 last: next.last,
                 paced: false,
             };
-            if !next.after.is_zero() {
+            if next.after > self.settings.slack {
                 return self.sends.push(later(now, next.after), due);
             }
             if self.work >= PER_TURN {
@@ -197,7 +197,7 @@ where
             }
         }
         while self.work < PER_TURN
-            && let Some((_, due)) = self.sends.pop_due(now)
+            && let Some((_, due)) = self.sends.pop_due(later(now, self.settings.slack))
         {
             if self.send(due, now) {
                 self.advance(due.flight, now);

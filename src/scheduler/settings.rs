@@ -33,6 +33,9 @@ pub(crate) struct Settings {
     pub payload: Option<Arc<[u8]>>,
     pub payload_size: usize,
     pub traffic_class: u8,
+    /// How early a probe may leave to share a wake-up with those due just after it (none
+    /// by default: a watch of many targets sets it, as its probes are due all the time).
+    pub slack: Duration,
 }
 
 impl Settings {
@@ -55,6 +58,7 @@ impl Settings {
             payload: probe.payload.clone().map(Arc::from),
             payload_size: probe.payload_size,
             traffic_class: probe.traffic_class,
+            slack: Duration::ZERO,
         }
     }
 

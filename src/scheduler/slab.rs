@@ -137,6 +137,12 @@ impl<T> Slab<T> {
         self.len == 0
     }
 
+    /// Makes room for `more` values beyond those held, and no more.
+    pub(super) fn reserve_exact(&mut self, more: usize) {
+        let free = self.slots.len() - self.len;
+        self.slots.reserve_exact(more.saturating_sub(free));
+    }
+
     /// Keeps the values `keep` says yes to (given each key and value), removing the
     /// others as [`Slab::remove`] does.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(Key, &mut T) -> bool) {
@@ -236,6 +242,11 @@ impl<T> Timeline<T> {
         }
     }
 
+    /// Makes room for `more` items in order beyond those held, and no more.
+    pub(super) fn reserve_exact(&mut self, more: usize) {
+        self.line.reserve_exact(more);
+    }
+
     /// True when the first item is the heap's.
     fn heap_first(&self) -> bool {
         match (self.line.front(), self.heap.peek()) {
@@ -250,8 +261,19 @@ impl<T> Timeline<T> {
         if self.next_due()? > now {
             return None;
         }
+        self.pop_first()
+    }
+
+    /// Takes out the first item, whenever it is due.
+    pub(super) fn pop_first(&mut self) -> Option<(Instant, T)> {
         let timed = if self.heap_first() {
-            self.heap.pop()?.0
+            let timed = self.heap.pop()?.0;
+            if self.heap.is_empty() {
+                // Items out of order come in bursts (targets added to a watch): the room
+                // they took is given back once they are all due.
+                self.heap.shrink_to_fit();
+            }
+            timed
         } else {
             self.line.pop_front()?
         };

@@ -11,8 +11,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use proptest::prelude::*;
 
+use super::job::WatchJob;
 use super::*;
 use crate::engine::fake::{FakeEngines, FakeTransport};
+use crate::error::Error;
 use crate::pinger::prepare;
 use crate::scheduler::Engines;
 
@@ -38,7 +40,7 @@ fn watch_on(
     let options = options.clone().family(crate::Family::V6);
     let rules = options.rules(clock::now())?;
     let call = prepare(plan(&options), engines, None, true, None)?;
-    Ok(Watch::start(call, rules, targets))
+    Ok(Watch::start(vec![call], rules, targets))
 }
 
 /// The `n`-th documentation address.
@@ -336,4 +338,67 @@ fn a_target_costs_its_window_and_little_more() {
     assert!(size <= 256, "{size} bytes a target");
     let job = std::mem::size_of::<WatchJob>();
     assert!(job <= 128, "{job} bytes a job");
+}
+
+/// A watch over two sockets: each target is probed by one shard, once a period, the
+/// events of both reach the stream, changes reach the shard that probes the target, and
+/// dropping the watch stops both.
+#[tokio::test(start_paused = true)]
+async fn a_watch_over_two_sockets_probes_each_target_once_a_period() {
+    let fakes = [FakeTransport::raw_v6(), FakeTransport::raw_v6()];
+    for fake in &fakes {
+        fake.echo(ms(1));
+    }
+    let options = WatchOptions::default()
+        .period(ms(100))
+        .family(crate::Family::V6);
+    let rules = options.rules(clock::now()).unwrap();
+    let calls = fakes
+        .iter()
+        .map(|fake| prepare(plan(&options), v6(fake), None, true, None).unwrap())
+        .collect();
+    let (handle, mut watch) = Watch::start(calls, rules, addresses(40));
+    let events = run(&mut watch, ms(1_000)).await;
+    assert!(events >= 400, "{events} events");
+    let sent = |fake: &FakeTransport| -> BTreeSet<String> {
+        fake.sent()
+            .iter()
+            .map(|sent| sent.request.destination().to_string())
+            .collect()
+    };
+    let (first, second) = (sent(&fakes[0]), sent(&fakes[1]));
+    assert!(first.is_disjoint(&second), "a target probed by both shards");
+    assert_eq!(first.len() + second.len(), 40);
+    assert!(
+        !first.is_empty() && !second.is_empty(),
+        "one shard took all"
+    );
+    let count = fakes[0].sent().len() + fakes[1].sent().len();
+    assert!(
+        (390..=410).contains(&count),
+        "{count} probes for 40 targets over 10 periods"
+    );
+
+    handle.remove(&address(1));
+    handle.add(address(41));
+    run(&mut watch, ms(150)).await;
+    let since = clock::now();
+    run(&mut watch, ms(100)).await;
+    let probed: BTreeSet<String> = fakes
+        .iter()
+        .flat_map(|fake| probed_since(fake, since))
+        .collect();
+    let want: BTreeSet<String> = (2..=41).map(address).collect();
+    assert_eq!(probed, want);
+
+    drop(watch);
+    tokio::task::yield_now().await;
+    let before = fakes[0].sent().len() + fakes[1].sent().len();
+    tokio::time::sleep(ms(500)).await;
+    assert_eq!(
+        fakes[0].sent().len() + fakes[1].sent().len(),
+        before,
+        "probes after the drop"
+    );
+    assert!(handle.is_stopped());
 }
