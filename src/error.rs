@@ -215,6 +215,12 @@ impl Error {
         )
     }
 
+    /// True for an [`Error::InvalidOption`] result, in the tests of options.
+    #[cfg(test)]
+    pub(crate) fn is_invalid<T>(result: &Result<T>) -> bool {
+        matches!(result, Err(Error::InvalidOption { .. }))
+    }
+
     pub(crate) fn invalid(reason: impl Into<String>) -> Error {
         Error::InvalidOption {
             reason: reason.into(),

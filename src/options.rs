@@ -99,9 +99,19 @@ impl HasProbe for ProbeOptions {
     }
 }
 
-/// Chain setters on `$options` (which implements [`HasProbe`]) for the named fields of
-/// [`ProbeOptions`]: each kind of probe offers those that apply to it.
+/// Chain setters on `$options` for the named fields of [`ProbeOptions`]: each kind of
+/// probe offers those that apply to it. `$options { probe }` holds its probe options in its
+/// field `probe` (and so implements [`HasProbe`]); otherwise it implements it itself.
 macro_rules! probe_setters {
+    ($options:ty { probe }: $($field:ident),+ $(,)?) => {
+        impl $crate::options::HasProbe for $options {
+            fn probe_mut(&mut self) -> &mut $crate::options::ProbeOptions {
+                &mut self.probe
+            }
+        }
+
+        $crate::options::probe_setters!($options: $($field),+);
+    };
     ($options:ty: $($field:ident),+ $(,)?) => {
         impl $options {
             $($crate::options::probe_setter!($field);)+
@@ -237,20 +247,18 @@ mod tests {
     use super::*;
     use crate::{MultipingOptions, PingOptions, TracerouteOptions};
 
-    fn invalid(result: Result<()>) -> bool {
-        matches!(result, Err(Error::InvalidOption { .. }))
-    }
-
     #[test]
     fn invalid_probe_options_are_refused() {
         let check = |options: ProbeOptions| options.check();
-        assert!(invalid(check(ProbeOptions::default().count(0))));
-        assert!(invalid(check(
+        assert!(Error::is_invalid(&check(ProbeOptions::default().count(0))));
+        assert!(Error::is_invalid(&check(
             ProbeOptions::default().timeout(Duration::ZERO)
         )));
-        assert!(invalid(check(ProbeOptions::default().ttl(0))));
-        assert!(invalid(check(ProbeOptions::default().payload_size(70_000))));
-        assert!(invalid(check(
+        assert!(Error::is_invalid(&check(ProbeOptions::default().ttl(0))));
+        assert!(Error::is_invalid(&check(
+            ProbeOptions::default().payload_size(70_000)
+        )));
+        assert!(Error::is_invalid(&check(
             ProbeOptions::default()
                 .source("192.0.2.1".parse::<IpAddr>().unwrap())
                 .family(Family::V6)

@@ -109,6 +109,7 @@ impl Job for EchoJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::Told;
     use std::time::Duration;
 
     #[test]
@@ -118,34 +119,16 @@ mod tests {
             .ttl(9)
             .interval(Duration::from_millis(250));
         let mut job = EchoJob::new(&options);
-        let first = job.next(0, Now::test()).unwrap();
+        let first = job.next_now(0).unwrap();
         assert_eq!((first.ttl, first.after), (9, Duration::ZERO));
-        job.sent(9, Now::test());
-        assert_eq!(
-            job.next(1, Now::test()),
-            None,
-            "one request in flight at a time"
-        );
-        job.settle(
-            9,
-            Instant::now(),
-            Err(Error::TimeoutExceeded {
-                timeout: Duration::from_secs(1),
-            }),
-            Now::test(),
-            &mut Events::new(),
-        );
-        assert_eq!(
-            job.next(0, Now::test()).unwrap().after,
-            Duration::from_millis(250)
-        );
-        job.failed(9, Error::SocketBroadcast, Now::test(), &mut Events::new());
-        assert_eq!(
-            job.next(0, Now::test()).unwrap().after,
-            Duration::from_millis(250)
-        );
-        job.sent(9, Now::test());
-        assert_eq!(job.next(0, Now::test()), None, "all three asked for");
+        job.sent_now(9);
+        assert_eq!(job.next_now(1), None, "one request in flight at a time");
+        job.timed_out(9);
+        assert_eq!(job.next_now(0).unwrap().after, Duration::from_millis(250));
+        job.failed_now(9, Error::SocketBroadcast);
+        assert_eq!(job.next_now(0).unwrap().after, Duration::from_millis(250));
+        job.sent_now(9);
+        assert_eq!(job.next_now(0), None, "all three asked for");
         let host = job.finish("192.0.2.1".parse().unwrap(), 0);
         assert_eq!((host.packets_sent(), host.packets_received()), (2, 0));
         assert!(matches!(host.error(), Some(Error::SocketBroadcast)));

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::options::{HasProbe, ProbeOptions, probe_setters};
+use crate::options::{ProbeOptions, probe_setters};
 use crate::pinger::shards::MAX_SOCKETS;
 
 /// Options of [`ping`](crate::ping), [`async_ping`](crate::async_ping) and
@@ -28,14 +28,8 @@ pub struct PingOptions {
     pub probe: ProbeOptions,
 }
 
-probe_setters!(PingOptions: count, interval, timeout, id, source, family, privileged, payload,
+probe_setters!(PingOptions { probe }: count, interval, timeout, id, source, family, privileged, payload,
     payload_size, traffic_class, ttl, dont_fragment);
-
-impl HasProbe for PingOptions {
-    fn probe_mut(&mut self) -> &mut ProbeOptions {
-        &mut self.probe
-    }
-}
 
 impl From<ProbeOptions> for PingOptions {
     fn from(probe: ProbeOptions) -> PingOptions {
@@ -94,14 +88,8 @@ impl Default for MultipingOptions {
     }
 }
 
-probe_setters!(MultipingOptions: count, interval, timeout, id, source, family, privileged,
+probe_setters!(MultipingOptions { probe }: count, interval, timeout, id, source, family, privileged,
     payload, payload_size, traffic_class, ttl, dont_fragment);
-
-impl HasProbe for MultipingOptions {
-    fn probe_mut(&mut self) -> &mut ProbeOptions {
-        &mut self.probe
-    }
-}
 
 impl From<ProbeOptions> for MultipingOptions {
     /// These requests, 50 hosts in flight, no rate limit.
@@ -154,18 +142,16 @@ impl MultipingOptions {
 mod tests {
     use super::*;
 
-    fn invalid(result: Result<()>) -> bool {
-        matches!(result, Err(Error::InvalidOption { .. }))
-    }
-
     #[test]
     fn invalid_multiping_options_are_refused() {
         let check = |options: MultipingOptions| options.check();
-        assert!(invalid(check(
+        assert!(Error::is_invalid(&check(
             MultipingOptions::default().concurrent_tasks(0)
         )));
-        assert!(invalid(check(MultipingOptions::default().sockets(0))));
-        assert!(invalid(check(
+        assert!(Error::is_invalid(&check(
+            MultipingOptions::default().sockets(0)
+        )));
+        assert!(Error::is_invalid(&check(
             MultipingOptions::default().sockets(MAX_SOCKETS + 1)
         )));
         assert!(check(MultipingOptions::default().sockets(MAX_SOCKETS)).is_ok());

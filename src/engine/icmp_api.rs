@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use tokio::sync::Notify;
 
-use super::transport::{OnReply, Transport};
+use super::transport::{OnReply, Outgoing, Transport};
 use crate::clock::{self, later};
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -29,7 +29,6 @@ use crate::packet::{HEADER_LEN, Kind};
 use crate::socket::async_socket::Drained;
 use crate::socket::limits::{self, Capability};
 use crate::socket::received::Received;
-use crate::socket::request::IcmpRequest;
 use crate::socket::sys::windows::icmp_api::reply::{Outcome, outcome};
 use crate::socket::sys::windows::icmp_api::{Completed, Echo, Session};
 
@@ -155,12 +154,8 @@ impl Transport for IcmpApiTransport {
         false
     }
 
-    fn try_send(
-        &self,
-        request: &IcmpRequest,
-        _message: &[u8],
-        wait: Duration,
-    ) -> Result<Option<Instant>> {
+    fn try_send(&self, outgoing: Outgoing<'_>) -> Result<Option<Instant>> {
+        let Outgoing { request, wait, .. } = outgoing;
         if request.traffic_class() != 0 {
             limits::check(Capability::TrafficClass, false)?;
         }
@@ -181,12 +176,8 @@ impl Transport for IcmpApiTransport {
         }
     }
 
-    fn send<'a>(
-        &'a self,
-        request: &'a IcmpRequest,
-        message: &'a [u8],
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<Instant>> {
+    fn send<'a>(&'a self, outgoing: Outgoing<'a>) -> BoxFuture<'a, Result<Instant>> {
+        let wait = outgoing.wait;
         Box::pin(async move {
             let give_up = later(clock::now(), wait.max(MAX_ROOM_WAIT));
             loop {
@@ -194,7 +185,7 @@ impl Transport for IcmpApiTransport {
                 let room = self.session.room().notified();
                 tokio::pin!(room);
                 room.as_mut().enable();
-                if let Some(sent_at) = self.try_send(request, message, wait)? {
+                if let Some(sent_at) = self.try_send(outgoing)? {
                     return Ok(sent_at);
                 }
                 // Every request taken completes within its own timeout, each telling one

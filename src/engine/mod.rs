@@ -53,7 +53,7 @@ use inbox::Waiter;
 pub(crate) use inbox::{Inbox, Token};
 pub(crate) use pending::Ticket;
 use pending::{Key, PendingTable};
-use transport::Transport;
+use transport::{Outgoing, Transport};
 
 /// Default kernel receive buffer of an engine's socket: room for thousands of replies.
 pub(crate) const DEFAULT_RECV_BUFFER: usize = 4 << 20;
@@ -414,7 +414,11 @@ impl Engine {
         let sent = with_message_buffer(|message| {
             request.encode(message);
             // The buffer stays for the next request; one that must wait takes a copy.
-            let sent = core.transport.try_send(&request, message, wait);
+            let sent = core.transport.try_send(Outgoing {
+                request: &request,
+                message,
+                wait,
+            });
             sent.map(|sent| sent.ok_or_else(|| message.clone()))
         });
         let sending = match sent {
@@ -424,7 +428,12 @@ impl Engine {
             Ok(Err(message)) => {
                 let core = Arc::clone(core);
                 Sending::Blocked(Box::pin(async move {
-                    core.transport.send(&request, &message, wait).await
+                    let outgoing = Outgoing {
+                        request: &request,
+                        message: &message,
+                        wait,
+                    };
+                    core.transport.send(outgoing).await
                 }))
             }
             Err(error) => {

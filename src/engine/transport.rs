@@ -27,6 +27,18 @@ use crate::socket::sys::{Readiness, RecvBatch};
 /// payload lies in.
 pub(crate) type OnReply<'a> = dyn FnMut(&Received, &[u8]) + Send + 'a;
 
+/// A request on its way out: the request, its encoding, and how long an answer is
+/// wanted after it left (a backend that waits for answers itself, as Windows' ICMP API
+/// does, waits as long).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Outgoing<'a> {
+    pub request: &'a IcmpRequest,
+    pub message: &'a [u8],
+    // Read by the backends that wait for answers themselves (Windows' ICMP API).
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub wait: Duration,
+}
+
 /// Sends requests and reads what comes back: the engine's reader task, and the tasks that
 /// sent requests, one read at a time.
 pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
@@ -44,21 +56,11 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     ///
     /// # Errors
     /// The send's error (no route, a broadcast refused, ...).
-    fn try_send(
-        &self,
-        request: &IcmpRequest,
-        message: &[u8],
-        wait: Duration,
-    ) -> Result<Option<Instant>>;
+    fn try_send(&self, outgoing: Outgoing<'_>) -> Result<Option<Instant>>;
 
     /// Sends `message`, waiting for room in the send buffer (readiness) up to a bound;
     /// returns when it left.
-    fn send<'a>(
-        &'a self,
-        request: &'a IcmpRequest,
-        message: &'a [u8],
-        wait: Duration,
-    ) -> BoxFuture<'a, Result<Instant>>;
+    fn send<'a>(&'a self, outgoing: Outgoing<'a>) -> BoxFuture<'a, Result<Instant>>;
 
     /// Waits until something can be read, then reads what is there, up to about `max`
     /// datagrams: [`Drained::Empty`] once it found nothing more, [`Drained::Full`] when it
@@ -142,22 +144,13 @@ impl Transport for SocketTransport {
         self.socket.is_privileged()
     }
 
-    fn try_send(
-        &self,
-        request: &IcmpRequest,
-        message: &[u8],
-        _wait: Duration,
-    ) -> Result<Option<Instant>> {
-        self.socket.try_send_encoded(request, message)
+    fn try_send(&self, outgoing: Outgoing<'_>) -> Result<Option<Instant>> {
+        self.socket
+            .try_send_encoded(outgoing.request, outgoing.message)
     }
 
-    fn send<'a>(
-        &'a self,
-        request: &'a IcmpRequest,
-        message: &'a [u8],
-        _wait: Duration,
-    ) -> BoxFuture<'a, Result<Instant>> {
-        Box::pin(self.socket.send_encoded(request, message))
+    fn send<'a>(&'a self, outgoing: Outgoing<'a>) -> BoxFuture<'a, Result<Instant>> {
+        Box::pin(self.socket.send_encoded(outgoing.request, outgoing.message))
     }
 
     fn recv<'a>(

@@ -108,37 +108,21 @@ fn check(
     );
 }
 
+/// A quote padded to 128 bytes before an MPLS extension: with RFC 4884's length field
+/// (compliant), or without it (routers older than RFC 4884, which still append one).
 #[test]
-fn compliant_rfc4884_quote_and_extension() {
+fn a_quote_padded_to_128_bytes_before_an_extension() {
     for family in [Family::V4, Family::V6] {
-        let quote = request(family, 56);
         let unit = if family == Family::V4 { 4 } else { 8 };
-        let message = time_exceeded(family, (128 / unit) as u8, &quote, 128, &MPLS_EXTENSION);
-        assert_eq!(message.len(), 8 + 128 + 12);
-        check(
-            family,
-            &message,
-            &quote,
-            56,
-            Some(&MPLS_EXTENSION),
-            QuoteLayout::Rfc4884,
-        );
-    }
-}
-
-#[test]
-fn the_128_byte_form_of_routers_older_than_rfc4884() {
-    for family in [Family::V4, Family::V6] {
-        let quote = request(family, 56);
-        let message = time_exceeded(family, 0, &quote, 128, &MPLS_EXTENSION);
-        check(
-            family,
-            &message,
-            &quote,
-            56,
-            Some(&MPLS_EXTENSION),
-            QuoteLayout::Padded128,
-        );
+        for (length, layout) in [
+            ((128 / unit) as u8, QuoteLayout::Rfc4884),
+            (0, QuoteLayout::Padded128),
+        ] {
+            let quote = request(family, 56);
+            let message = time_exceeded(family, length, &quote, 128, &MPLS_EXTENSION);
+            assert_eq!(message.len(), 8 + 128 + 12);
+            check(family, &message, &quote, 56, Some(&MPLS_EXTENSION), layout);
+        }
     }
 }
 

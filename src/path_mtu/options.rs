@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::options::{HasProbe, ProbeOptions, probe_setters};
+use crate::options::{ProbeOptions, probe_setters};
 use crate::socket::dont_fragment::DontFragment;
 
 /// Options of [`path_mtu`](crate::path_mtu), [`async_path_mtu`](crate::async_path_mtu)
@@ -49,14 +49,8 @@ impl Default for PathMtuOptions {
 }
 
 // No payload settings: the search chooses the sizes; no Don't Fragment: it is always on.
-probe_setters!(PathMtuOptions: count, interval, timeout, id, source, family, privileged,
+probe_setters!(PathMtuOptions { probe }: count, interval, timeout, id, source, family, privileged,
     traffic_class, ttl);
-
-impl HasProbe for PathMtuOptions {
-    fn probe_mut(&mut self) -> &mut ProbeOptions {
-        &mut self.probe
-    }
-}
 
 impl PathMtuOptions {
     /// Sets [`PathMtuOptions::max_probes`].

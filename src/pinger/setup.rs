@@ -260,10 +260,6 @@ mod tests {
             .set_up(Plan::new(probing, probe))
     }
 
-    fn invalid(result: Result<Call>) -> bool {
-        matches!(result, Err(Error::InvalidOption { .. }))
-    }
-
     #[test]
     fn invalid_probe_options_are_refused_by_every_call() {
         for probing in [
@@ -273,11 +269,14 @@ mod tests {
             Probing::PathMtu,
         ] {
             let timeout = ProbeOptions::default().timeout(Duration::ZERO);
-            assert!(invalid(set_up(probing, &timeout)), "{probing:?}");
+            assert!(Error::is_invalid(&set_up(probing, &timeout)), "{probing:?}");
             let source_of_the_other_family = ProbeOptions::default()
                 .source("192.0.2.1".parse::<IpAddr>().unwrap())
                 .family(Family::V6);
-            assert!(invalid(set_up(probing, &source_of_the_other_family)));
+            assert!(Error::is_invalid(&set_up(
+                probing,
+                &source_of_the_other_family
+            )));
         }
     }
 
@@ -287,9 +286,9 @@ mod tests {
             count: 0,
             ..ProbeOptions::default()
         };
-        assert!(invalid(set_up(Probing::Ping, &no_count)));
+        assert!(Error::is_invalid(&set_up(Probing::Ping, &no_count)));
         let oversized = ProbeOptions::default().payload_size(70_000);
-        assert!(invalid(set_up(Probing::Ping, &oversized)));
+        assert!(Error::is_invalid(&set_up(Probing::Ping, &oversized)));
         assert!(set_up(Probing::PathMtu, &oversized).is_ok());
     }
 
@@ -319,7 +318,7 @@ mod tests {
             rate_limit: Some(0),
             ..Plan::new(Probing::Sweep, &probe)
         };
-        assert!(invalid(Pinger::new().set_up(plan)));
+        assert!(Error::is_invalid(&Pinger::new().set_up(plan)));
     }
 
     #[test]

@@ -104,6 +104,35 @@ pub(crate) trait Job {
     fn finish(self, address: IpAddr, scope_id: u32) -> Self::Output;
 }
 
+/// Shorthands for the unit tests of jobs: each method told now, the events dropped.
+#[cfg(test)]
+pub(crate) trait Told: Job {
+    fn next_now(&mut self, in_flight: usize) -> Option<Next> {
+        self.next(in_flight, Now::test())
+    }
+
+    fn sent_now(&mut self, ttl: u8) {
+        self.sent(ttl, Now::test());
+    }
+
+    fn failed_now(&mut self, ttl: u8, error: Error) {
+        self.failed(ttl, error, Now::test(), &mut Events::new());
+    }
+
+    fn settled_now(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>) {
+        self.settle(ttl, sent_at, outcome, Now::test(), &mut Events::new());
+    }
+
+    /// A probe with this TTL got no answer in a second.
+    fn timed_out(&mut self, ttl: u8) {
+        let timeout = Duration::from_secs(1);
+        self.settled_now(ttl, Instant::now(), Err(Error::TimeoutExceeded { timeout }));
+    }
+}
+
+#[cfg(test)]
+impl<J: Job> Told for J {}
+
 /// The pause before each probe of a job that sends one after the other: none before the
 /// first, then the interval.
 #[derive(Debug)]

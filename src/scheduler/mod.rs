@@ -56,6 +56,8 @@ use crate::resolve::{Resolver, check_literal, resolve_target};
 use crate::socket::address::parse_address;
 use crate::socket::core::check_target;
 use crate::socket::reply::IcmpReply;
+#[cfg(test)]
+pub(crate) use job::Told;
 pub(crate) use job::{Events, Job, Next, Now, Pause};
 pub(crate) use pacer::Pacer;
 use probes::{Blocked, Due};
@@ -485,19 +487,7 @@ where
     fn is_done(&self) -> bool {
         self.exhausted && self.flights.is_empty() && self.finished.is_empty()
     }
-}
 
-// A scheduler never pins anything it holds: the iterator is driven through `&mut`, and
-// the timer and the lookups live in boxes of their own.
-impl<I: Iterator, J: Job, F> Unpin for Scheduler<I, J, F> {}
-
-impl<I, J, F> Scheduler<I, J, F>
-where
-    I: Iterator,
-    I::Item: AsRef<str>,
-    J: Job,
-    F: FnMut(&I::Item, IpAddr) -> J,
-{
     /// The next thing to hand out: what a job told (first, in order), or a target done.
     /// `Ready(None)` once every target is done and the targets ran out (for a scheduler
     /// given more targets later, until then).
@@ -586,6 +576,10 @@ where
         self.finished.retain(|finished| keep(&finished.target));
     }
 }
+
+// A scheduler never pins anything it holds: the iterator is driven through `&mut`, and
+// the timer and the lookups live in boxes of their own.
+impl<I: Iterator, J: Job, F> Unpin for Scheduler<I, J, F> {}
 
 impl<I, J, F> Stream for Scheduler<I, J, F>
 where

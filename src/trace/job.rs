@@ -276,6 +276,7 @@ impl Job for TraceJob {
 mod tests {
     use super::*;
     use crate::family::Family;
+    use crate::scheduler::Told;
 
     fn answer(source: &str, rtt: f64, kind: Kind) -> Answer {
         Answer {
@@ -349,7 +350,7 @@ mod tests {
     }
 
     fn asked(job: &mut TraceJob, in_flight: usize) -> Vec<(u8, u64)> {
-        std::iter::from_fn(|| job.next(in_flight, Now::test()))
+        std::iter::from_fn(|| job.next_now(in_flight))
             .map(|next| (next.ttl, next.after.as_millis() as u64))
             .collect()
     }
@@ -377,20 +378,14 @@ mod tests {
             .fast(true)
             .interval(Duration::from_millis(50));
         let mut job = TraceJob::new(&options);
-        assert_eq!(job.next(0, Now::test()).map(|next| next.ttl), Some(1));
-        assert_eq!(job.next(1, Now::test()), None, "one probe at a time");
-        job.sent(1, Now::test());
+        assert_eq!(job.next_now(0).map(|next| next.ttl), Some(1));
+        assert_eq!(job.next_now(1), None, "one probe at a time");
+        job.sent_now(1);
         // Distance 1 answered: fast moves to distance 2 at once.
         let router: IpAddr = "2001:db8::1".parse().unwrap();
-        job.settle(
-            1,
-            Instant::now(),
-            Ok(time_exceeded(router)),
-            Now::test(),
-            &mut Events::new(),
-        );
+        job.settled_now(1, Instant::now(), Ok(time_exceeded(router)));
         assert_eq!(
-            job.next(0, Now::test()),
+            job.next_now(0),
             Some(Next {
                 ttl: 2,
                 after: Duration::from_millis(50),
@@ -398,35 +393,19 @@ mod tests {
                 last: false,
             })
         );
-        job.sent(2, Now::test());
-        job.settle(
-            2,
-            Instant::now(),
-            Err(Error::TimeoutExceeded {
-                timeout: Duration::from_secs(1),
-            }),
-            Now::test(),
-            &mut Events::new(),
-        );
+        job.sent_now(2);
+        job.timed_out(2);
         assert_eq!(
-            job.next(0, Now::test()).map(|next| next.ttl),
+            job.next_now(0).map(|next| next.ttl),
             Some(2),
             "second probe"
         );
-        job.failed(2, Error::SocketBroadcast, Now::test(), &mut Events::new());
-        assert_eq!(job.next(0, Now::test()).map(|next| next.ttl), Some(3));
-        job.sent(3, Now::test());
-        job.settle(
-            3,
-            Instant::now(),
-            Err(Error::TimeoutExceeded {
-                timeout: Duration::from_secs(1),
-            }),
-            Now::test(),
-            &mut Events::new(),
-        );
-        assert_eq!(job.next(0, Now::test()).map(|next| next.ttl), Some(3));
-        assert_eq!(job.next(0, Now::test()), None, "the last distance is done");
+        job.failed_now(2, Error::SocketBroadcast);
+        assert_eq!(job.next_now(0).map(|next| next.ttl), Some(3));
+        job.sent_now(3);
+        job.timed_out(3);
+        assert_eq!(job.next_now(0).map(|next| next.ttl), Some(3));
+        assert_eq!(job.next_now(0), None, "the last distance is done");
         let hops = job.finish(router, 0).unwrap();
         assert_eq!(hops.len(), 1);
         assert_eq!((hops[0].distance(), hops[0].packets_sent()), (1, 1));

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::options::{HasProbe, ProbeOptions, probe_setters};
+use crate::options::{ProbeOptions, probe_setters};
 use crate::socket::request::DEFAULT_TTL;
 
 /// Options of [`traceroute`](crate::traceroute), [`async_traceroute`](crate::async_traceroute)
@@ -44,14 +44,8 @@ impl Default for TracerouteOptions {
 }
 
 // No `ttl`: each probe carries its own, from `first_hop` to `max_hops`.
-probe_setters!(TracerouteOptions: count, interval, timeout, id, source, family, privileged,
+probe_setters!(TracerouteOptions { probe }: count, interval, timeout, id, source, family, privileged,
     payload, payload_size, traffic_class, dont_fragment);
-
-impl HasProbe for TracerouteOptions {
-    fn probe_mut(&mut self) -> &mut ProbeOptions {
-        &mut self.probe
-    }
-}
 
 impl From<ProbeOptions> for TracerouteOptions {
     /// These probes, from hop 1 to 30, one hop after the other.
@@ -115,20 +109,18 @@ impl TracerouteOptions {
 mod tests {
     use super::*;
 
-    fn invalid(result: Result<()>) -> bool {
-        matches!(result, Err(Error::InvalidOption { .. }))
-    }
-
     #[test]
     fn invalid_traceroute_options_are_refused() {
         let check = |options: TracerouteOptions| options.check();
-        assert!(invalid(check(TracerouteOptions::default().first_hop(0))));
-        assert!(invalid(check(
+        assert!(Error::is_invalid(&check(
+            TracerouteOptions::default().first_hop(0)
+        )));
+        assert!(Error::is_invalid(&check(
             TracerouteOptions::default().first_hop(5).max_hops(4)
         )));
         let mut with_ttl = TracerouteOptions::default();
         with_ttl.probe.ttl = 3;
-        assert!(invalid(check(with_ttl)));
+        assert!(Error::is_invalid(&check(with_ttl)));
         assert!(check(TracerouteOptions::default().first_hop(5).max_hops(5)).is_ok());
     }
 }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-use crate::options::{HasProbe, ProbeOptions, probe_setters};
+use crate::options::{ProbeOptions, probe_setters};
 use crate::pinger::shards::MAX_SOCKETS;
 use crate::stats::Window;
 
@@ -73,14 +73,8 @@ impl Default for WatchOptions {
 }
 
 // No count and no interval: a watch probes each target once a period, without end.
-probe_setters!(WatchOptions: timeout, id, source, family, privileged, payload, payload_size,
+probe_setters!(WatchOptions { probe }: timeout, id, source, family, privileged, payload, payload_size,
     traffic_class, ttl, dont_fragment);
-
-impl HasProbe for WatchOptions {
-    fn probe_mut(&mut self) -> &mut ProbeOptions {
-        &mut self.probe
-    }
-}
 
 impl From<ProbeOptions> for WatchOptions {
     /// These probe options, with the watch's other defaults.

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::{BoxFuture, poll_fn};
 
-use super::transport::{OnReply, Transport};
+use super::transport::{OnReply, Outgoing, Transport};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::family::Family;
@@ -388,24 +388,15 @@ impl Transport for FakeTransport {
         Ok(())
     }
 
-    fn try_send(
-        &self,
-        request: &IcmpRequest,
-        _message: &[u8],
-        _wait: Duration,
-    ) -> Result<Option<Instant>> {
+    fn try_send(&self, outgoing: Outgoing<'_>) -> Result<Option<Instant>> {
         if self.state().full {
             return Ok(None);
         }
-        self.send_now(request).map(Some)
+        self.send_now(outgoing.request).map(Some)
     }
 
-    fn send<'a>(
-        &'a self,
-        request: &'a IcmpRequest,
-        _message: &'a [u8],
-        _wait: Duration,
-    ) -> BoxFuture<'a, Result<Instant>> {
+    fn send<'a>(&'a self, outgoing: Outgoing<'a>) -> BoxFuture<'a, Result<Instant>> {
+        let request = outgoing.request;
         Box::pin(async move {
             poll_fn(|cx| {
                 let mut state = self.state();

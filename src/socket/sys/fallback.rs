@@ -21,7 +21,8 @@ impl std::fmt::Debug for RecvBatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RecvBatch")
             .field("slot", &self.slot)
-            .finish_non_exhaustive()
+            .field("datagrams", &self.datagrams.len())
+            .finish()
     }
 }
 
@@ -38,11 +39,7 @@ impl RecvBatch {
     /// Datagram `index` of the last read, with its slot (its bytes are the first
     /// `datagram.len`).
     pub(crate) fn get(&self, index: usize) -> (&Datagram, &[u8]) {
-        let start = index * self.slot;
-        (
-            &self.datagrams[index],
-            &self.buffers[start..start + self.slot],
-        )
+        super::datagram_in(&self.datagrams, &self.buffers, self.slot, index)
     }
 
     /// Reads one queued datagram without blocking (`WouldBlock` when none is).

@@ -53,11 +53,29 @@ mod other;
 #[cfg(not(any(unix, windows)))]
 pub(crate) use other::*;
 
+// The options only Unix has, refused by Windows and any other system.
+#[cfg(not(unix))]
+mod refused;
+#[cfg(not(unix))]
+pub(crate) use refused::*;
+
 // Batch reads and the identifier filter: Linux's are in `unix/linux/`.
 #[cfg(not(target_os = "linux"))]
 mod fallback;
 #[cfg(not(target_os = "linux"))]
 pub(crate) use fallback::{RecvBatch, keep_all_ids, keep_ids};
+
+/// Datagram `index` of a batch's last read, with its slot of `slot` bytes in `buffers`
+/// (its bytes are the first `datagram.len`).
+fn datagram_in<'a>(
+    datagrams: &'a [Datagram],
+    buffers: &'a [u8],
+    slot: usize,
+    index: usize,
+) -> (&'a Datagram, &'a [u8]) {
+    let start = index * slot;
+    (&datagrams[index], &buffers[start..start + slot])
+}
 
 /// Identifiers one filter keeps at most (an engine's own, its extra and chosen ones).
 pub(crate) const MAX_FILTER_IDS: usize = 16;

@@ -14,7 +14,6 @@ use windows_sys::Win32::Networking::WinSock::{
 };
 
 use crate::family::Family;
-use crate::socket::dont_fragment::DontFragment;
 use crate::socket::sys::{Datagram, Senders};
 
 /// Raw IPv4 sockets deliver the IP header in front of the ICMP message. Windows has no
@@ -170,38 +169,6 @@ pub(crate) fn is_send_buffer_full(error: &io::Error) -> bool {
 /// True for the error a send to a broadcast address gives without `SO_BROADCAST`.
 pub(crate) fn is_broadcast_refusal(error: &io::Error) -> bool {
     error.raw_os_error() == Some(WSAEACCES)
-}
-
-/// Binding to an interface is not supported here: give a source address.
-pub(crate) fn bind_interface(_: &Socket, _: Family, _: &str) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "binding to an interface is not supported on this system: give a source address",
-    ))
-}
-
-/// Routing marks exist on Linux only.
-pub(crate) fn set_mark(_: &Socket, _: u32) -> io::Result<()> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "routing marks (SO_MARK) exist on Linux only",
-    ))
-}
-
-/// Only the system's setting here: others are refused before a socket is opened.
-pub(crate) fn set_dont_fragment(_: &Socket, _: Family, setting: DontFragment) -> io::Result<()> {
-    match setting {
-        DontFragment::System => Ok(()),
-        _ => Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "Don't Fragment settings are not supported on this system",
-        )),
-    }
-}
-
-/// Unknown here.
-pub(crate) fn route_mtu(_: &Socket, _: IpAddr, _: u32) -> Option<u32> {
-    None
 }
 
 /// A send refused for its size (`WSAEMSGSIZE`).

@@ -96,11 +96,7 @@ impl RecvBatch {
     /// Datagram `index` of the last read, with its slot (its bytes are the first
     /// `datagram.len`).
     pub(crate) fn get(&self, index: usize) -> (&Datagram, &[u8]) {
-        let start = index * self.slot;
-        (
-            &self.datagrams[index],
-            &self.buffers[start..start + self.slot],
-        )
+        crate::socket::sys::datagram_in(&self.datagrams, &self.buffers, self.slot, index)
     }
 
     /// Reads what is queued, up to [`BATCH`] datagrams, without blocking (`WouldBlock`
