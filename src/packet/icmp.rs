@@ -20,7 +20,6 @@ use std::net::Ipv6Addr;
 
 use super::ParseError;
 use super::checksum::{checksum, icmpv6_checksum};
-use super::quote::length_unit;
 use crate::family::Family;
 
 /// Where each field of the header lies.
@@ -319,5 +318,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
         self.set_checksum(0);
         let sum = icmpv6_checksum(source, destination, self.buffer.as_ref());
         self.set_checksum(sum);
+    }
+}
+
+/// The bytes of the RFC 4884 length field's unit: 32-bit words for ICMPv4, 64-bit words
+/// for ICMPv6.
+pub(crate) fn length_unit(family: Family) -> usize {
+    match family {
+        Family::V4 => 4,
+        Family::V6 => 8,
     }
 }

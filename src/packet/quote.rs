@@ -21,6 +21,7 @@ use std::net::IpAddr;
 
 use super::checksum::checksum;
 use super::echo::{Echo, parse_request_header};
+use super::icmp::length_unit;
 use super::ipv4::{Ipv4Header, Ipv4Packet};
 use super::ipv6::Ipv6Packet;
 use crate::family::Family;
@@ -230,15 +231,6 @@ impl<'a> Quote<'a> {
             sequence: echo.sequence,
             payload: echo.payload,
         })
-    }
-}
-
-/// The bytes of the RFC 4884 length field's unit: 32-bit words for ICMPv4, 64-bit words
-/// for ICMPv6.
-pub(crate) fn length_unit(family: Family) -> usize {
-    match family {
-        Family::V4 => 4,
-        Family::V6 => 8,
     }
 }
 

@@ -28,6 +28,8 @@
 //! when its first requests timed out). So a scheduler counts its work: it takes, finishes
 //! and sends at most [`PER_TURN`] units per turn, then yields.
 
+#[cfg(test)]
+pub(crate) mod fake;
 mod job;
 mod pacer;
 mod probes;

@@ -16,9 +16,10 @@ use tokio::time::Instant as VirtualInstant;
 
 use super::*;
 use crate::echo::{EchoJob, MultipingOptions};
-use crate::engine::fake::{Answer, FakeEngines, FakeTransport};
+use crate::engine::fake::{Answer, FakeTransport};
 use crate::host::{Hop, Host};
 use crate::options::ProbeOptions;
+use crate::scheduler::fake::FakeEngines;
 use crate::trace::{TraceJob, TracerouteOptions};
 
 const HOST: &str = "2001:db8::7";

@@ -13,10 +13,11 @@ use proptest::prelude::*;
 
 use super::job::WatchJob;
 use super::*;
-use crate::engine::fake::{FakeEngines, FakeTransport};
+use crate::engine::fake::FakeTransport;
 use crate::error::Error;
 use crate::pinger::prepare;
 use crate::scheduler::Engines;
+use crate::scheduler::fake::FakeEngines;
 
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)

@@ -33,25 +33,6 @@ pub(crate) const KERNEL_ID: u16 = 0xbeef;
 /// What the fake does with each request that leaves: the answers to deliver.
 pub(crate) type Script = Box<dyn FnMut(&IcmpRequest) -> Vec<Answer> + Send>;
 
-/// Engines on fake transports, one per family (or none: that family cannot be opened,
-/// as without permission).
-pub(crate) struct FakeEngines {
-    pub v4: Option<super::Engine>,
-    pub v6: Option<super::Engine>,
-}
-
-impl crate::scheduler::Engines for FakeEngines {
-    fn engine(&self, family: Family, _scope_id: u32) -> crate::error::Result<super::Engine> {
-        let engine = match family {
-            Family::V4 => &self.v4,
-            Family::V6 => &self.v6,
-        };
-        engine
-            .clone()
-            .ok_or(crate::error::Error::SocketPermission { privileged: true })
-    }
-}
-
 /// A request that left, and when.
 #[derive(Debug, Clone)]
 pub(crate) struct Sent {

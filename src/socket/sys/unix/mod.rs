@@ -3,7 +3,8 @@
 //! Sockets come from socket2; `sendmsg(2)` / `recvmsg(2)` are called through libc because
 //! the control messages (per-packet TTL, kernel timestamps, queued ICMP errors) need the
 //! `CMSG_*` macros. Here: opening a socket and its buffers; `options`: socket options and
-//! interfaces; `send`, `recv` and `control`: datagrams and their control messages;
+//! interfaces; `send`, `recv` and `control`: datagrams and their control messages; `address`:
+//! socket addresses;
 //! `readiness`: waiting, and tokio's reactor; `errors`: what an errno means; `mtu`: Don't
 //! Fragment and the route's MTU; `sender`: the sockets of a per-probe TTL where the
 //! system has no per-packet option; `linux`: what only Linux has.
@@ -12,6 +13,7 @@ use std::io;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+mod address;
 mod control;
 mod errors;
 #[cfg(target_os = "linux")]
@@ -23,6 +25,7 @@ mod recv;
 mod send;
 mod sender;
 
+pub(crate) use address::socket_address_of;
 pub(crate) use errors::{
     is_broadcast_refusal, is_out_of_files, is_send_buffer_full, is_socket_failure, open_files_limit,
 };
@@ -32,7 +35,7 @@ pub(crate) use mtu::{is_too_big, route_mtu, set_dont_fragment};
 pub(crate) use options::{bind_interface, interface_index, interface_name, set_mark};
 pub(crate) use readiness::{AsyncSocket, poll, poll_writable};
 pub(crate) use recv::{recv, recv_error_queue};
-pub(crate) use send::{send_to, socket_address_of};
+pub(crate) use send::send_to;
 
 use crate::family::Family;
 use options::set_int_option;

@@ -4,11 +4,12 @@
 
 use std::io;
 use std::mem;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
-use socket2::{SockAddr, Socket};
+use socket2::Socket;
 
+use super::address::socket_address_of;
 use super::control::{ControlBuffer, per_packet_options};
 use super::sender::open_sender;
 use super::{DEFAULT_TRAFFIC_CLASS, DEFAULT_TTL, fit_send_buffer};
@@ -65,14 +66,5 @@ pub(crate) fn send_to(
         Err(io::Error::last_os_error())
     } else {
         Ok(sent as usize)
-    }
-}
-
-/// The socket address of `address` (port 0), with the scope (interface) a link-local IPv6
-/// address needs.
-pub(crate) fn socket_address_of(address: IpAddr, scope_id: u32) -> SockAddr {
-    match address {
-        IpAddr::V4(v4) => SockAddr::from(SocketAddr::new(IpAddr::V4(v4), 0)),
-        IpAddr::V6(v6) => SockAddr::from(std::net::SocketAddrV6::new(v6, 0, 0, scope_id)),
     }
 }

@@ -5,8 +5,9 @@ use std::{io, mem, ptr};
 
 use socket2::Socket;
 
+use super::super::address::socket_address;
 use super::super::control::{ControlBuffer, read_control_messages};
-use super::super::recv::{recv_error_queue, socket_address};
+use super::super::recv::recv_error_queue;
 use crate::socket::sys::Datagram;
 
 /// Datagrams read per call at most.

@@ -14,8 +14,8 @@ use std::ptr;
 
 use socket2::Socket;
 
+use super::address::socket_address;
 use super::options::{set_int_option, set_option};
-use super::recv::socket_address;
 use crate::family::Family;
 use crate::socket::sys::QueuedError;
 
