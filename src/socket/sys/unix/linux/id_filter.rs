@@ -153,7 +153,10 @@ mod tests {
             keep_all_ids(&filtered).expect("no filter");
             ping(&sender, loopback, &[mine, other]);
             let all = replies(&filtered, family);
-            assert!(all.contains(&mine) && all.contains(&other), "{family:?}: {all:?}");
+            assert!(
+                all.contains(&mine) && all.contains(&other),
+                "{family:?}: {all:?}"
+            );
         }
     }
 
