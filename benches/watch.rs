@@ -40,7 +40,8 @@ fn setting(name: &str) -> Option<u64> {
 }
 
 /// CPU time (user + system) of this process, or of its waited-for children, in seconds;
-/// and the largest resident size among them, in MiB.
+/// and the largest resident size among them, in MiB (see [`peak_of`] for why it is not
+/// used for the peaks).
 fn usage(who: libc::c_int) -> (f64, f64) {
     // SAFETY: an all-zero rusage is valid; getrusage fills it.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
@@ -203,7 +204,8 @@ fn child(targets: u32, seconds: u64, flavor: &str, sockets: usize) {
             .expect("the watch task"),
         _ => runtime.block_on(run),
     };
-    let (cpu_after, peak) = usage(libc::RUSAGE_SELF);
+    let (cpu_after, _) = usage(libc::RUSAGE_SELF);
+    let peak = peak_of(std::process::id()).unwrap_or(0.0);
     println!(
         "{probes} {replies} {} {peak} {} {} {downs} {missing} {} {}",
         cpu_after - cpu_before,
@@ -214,18 +216,40 @@ fn child(targets: u32, seconds: u64, flavor: &str, sockets: usize) {
     );
 }
 
+/// The peak resident memory of process `pid` so far (`VmHWM`), in MiB. Not `getrusage`:
+/// a child's `ru_maxrss` also counts what its parent held when it forked, before the
+/// program was loaded (measured: the output of an earlier fping run, 2 MiB, showed as the
+/// watch's).
+fn peak_of(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// The lines of `text` that hold `needle`.
+fn lines_with(text: &mut dyn std::io::Read, needle: &str) -> u64 {
+    let mut reader = std::io::BufReader::new(text);
+    let mut line = String::new();
+    let mut found = 0;
+    while std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0 {
+        found += u64::from(line.contains(needle));
+        line.clear();
+    }
+    found
+}
+
 /// fping's loop mode on the same targets for `seconds`: (probes, replies, cpu_s, peak MiB),
 /// or None without fping.
 fn fping(netns: &Netns, targets: u32, seconds: u64) -> Option<(u64, u64, f64, f64)> {
     let last = Ipv4Addr::from(FIRST + targets - 1).to_string();
     let (cpu_before, _) = usage(libc::RUSAGE_CHILDREN);
     // -i 0: no gap between packets (fping's default of 10 ms would send 100 a second);
-    // -p 1000: each target every second; -t 900: as the library's timeout.
-    let output = Command::new("ip")
-        .args(["netns", "exec", netns.name(), "timeout", "-s", "INT"])
-        .arg(seconds.to_string())
+    // -p 1000: each target every second; -t 900: as the library's timeout. Started in the
+    // namespace directly, so that its own peak memory can be read.
+    let mut command = Command::new("fping");
+    command
         .args([
-            "fping",
             "-l",
             "-p",
             "1000",
@@ -237,21 +261,28 @@ fn fping(netns: &Netns, targets: u32, seconds: u64) -> Option<(u64, u64, f64, f6
             "127.2.0.1",
         ])
         .arg(&last)
-        .output()
-        .ok()?;
-    let (cpu_after, peak) = usage(libc::RUSAGE_CHILDREN);
-    let text = String::from_utf8_lossy(&output.stdout);
-    let replies = text
-        .lines()
-        .filter(|line| line.contains(" bytes, "))
-        .count() as u64;
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = netns.run(move || command.spawn()).ok()?;
+    let pid = child.id();
+    // Its output is counted as it comes (a pipe left full would stall it).
+    let (mut stdout, mut stderr) = (child.stdout.take()?, child.stderr.take()?);
+    let replies = std::thread::spawn(move || lines_with(&mut stdout, " bytes, "));
+    let timeouts = std::thread::spawn(move || lines_with(&mut stderr, "timed out"));
+    let end = Instant::now() + Duration::from_secs(seconds);
+    let mut peak = 0.0f64;
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(200));
+        peak = peak.max(peak_of(pid).unwrap_or(0.0));
+    }
+    // SAFETY: kill(2) on the child's pid, which it still holds: not yet waited for.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+    child.wait().ok()?;
+    let (replies, timeouts) = (replies.join().ok()?, timeouts.join().ok()?);
+    let (cpu_after, _) = usage(libc::RUSAGE_CHILDREN);
     if replies == 0 {
         return None;
     }
-    let timeouts = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter(|line| line.contains("timed out"))
-        .count() as u64;
     Some((replies + timeouts, replies, cpu_after - cpu_before, peak))
 }
 
@@ -310,7 +341,6 @@ fn main() {
         "watch of {with_fping} loopback targets, one probe each per second, for {seconds} s, \
          next to fping"
     );
-    // fping first: the peak resident size of children is the largest of any so far.
     let fping = fping(&netns, with_fping, seconds);
     let (per_thousand, peak) = watch(&netns, with_fping, seconds, 1);
     match fping {

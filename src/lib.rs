@@ -24,7 +24,9 @@
 //! with its own configuration. [`async_multiping`] and [`multiping_stream`] ping many hosts
 //! at once with a bound on the hosts in flight; [`async_traceroute`] finds the routers on
 //! the way, with or without root; [`async_path_mtu`] finds the largest packet that reaches
-//! a host unfragmented ([`DontFragment`] sets Don't Fragment on any call's requests).
+//! a host unfragmented ([`DontFragment`] sets Don't Fragment on any call's requests);
+//! [`Pinger::watch`] probes targets without end, for health-check daemons, as a stream of
+//! [`WatchEvent`]s with live [`Stats`] per target.
 //!
 //! The low-level sockets send an [`IcmpRequest`] and receive the matching [`IcmpReply`]:
 //!
@@ -50,21 +52,32 @@
 //!
 //! # Layers
 //!
-//! - [`packet`]: the sans-IO codec (checksums, echo messages, ICMP errors with the request
-//!   they quote). Knows nothing of sockets.
+//! From the bottom; each layer uses only those below it.
+//!
+//! - [`packet`]: the sans-IO codec (checksums, IP headers, echo messages, ICMP errors with
+//!   the datagram they quote). Knows nothing of sockets.
 //! - Sockets: [`IcmpV4Socket`], [`IcmpV6Socket`] (blocking) and [`AsyncIcmpSocket`]
-//!   (tokio). OS specifics live in one private module; it holds the only `unsafe` code.
+//!   (tokio). OS specifics live in one private module, a backend per system (Unix,
+//!   Windows, others); it holds the only `unsafe` code.
 //! - The engine (private): one transport (a shared socket), its one reader task and the
 //!   table of requests in flight. It knows nothing of statistics.
-//! - The scheduler (private): the one way a target is probed, for a ping (one target), a
-//!   sweep (many, a bound on those in flight) and a traceroute (one target over distances):
-//!   deadlines, late answers, cancellation and turns, in one place.
-//! - The calls: [`Pinger`], the owner of the sockets, with every call as a method; the free
-//!   functions [`ping`], [`multiping`], [`multiping_stream`], [`traceroute`],
-//!   [`path_mtu`], [`resolve`] and their `async_` forms, shorthands for the process's
-//!   default pinger; their options ([`ProbeOptions`], shared by [`PingOptions`],
-//!   [`MultipingOptions`], [`TracerouteOptions`] and [`PathMtuOptions`]); and the results
-//!   [`Host`], [`Hop`] and [`PathMtu`].
+//! - The scheduler (private): the one way a target is probed, whatever the kind of probe:
+//!   deadlines, late answers, cancellation and turns, in one place. A job per target says
+//!   what to send next and what the outcomes come to, told the time by the scheduler; a
+//!   watch's jobs also tell events, which the scheduler hands out.
+//! - [`Pinger`], the owner of the sockets, and the one set-up of every call: options in,
+//!   checks (including what this system cannot do), engines and settings out.
+//! - A room per kind of probe, each with its options, its job and its calls (methods of
+//!   [`Pinger`], and free functions that are shorthands for the process's default pinger):
+//!   echo requests ([`ping`], [`multiping`], [`multiping_stream`]; [`PingOptions`],
+//!   [`MultipingOptions`]; [`Host`]), traceroute ([`traceroute`]; [`TracerouteOptions`];
+//!   [`Hop`]), path MTU ([`path_mtu`]; [`PathMtuOptions`]; [`PathMtu`]) and watch
+//!   ([`Pinger::watch`]; [`WatchOptions`]; [`WatchEvent`], [`WatchHandle`]). What every
+//!   kind shares is [`ProbeOptions`]; each offers the setters of the fields that apply to
+//!   it.
+//!
+//! Times are milliseconds as `f64` wherever a result reports them ([`Host`], [`Stats`],
+//! [`WatchEvent`]), and `Duration` wherever an option takes one.
 //!
 //! # Privileges
 //!

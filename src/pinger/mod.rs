@@ -39,9 +39,9 @@ pub(crate) use setup::{Call, Plan, Probing, only};
 /// # Privileges and source address
 /// The pinger's [`privileged`](PingerBuilder::privileged) and
 /// [`source`](PingerBuilder::source) apply to every call unless its options ask for
-/// something else: [`ProbeOptions::privileged`] set to `false` (datagram sockets;
+/// something else: [`ProbeOptions::privileged`](crate::ProbeOptions::privileged) set to `false` (datagram sockets;
 /// `true` is the options' default and means the pinger's choice), or
-/// [`ProbeOptions::source`] set to an address.
+/// [`ProbeOptions::source`](crate::ProbeOptions::source) set to an address.
 ///
 /// ```no_run
 /// # async fn run() -> icmplib::Result<()> {
@@ -141,7 +141,7 @@ impl Pinger {
     /// Resolves `name` with this pinger's resolver (the system's if none was set).
     ///
     /// # Errors
-    /// [`Error::NameLookup`] when nothing is found.
+    /// [`Error::NameLookup`](crate::Error::NameLookup) when nothing is found.
     ///
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the lookup.
@@ -181,7 +181,7 @@ impl PingerBuilder {
     /// Sends every probe by the network interface `name` (an uplink, a VRF device), and
     /// takes answers from it only: `SO_BINDTODEVICE` on Linux (unprivileged since Linux
     /// 5.7), `IP_BOUND_IF` / `IPV6_BOUND_IF` on macOS; elsewhere the sockets fail to open
-    /// with [`Error::InvalidOption`] saying so, as for an interface that does not exist.
+    /// with [`Error::InvalidOption`](crate::Error::InvalidOption) saying so, as for an interface that does not exist.
     ///
     /// ```
     /// use icmplib::Pinger;
@@ -195,7 +195,7 @@ impl PingerBuilder {
 
     /// Marks every probe with `mark` (`SO_MARK`, Linux) for policy routing (`ip rule
     /// fwmark`) and firewall rules. Needs `CAP_NET_ADMIN`: without it the sockets fail to
-    /// open with [`Error::InvalidOption`] saying so.
+    /// open with [`Error::InvalidOption`](crate::Error::InvalidOption) saying so.
     pub fn mark(mut self, mark: u32) -> Self {
         self.binding.mark = Some(mark);
         self

@@ -262,9 +262,9 @@ impl Pinger {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] for invalid options, [`Error::Runtime`] outside a tokio
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption) for invalid options, [`Error::Runtime`](crate::Error::Runtime) outside a tokio
     /// runtime, and the errors of a socket that cannot open for the watch's likely family
-    /// ([`Error::SocketPermission`], ...: those that [fail a call](Error::fails_the_call));
+    /// ([`Error::SocketPermission`](crate::Error::SocketPermission), ...: those that [fail a call](crate::Error::fails_the_call));
     /// each target's own failures (a name that does not resolve, an unreachable host) are
     /// events.
     pub fn watch<I>(&self, targets: I, options: &WatchOptions) -> Result<(WatchHandle, Watch)>
