@@ -43,7 +43,7 @@ use axum::response::{IntoResponse, Json};
 use axum::routing::get;
 use clap::Parser;
 use futures::StreamExt;
-use icmplib::{Pinger, WatchEvent, WatchHandle, WatchOptions};
+use icmplib::{Pinger, SocketKind, WatchEvent, WatchHandle, WatchOptions};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -150,7 +150,13 @@ fn plan(args: Args) -> Result<Plan, String> {
     if let Some(period) = args.period {
         options = options.period(period);
     }
-    options = options.privileged(config.privileged.unwrap_or(true) && !args.unprivileged);
+    // Raw sockets where allowed, else datagram ones, unless the config or the flag says.
+    let kind = match (args.unprivileged, config.privileged) {
+        (true, _) => SocketKind::Datagram,
+        (false, Some(privileged)) => SocketKind::from_privileged(privileged),
+        (false, None) => SocketKind::Auto,
+    };
+    options = options.socket_kind(kind);
     let mut targets = BTreeMap::new();
     let mut seen = HashSet::new();
     let configured = config.targets.into_iter().map(|target| {
@@ -354,7 +360,7 @@ async fn main() -> ExitCode {
         }
     };
     let pinger = Pinger::builder()
-        .privileged(plan.options.probe.privileged)
+        .socket_kind(plan.options.probe.socket_kind)
         .build();
     let (handle, mut events) = match pinger.watch(plan.targets.values().cloned(), &plan.options) {
         Ok(watch) => watch,

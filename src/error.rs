@@ -57,7 +57,9 @@ pub enum Error {
     /// The process may not open this kind of ICMP socket.
     SocketPermission {
         /// True for a raw socket (needs root or `CAP_NET_RAW`), false for an unprivileged
-        /// datagram socket (needs `net.ipv4.ping_group_range` to include the user's group).
+        /// datagram socket (needs `net.ipv4.ping_group_range` to include the user's group),
+        /// or for [`SocketKind::Auto`](crate::SocketKind::Auto) when neither was allowed
+        /// (the message then names both ways).
         privileged: bool,
     },
     /// The source address cannot be used: the machine does not have it.
@@ -316,18 +318,21 @@ impl fmt::Display for Error {
             }
             Error::SocketPermission { privileged: true } if cfg!(windows) => f.write_str(
                 "Administrator privileges are required to create a raw socket: run the \
-                 program as Administrator, or use privileged = false (the ICMP helper API, \
-                 which needs no privileges)",
+                 program as Administrator, or use SocketKind::Datagram (the ICMP helper \
+                 API, which needs no privileges)",
             ),
             Error::SocketPermission { privileged: true } => f.write_str(
                 "Root privileges are required to create the socket: run as root, give the \
-                 program CAP_NET_RAW (setcap cap_net_raw+ep PROGRAM), or use unprivileged \
-                 sockets (privileged = false)",
+                 program CAP_NET_RAW (setcap cap_net_raw+ep PROGRAM), or use datagram \
+                 sockets (SocketKind::Datagram, which needs the process's group in \
+                 net.ipv4.ping_group_range)",
             ),
             Error::SocketPermission { privileged: false } => f.write_str(
                 "Unprivileged ICMP sockets are not allowed for this user: the group of the \
                  process must be in net.ipv4.ping_group_range (for example \
-                 sysctl -w net.ipv4.ping_group_range=\"0 2147483647\")",
+                 sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"), or, for raw sockets \
+                 (SocketKind::Raw), run as root or give the program CAP_NET_RAW \
+                 (setcap cap_net_raw+ep PROGRAM)",
             ),
             Error::SocketAddress { address } => {
                 write!(f, "The requested address ({address}) cannot be assigned")

@@ -81,11 +81,13 @@
 //!
 //! # Privileges
 //!
-//! `privileged = true` opens raw sockets (root or `CAP_NET_RAW`; Administrator on
-//! Windows); `false` opens datagram ICMP sockets, which Linux allows to the groups in
-//! `net.ipv4.ping_group_range` (on Windows, it uses the ICMP helper API, which needs no
-//! privileges). Either way a refusal is [`Error::SocketPermission`], whose message says
-//! what to change.
+//! By default ([`SocketKind::Auto`]) a pinger opens raw sockets where the process may
+//! (root or `CAP_NET_RAW`; Administrator on Windows), else datagram ICMP sockets, which
+//! Linux allows to the groups in `net.ipv4.ping_group_range` (on Windows, the ICMP helper
+//! API, which needs no privileges); [`Pinger::socket_kind`] tells which. Either kind can be
+//! forced ([`SocketKind::Raw`], [`SocketKind::Datagram`], or `privileged(true / false)` as
+//! in Python's icmplib). A refusal is [`Error::SocketPermission`], whose message says what
+//! to change.
 //!
 //! # Platforms
 //!
@@ -129,6 +131,7 @@ pub use resolve::{Resolver, ResolverBuilder, async_resolve, resolve};
 pub use socket::async_socket::AsyncIcmpSocket;
 pub use socket::blocking::{IcmpV4Socket, IcmpV6Socket};
 pub use socket::dont_fragment::DontFragment;
+pub use socket::kind::SocketKind;
 pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub use stats::{Stats, Window};

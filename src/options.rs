@@ -14,6 +14,7 @@ use crate::family::Family;
 use crate::socket::check_timeout;
 use crate::socket::core::check_source;
 use crate::socket::dont_fragment::DontFragment;
+use crate::socket::kind::SocketKind;
 use crate::socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, check_payload_size};
 
 /// What every call shares: the requests sent to each host and the socket they leave
@@ -51,9 +52,12 @@ pub struct ProbeOptions {
     /// For names: `None` (default) tries IPv4 then IPv6 (or the source's family); or force
     /// one family.
     pub family: Option<Family>,
-    /// Raw socket (`true`, default: root or `CAP_NET_RAW`) or unprivileged datagram socket
-    /// (`false`: on Linux, the process's group must be in `net.ipv4.ping_group_range`).
-    pub privileged: bool,
+    /// The kind of socket: [`SocketKind::Auto`] (default) leaves it to the pinger, whose
+    /// own default opens a raw socket where the process may (root or `CAP_NET_RAW`), else
+    /// a datagram socket where the system admits it (on Linux, the process's group in
+    /// `net.ipv4.ping_group_range`); [`SocketKind::Raw`] or [`SocketKind::Datagram`]
+    /// forces one. [`privileged`](Self::privileged) is a shorthand.
+    pub socket_kind: SocketKind,
     /// A fixed payload; `None` (default) sends `payload_size` random bytes per request.
     pub payload: Option<Vec<u8>>,
     /// Size of the random payload (default 56).
@@ -78,7 +82,7 @@ impl Default for ProbeOptions {
             id: None,
             source: None,
             family: None,
-            privileged: true,
+            socket_kind: SocketKind::Auto,
             payload: None,
             payload_size: DEFAULT_PAYLOAD_SIZE,
             traffic_class: 0,
@@ -163,11 +167,22 @@ macro_rules! probe_setter {
             self
         }
     };
-    (privileged) => {
-        /// Sets [`ProbeOptions::privileged`](crate::ProbeOptions::privileged).
-        pub fn privileged(mut self, privileged: bool) -> Self {
-            $crate::options::HasProbe::probe_mut(&mut self).privileged = privileged;
+    (socket_kind) => {
+        /// Sets [`ProbeOptions::socket_kind`](crate::ProbeOptions::socket_kind).
+        pub fn socket_kind(mut self, kind: $crate::socket::kind::SocketKind) -> Self {
+            $crate::options::HasProbe::probe_mut(&mut self).socket_kind = kind;
             self
+        }
+
+        /// Forces a raw socket (`true`) or a datagram socket (`false`), as Python
+        /// icmplib's `privileged` does: a shorthand for
+        /// [`socket_kind`](Self::socket_kind) with
+        /// [`SocketKind::Raw`](crate::SocketKind::Raw) or
+        /// [`SocketKind::Datagram`](crate::SocketKind::Datagram).
+        pub fn privileged(self, privileged: bool) -> Self {
+            self.socket_kind($crate::socket::kind::SocketKind::from_privileged(
+                privileged,
+            ))
         }
     };
     (payload) => {
@@ -211,7 +226,7 @@ macro_rules! probe_setter {
 }
 pub(crate) use {probe_setter, probe_setters};
 
-probe_setters!(ProbeOptions: count, interval, timeout, id, source, family, privileged, payload,
+probe_setters!(ProbeOptions: count, interval, timeout, id, source, family, socket_kind, payload,
     payload_size, traffic_class, ttl, dont_fragment);
 
 impl ProbeOptions {
@@ -309,7 +324,8 @@ mod tests {
                 (probe.payload_size, probe.ttl, probe.traffic_class),
                 (56, 64, 0)
             );
-            assert!(probe.privileged && probe.source.is_none() && probe.id.is_none());
+            assert_eq!(probe.socket_kind, SocketKind::Auto);
+            assert!(probe.source.is_none() && probe.id.is_none());
         }
     }
 }

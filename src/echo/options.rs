@@ -28,7 +28,7 @@ pub struct PingOptions {
     pub probe: ProbeOptions,
 }
 
-probe_setters!(PingOptions { probe }: count, interval, timeout, id, source, family, privileged, payload,
+probe_setters!(PingOptions { probe }: count, interval, timeout, id, source, family, socket_kind, payload,
     payload_size, traffic_class, ttl, dont_fragment);
 
 impl From<ProbeOptions> for PingOptions {
@@ -88,7 +88,7 @@ impl Default for MultipingOptions {
     }
 }
 
-probe_setters!(MultipingOptions { probe }: count, interval, timeout, id, source, family, privileged,
+probe_setters!(MultipingOptions { probe }: count, interval, timeout, id, source, family, socket_kind,
     payload, payload_size, traffic_class, ttl, dont_fragment);
 
 impl From<ProbeOptions> for MultipingOptions {

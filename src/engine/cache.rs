@@ -19,7 +19,7 @@ use super::{Engine, Handle, OnClose, lock};
 use crate::error::Result;
 use crate::runtime;
 use crate::socket::async_socket::AsyncIcmpSocket;
-use crate::socket::core::{Binding, SocketKind, check_source};
+use crate::socket::core::{Binding, SocketClass, check_source};
 use crate::socket::dont_fragment::DontFragment;
 
 /// Engines kept open while idle: both families, raw and datagram, on one runtime. A
@@ -30,7 +30,7 @@ const KEPT: usize = 4;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct EngineKey {
     runtime: Id,
-    kind: SocketKind,
+    kind: SocketClass,
     /// The source address and, for a link-local one, its interface.
     source: Option<(IpAddr, u32)>,
     /// A socket per setting: IPv4 has no per-packet form of it.
@@ -103,7 +103,7 @@ impl EngineCache {
     /// of the other family; the socket's error when it cannot be opened.
     pub(crate) fn engine(
         self: &Arc<Self>,
-        kind: SocketKind,
+        kind: SocketClass,
         source: Option<(IpAddr, u32)>,
         dont_fragment: DontFragment,
         shard: u16,

@@ -49,7 +49,7 @@ impl Default for PathMtuOptions {
 }
 
 // No payload settings: the search chooses the sizes; no Don't Fragment: it is always on.
-probe_setters!(PathMtuOptions { probe }: count, interval, timeout, id, source, family, privileged,
+probe_setters!(PathMtuOptions { probe }: count, interval, timeout, id, source, family, socket_kind,
     traffic_class, ttl);
 
 impl PathMtuOptions {

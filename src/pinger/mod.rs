@@ -12,8 +12,9 @@ use crate::family::Family;
 use crate::resolve::{Resolver, async_resolve};
 use crate::runtime;
 use crate::scheduler::Engines;
-use crate::socket::core::{Binding, SocketKind};
+use crate::socket::core::{Binding, SocketClass};
 use crate::socket::dont_fragment::DontFragment;
+use crate::socket::kind::{self, SocketKind};
 
 mod setup;
 pub(crate) mod shards;
@@ -37,10 +38,11 @@ pub(crate) use setup::{Call, Plan, Probing, only};
 /// no call uses it, so that one-off source addresses do not pile up sockets.
 ///
 /// # Privileges and source address
-/// The pinger's [`privileged`](PingerBuilder::privileged) and
+/// The pinger's [`socket_kind`](PingerBuilder::socket_kind) (automatic by default: raw
+/// sockets where the process may open them, else datagram ones) and
 /// [`source`](PingerBuilder::source) apply to every call unless its options ask for
-/// something else: [`ProbeOptions::privileged`](crate::ProbeOptions::privileged) set to `false` (datagram sockets;
-/// `true` is the options' default and means the pinger's choice), or
+/// something else: [`ProbeOptions::socket_kind`](crate::ProbeOptions::socket_kind) set to
+/// raw or datagram (its default, automatic, means the pinger's choice), or
 /// [`ProbeOptions::source`](crate::ProbeOptions::source) set to an address.
 ///
 /// ```no_run
@@ -61,13 +63,15 @@ pub struct Pinger {
 
 #[derive(Debug)]
 struct PingerInner {
-    privileged: bool,
+    socket_kind: SocketKind,
+    /// What [`SocketKind::Auto`] stood for here (raw: `true`), once found.
+    detected: OnceLock<bool>,
     source: Option<IpAddr>,
     resolver: Option<Resolver>,
     engines: Arc<EngineCache>,
-    /// The engines of a call whose options leave privileges and source to the pinger
-    /// (made once: most calls use it).
-    own_engines: Arc<CallEngines>,
+    /// The engines of a call whose options leave the source to the pinger, on raw
+    /// sockets (`[1]`) or datagram ones (`[0]`): made once, most calls use them.
+    own_engines: [Arc<CallEngines>; 2],
 }
 
 /// The engines of one call: a pinger's, for one socket kind and source address.
@@ -84,7 +88,7 @@ struct CallEngines {
 impl Engines for CallEngines {
     /// A link-local source address belongs to an interface: the destination's.
     fn engine(&self, family: Family, scope_id: u32) -> Result<Engine> {
-        let kind = SocketKind {
+        let kind = SocketClass {
             family,
             privileged: self.privileged,
         };
@@ -112,7 +116,7 @@ impl Pinger {
     /// A builder for a pinger's configuration.
     pub fn builder() -> PingerBuilder {
         PingerBuilder {
-            privileged: true,
+            socket_kind: SocketKind::Auto,
             source: None,
             recv_buffer_size: DEFAULT_RECV_BUFFER,
             resolver: None,
@@ -126,9 +130,40 @@ impl Pinger {
         SHARED.get_or_init(Pinger::default)
     }
 
-    /// True for raw sockets, false for datagram sockets.
-    pub fn is_privileged(&self) -> bool {
-        self.inner.privileged
+    /// The kind of socket this pinger's calls use unless their options force one: raw or
+    /// datagram, as configured, or as found for [`SocketKind::Auto`] (by opening a socket
+    /// of each kind once, the first time it is asked).
+    ///
+    /// ```no_run
+    /// use icmplib::Pinger;
+    ///
+    /// match Pinger::new().socket_kind() {
+    ///     Ok(kind) => println!("pinging with {kind} sockets"),
+    ///     Err(error) => eprintln!("{error}"),
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::SocketPermission`](crate::Error::SocketPermission) when the pinger's kind
+    /// is automatic and the process may open neither kind; the message names both ways.
+    pub fn socket_kind(&self) -> Result<SocketKind> {
+        self.privileged(SocketKind::Auto)
+            .map(SocketKind::from_privileged)
+    }
+
+    /// Raw (`true`) or datagram (`false`) sockets for a call whose options ask for
+    /// `asked`: what they force, else the pinger's kind, found once if automatic.
+    pub(crate) fn privileged(&self, asked: SocketKind) -> Result<bool> {
+        let inner = &self.inner;
+        if let Some(privileged) = asked.or(inner.socket_kind).privileged() {
+            return Ok(privileged);
+        }
+        if let Some(privileged) = inner.detected.get() {
+            return Ok(*privileged);
+        }
+        // Not kept when neither kind is allowed: the system may admit one later.
+        let privileged = kind::detect()?;
+        Ok(*inner.detected.get_or_init(|| privileged))
     }
 
     /// Requests sent through this pinger that wait for their reply right now. Each
@@ -157,7 +192,7 @@ impl Pinger {
 /// Builds a [`Pinger`].
 #[derive(Debug, Clone)]
 pub struct PingerBuilder {
-    privileged: bool,
+    socket_kind: SocketKind,
     source: Option<IpAddr>,
     recv_buffer_size: usize,
     resolver: Option<Resolver>,
@@ -165,10 +200,18 @@ pub struct PingerBuilder {
 }
 
 impl PingerBuilder {
-    /// Raw sockets (`true`, the default) or unprivileged datagram sockets.
-    pub fn privileged(mut self, privileged: bool) -> Self {
-        self.privileged = privileged;
+    /// The kind of socket of the pinger's calls (unless their options force one):
+    /// [`SocketKind::Auto`] (the default) opens a raw socket where the process may, else a
+    /// datagram socket where the system admits it.
+    pub fn socket_kind(mut self, kind: SocketKind) -> Self {
+        self.socket_kind = kind;
         self
+    }
+
+    /// Forces raw sockets (`true`) or datagram sockets (`false`): a shorthand for
+    /// [`socket_kind`](Self::socket_kind).
+    pub fn privileged(self, privileged: bool) -> Self {
+        self.socket_kind(SocketKind::from_privileged(privileged))
     }
 
     /// Sends from this local address (and so only to its family), unless a call's
@@ -218,16 +261,19 @@ impl PingerBuilder {
     /// The pinger. No socket is opened until its first use.
     pub fn build(self) -> Pinger {
         let engines = EngineCache::new(self.recv_buffer_size, self.binding);
-        let own_engines = Arc::new(CallEngines {
-            cache: Arc::clone(&engines),
-            privileged: self.privileged,
-            source: self.source,
-            dont_fragment: DontFragment::System,
-            shard: 0,
+        let own_engines = [false, true].map(|privileged| {
+            Arc::new(CallEngines {
+                cache: Arc::clone(&engines),
+                privileged,
+                source: self.source,
+                dont_fragment: DontFragment::System,
+                shard: 0,
+            })
         });
         Pinger {
             inner: Arc::new(PingerInner {
-                privileged: self.privileged,
+                socket_kind: self.socket_kind,
+                detected: OnceLock::new(),
                 source: self.source,
                 resolver: self.resolver,
                 engines,

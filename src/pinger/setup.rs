@@ -142,7 +142,7 @@ impl Pinger {
     /// [`Error::Runtime`], [`Error::InvalidOption`], and the socket's errors that fail a
     /// call ([`Error::fails_the_call`]).
     pub(crate) fn set_up(&self, plan: Plan<'_>) -> Result<Call> {
-        let privileged = self.inner.privileged && plan.probe.privileged;
+        let privileged = self.privileged(plan.probe.socket_kind)?;
         let source = plan.probe.source.or(self.inner.source);
         let engines = self.engines_for(privileged, source, plan.probe.dont_fragment, 0);
         let resolver = self.inner.resolver.clone();
@@ -160,12 +160,8 @@ impl Pinger {
         shard: u16,
     ) -> Arc<dyn Engines> {
         let inner = &self.inner;
-        if source == inner.source
-            && privileged == inner.privileged
-            && dont_fragment == DontFragment::System
-            && shard == 0
-        {
-            return Arc::clone(&inner.own_engines) as Arc<dyn Engines>;
+        if source == inner.source && dont_fragment == DontFragment::System && shard == 0 {
+            return Arc::clone(&inner.own_engines[usize::from(privileged)]) as Arc<dyn Engines>;
         }
         Arc::new(CallEngines {
             cache: Arc::clone(&inner.engines),

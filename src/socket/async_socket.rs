@@ -5,7 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use super::check_timeout;
-use super::core::{MAX_SEND_WAIT, Queues, SocketKind};
+use super::core::{MAX_SEND_WAIT, Queues, SocketClass};
 use super::dont_fragment::{DontFragment, set_dont_fragment};
 use super::received::{ReadAt, Received, receive_buffer_len};
 use super::reply::IcmpReply;
@@ -38,7 +38,7 @@ use crate::runtime;
 #[derive(Debug)]
 pub struct AsyncIcmpSocket {
     inner: AsyncSocket,
-    kind: SocketKind,
+    kind: SocketClass,
     /// Where the system has no per-packet TTL / TOS: the sockets that send with others.
     senders: Senders,
 }
@@ -68,7 +68,7 @@ impl AsyncIcmpSocket {
         privileged: bool,
     ) -> Result<AsyncIcmpSocket> {
         runtime::current("AsyncIcmpSocket::new")?;
-        let kind = SocketKind { family, privileged };
+        let kind = SocketClass { family, privileged };
         let socket = kind.open(source)?;
         Ok(AsyncIcmpSocket {
             inner: AsyncSocket::new(socket)?,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use super::check_timeout;
-use super::core::{MAX_SEND_WAIT, SocketKind};
+use super::core::{MAX_SEND_WAIT, SocketClass};
 use super::dont_fragment::{DontFragment, set_dont_fragment};
 use super::received::receive_buffer_len;
 use super::reply::IcmpReply;
@@ -21,14 +21,14 @@ use crate::family::Family;
 #[derive(Debug)]
 struct Blocking {
     socket: Socket,
-    kind: SocketKind,
+    kind: SocketClass,
     /// Where the system has no per-packet TTL / TOS: the sockets that send with others.
     senders: Senders,
 }
 
 impl Blocking {
     fn open(family: Family, source: Option<IpAddr>, privileged: bool) -> Result<Blocking> {
-        let kind = SocketKind { family, privileged };
+        let kind = SocketClass { family, privileged };
         Ok(Blocking {
             socket: kind.open(source.map(|source| (source, 0)))?,
             kind,

@@ -19,7 +19,7 @@ use crate::family::Family;
 pub(crate) const MAX_SEND_WAIT: Duration = Duration::from_secs(1);
 
 /// How many times a send is tried again after failing with another request's ICMP error
-/// (see [`SocketKind::send_encoded`]).
+/// (see [`SocketClass::send_encoded`]).
 const SEND_RETRIES: usize = 8;
 
 /// Requests larger than this may not fit the small send buffer sockets are opened with,
@@ -139,14 +139,14 @@ fn libc_enodev() -> i32 {
     19
 }
 
-/// The kind of an ICMP socket: its family, and raw (privileged) or datagram.
+/// The class of an ICMP socket: its family, and raw (privileged) or datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct SocketKind {
+pub(crate) struct SocketClass {
     pub family: Family,
     pub privileged: bool,
 }
 
-impl SocketKind {
+impl SocketClass {
     /// Opens a socket of this kind, bound to `source` when given (with its scope: the
     /// interface a link-local IPv6 address belongs to, 0 for none).
     pub fn open(self, source: Option<(IpAddr, u32)>) -> Result<Socket> {

@@ -49,7 +49,7 @@ const WINDOWS: &[Refusal] = &[
         capability: Capability::ChosenId,
         unprivileged_only: true,
         reason: "on Windows, unprivileged requests get their identifier from the system: \
-                 leave id unset, or use privileged = true (Administrator)",
+                 leave id unset, or use SocketKind::Raw (Administrator)",
     },
     Refusal {
         capability: Capability::Binding,

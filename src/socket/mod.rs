@@ -15,6 +15,7 @@ pub(crate) mod async_socket;
 pub(crate) mod blocking;
 pub(crate) mod core;
 pub(crate) mod dont_fragment;
+pub(crate) mod kind;
 pub(crate) mod limits;
 pub(crate) mod received;
 pub(crate) mod reply;

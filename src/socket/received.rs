@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::core::SocketKind;
+use super::core::SocketClass;
 use super::reply::IcmpReply;
 use super::request::IcmpRequest;
 use super::sys::{self, Datagram};
@@ -21,15 +21,15 @@ use crate::packet::{
 /// between the packet's arrival and its reading): the reading time is used instead.
 const MAX_QUEUE_DELAY: Duration = Duration::from_secs(10);
 
-impl SocketKind {
-    /// Decodes a datagram read by [`SocketKind::read`] from `buf`. `None` for anything
+impl SocketClass {
+    /// Decodes a datagram read by [`SocketClass::read`] from `buf`. `None` for anything
     /// that cannot be a reply to one of our requests (echo requests, other ICMP types,
     /// corrupt or truncated packets, errors quoting something else).
     pub fn decode(self, buf: &[u8], datagram: &Datagram) -> Option<Received> {
         self.decode_read_at(buf, datagram, ReadAt::now())
     }
 
-    /// As [`SocketKind::decode`], for a datagram read before `read_at` (one reading of
+    /// As [`SocketClass::decode`], for a datagram read before `read_at` (one reading of
     /// the clocks for a whole batch: two clock reads per datagram were 1.5 % of a
     /// loopback sweep's CPU).
     pub fn decode_read_at(
@@ -335,7 +335,7 @@ mod tests {
 
     #[test]
     fn decode_and_match_an_echo_reply() {
-        let kind = SocketKind {
+        let kind = SocketClass {
             family: Family::V6,
             privileged: true,
         };
@@ -362,7 +362,7 @@ mod tests {
 
     #[test]
     fn echo_requests_and_truncated_datagrams_are_not_replies() {
-        let kind = SocketKind {
+        let kind = SocketClass {
             family: Family::V6,
             privileged: true,
         };

@@ -20,7 +20,7 @@ pub use options::TracerouteOptions;
 /// [`Error::DestinationUnreachable`](crate::Error::DestinationUnreachable)). Hops that
 /// never answered are left out; hops come sorted by distance.
 ///
-/// Works unprivileged on Linux too (`privileged = false`): the Time Exceeded messages of
+/// Works unprivileged on Linux too (datagram sockets): the Time Exceeded messages of
 /// datagram sockets are read from the socket's error queue.
 ///
 /// ```no_run

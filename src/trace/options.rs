@@ -44,7 +44,7 @@ impl Default for TracerouteOptions {
 }
 
 // No `ttl`: each probe carries its own, from `first_hop` to `max_hops`.
-probe_setters!(TracerouteOptions { probe }: count, interval, timeout, id, source, family, privileged,
+probe_setters!(TracerouteOptions { probe }: count, interval, timeout, id, source, family, socket_kind,
     payload, payload_size, traffic_class, dont_fragment);
 
 impl From<ProbeOptions> for TracerouteOptions {

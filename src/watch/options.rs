@@ -73,7 +73,7 @@ impl Default for WatchOptions {
 }
 
 // No count and no interval: a watch probes each target once a period, without end.
-probe_setters!(WatchOptions { probe }: timeout, id, source, family, privileged, payload, payload_size,
+probe_setters!(WatchOptions { probe }: timeout, id, source, family, socket_kind, payload, payload_size,
     traffic_class, ttl, dont_fragment);
 
 impl From<ProbeOptions> for WatchOptions {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use icmplib::{
-    Error, Family, MultipingOptions, Pinger, Resolver, async_multiping, multiping, multiping_stream,
+    Error, Family, MultipingOptions, Pinger, Resolver, SocketKind, async_multiping, multiping,
+    multiping_stream,
 };
 use support::{Chain, Craft, DnsResponder, Netns, Reject, Reply, SimulatedNet};
 
@@ -408,24 +409,26 @@ fn whole_call_failures_are_errors() {
             .build()
             .unwrap();
         runtime.block_on(async {
-            // Raw sockets are refused to this user: an error for the call, not per host.
-            let error = async_multiping(&["127.0.0.1", "::1"], &sweep_options(2))
+            // Raw sockets are refused to this user: asked for, an error for the call, not
+            // per host.
+            let raw = sweep_options(2).privileged(true);
+            let error = async_multiping(&["127.0.0.1", "::1"], &raw)
                 .await
                 .unwrap_err();
             assert!(
                 matches!(error, Error::SocketPermission { privileged: true }),
                 "{error:?}"
             );
-            let error = multiping_stream(vec!["127.0.0.1"], &sweep_options(2))
-                .err()
-                .unwrap();
+            let error = multiping_stream(vec!["127.0.0.1"], &raw).err().unwrap();
             assert!(
                 matches!(error, Error::SocketPermission { privileged: true }),
                 "{error:?}"
             );
-            // Datagram sockets are allowed here: a sweep of a /22 finds every host.
+            // Datagram sockets are allowed here, and the automatic default finds it: a
+            // sweep of a /22 with the default socket kind finds every host.
+            assert_eq!(Pinger::new().socket_kind().unwrap(), SocketKind::Datagram);
             let targets = loopback_block(1022);
-            let hosts = async_multiping(&targets, &sweep_options(1000).privileged(false))
+            let hosts = async_multiping(&targets, &sweep_options(1000))
                 .await
                 .unwrap();
             let dead: Vec<String> = hosts

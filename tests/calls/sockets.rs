@@ -203,11 +203,30 @@ fn unprivileged_process_gets_socket_permission_for_raw_sockets() {
             "{error:?}"
         );
         assert!(error.to_string().contains("ping_group_range"));
+        // Neither kind allowed: the automatic default says so, naming both ways.
+        let error = icmplib::Pinger::new().socket_kind().unwrap_err();
+        let call = icmplib::ping("127.0.0.1", &icmplib::PingOptions::default().count(1));
+        for error in [error, call.unwrap_err()] {
+            assert!(
+                matches!(error, Error::SocketPermission { privileged: false }),
+                "{error:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains("ping_group_range") && message.contains("CAP_NET_RAW"),
+                "{message}"
+            );
+        }
         return;
     }
     if !support::require_root() {
         return;
     }
+    // Root may open raw sockets: the automatic default takes them.
+    assert_eq!(
+        icmplib::Pinger::new().socket_kind().unwrap(),
+        icmplib::SocketKind::Raw
+    );
     let netns = Netns::new("noraw");
     let output = netns.spawn_unprivileged(
         "unprivileged_process_gets_socket_permission_for_raw_sockets",

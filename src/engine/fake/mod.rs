@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::family::Family;
 use crate::packet::v6;
 use crate::socket::async_socket::Drained;
-use crate::socket::core::SocketKind;
+use crate::socket::core::SocketClass;
 use crate::socket::request::IcmpRequest;
 use crate::socket::sys::{Datagram, QueuedError};
 
@@ -56,7 +56,7 @@ impl std::fmt::Debug for FakeTransport {
 }
 
 struct Inner {
-    kind: SocketKind,
+    kind: SocketClass,
     state: Mutex<State>,
 }
 
@@ -95,7 +95,7 @@ struct State {
 impl FakeTransport {
     /// A raw IPv6 socket's like: replies keep the identifier sent.
     pub(crate) fn raw_v6() -> FakeTransport {
-        FakeTransport::new(SocketKind {
+        FakeTransport::new(SocketClass {
             family: Family::V6,
             privileged: true,
         })
@@ -104,13 +104,13 @@ impl FakeTransport {
     /// A Linux datagram IPv4 socket's like: the kernel owns the identifier, errors come
     /// on the error queue.
     pub(crate) fn datagram_v4() -> FakeTransport {
-        FakeTransport::new(SocketKind {
+        FakeTransport::new(SocketClass {
             family: Family::V4,
             privileged: false,
         })
     }
 
-    fn new(kind: SocketKind) -> FakeTransport {
+    fn new(kind: SocketClass) -> FakeTransport {
         FakeTransport {
             inner: Arc::new(Inner {
                 kind,
