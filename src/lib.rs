@@ -115,6 +115,7 @@ mod runtime;
 mod scheduler;
 mod socket;
 mod stats;
+mod target;
 mod trace;
 mod watch;
 
@@ -135,6 +136,7 @@ pub use socket::kind::SocketKind;
 pub use socket::reply::IcmpReply;
 pub use socket::request::{DEFAULT_PAYLOAD_SIZE, DEFAULT_TTL, IcmpRequest};
 pub use stats::{Stats, Window};
+pub use target::Target;
 pub use trace::{TracerouteOptions, async_traceroute, traceroute};
 pub use watch::{Watch, WatchEvent, WatchHandle, WatchOptions};
 

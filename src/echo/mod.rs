@@ -8,6 +8,8 @@ mod job;
 mod options;
 mod sharded;
 
+use std::future::Future;
+
 use futures::{Stream, StreamExt};
 
 use crate::error::Result;
@@ -15,10 +17,11 @@ use crate::host::Host;
 use crate::pinger::{Call, Pinger, Plan, Probing, only};
 use crate::runtime::{block_on, block_on_sweep};
 use crate::scheduler::{Failed, Finished};
+use crate::target::Target;
 pub(crate) use job::EchoJob;
 pub use options::{MultipingOptions, PingOptions};
 
-/// Pings `address` (an IP address or a name) and returns its statistics, as
+/// Pings `target` (an IP address or a name: see [`Target`]) and returns its statistics, as
 /// `icmplib.ping` does: `count` requests, each waiting for its reply up to `timeout`,
 /// separated by `interval`.
 ///
@@ -41,19 +44,26 @@ pub use options::{MultipingOptions, PingOptions};
 /// name without an address; [`Error::SocketPermission`](crate::Error::SocketPermission) and
 /// [`Error::SocketAddress`](crate::Error::SocketAddress) when the socket cannot be opened;
 /// [`Error::Runtime`](crate::Error::Runtime) when called within a tokio runtime.
-pub fn ping(address: &str, options: &PingOptions) -> Result<Host> {
-    block_on("ping", async_ping(address, options))
+pub fn ping(target: impl Into<Target>, options: &PingOptions) -> Result<Host> {
+    block_on("ping", async_ping(target, options))
 }
 
 /// The async form of [`ping`]. All pings of a runtime share one socket per family (and
-/// privilege and source address), with one reader task routing replies to them.
+/// socket kind and source address), with one reader task routing replies to them.
+///
+/// The future owns what it needs (`'static`): it can be spawned.
 ///
 /// ```no_run
 /// # async fn run() -> icmplib::Result<()> {
+/// use std::net::Ipv6Addr;
+///
 /// use icmplib::{PingOptions, async_ping};
 ///
-/// let host = async_ping("::1", &PingOptions::default().count(3)).await?;
+/// let options = PingOptions::default().count(3);
+/// let host = async_ping("::1", &options).await?;
 /// assert!(host.is_alive());
+/// let task = tokio::spawn(async_ping(Ipv6Addr::LOCALHOST, &options));
+/// println!("{}", task.await.expect("the task")?);
 /// # Ok(())
 /// # }
 /// ```
@@ -64,11 +74,14 @@ pub fn ping(address: &str, options: &PingOptions) -> Result<Host> {
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the ping; its requests in flight are
 /// forgotten and their late replies dropped.
-pub async fn async_ping(address: &str, options: &PingOptions) -> Result<Host> {
-    Pinger::shared().ping(address, options).await
+pub fn async_ping(
+    target: impl Into<Target>,
+    options: &PingOptions,
+) -> impl Future<Output = Result<Host>> + Send + 'static {
+    Pinger::shared().ping(target, options)
 }
 
-/// Pings many hosts (IP addresses or names) at once, at most
+/// Pings many hosts (IP addresses or names: any list of [`Target`]s) at once, at most
 /// [`concurrent_tasks`](MultipingOptions::concurrent_tasks) in flight, and returns them
 /// in the order given, as `icmplib.multiping` does.
 ///
@@ -92,12 +105,15 @@ pub async fn async_ping(address: &str, options: &PingOptions) -> Result<Host> {
 /// [`Error::SocketPermission`](crate::Error::SocketPermission) and
 /// [`Error::SocketAddress`](crate::Error::SocketAddress) when a socket cannot be opened;
 /// [`Error::Runtime`](crate::Error::Runtime) within a tokio runtime.
-pub fn multiping<S: AsRef<str>>(addresses: &[S], options: &MultipingOptions) -> Result<Vec<Host>> {
-    block_on_sweep("multiping", async_multiping(addresses, options))
+pub fn multiping<T: Into<Target>>(
+    targets: impl IntoIterator<Item = T>,
+    options: &MultipingOptions,
+) -> Result<Vec<Host>> {
+    block_on_sweep("multiping", async_multiping(targets, options))
 }
 
 /// The async form of [`multiping`]: every request goes through the runtime's shared
-/// sockets, one per family.
+/// sockets, one per family. The future owns what it needs (`'static`): it can be spawned.
 ///
 /// # Errors
 /// As [`multiping`], with [`Error::Runtime`](crate::Error::Runtime) outside a tokio
@@ -106,11 +122,11 @@ pub fn multiping<S: AsRef<str>>(addresses: &[S], options: &MultipingOptions) -> 
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the sweep; its requests in flight are
 /// forgotten and their late replies dropped.
-pub async fn async_multiping<S: AsRef<str>>(
-    addresses: &[S],
+pub fn async_multiping<T: Into<Target>>(
+    targets: impl IntoIterator<Item = T>,
     options: &MultipingOptions,
-) -> Result<Vec<Host>> {
-    Pinger::shared().multiping(addresses, options).await
+) -> impl Future<Output = Result<Vec<Host>>> + Send + 'static {
+    Pinger::shared().multiping(targets, options)
 }
 
 /// Pings the targets of any iterator and yields each [`Host`] as it finishes (not in
@@ -148,15 +164,15 @@ pub fn multiping_stream<I>(
 ) -> Result<impl Stream<Item = Host> + Send + 'static>
 where
     I: IntoIterator,
-    I::Item: AsRef<str> + Send + 'static,
+    I::Item: Into<Target> + 'static,
     I::IntoIter: Send + 'static,
 {
     Pinger::shared().multiping_stream(targets, options)
 }
 
 impl Pinger {
-    /// Pings `address`, as [`async_ping`](crate::async_ping) does, on this pinger's
-    /// sockets.
+    /// Pings `target`, as [`async_ping`](crate::async_ping) does, on this pinger's
+    /// sockets. The future owns what it needs (`'static`): it can be spawned.
     ///
     /// # Errors
     /// As [`async_ping`](crate::async_ping).
@@ -164,15 +180,22 @@ impl Pinger {
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the ping; its requests in flight are
     /// forgotten and their late replies dropped.
-    pub async fn ping(&self, address: &str, options: &PingOptions) -> Result<Host> {
-        let probe = &options.probe;
-        let call = self.set_up(Plan::new(Probing::Ping, probe))?;
-        let mut scheduler = call.schedule(std::iter::once(address), |_, _| EchoJob::new(probe));
-        Ok(only(&mut scheduler).await?.with_target(address))
+    pub fn ping(
+        &self,
+        target: impl Into<Target>,
+        options: &PingOptions,
+    ) -> impl Future<Output = Result<Host>> + Send + 'static {
+        let (pinger, target, probe) = (self.clone(), target.into(), options.probe.clone());
+        async move {
+            let call = pinger.set_up(Plan::new(Probing::Ping, &probe))?;
+            let mut scheduler =
+                call.schedule(std::iter::once(target.clone()), |_, _| EchoJob::new(&probe));
+            Ok(only(&mut scheduler).await?.with_target(target.as_str()))
+        }
     }
 
     /// Pings many hosts, as [`async_multiping`](crate::async_multiping) does, on this
-    /// pinger's sockets.
+    /// pinger's sockets. The future owns what it needs (`'static`): it can be spawned.
     ///
     /// # Errors
     /// As [`async_multiping`](crate::async_multiping).
@@ -180,21 +203,25 @@ impl Pinger {
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the sweep; its requests in flight are
     /// forgotten and their late replies dropped.
-    pub async fn multiping<S: AsRef<str>>(
+    pub fn multiping<T: Into<Target>>(
         &self,
-        addresses: &[S],
+        targets: impl IntoIterator<Item = T>,
         options: &MultipingOptions,
-    ) -> Result<Vec<Host>> {
-        let call = self.set_up_sweep(Probing::Sweep, options)?;
-        if sharded::socket_count(&call, options) > 1 {
-            let owned: Vec<String> = addresses.iter().map(|a| a.as_ref().to_owned()).collect();
-            return self.multiping_sharded(call, owned, options).await;
+    ) -> impl Future<Output = Result<Vec<Host>>> + Send + 'static {
+        let pinger = self.clone();
+        let targets: Vec<Target> = targets.into_iter().map(Into::into).collect();
+        let options = options.clone();
+        async move {
+            let call = pinger.set_up_sweep(Probing::Sweep, &options)?;
+            if sharded::socket_count(&call, &options) > 1 {
+                return pinger.multiping_sharded(call, targets, &options).await;
+            }
+            let probe = &options.probe;
+            let scheduler = call.schedule(targets.iter(), |_, _| EchoJob::new(probe));
+            Ok(in_order(
+                gather(scheduler, |finished| finished.index).await?,
+            ))
         }
-        let probe = &options.probe;
-        let scheduler = call.schedule(addresses.iter(), |_, _| EchoJob::new(probe));
-        Ok(in_order(
-            gather(scheduler, |finished| finished.index).await?,
-        ))
     }
 
     /// Streams the hosts of a sweep as they finish, as
@@ -209,12 +236,13 @@ impl Pinger {
     ) -> Result<impl Stream<Item = Host> + Send + 'static>
     where
         I: IntoIterator,
-        I::Item: AsRef<str> + Send + 'static,
+        I::Item: Into<Target> + 'static,
         I::IntoIter: Send + 'static,
     {
         let call = self.set_up_sweep(Probing::Stream, options)?;
+        let targets = targets.into_iter().map(Into::<Target>::into);
         if sharded::socket_count(&call, options) > 1 {
-            let merged = self.multiping_stream_sharded(call, targets.into_iter(), options);
+            let merged = self.multiping_stream_sharded(call, targets, options);
             return Ok(merged.right_stream());
         }
         let probe = options.probe.clone();

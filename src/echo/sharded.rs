@@ -10,6 +10,7 @@ use crate::host::Host;
 use crate::pinger::shards::{Indexed, Merged, Shared, Tasks, shares, spread};
 use crate::pinger::{Call, Pinger};
 use crate::scheduler::{Scheduler, Settings};
+use crate::target::Target;
 
 /// What makes each shard's jobs (one call per target: boxed, so that the shards have a
 /// type that can be named).
@@ -66,7 +67,7 @@ impl Pinger {
     pub(super) async fn multiping_sharded(
         &self,
         call: Call,
-        addresses: Vec<String>,
+        addresses: Vec<Target>,
         options: &MultipingOptions,
     ) -> Result<Vec<Host>> {
         let shards = self.shards(call, addresses.into_iter(), options);

@@ -7,14 +7,17 @@
 mod job;
 mod options;
 
+use std::future::Future;
+
 use crate::error::Result;
 use crate::family::Family;
 use crate::pinger::{Pinger, Plan, Probing, only};
 use crate::runtime::block_on;
+use crate::target::Target;
 use job::PathMtuJob;
 pub use options::{PathMtu, PathMtuOptions};
 
-/// Finds the path MTU to `address` (an IP address or a name): the largest echo request
+/// Finds the path MTU to `target` (an IP address or a name: see [`Target`]): the largest echo request
 /// that reaches the host and is answered without being fragmented anywhere, as
 /// `tracepath` reports it.
 ///
@@ -45,11 +48,12 @@ pub use options::{PathMtu, PathMtuOptions};
 /// exceeded); [`Error::SocketPermission`](crate::Error::SocketPermission) when the socket
 /// cannot be opened; [`Error::Runtime`](crate::Error::Runtime) when called within a tokio
 /// runtime.
-pub fn path_mtu(address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
-    block_on("path_mtu", async_path_mtu(address, options))
+pub fn path_mtu(target: impl Into<Target>, options: &PathMtuOptions) -> Result<PathMtu> {
+    block_on("path_mtu", async_path_mtu(target, options))
 }
 
-/// The async form of [`path_mtu`].
+/// The async form of [`path_mtu`]. The future owns what it needs (`'static`): it can be
+/// spawned.
 ///
 /// # Errors
 /// As [`path_mtu`], [`Error::Runtime`](crate::Error::Runtime) outside a tokio runtime.
@@ -57,12 +61,15 @@ pub fn path_mtu(address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the search; its request in flight is
 /// forgotten and its late answer dropped.
-pub async fn async_path_mtu(address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
-    Pinger::shared().path_mtu(address, options).await
+pub fn async_path_mtu(
+    target: impl Into<Target>,
+    options: &PathMtuOptions,
+) -> impl Future<Output = Result<PathMtu>> + Send + 'static {
+    Pinger::shared().path_mtu(target, options)
 }
 
 impl Pinger {
-    /// Finds the path MTU to `address`, as [`async_path_mtu`](crate::async_path_mtu)
+    /// Finds the path MTU to `target`, as [`async_path_mtu`](crate::async_path_mtu)
     /// does, on this pinger's sockets (one with Don't Fragment set, opened on first use).
     ///
     /// # Errors
@@ -71,19 +78,26 @@ impl Pinger {
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the search; its request in flight is
     /// forgotten and its late answer dropped.
-    pub async fn path_mtu(&self, address: &str, options: &PathMtuOptions) -> Result<PathMtu> {
-        options.check()?;
-        let probe = options.probe();
-        let call = self.set_up(Plan::new(Probing::PathMtu, &probe))?;
-        let mut scheduler = call.schedule(std::iter::once(address), |_, target| {
-            PathMtuJob::new(
-                Family::of(&target),
-                probe.count,
-                options.max_probes,
-                probe.interval,
-                probe.ttl,
-            )
-        });
-        only(&mut scheduler).await?
+    pub fn path_mtu(
+        &self,
+        target: impl Into<Target>,
+        options: &PathMtuOptions,
+    ) -> impl Future<Output = Result<PathMtu>> + Send + 'static {
+        let (pinger, target, options) = (self.clone(), target.into(), options.clone());
+        async move {
+            options.check()?;
+            let probe = options.probe();
+            let call = pinger.set_up(Plan::new(Probing::PathMtu, &probe))?;
+            let mut scheduler = call.schedule(std::iter::once(target), |_, address| {
+                PathMtuJob::new(
+                    Family::of(&address),
+                    probe.count,
+                    options.max_probes,
+                    probe.interval,
+                    probe.ttl,
+                )
+            });
+            only(&mut scheduler).await?
+        }
     }
 }

@@ -7,14 +7,17 @@ mod job;
 pub(crate) use job::TraceJob;
 mod options;
 
+use std::future::Future;
+
 use crate::error::Result;
 use crate::host::Hop;
 use crate::pinger::{Pinger, Plan, Probing, only};
 use crate::runtime::block_on;
+use crate::target::Target;
 
 pub use options::TracerouteOptions;
 
-/// Traces the route to `address` (an IP address or a name), as `icmplib.traceroute`
+/// Traces the route to `target` (an IP address or a name: see [`Target`]), as `icmplib.traceroute`
 /// does: echo requests with TTL `first_hop`, `first_hop + 1`, ... up to `max_hops`, until
 /// the host answers or a router reports it unreachable (that hop then carries the
 /// [`Error::DestinationUnreachable`](crate::Error::DestinationUnreachable)). Hops that
@@ -37,12 +40,13 @@ pub use options::TracerouteOptions;
 /// [`Error::NameLookup`](crate::Error::NameLookup); socket errors
 /// ([`Error::SocketPermission`](crate::Error::SocketPermission), a failed send);
 /// [`Error::Runtime`](crate::Error::Runtime) within a tokio runtime.
-pub fn traceroute(address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
-    block_on("traceroute", async_traceroute(address, options))
+pub fn traceroute(target: impl Into<Target>, options: &TracerouteOptions) -> Result<Vec<Hop>> {
+    block_on("traceroute", async_traceroute(target, options))
 }
 
 /// The async form of [`traceroute`], on the runtime's shared sockets: any number of
-/// traceroutes and pings run at once without taking each other's replies.
+/// traceroutes and pings run at once without taking each other's replies. The future
+/// owns what it needs (`'static`): it can be spawned.
 ///
 /// # Errors
 /// As [`traceroute`], with [`Error::Runtime`](crate::Error::Runtime) outside a tokio
@@ -51,13 +55,16 @@ pub fn traceroute(address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>
 /// # Cancel safety
 /// Cancel safe: dropping the future abandons the trace; its probes in flight are
 /// forgotten and their late answers dropped.
-pub async fn async_traceroute(address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
-    Pinger::shared().traceroute(address, options).await
+pub fn async_traceroute(
+    target: impl Into<Target>,
+    options: &TracerouteOptions,
+) -> impl Future<Output = Result<Vec<Hop>>> + Send + 'static {
+    Pinger::shared().traceroute(target, options)
 }
 
 impl Pinger {
-    /// Traces the route to `address`, as [`async_traceroute`](crate::async_traceroute)
-    /// does, on this pinger's sockets.
+    /// Traces the route to `target`, as [`async_traceroute`](crate::async_traceroute)
+    /// does, on this pinger's sockets. The future owns what it needs (`'static`).
     ///
     /// # Errors
     /// As [`async_traceroute`](crate::async_traceroute).
@@ -65,10 +72,18 @@ impl Pinger {
     /// # Cancel safety
     /// Cancel safe: dropping the future abandons the trace; its probes in flight are
     /// forgotten and their late answers dropped.
-    pub async fn traceroute(&self, address: &str, options: &TracerouteOptions) -> Result<Vec<Hop>> {
-        options.check()?;
-        let call = self.set_up(Plan::new(Probing::Trace, &options.probe))?;
-        let mut scheduler = call.schedule(std::iter::once(address), |_, _| TraceJob::new(options));
-        only(&mut scheduler).await?
+    pub fn traceroute(
+        &self,
+        target: impl Into<Target>,
+        options: &TracerouteOptions,
+    ) -> impl Future<Output = Result<Vec<Hop>>> + Send + 'static {
+        let (pinger, target, options) = (self.clone(), target.into(), options.clone());
+        async move {
+            options.check()?;
+            let call = pinger.set_up(Plan::new(Probing::Trace, &options.probe))?;
+            let mut scheduler =
+                call.schedule(std::iter::once(target), |_, _| TraceJob::new(&options));
+            only(&mut scheduler).await?
+        }
     }
 }

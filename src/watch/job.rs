@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::event::WatchEvent;
 use super::options::Rules;
-use super::target::{Target, next_due};
+use super::target::{Tracked, next_due};
 use crate::clock::{later, millis};
 use crate::error::{Error, Result};
 use crate::scheduler::{Events, Job, Next, Now};
@@ -17,7 +17,7 @@ use crate::socket::reply::IcmpReply;
 /// The probes of one watched target at one address.
 #[derive(Debug)]
 pub(crate) struct WatchJob {
-    target: Arc<Target>,
+    target: Arc<Tracked>,
     address: IpAddr,
     rules: Arc<Rules>,
     /// Its address was looked up from its name: the job hands over to a new lookup after
@@ -32,7 +32,7 @@ pub(crate) struct WatchJob {
 
 impl WatchJob {
     pub(crate) fn new(
-        target: Arc<Target>,
+        target: Arc<Tracked>,
         address: IpAddr,
         rules: Arc<Rules>,
         looked_up: bool,

@@ -28,12 +28,13 @@ use crate::error::Result;
 use crate::pinger::shards::spread;
 use crate::pinger::{Call, Pinger, Plan, Probing};
 use crate::stats::Stats;
+use crate::target::Target;
 pub use event::WatchEvent;
 use options::Rules;
 pub use options::WatchOptions;
 use shard::{Command, Shard};
 use spread::Spread;
-use target::{Shared, Target};
+use target::{Shared, Tracked};
 
 /// Controls a running watch: adds, removes and replaces targets, reads their statistics,
 /// stops it. Cheap to clone; the watch goes on when every handle is dropped.
@@ -50,17 +51,17 @@ pub struct WatchHandle {
 }
 
 impl WatchHandle {
-    /// Starts probing `target` (an address or a name), unless it is watched already. Its
-    /// first probe leaves at its place in the period.
-    pub fn add(&self, target: impl Into<String>) {
-        let added = self.shared.add([target.into()]);
+    /// Starts probing `target` (an address or a name: see [`Target`]), unless it is
+    /// watched already. Its first probe leaves at its place in the period.
+    pub fn add(&self, target: impl Into<Target>) {
+        let added = self.shared.add([target.into().into_shared()]);
         self.probe(added);
     }
 
     /// Stops probing `target`, at once: its probes in flight are forgotten and its
     /// statistics are gone.
-    pub fn remove(&self, target: &str) {
-        if self.shared.remove([target]) {
+    pub fn remove(&self, target: impl Into<Target>) {
+        if self.shared.remove([target.into().as_str()]) {
             self.to_all(|| Command::Forget);
         }
     }
@@ -71,11 +72,11 @@ impl WatchHandle {
     pub fn replace<I>(&self, targets: I)
     where
         I: IntoIterator,
-        I::Item: Into<String>,
+        I::Item: Into<Target>,
     {
         let (removed, added) = self
             .shared
-            .replace(targets.into_iter().map(Into::into).collect());
+            .replace(targets.into_iter().map(shared_name).collect());
         if removed {
             self.to_all(|| Command::Forget);
         }
@@ -83,7 +84,7 @@ impl WatchHandle {
     }
 
     /// Hands targets added to the shards that probe them.
-    fn probe(&self, added: Vec<Arc<Target>>) {
+    fn probe(&self, added: Vec<Arc<Tracked>>) {
         probe(self.shards.len(), added, |shard, targets| {
             // A watch that ended takes no command: there is nothing to change.
             let _ = self.shards[shard].send(Command::Probe(targets));
@@ -103,15 +104,15 @@ impl WatchHandle {
 
     /// The statistics of `target`'s last probes now; `None` for a target not watched, or
     /// once the watch ended.
-    pub fn stats(&self, target: &str) -> Option<Stats> {
-        let target = self.shared.get(target)?;
+    pub fn stats(&self, target: impl Into<Target>) -> Option<Stats> {
+        let target = self.shared.get(target.into().as_str())?;
         Some(target.stats(clock::now()))
     }
 
     /// Whether `target` is up: `None` until enough probes said, for a target not watched,
     /// or once the watch ended.
-    pub fn is_up(&self, target: &str) -> Option<bool> {
-        self.shared.get(target)?.is_up()
+    pub fn is_up(&self, target: impl Into<Target>) -> Option<bool> {
+        self.shared.get(target.into().as_str())?.is_up()
     }
 
     /// Stops the watch: its stream ends after the events already there.
@@ -123,6 +124,11 @@ impl WatchHandle {
     pub fn is_stopped(&self) -> bool {
         self.shared.is_closed()
     }
+}
+
+/// The text of a target given, shared by the registry, the target's cell and its events.
+fn shared_name(target: impl Into<Target>) -> Arc<str> {
+    target.into().into_shared()
 }
 
 /// The shard that probes target `name`, among `shards`: by a hash of its name (FNV-1a),
@@ -138,14 +144,14 @@ fn shard_of(name: &str, shards: usize) -> usize {
 }
 
 /// Hands each of `added` to the shard that probes it: `to(shard, its targets)`.
-fn probe(shards: usize, added: Vec<Arc<Target>>, mut to: impl FnMut(usize, Vec<Arc<Target>>)) {
+fn probe(shards: usize, added: Vec<Arc<Tracked>>, mut to: impl FnMut(usize, Vec<Arc<Tracked>>)) {
     if added.is_empty() {
         return;
     }
     if shards <= 1 {
         return to(0, added);
     }
-    let mut groups: Vec<Vec<Arc<Target>>> = vec![Vec::new(); shards];
+    let mut groups: Vec<Vec<Arc<Tracked>>> = vec![Vec::new(); shards];
     for target in added {
         groups[shard_of(target.name(), shards)].push(target);
     }
@@ -205,7 +211,7 @@ impl Watch {
     fn start<I>(calls: Vec<Call>, rules: Rules, targets: I) -> (WatchHandle, Watch)
     where
         I: IntoIterator,
-        I::Item: Into<String>,
+        I::Item: Into<Target>,
     {
         let rules = Arc::new(rules);
         let shared = Arc::new(Shared::new(Arc::clone(&rules)));
@@ -213,7 +219,7 @@ impl Watch {
             .into_iter()
             .map(|call| Shard::new(call, &rules, &shared))
             .unzip();
-        let added = shared.add(targets.into_iter().map(Into::into));
+        let added = shared.add(targets.into_iter().map(shared_name));
         probe(shards.len(), added, |shard, targets| {
             shards[shard].probe(targets)
         });
@@ -270,7 +276,7 @@ impl Pinger {
     pub fn watch<I>(&self, targets: I, options: &WatchOptions) -> Result<(WatchHandle, Watch)>
     where
         I: IntoIterator,
-        I::Item: Into<String>,
+        I::Item: Into<Target>,
     {
         let rules = options.rules(clock::now())?;
         let call = self.set_up(plan(options))?;

@@ -17,7 +17,7 @@ use tokio::time::Sleep;
 use super::event::WatchEvent;
 use super::job::WatchJob;
 use super::options::Rules;
-use super::target::{self, Feed, Shared, Target, Watched};
+use super::target::{self, Feed, Shared, Tracked, Watched};
 use crate::clock::{self, later};
 use crate::error::Error;
 use crate::pinger::Call;
@@ -29,7 +29,7 @@ use crate::socket::address::parse_address;
 #[derive(Debug)]
 pub(super) enum Command {
     /// Targets added: to probe.
-    Probe(Vec<Arc<Target>>),
+    Probe(Vec<Arc<Tracked>>),
     /// Targets removed: to forget at once.
     Forget,
     Stop,
@@ -51,7 +51,7 @@ pub(super) struct Shard {
     commands: mpsc::UnboundedReceiver<Command>,
     /// Targets whose name did not resolve, to feed again when due (in order: each one
     /// period after it failed).
-    retries: VecDeque<(Instant, Arc<Target>)>,
+    retries: VecDeque<(Instant, Arc<Tracked>)>,
     retry_timer: Option<Pin<Box<Sleep>>>,
     stopped: bool,
     /// Every handle was dropped: no target can be added any more.
@@ -103,7 +103,7 @@ impl Shard {
     /// Starts probing targets added (unless removed meanwhile: the feed skips them), in
     /// the order of their places in the period, so that their first probes are due in the
     /// order the scheduler takes them.
-    pub(super) fn probe(&mut self, mut targets: Vec<Arc<Target>>) {
+    pub(super) fn probe(&mut self, mut targets: Vec<Arc<Tracked>>) {
         targets.sort_by_key(|target| target::phase(target.slot(), self.rules.period));
         // Room for a batch, exactly; one by one, the vectors grow as vectors do (room for
         // one more each time would copy them all each time).

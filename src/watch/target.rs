@@ -17,7 +17,7 @@ use crate::stats::{Stats, Window};
 /// A watched target: its name (kept once, shared by its events), its place in the period,
 /// and its state.
 #[derive(Debug)]
-pub(crate) struct Target {
+pub(crate) struct Tracked {
     name: Arc<str>,
     /// Its slot among the places in the period ([`Slots`]).
     slot: u32,
@@ -35,9 +35,9 @@ struct State {
     window: Window,
 }
 
-impl Target {
-    pub(crate) fn new(name: Arc<str>, slot: u32, rules: &Rules) -> Target {
-        Target {
+impl Tracked {
+    pub(crate) fn new(name: Arc<str>, slot: u32, rules: &Rules) -> Tracked {
+        Tracked {
             name,
             slot,
             removed: AtomicBool::new(false),
@@ -140,7 +140,7 @@ pub(crate) struct Shared {
 
 #[derive(Debug, Default)]
 struct Registry {
-    targets: HashMap<Arc<str>, Arc<Target>>,
+    targets: HashMap<Arc<str>, Arc<Tracked>>,
     slots: Slots,
 }
 
@@ -165,19 +165,18 @@ impl Shared {
 
     /// Adds the targets named that are not watched yet, each at the first free place in
     /// the period, and returns them, for the scheduler.
-    pub(crate) fn add(&self, names: impl IntoIterator<Item = String>) -> Vec<Arc<Target>> {
+    pub(crate) fn add(&self, names: impl IntoIterator<Item = Arc<str>>) -> Vec<Arc<Tracked>> {
         let mut registry = self.write();
         let mut added = Vec::new();
         if self.is_closed() {
             return added;
         }
         for name in names {
-            if registry.targets.contains_key(name.as_str()) {
+            if registry.targets.contains_key(&name) {
                 continue;
             }
-            let name: Arc<str> = name.into();
             let slot = registry.slots.take();
-            let target = Arc::new(Target::new(Arc::clone(&name), slot, &self.rules));
+            let target = Arc::new(Tracked::new(Arc::clone(&name), slot, &self.rules));
             registry.targets.insert(name, Arc::clone(&target));
             added.push(target);
         }
@@ -200,9 +199,9 @@ impl Shared {
 
     /// Watches exactly the targets named: removes the others, adds the new ones (those
     /// returned). The first value: whether a target was removed.
-    pub(crate) fn replace(&self, names: Vec<String>) -> (bool, Vec<Arc<Target>>) {
+    pub(crate) fn replace(&self, names: Vec<Arc<str>>) -> (bool, Vec<Arc<Tracked>>) {
         let gone: Vec<Arc<str>> = {
-            let keep: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+            let keep: std::collections::HashSet<&str> = names.iter().map(|name| &**name).collect();
             self.read()
                 .targets
                 .keys()
@@ -227,7 +226,7 @@ impl Shared {
     }
 
     /// The target named `name`, while the watch runs.
-    pub(crate) fn get(&self, name: &str) -> Option<Arc<Target>> {
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<Tracked>> {
         if self.is_closed() {
             return None;
         }
@@ -303,11 +302,11 @@ pub(crate) fn next_due(rules: &Rules, slot: u32, now: Instant) -> Instant {
 /// look up again, lookups to try again. A target removed meanwhile is skipped.
 #[derive(Debug, Default)]
 pub(crate) struct Feed {
-    queue: VecDeque<Arc<Target>>,
+    queue: VecDeque<Arc<Tracked>>,
 }
 
 impl Feed {
-    pub(crate) fn push(&mut self, target: Arc<Target>) {
+    pub(crate) fn push(&mut self, target: Arc<Tracked>) {
         self.queue.push_back(target);
     }
 
@@ -331,7 +330,7 @@ impl Iterator for Feed {
 
 /// A watched target as the scheduler holds it: by its name, which it looks up.
 #[derive(Debug, Clone)]
-pub(crate) struct Watched(pub Arc<Target>);
+pub(crate) struct Watched(pub Arc<Tracked>);
 
 impl AsRef<str> for Watched {
     fn as_ref(&self) -> &str {
@@ -413,8 +412,8 @@ mod tests {
     fn a_removed_target_is_skipped_by_the_feed() {
         let rules = rules(Duration::from_secs(1));
         let mut feed = Feed::default();
-        let kept = Arc::new(Target::new("kept".into(), 0, &rules));
-        let gone = Arc::new(Target::new("gone".into(), 1, &rules));
+        let kept = Arc::new(Tracked::new("kept".into(), 0, &rules));
+        let gone = Arc::new(Tracked::new("gone".into(), 1, &rules));
         feed.push(Arc::clone(&gone));
         feed.push(Arc::clone(&kept));
         gone.remove();

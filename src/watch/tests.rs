@@ -187,7 +187,7 @@ proptest! {
                         model.insert(address(n));
                     }
                     Change::Remove(n) => {
-                        handle.remove(&address(n));
+                        handle.remove(address(n));
                         model.remove(&address(n));
                     }
                     Change::Replace(names) => {
@@ -309,7 +309,7 @@ async fn an_add_then_a_remove_leave_nothing() {
     let (handle, mut watch) = watch_on(v6(&fake), &options, Vec::new()).unwrap();
     for n in 0..2_000 {
         handle.add(address(n % 50));
-        handle.remove(&address(n % 50));
+        handle.remove(address(n % 50));
     }
     run(&mut watch, ms(300)).await;
     assert!(handle.targets().is_empty());
@@ -334,7 +334,7 @@ async fn a_watch_without_permission_fails_the_call() {
 #[test]
 fn a_target_costs_its_window_and_little_more() {
     let rules = WatchOptions::default().rules(clock::now()).unwrap();
-    let target = Target::new("2001:db8::1".into(), 0, &rules);
+    let target = Tracked::new("2001:db8::1".into(), 0, &rules);
     let size = std::mem::size_of_val(&target);
     assert!(size <= 256, "{size} bytes a target");
     let job = std::mem::size_of::<WatchJob>();
@@ -380,7 +380,7 @@ async fn a_watch_over_two_sockets_probes_each_target_once_a_period() {
         "{count} probes for 40 targets over 10 periods"
     );
 
-    handle.remove(&address(1));
+    handle.remove(address(1));
     handle.add(address(41));
     run(&mut watch, ms(150)).await;
     let since = clock::now();

@@ -66,7 +66,7 @@ fn blocking_multiping_works_from_a_plain_thread() {
         return;
     }
     Netns::new("mpbl").run(|| {
-        let hosts = multiping(&["127.0.0.1", "::1", "127.0.0.2"], &sweep_options(10)).unwrap();
+        let hosts = multiping(["127.0.0.1", "::1", "127.0.0.2"], &sweep_options(10)).unwrap();
         let addresses: Vec<&str> = hosts.iter().map(|host| host.address()).collect();
         assert_eq!(addresses, ["127.0.0.1", "::1", "127.0.0.2"]);
         assert!(hosts.iter().all(|host| host.is_alive()));
@@ -444,7 +444,7 @@ fn whole_call_failures_are_errors() {
             );
         });
         // Invalid options are refused before anything is sent.
-        let invalid = multiping(&["127.0.0.1"], &sweep_options(0).privileged(false)).unwrap_err();
+        let invalid = multiping(["127.0.0.1"], &sweep_options(0).privileged(false)).unwrap_err();
         assert!(
             matches!(invalid, Error::InvalidOption { .. }),
             "{invalid:?}"

@@ -50,6 +50,43 @@ fn async_ping_answers_on_loopback_raw() {
     Netns::new("pinglo").block_on(|| loopback(true));
 }
 
+/// The calls' futures own what they need: spawned with a target given as an address
+/// value and options that are dropped before the tasks run, each still finds its host.
+#[test]
+fn spawned_calls_take_addresses_and_own_their_arguments() {
+    if !support::require_root() {
+        return;
+    }
+    Netns::new("pingspawn").block_on(|| async {
+        let pinger = icmplib::Pinger::new();
+        let (ping, sweep, trace) = {
+            let options = fast(2);
+            let sweep = icmplib::MultipingOptions::default()
+                .count(1)
+                .timeout(Duration::from_secs(1));
+            let trace = icmplib::TracerouteOptions::default().count(1);
+            (
+                tokio::spawn(async_ping(std::net::Ipv6Addr::LOCALHOST, &options)),
+                tokio::spawn(icmplib::async_multiping(
+                    vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([127, 0, 0, 2])],
+                    &sweep,
+                )),
+                tokio::spawn(pinger.traceroute(String::from("127.0.0.3"), &trace)),
+            )
+        };
+        let host = ping.await.unwrap().unwrap();
+        assert_eq!(host.address(), "::1");
+        assert_all_answered(&host, 2);
+        let hosts = sweep.await.unwrap().unwrap();
+        let addresses: Vec<&str> = hosts.iter().map(Host::address).collect();
+        assert_eq!(addresses, ["127.0.0.1", "127.0.0.2"]);
+        assert!(hosts.iter().all(Host::is_alive), "{hosts:?}");
+        let hops = trace.await.unwrap().unwrap();
+        assert_eq!(hops.len(), 1, "{hops:?}");
+        assert_eq!(hops[0].address(), "127.0.0.3");
+    });
+}
+
 #[test]
 fn async_ping_answers_on_loopback_datagram() {
     if let Some(role) = support::child_role() {

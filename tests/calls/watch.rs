@@ -98,12 +98,12 @@ fn a_live_a_silent_and_a_flapping_host() {
                 break;
             }
         }
-        let live_stats = handle.stats(&live.to_string()).unwrap();
+        let live_stats = handle.stats(live.to_string()).unwrap();
         assert!(live_stats.received() > 10, "{live_stats:?}");
         assert_eq!(live_stats.packet_loss(), 0.0, "{live_stats:?}");
-        assert_eq!(handle.is_up(&live.to_string()), Some(true));
-        assert_eq!(handle.is_up(&silent.to_string()), Some(false));
-        assert_eq!(handle.is_up(&flapping.to_string()), Some(true));
+        assert_eq!(handle.is_up(live.to_string()), Some(true));
+        assert_eq!(handle.is_up(silent.to_string()), Some(false));
+        assert_eq!(handle.is_up(flapping.to_string()), Some(true));
         handle.stop();
         // After stop, the stream ends.
         while let Some(event) = watch.next().await {
