@@ -2,27 +2,33 @@
 //!
 //! ```text
 //! cargo run --release --example multiping -- [-c COUNT] [-i SECONDS] [-W SECONDS]
-//!     [--concurrency N] [--rate PPS] [--sockets N] [--unprivileged] [-4|-6] [--json]
-//!     [--summary]
-//!     [--loop [--period SECONDS]] TARGET... | -f FILE
+//!     [-C N] [-a|-u] [-q] [-s] [--concurrency N] [--rate PPS] [--sockets N]
+//!     [--unprivileged] [-4|-6] [--json] [--summary] [-l [--period SECONDS]]
+//!     TARGET... | -f FILE
 //! ```
 //!
 //! A target is an address, a name or a CIDR block (its host addresses, as `fping -g`:
 //! without the network and broadcast addresses of IPv4 blocks up to /30, without the
 //! all-zeros address of IPv6 blocks up to /126). Blocks are expanded lazily.
 //!
-//! Output: one line per host in input order; `--json`, a JSON array of hosts in input
-//! order; `--summary`, only the final line
+//! Output as fping's: without `-c`, `HOST is alive` / `HOST is unreachable` per host in
+//! input order (`-a` only the alive names, `-u` only the others); with `-c N`, a line per
+//! reply or timeout (`127.0.0.1 : [0], 64 bytes, 0.045 ms (0.045 avg, 0% loss)`, none
+//! with `-q`) and at the end, on standard error, each host's
+//! `127.0.0.1 : xmt/rcv/%loss = 1/1/0%, min/avg/max = 0.045/0.045/0.045`; `-C N` ends
+//! with each probe's time instead (`127.0.0.1 : 0.045 0.050 -`); `-s` adds fping's
+//! statistics on standard error. `--json`, a JSON array of hosts in input order;
+//! `--summary`, only the final line
 //! `summary: hosts=N alive=N down=N sent=N received=N elapsed_s=X.XXX`, computed from the
-//! stream as hosts finish (nothing is held per host, so a /12 sweeps in flat memory). A
-//! host pinged by name shows as `name (address)`. Progress shows on standard error when
-//! it is a terminal, never in piped output. Exit status: 0 all alive, 1 some down, 2
-//! error (a bad block, a file without targets, no socket).
+//! stream as hosts finish (nothing is held per host, so a /12 sweeps in flat memory).
+//! Progress shows on standard error when it is a terminal, never in piped output. Exit
+//! status: 0 all alive, 1 some down, 2 error (a bad block, a file without targets, no
+//! socket). `--help` says where it differs from fping.
 //!
-//! `--loop` is fping's loop mode (`fping -l -p`): every target probed every `--period`
-//! seconds (default 1, the targets spread over it), one line per reply or timeout
-//! (`TARGET : [N], 64 bytes, 0.05 ms (0.05 avg, 0% loss)`; `--json`: one JSON object per
-//! line), until Ctrl-C or, with `-c`, that many rounds. Exit status 0 when every target
+//! `-l` / `--loop` is fping's loop mode (`fping -l -p`): every target probed every
+//! `--period` seconds (default 1, the targets spread over it), a line per reply or timeout
+//! as with `-c` (`--json`: one JSON object per line), until Ctrl-C or, with `-c`, that
+//! many rounds; then the statistics, as fping's. Exit status 0 when every target
 //! answered at least once.
 
 mod common;
@@ -43,12 +49,38 @@ use indicatif::{ProgressBar, ProgressStyle};
 use ipnet::IpNet;
 
 #[derive(Parser)]
-#[command(about = "Ping many hosts at once")]
+#[command(
+    about = "Ping many hosts at once",
+    after_help = "Output as fping's (-a -u -q -s -c -C -l), except: without -c a host gets 2 \
+requests, not fping's retries; with -c, -C or -l a request waits at most the period \
+(-i, or --period with -l) for its reply, and names are padded only to the longest target \
+given; -i is the pause between requests to a host (fping's -p), not between any two; \
+blocks are given as CIDR (fping -g); --json, --summary, --concurrency, --rate, --sockets \
+and --unprivileged are this example's own; -s counts ICMP errors as 'other ICMP received'."
+)]
 struct Args {
-    /// Requests per host [default: 2; with --loop, rounds: until Ctrl-C].
+    /// Requests per host, a line per reply or timeout and fping's per-host statistics at
+    /// the end on standard error [default: 2 requests and only `HOST is alive`; with -l,
+    /// rounds: until Ctrl-C].
     #[arg(short = 'c', value_parser = clap::value_parser!(u64).range(1..))]
     count: Option<u64>,
-    /// Seconds between a reply (or timeout) and the next request to the same host.
+    /// As -c, but at the end each host's times on standard error (`HOST : 0.04 0.05 -`).
+    #[arg(short = 'C', conflicts_with_all = ["count", "looping"], value_parser = clap::value_parser!(u64).range(1..))]
+    report: Option<u64>,
+    /// Show only the hosts that answered.
+    #[arg(short = 'a', conflicts_with = "unreachable")]
+    alive: bool,
+    /// Show only the hosts that did not answer.
+    #[arg(short = 'u')]
+    unreachable: bool,
+    /// Quiet: no line per reply or timeout, only the statistics at the end.
+    #[arg(short = 'q')]
+    quiet: bool,
+    /// Print fping's final statistics on standard error.
+    #[arg(short = 's')]
+    stats: bool,
+    /// Seconds between a reply (or timeout) and the next request to the same host; with
+    /// -c or -C, between two requests to a host (fping's -p).
     #[arg(short = 'i', default_value = "0.5", value_parser = common::seconds)]
     interval: Duration,
     /// Seconds to wait for each reply.
@@ -74,13 +106,13 @@ struct Args {
     #[arg(short = '6')]
     ipv6: bool,
     /// Print a JSON array of hosts, in input order.
-    #[arg(long, conflicts_with = "summary")]
+    #[arg(long, conflicts_with_all = ["summary", "report", "alive", "unreachable", "quiet", "stats"])]
     json: bool,
     /// Print only a summary line.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["report", "alive", "unreachable", "quiet", "stats"])]
     summary: bool,
     /// Loop mode: probe every target every period, a line per reply or timeout.
-    #[arg(long = "loop", conflicts_with_all = ["summary", "interval", "concurrency", "rate", "sockets"])]
+    #[arg(short = 'l', long = "loop", conflicts_with_all = ["summary", "interval", "concurrency", "rate", "sockets"])]
     looping: bool,
     /// Seconds between two probes of a target in loop mode.
     #[arg(long, default_value = "1", value_parser = common::positive_seconds, requires = "looping")]
@@ -219,8 +251,8 @@ async fn run(args: &Args) -> Result<bool, String> {
         .interval(args.interval)
         .timeout(args.timeout)
         .concurrent_tasks(args.concurrency as usize)
-        .sockets(args.sockets as usize)
-        .privileged(!args.unprivileged);
+        .sockets(args.sockets as usize);
+    common::socket_kind(&mut options.probe, args.unprivileged);
     options.rate_limit = args.rate;
     options.probe.family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
@@ -229,7 +261,8 @@ async fn run(args: &Args) -> Result<bool, String> {
     };
     let bad_block = Arc::default();
     let targets = not_empty(args, targets(args, Arc::clone(&bad_block))?)?;
-    if args.looping {
+    let rounds = args.count.or(args.report);
+    if args.looping || (rounds.is_some() && !args.json && !args.summary) {
         let targets: Vec<String> = targets.collect();
         if let Some(error) = bad_block.lock().unwrap_or_else(|e| e.into_inner()).take() {
             return Err(error);
@@ -298,6 +331,7 @@ async fn in_input_order(
     let mut stream = std::pin::pin!(stream);
     let (mut waiting, mut next) = (BTreeMap::new(), 0u64);
     let mut all_alive = true;
+    let mut stats = Stats::default();
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = write!(out, "[");
@@ -325,7 +359,19 @@ async fn in_input_order(
                 let json = serde_json::to_string(&host).map_err(|error| error.to_string())?;
                 format!("{separator}{json}")
             } else {
-                format!("{host}\n")
+                stats.host(&host);
+                // fping's lines: `HOST is alive`, or only the names with -a / -u.
+                let alive = host.is_alive();
+                let shown = host.target();
+                if args.quiet || (args.alive && !alive) || (args.unreachable && alive) {
+                    String::new()
+                } else if args.alive || args.unreachable {
+                    format!("{shown}\n")
+                } else if alive {
+                    format!("{shown} is alive\n")
+                } else {
+                    format!("{shown} is unreachable\n")
+                }
             };
             progress.print(|| {
                 let _ = write!(out, "{line}");
@@ -337,39 +383,181 @@ async fn in_input_order(
         let _ = writeln!(out, "{}]", if next == 0 { "" } else { "\n" });
     }
     progress.finish();
+    let _ = out.flush();
+    if args.stats {
+        stats.print(progress.started.elapsed());
+    }
     Ok(all_alive)
 }
 
-/// One target's figures in loop mode.
+/// fping's figures for `-s`, on standard error at the end.
+#[derive(Default)]
+struct Stats {
+    targets: u64,
+    alive: u64,
+    unknown: u64,
+    sent: u64,
+    received: u64,
+    other_icmp: u64,
+    min: Option<f64>,
+    max: f64,
+    sum: f64,
+}
+
+impl Stats {
+    fn host(&mut self, host: &Host) {
+        self.targets += 1;
+        self.alive += u64::from(host.is_alive());
+        if matches!(host.error(), Some(Error::NameLookup { .. })) {
+            self.unknown += 1;
+        }
+        if is_icmp(host.error()) {
+            self.other_icmp += 1;
+        }
+        self.sent += host.packets_sent() as u64;
+        host.rtts().iter().for_each(|rtt| self.rtt(*rtt));
+    }
+
+    fn rtt(&mut self, rtt: f64) {
+        self.received += 1;
+        self.min = Some(self.min.map_or(rtt, |min| min.min(rtt)));
+        self.max = self.max.max(rtt);
+        self.sum += rtt;
+    }
+
+    /// fping's block, as `fping -s` writes it.
+    fn print(&self, elapsed: Duration) {
+        let avg = if self.received == 0 {
+            0.0
+        } else {
+            self.sum / self.received as f64
+        };
+        let timeouts = self.sent.saturating_sub(self.received + self.other_icmp);
+        let mut text = String::from("\n");
+        for (count, what) in [
+            (self.targets, "targets"),
+            (self.alive, "alive"),
+            (self.targets - self.alive, "unreachable"),
+            (self.unknown, "unknown addresses"),
+        ] {
+            text.push_str(&format!(" {count:7} {what}\n"));
+        }
+        text.push('\n');
+        for (count, what) in [
+            (timeouts, "timeouts (waiting for response)"),
+            (self.sent, "ICMP Echos sent"),
+            (self.received, "ICMP Echo Replies received"),
+            (self.other_icmp, "other ICMP received"),
+        ] {
+            text.push_str(&format!(" {count:7} {what}\n"));
+        }
+        text.push('\n');
+        for (time, what) in [
+            (self.min.unwrap_or(0.0), "min"),
+            (avg, "avg"),
+            (self.max, "max"),
+        ] {
+            text.push_str(&format!(
+                " {} ms ({what} round trip time)\n",
+                common::fping_ms(time)
+            ));
+        }
+        text.push_str(&format!(
+            " {:12.3} sec (elapsed real time)\n\n",
+            elapsed.as_secs_f64()
+        ));
+        eprint!("{text}");
+    }
+}
+
+/// True for an ICMP error from a router or the host (fping's "other ICMP received").
+fn is_icmp(error: Option<&Error>) -> bool {
+    matches!(
+        error,
+        Some(
+            Error::DestinationUnreachable { .. }
+                | Error::TimeExceeded { .. }
+                | Error::PacketTooBig { .. }
+                | Error::Icmp { .. }
+        )
+    )
+}
+
+/// One target's probes in loop mode: each one's round trip, `None` when lost.
 #[derive(Default)]
 struct Tally {
-    probes: u64,
-    replies: u64,
-    rtt_sum: f64,
+    probes: Vec<Option<f64>>,
 }
 
 impl Tally {
-    fn avg(&self) -> f64 {
-        if self.replies == 0 {
-            0.0
-        } else {
-            self.rtt_sum / self.replies as f64
+    fn replies(&self) -> impl Iterator<Item = f64> + '_ {
+        self.probes.iter().flatten().copied()
+    }
+
+    fn received(&self) -> u64 {
+        self.replies().count() as u64
+    }
+
+    /// The average as fping prints it after a probe: `NaN` before any reply.
+    fn avg(&self) -> String {
+        match self.received() {
+            0 => "NaN".into(),
+            received => common::fping_ms(self.replies().sum::<f64>() / received as f64),
         }
     }
 
     fn loss(&self) -> u64 {
-        (self.probes - self.replies) * 100 / self.probes.max(1)
+        let sent = self.probes.len() as u64;
+        (sent - self.received()) * 100 / sent.max(1)
+    }
+
+    /// fping -c's line for the target: `xmt/rcv/%loss = 2/2/0%, min/avg/max = ...`.
+    fn summary(&self) -> String {
+        let (sent, received) = (self.probes.len(), self.received());
+        let mut line = format!("xmt/rcv/%loss = {sent}/{received}/{}%", self.loss());
+        if received > 0 {
+            let min = self.replies().fold(f64::INFINITY, f64::min);
+            let max = self.replies().fold(0.0, f64::max);
+            line.push_str(&format!(
+                ", min/avg/max = {}/{}/{}",
+                common::fping_ms(min),
+                self.avg(),
+                common::fping_ms(max)
+            ));
+        }
+        line
+    }
+
+    /// fping -C's line for the target: each probe's time, `-` where lost.
+    fn times(&self) -> String {
+        let times: Vec<String> = self
+            .probes
+            .iter()
+            .map(|rtt| rtt.map_or_else(|| "-".to_string(), common::fping_ms))
+            .collect();
+        times.join(" ")
     }
 }
 
-/// fping's loop mode on a watch: a line per reply or timeout until Ctrl-C or `-c` rounds.
-/// True when every target answered at least once.
+/// fping's -c, -C and loop mode on a watch: a line per reply or timeout until Ctrl-C or
+/// the rounds are done, then each target's statistics on standard error. True when every
+/// target answered at least once.
 async fn looping(
     args: &Args,
     targets: Vec<String>,
-    probe: icmplib::ProbeOptions,
+    mut probe: icmplib::ProbeOptions,
 ) -> Result<bool, String> {
-    let options = WatchOptions::from(probe).period(args.period);
+    let period = if args.looping {
+        args.period
+    } else {
+        args.interval.max(Duration::from_millis(1))
+    };
+    // A request waits at most the period, as fping's timeout stays below its period: each
+    // request then ends before the next one to the host, and the lines number them right.
+    probe.timeout = probe.timeout.min(period);
+    let request_size = probe.payload_size + 8;
+    let options = WatchOptions::from(probe).period(period);
+    let started = Instant::now();
     let (handle, mut events) = Pinger::new()
         .watch(targets.clone(), &options)
         .map_err(|error| error.to_string())?;
@@ -377,7 +565,12 @@ async fn looping(
         .iter()
         .map(|t| (t.clone(), Tally::default()))
         .collect();
-    let rounds = args.count;
+    // fping pads the names to the longest.
+    let width = targets.iter().map(String::len).max().unwrap_or(0);
+    let rounds = args.count.or(args.report);
+    // -q, and -a / -u with -c or -C, leave out the per-probe lines, as fping does.
+    let per_probe = !args.quiet && (args.looping || !(args.alive || args.unreachable));
+    let mut stats = Stats::default();
     let mut done = 0;
     let mut out = std::io::stdout().lock();
     let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
@@ -411,7 +604,7 @@ async fn looping(
                     handle.stop();
                     return Err(error.to_string());
                 }
-                (target, *address, None, 0, None, Some(error.to_string()))
+                (target, *address, None, 0, None, Some(error.clone()))
             }
             _ => continue,
         };
@@ -420,42 +613,58 @@ async fn looping(
             continue;
         };
         // A target's rounds are over (a probe still in flight may settle).
-        if rounds.is_some_and(|rounds| tally.probes >= rounds) {
+        if rounds.is_some_and(|rounds| tally.probes.len() as u64 >= rounds) {
             continue;
         }
-        let seq = tally.probes;
-        tally.probes += 1;
-        if let Some(rtt) = rtt {
-            tally.replies += 1;
-            tally.rtt_sum += rtt;
+        let seq = tally.probes.len();
+        tally.probes.push(rtt);
+        stats.sent += 1;
+        match (rtt, &error) {
+            (Some(rtt), _) => stats.rtt(rtt),
+            (None, Some(error)) if is_icmp(Some(error)) => stats.other_icmp += 1,
+            _ => {}
         }
-        let line = if args.json {
-            let rtt_ms = rtt;
+        if args.json {
             let kind = match (&rtt, &error) {
                 (Some(_), _) => "reply",
                 (None, Some(_)) => "error",
                 _ => "timeout",
             };
-            serde_json::json!({
+            let line = serde_json::json!({
                 "target": target, "address": address.map(|a| a.to_string()), "seq": seq,
-                "event": kind, "rtt_ms": rtt_ms, "bytes": (bytes > 0).then_some(bytes), "ttl": ttl, "error": error,
-            })
-            .to_string()
-        } else {
-            let what = match (&rtt, &error) {
-                (Some(rtt), _) => format!("{bytes} bytes, {rtt:.3} ms"),
-                (None, Some(error)) => error.clone(),
+                "event": kind, "rtt_ms": rtt, "bytes": (bytes > 0).then_some(bytes), "ttl": ttl,
+                "error": error.as_ref().map(Error::to_string),
+            });
+            let _ = writeln!(out, "{line}");
+        } else if let Some(error) = &error {
+            // fping tells an ICMP error on standard error.
+            let to = address.map_or_else(|| target.to_string(), |a| a.to_string());
+            match (error.code_message(), error) {
+                (
+                    Some(message),
+                    Error::DestinationUnreachable { source, .. }
+                    | Error::TimeExceeded { source, .. },
+                ) => eprintln!("ICMP {message} from {source} for ICMP Echo sent to {to}"),
+                _ => eprintln!("{target}: {error}"),
+            }
+        } else if per_probe {
+            let what = match (rtt, address) {
+                (Some(rtt), Some(address)) => format!(
+                    "{} bytes, {} ms",
+                    common::icmp_size(address, bytes, request_size),
+                    common::fping_ms(rtt)
+                ),
                 _ => "timed out".into(),
             };
-            format!(
-                "{target} : [{seq}], {what} ({:.3} avg, {}% loss)",
+            let _ = writeln!(
+                out,
+                "{target:width$} : [{seq}], {what} ({} avg, {}% loss)",
                 tally.avg(),
                 tally.loss()
-            )
-        };
-        let _ = writeln!(out, "{line}");
+            );
+        }
         if let Some(rounds) = rounds
-            && tally.probes == rounds
+            && tally.probes.len() as u64 == rounds
         {
             handle.remove(target);
             done += 1;
@@ -465,7 +674,36 @@ async fn looping(
         }
     }
     let _ = out.flush();
-    Ok(tallies.values().all(|tally| tally.replies > 0))
+    drop(out);
+    if !args.json {
+        // fping's statistics, on standard error in input order: after a blank line when
+        // there were per-probe lines.
+        let mut text = String::new();
+        if per_probe {
+            text.push('\n');
+        }
+        for target in &targets {
+            let Some(tally) = tallies.get(target) else {
+                continue;
+            };
+            let figures = if args.report.is_some() {
+                tally.times()
+            } else {
+                tally.summary()
+            };
+            text.push_str(&format!("{target:width$} : {figures}\n"));
+        }
+        eprint!("{text}");
+        if args.stats {
+            stats.targets = targets.len() as u64;
+            stats.alive = tallies
+                .values()
+                .filter(|tally| tally.received() > 0)
+                .count() as u64;
+            stats.print(started.elapsed());
+        }
+    }
+    Ok(tallies.values().all(|tally| tally.received() > 0))
 }
 
 /// Keeps the first error of `host` that is about this process rather than the host (no

@@ -1,4 +1,7 @@
-//! `ping` with icmplib: per-reply lines like the system's ping, then the summary.
+//! `ping` with icmplib: the lines of iputils ping (`64 bytes from 127.0.0.1: icmp_seq=1
+//! ttl=64 time=0.040 ms`, nothing for a request without an answer, `From ROUTER icmp_seq=N
+//! Destination Host Unreachable`), then its statistics (`--- HOST ping statistics ---`,
+//! `N packets transmitted, N received, X% packet loss, time Nms`, `rtt min/avg/max/mdev`).
 //!
 //! ```text
 //! cargo run --release --example ping -- [-c COUNT] [-i SECONDS] [-W SECONDS] [-s SIZE]
@@ -7,25 +10,38 @@
 //! ```
 //!
 //! Exit status: 0 when the host answered, 1 when it did not, 2 on error. With `--json`,
-//! standard output holds only the host as JSON; the reply lines go to standard error.
+//! standard output holds only the host as JSON; the other lines go to standard error.
+//! Ctrl-C ends the run with the statistics, as ping's. Where it differs from iputils ping,
+//! `--help` says so.
 
 mod common;
 
 use std::io::Write;
 use std::net::IpAddr;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use icmplib::{DontFragment, Family, Host, PingOptions, Pinger, Result, async_resolve};
+use futures::StreamExt;
+use icmplib::{
+    DontFragment, Error, Family, Host, PingOptions, Pinger, Result, WatchEvent, WatchOptions,
+    async_resolve,
+};
 
 #[derive(Parser)]
-#[command(about = "Send ICMP echo requests to a host")]
+#[command(
+    about = "Send ICMP echo requests to a host",
+    after_help = "Output as iputils ping's, except: a reply names its sender by address only \
+(ping -n), -c defaults to 4 rather than forever, -W defaults to 2 seconds rather than 10, \
+--unprivileged and --json are this example's own, and a request is counted when its wait \
+ends, so with -W longer than -i a lost request can take the place of the next reply in \
+icmp_seq."
+)]
 struct Args {
     /// Requests to send.
     #[arg(short = 'c', default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     count: u64,
-    /// Seconds between a reply (or timeout) and the next request.
+    /// Seconds between two requests.
     #[arg(short = 'i', default_value = "1", value_parser = common::seconds)]
     interval: Duration,
     /// Seconds to wait for each reply.
@@ -57,7 +73,8 @@ struct Args {
     /// Resolve names to IPv6 only.
     #[arg(short = '6')]
     ipv6: bool,
-    /// Use an unprivileged datagram socket (no root needed where ping_group_range allows).
+    /// Use an unprivileged datagram socket (no root needed where ping_group_range
+    /// allows); not a flag of ping, which chooses by itself.
     #[arg(long)]
     unprivileged: bool,
     /// Print the host as JSON on standard output.
@@ -65,6 +82,49 @@ struct Args {
     json: bool,
     /// The host: an IP address or a name.
     host: String,
+}
+
+/// iputils ping's words for a Destination Unreachable or Time Exceeded, after `From
+/// ADDRESS icmp_seq=N`; the library's message for other errors.
+fn error_text(error: &Error) -> String {
+    match *error {
+        Error::DestinationUnreachable {
+            code,
+            family: Family::V4,
+            ..
+        } => match code {
+            0 => "Destination Net Unreachable".into(),
+            1 => "Destination Host Unreachable".into(),
+            2 => "Destination Protocol Unreachable".into(),
+            3 => "Destination Port Unreachable".into(),
+            9 | 10 | 13 => "Packet filtered".into(),
+            _ => format!("Dest Unreachable, Bad Code: {code}"),
+        },
+        Error::DestinationUnreachable {
+            code,
+            family: Family::V6,
+            ..
+        } => match code {
+            0 => "Destination unreachable: No route".into(),
+            1 => "Destination unreachable: Administratively prohibited".into(),
+            3 => "Destination unreachable: Address unreachable".into(),
+            4 => "Destination unreachable: Port unreachable".into(),
+            _ => format!("Destination unreachable: Unknown code {code}"),
+        },
+        Error::TimeExceeded { code: 0, .. } => "Time to live exceeded".into(),
+        Error::TimeExceeded { .. } => "Frag reassembly time exceeded".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// The router or host that sent an ICMP error, if the error is one.
+fn error_source(error: &Error) -> Option<IpAddr> {
+    match *error {
+        Error::DestinationUnreachable { source, .. } | Error::TimeExceeded { source, .. } => {
+            Some(source)
+        }
+        _ => None,
+    }
 }
 
 async fn run(args: &Args) -> Result<Host> {
@@ -99,51 +159,121 @@ async fn run(args: &Args) -> Result<Host> {
     } else {
         Box::new(std::io::stdout())
     };
-    let _ = writeln!(
-        out,
-        "PING {} ({address}) {} data bytes",
-        args.host, args.size
-    );
-    let mut options = PingOptions::default()
-        .count(1)
+    // As iputils ping: the IPv4 header counts in the size of the datagram, IPv6 says
+    // only the data.
+    let _ = if address.is_ipv4() {
+        writeln!(
+            out,
+            "PING {} ({address}) {}({}) bytes of data.",
+            args.host,
+            args.size,
+            args.size + 28
+        )
+    } else {
+        writeln!(
+            out,
+            "PING {}({address}) {} data bytes",
+            args.host, args.size
+        )
+    };
+    let mut probe = PingOptions::default()
         .timeout(args.timeout)
         .payload_size(args.size)
         .ttl(args.ttl)
         .traffic_class(args.tclass)
         .dont_fragment(args.pmtudisc)
-        .privileged(!args.unprivileged);
-    options.probe.source = source;
-    // One request at a time, so that each reply is printed as it comes.
-    let (mut sent, mut rtts, mut error) = (0, Vec::new(), None);
-    for sequence in 1..=args.count {
-        if sequence > 1 {
-            tokio::time::sleep(args.interval).await;
-        }
-        let reply = pinger.ping(&target, &options).await?;
-        sent += reply.packets_sent();
-        match (reply.rtts().first(), reply.error()) {
-            (Some(rtt), _) => {
+        .probe;
+    probe.source = source;
+    common::socket_kind(&mut probe, args.unprivileged);
+    // A watch of the one host: it reports each reply with the TTL it arrived with. A
+    // request goes out every -i seconds (at least every millisecond), as ping sends them.
+    let options = WatchOptions::from(probe).period(args.interval.max(Duration::from_millis(1)));
+    let started = Instant::now();
+    let (handle, mut events) = pinger.watch([target.clone()], &options)?;
+    let (mut sent, mut rtts, mut errors, mut error) = (0u64, Vec::new(), 0u64, None);
+    let mut interrupted = std::pin::pin!(tokio::signal::ctrl_c());
+    while sent < args.count {
+        let event = tokio::select! {
+            event = events.next() => event,
+            _ = &mut interrupted => None,
+        };
+        let Some(event) = event else { break };
+        // Each request ends in one reply, timeout or error, in the order they were sent
+        // (a request's wait ends before the next one's, unless -W is longer than -i).
+        let sequence = sent + 1;
+        match event {
+            WatchEvent::Reply {
+                rtt, bytes, ttl, ..
+            } => {
+                sent += 1;
+                let bytes = common::icmp_size(address, bytes, args.size + 8);
+                let ttl = ttl.map(|ttl| format!(" ttl={ttl}")).unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{} bytes from {address}: icmp_seq={sequence} time={rtt:.3} ms",
-                    args.size + 8
+                    "{bytes} bytes from {address}: icmp_seq={sequence}{ttl} time={} ms",
+                    common::ping_ms(rtt)
                 );
-                rtts.push(*rtt);
+                rtts.push(rtt);
             }
-            (None, Some(reason)) => {
-                let _ = writeln!(out, "icmp_seq={sequence}: {reason}");
-                error = Some(reason.clone());
+            WatchEvent::Timeout { .. } => sent += 1,
+            WatchEvent::Error { error: reason, .. } => {
+                // An option this host cannot use (a source of the other family) is
+                // the run's error, as ping's.
+                if reason.fails_the_call() || matches!(reason, Error::InvalidOption { .. }) {
+                    handle.stop();
+                    return Err(reason);
+                }
+                sent += 1;
+                errors += 1;
+                match error_source(&reason) {
+                    Some(from) => {
+                        let _ = writeln!(
+                            out,
+                            "From {from} icmp_seq={sequence} {}",
+                            error_text(&reason)
+                        );
+                    }
+                    None => eprintln!("ping: icmp_seq={sequence}: {reason}"),
+                }
+                error = Some(reason);
             }
-            (None, None) => {
-                let _ = writeln!(out, "Request timeout for icmp_seq {sequence}");
-            }
+            _ => {}
         }
     }
-    let host = Host::new(target, sent, rtts)
+    handle.stop();
+    let elapsed = started.elapsed().as_millis();
+    let received = rtts.len() as u64;
+    let _ = writeln!(out, "\n--- {} ping statistics ---", args.host);
+    let errors = if errors > 0 {
+        format!(", +{errors} errors")
+    } else {
+        String::new()
+    };
+    let loss = if sent == 0 {
+        0.0
+    } else {
+        (sent - received) as f64 * 100.0 / sent as f64
+    };
+    let _ = writeln!(
+        out,
+        "{sent} packets transmitted, {received} received{errors}, {}% packet loss, time {elapsed}ms",
+        common::percent_g(loss)
+    );
+    if rtts.is_empty() {
+        let _ = writeln!(out);
+    } else {
+        let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = rtts.iter().copied().fold(0.0, f64::max);
+        let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+        let _ = writeln!(
+            out,
+            "rtt min/avg/max/mdev = {min:.3}/{avg:.3}/{max:.3}/{:.3} ms",
+            common::mdev(&rtts)
+        );
+    }
+    Ok(Host::new(target, sent as usize, rtts)
         .with_error(error)
-        .with_target(&args.host);
-    let _ = writeln!(out, "--- {} ping statistics ---", args.host);
-    Ok(host)
+        .with_target(&args.host))
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -159,8 +289,6 @@ async fn main() -> ExitCode {
                         return ExitCode::from(2);
                     }
                 }
-            } else {
-                println!("{host}");
             }
             if host.is_alive() {
                 ExitCode::SUCCESS

@@ -1,8 +1,10 @@
-//! `traceroute` with icmplib, privileged or not, one hop at a time or all at once.
+//! `traceroute` with icmplib, privileged or not, one hop at a time or all at once; flags
+//! and lines as `traceroute -I -n` (`-q -f -m -w -s -n`, `!H !N !P !X`), `--help` says
+//! where they differ.
 //!
 //! ```text
-//! cargo run --release --example traceroute -- [-c PROBES] [-f FIRST_HOP] [-m MAX_HOPS]
-//!     [-W SECONDS] [-i SECONDS] [-I ADDRESS|INTERFACE] [--fast] [--parallel] [--mtu]
+//! cargo run --release --example traceroute -- [-q PROBES] [-f FIRST_HOP] [-m MAX_HOPS]
+//!     [-w SECONDS] [-i SECONDS] [-s ADDRESS|INTERFACE] [-n] [--fast] [--parallel] [--mtu]
 //!     [--unprivileged] [-4|-6] [--json] HOST
 //! ```
 //!
@@ -24,10 +26,16 @@ use icmplib::{
 };
 
 #[derive(Parser)]
-#[command(about = "Print the route packets take to a host")]
+#[command(
+    about = "Print the route packets take to a host",
+    after_help = "Lines as traceroute -I -n prints them, except: probes are always ICMP echo \
+requests (traceroute's -I), 2 probes per hop by default rather than 3, no names are looked \
+up, -i is the pause between probes (traceroute's -z), not an interface, and --fast, \
+--parallel, --mtu, --unprivileged and --json are this example's own."
+)]
 struct Args {
-    /// Probes per hop.
-    #[arg(short = 'c', default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Probes per hop (traceroute's -q; -c is kept as another name for it).
+    #[arg(short = 'q', short_alias = 'c', default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     probes: u64,
     /// TTL of the first probes.
     #[arg(short = 'f', default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
@@ -35,15 +43,20 @@ struct Args {
     /// Largest TTL.
     #[arg(short = 'm', default_value_t = 30, value_parser = clap::value_parser!(u8).range(1..))]
     max_hops: u8,
-    /// Seconds to wait for each answer.
-    #[arg(short = 'W', default_value = "2", value_parser = common::positive_seconds)]
+    /// Seconds to wait for each answer (traceroute's -w; -W is kept as another name).
+    #[arg(short = 'w', short_alias = 'W', default_value = "2", value_parser = common::positive_seconds)]
     timeout: Duration,
-    /// Seconds between probes.
+    /// Seconds between probes (traceroute's -z).
     #[arg(short = 'i', default_value = "0.05", value_parser = common::seconds)]
     interval: Duration,
-    /// Source address, or the network interface to send by.
-    #[arg(short = 'I')]
+    /// Source address, or the network interface to send by (traceroute's -s or -i; -I,
+    /// ICMP probes for traceroute, is kept as another name: probes are always ICMP here).
+    #[arg(short = 's', short_alias = 'I')]
     source: Option<String>,
+    /// Print addresses only: accepted for traceroute's sake, this example never looks up
+    /// the names of the routers.
+    #[arg(short = 'n')]
+    numeric: bool,
     /// Go to the next hop as soon as one probe was answered.
     #[arg(long)]
     fast: bool,
@@ -87,25 +100,27 @@ async fn run(args: &Args) -> Result<Found, Error> {
         address.to_string()
     };
     let progress = format!(
-        "traceroute to {} ({address}), {} hops max, 56 byte packets",
-        args.host, args.max_hops
+        "traceroute to {} ({address}), {} hops max, {} byte packets",
+        args.host,
+        args.max_hops,
+        // An ICMP echo request of 56 bytes of data, with its IP header, as traceroute -I.
+        if address.is_ipv4() { 84 } else { 104 }
     );
     if args.json {
         eprintln!("{progress}");
     } else {
         println!("{progress}");
     }
-    let options = TracerouteOptions::default()
+    let mut options = TracerouteOptions::default()
         .count(args.probes as usize)
         .first_hop(args.first_hop)
         .max_hops(args.max_hops)
         .timeout(args.timeout)
         .interval(args.interval)
         .fast(args.fast)
-        .parallel(args.parallel)
-        .privileged(!args.unprivileged);
-    // -I takes an address or an interface, as traceroute does.
-    let mut options = options;
+        .parallel(args.parallel);
+    common::socket_kind(&mut options.probe, args.unprivileged);
+    // -s takes an address or an interface.
     let mut pinger = Pinger::builder();
     match args.source.as_ref().map(|text| text.parse::<IpAddr>()) {
         Some(Ok(source)) => options.probe.source = Some(source),
@@ -115,15 +130,57 @@ async fn run(args: &Args) -> Result<Found, Error> {
     let pinger = pinger.build();
     let hops = pinger.traceroute(&target, &options).await?;
     let path_mtu = if args.mtu {
-        let mut mtu_options = PathMtuOptions::default()
-            .timeout(args.timeout)
-            .privileged(!args.unprivileged);
+        let mut mtu_options = PathMtuOptions::default().timeout(args.timeout);
+        common::socket_kind(&mut mtu_options.probe, args.unprivileged);
         mtu_options.probe.source = options.probe.source;
         Some(pinger.path_mtu(&target, &mtu_options).await)
     } else {
         None
     };
     Ok((address, hops, path_mtu))
+}
+
+/// traceroute's mark after the time of a probe answered by a Destination Unreachable:
+/// `!H` host, `!N` network, `!P` protocol, `!X` administratively prohibited, `!F-MTU`
+/// fragmentation needed, `!<code>` another; none for a port unreachable (the host itself
+/// answered) nor for a Time Exceeded.
+fn marker(error: Option<&Error>) -> Option<String> {
+    let Some(Error::DestinationUnreachable { code, family, .. }) = error else {
+        return None;
+    };
+    let mark = match (family, code) {
+        (Family::V4, 0) | (Family::V6, 0) => "!N".to_string(),
+        (Family::V4, 1) | (Family::V6, 3) => "!H".to_string(),
+        (Family::V4, 2) => "!P".to_string(),
+        (Family::V4, 3) | (Family::V6, 4) => return None,
+        (Family::V4, 4) => "!F".to_string(),
+        (Family::V4, 9 | 10 | 13) | (Family::V6, 1) => "!X".to_string(),
+        (_, code) => format!("!<{code}>"),
+    };
+    Some(mark)
+}
+
+/// A hop as traceroute -n prints it: ` 1  192.0.2.1  0.123 ms  0.100 ms  *`, each time
+/// with three decimals and the hop's marker after it (`0.123 ms !H`).
+fn hop_line(hop: &Hop) -> String {
+    let mark = marker(hop.error());
+    let mut line = format!("{:2}  {}", hop.distance(), hop.address());
+    for rtt in hop.rtts() {
+        line.push_str(&format!("  {rtt:.3} ms"));
+        if let Some(mark) = &mark {
+            line.push_str(&format!(" {mark}"));
+        }
+    }
+    let lost = hop.packets_sent().saturating_sub(hop.packets_received());
+    if hop.rtts().is_empty()
+        && let Some(mark) = &mark
+    {
+        line.push_str(&format!(" {mark}"));
+    }
+    for _ in 0..lost {
+        line.push_str("  *");
+    }
+    line
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -168,11 +225,12 @@ async fn main() -> ExitCode {
                 );
             }
             for hop in here {
+                let line = hop_line(hop);
                 match path_mtu.as_ref().and_then(|found| found.as_ref().ok()) {
                     Some(found) if found.reported_by() == hop.ip() => {
-                        println!("{hop}  pmtu {}", found.mtu());
+                        println!("{line}  pmtu {}", found.mtu());
                     }
-                    _ => println!("{hop}"),
+                    _ => println!("{line}"),
                 }
             }
         }

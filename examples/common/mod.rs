@@ -67,3 +67,79 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
             .unwrap_or_else(|| "the runtime panicked".to_owned())),
     }
 }
+
+/// The one place where `--unprivileged` chooses the kind of ICMP socket: a datagram
+/// socket when it is given, a raw one otherwise. Every example applies the flag through
+/// here, so that a change of the library's setting is made once.
+pub fn socket_kind(probe: &mut icmplib::ProbeOptions, unprivileged: bool) {
+    probe.privileged = !unprivileged;
+}
+
+/// The size of an echo reply's ICMP message, as ping and fping print it: `bytes` as the
+/// library read it, without the IPv4 header that raw IPv4 sockets read too (a reply is at
+/// least as large as the request, `request` bytes of ICMP; its header, 20 bytes or more).
+pub fn icmp_size(address: std::net::IpAddr, bytes: usize, request: usize) -> usize {
+    if address.is_ipv4() && bytes >= request + 20 {
+        bytes - 20
+    } else {
+        bytes
+    }
+}
+
+/// A time in milliseconds as fping prints it: three significant digits below 100 ms
+/// (`0.045`, `1.23`, `12.3`), none above (`123`).
+pub fn fping_ms(ms: f64) -> String {
+    let decimals = if ms < 1.0 {
+        3
+    } else if ms < 10.0 {
+        2
+    } else if ms < 100.0 {
+        1
+    } else {
+        0
+    };
+    format!("{ms:.decimals$}")
+}
+
+/// A time in milliseconds as iputils ping prints a reply's `time=`: three decimals below
+/// 1 ms, fewer as it grows (`0.040`, `1.23`, `12.3`, `123`).
+pub fn ping_ms(ms: f64) -> String {
+    let decimals = if ms >= 99.95 {
+        0
+    } else if ms >= 9.995 {
+        1
+    } else if ms >= 1.0 {
+        2
+    } else {
+        3
+    };
+    format!("{ms:.decimals$}")
+}
+
+/// A number as C's `%g` writes it: six significant digits, no trailing zeros (`0`, `25`,
+/// `33.3333`), as ping prints its packet loss.
+pub fn percent_g(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (5 - magnitude).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+/// The population standard deviation of round-trip times, as iputils ping's `mdev`:
+/// sqrt(mean(rtt²) − mean(rtt)²); 0 without times.
+pub fn mdev(rtts: &[f64]) -> f64 {
+    if rtts.is_empty() {
+        return 0.0;
+    }
+    let n = rtts.len() as f64;
+    let mean = rtts.iter().sum::<f64>() / n;
+    let mean_square = rtts.iter().map(|rtt| rtt * rtt).sum::<f64>() / n;
+    (mean_square - mean * mean).max(0.0).sqrt()
+}

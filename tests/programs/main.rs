@@ -6,4 +6,5 @@
 mod support;
 
 mod examples;
+mod formats;
 mod healthd;
