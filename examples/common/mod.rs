@@ -69,10 +69,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 /// The one place where `--unprivileged` chooses the kind of ICMP socket: a datagram
-/// socket when it is given, a raw one otherwise. Every example applies the flag through
-/// here, so that a change of the library's setting is made once.
+/// socket when it is given, else the library's automatic choice (a raw socket where the
+/// process may open one, else a datagram socket).
 pub fn socket_kind(probe: &mut icmplib::ProbeOptions, unprivileged: bool) {
-    probe.privileged = !unprivileged;
+    probe.socket_kind = if unprivileged {
+        icmplib::SocketKind::Datagram
+    } else {
+        icmplib::SocketKind::Auto
+    };
 }
 
 /// The size of an echo reply's ICMP message, as ping and fping print it: `bytes` as the
