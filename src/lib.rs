@@ -144,3 +144,8 @@ pub use watch::{Watch, WatchEvent, WatchHandle, WatchOptions};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
+
+/// The guide's examples (docs/guide.md), likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/guide.md")]
+struct GuideExamples;
