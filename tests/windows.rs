@@ -164,7 +164,7 @@ fn traceroute_finds_each_router_at_its_distance() {
                 .max_hops(8)
                 .parallel(parallel)
                 .privileged(privileged);
-            let hops = traceroute(&lab.target.to_string(), &options).unwrap();
+            let hops = traceroute(lab.target, &options).unwrap();
             let path: Vec<(u8, IpAddr)> = hops
                 .iter()
                 .map(|hop| (hop.distance(), hop.ip().unwrap()))
@@ -187,11 +187,7 @@ fn a_rejected_destination_is_unreachable_from_the_router() {
     let Some(lab) = lab() else { return };
     let last = *lab.routers.last().unwrap();
     for privileged in kinds(&lab) {
-        let host = ping(
-            &lab.rejected.to_string(),
-            &quick().count(1).privileged(privileged),
-        )
-        .unwrap();
+        let host = ping(lab.rejected, &quick().count(1).privileged(privileged)).unwrap();
         assert!(!host.is_alive(), "{host}");
         if !lab.privileged {
             // Wine as a user: the router's Destination Unreachable does not reach the API.
@@ -217,7 +213,7 @@ fn a_silent_host_is_dead_in_timeout_time() {
         let timeout = Duration::from_millis(500);
         let started = Instant::now();
         let host = ping(
-            &lab.silent.to_string(),
+            lab.silent,
             &quick().count(1).timeout(timeout).privileged(privileged),
         )
         .unwrap();
@@ -334,8 +330,9 @@ async fn async_ping_answers_on_a_current_thread_runtime() {
 fn requests_beyond_what_the_system_takes_at_once_wait_their_turn() {
     let Some(lab) = lab() else { return };
     // Wine takes 256 ICMP API requests at once: 400 towards a silent host hold them for
-    // their timeout, and 400 loopback hosts behind them must still all answer, each
-    // timed from when it left.
+    // their timeout (3 s), and 400 loopback hosts behind them must still all answer, each
+    // timed from when it left: timed from when it was asked for, a round trip would be 3 s
+    // or more. The bound leaves room for a busy machine (947 ms was seen under a build).
     let silent = lab.silent.to_string();
     let mut targets: Vec<String> = vec![silent; 400];
     targets.extend(
@@ -343,7 +340,7 @@ fn requests_beyond_what_the_system_takes_at_once_wait_their_turn() {
     );
     let options = MultipingOptions::default()
         .count(1)
-        .timeout(Duration::from_secs(1))
+        .timeout(Duration::from_secs(3))
         .concurrent_tasks(1_000)
         .privileged(false);
     let results = multiping(&targets, &options).unwrap();
@@ -357,7 +354,7 @@ fn requests_beyond_what_the_system_takes_at_once_wait_their_turn() {
         dead[0]
     );
     for host in loopback {
-        assert!(host.avg_rtt() < 500.0, "{host}");
+        assert!(host.avg_rtt() < 1_500.0, "{host}");
     }
 }
 
