@@ -114,6 +114,23 @@ pub(crate) struct Datagram {
     pub traffic_class: Option<u8>,
 }
 
+impl Datagram {
+    /// A datagram of `len` bytes (`truncated` when it was longer) from `source` (with its
+    /// scope), before its control messages are read.
+    pub(crate) fn received(len: usize, truncated: bool, source: Option<(IpAddr, u32)>) -> Datagram {
+        Datagram {
+            len,
+            truncated,
+            source: source.map(|(address, _)| address),
+            source_scope: source.map_or(0, |(_, scope)| scope),
+            timestamp: None,
+            queued_error: None,
+            ttl: None,
+            traffic_class: None,
+        }
+    }
+}
+
 /// An ICMP error the kernel queued on a datagram socket (Linux `IP_RECVERR`): the bytes
 /// of the datagram are the start of the request that caused it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

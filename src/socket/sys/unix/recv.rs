@@ -56,16 +56,11 @@ fn recv_with_flags(socket: &Socket, buf: &mut [u8], flags: libc::c_int) -> io::R
     // SAFETY: the kernel wrote `msg_namelen` bytes of a socket address into `name`.
     let source =
         unsafe { socket_address(ptr::from_ref(&name).cast(), header.msg_namelen as usize) };
-    let mut datagram = Datagram {
-        len: (received as usize).min(buf.len()),
-        truncated: header.msg_flags & libc::MSG_TRUNC != 0,
-        source: source.map(|(address, _)| address),
-        source_scope: source.map_or(0, |(_, scope)| scope),
-        timestamp: None,
-        queued_error: None,
-        ttl: None,
-        traffic_class: None,
-    };
+    let mut datagram = Datagram::received(
+        (received as usize).min(buf.len()),
+        header.msg_flags & libc::MSG_TRUNC != 0,
+        source,
+    );
     // SAFETY: `header` now describes the control messages the kernel wrote into `control`
     // (msg_controllen was updated by recvmsg).
     unsafe { read_control_messages(&header, &mut datagram) };

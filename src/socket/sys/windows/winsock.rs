@@ -102,28 +102,16 @@ pub(crate) fn recv(socket: &Socket, buf: &mut [u8]) -> io::Result<Datagram> {
     // writes initialised bytes into the buffer.
     let uninit = unsafe { &mut *(std::ptr::from_mut(buf) as *mut [MaybeUninit<u8>]) };
     match socket.recv_from(uninit) {
-        Ok((len, source)) => Ok(Datagram {
-            len,
-            truncated: false,
-            source: source.as_socket().map(|address| address.ip()),
-            source_scope: source
+        Ok((len, source)) => {
+            let scope = source
                 .as_socket_ipv6()
-                .map_or(0, |address| address.scope_id()),
-            timestamp: None,
-            queued_error: None,
-            ttl: None,
-            traffic_class: None,
-        }),
-        Err(error) if error.raw_os_error() == Some(WSAEMSGSIZE) => Ok(Datagram {
-            len: buf.len(),
-            truncated: true,
-            source: None,
-            source_scope: 0,
-            timestamp: None,
-            queued_error: None,
-            ttl: None,
-            traffic_class: None,
-        }),
+                .map_or(0, |address| address.scope_id());
+            let source = source.as_socket().map(|address| (address.ip(), scope));
+            Ok(Datagram::received(len, false, source))
+        }
+        Err(error) if error.raw_os_error() == Some(WSAEMSGSIZE) => {
+            Ok(Datagram::received(buf.len(), true, None))
+        }
         Err(error) => Err(error),
     }
 }

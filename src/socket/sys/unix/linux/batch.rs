@@ -139,16 +139,11 @@ impl RecvBatch {
                     msg.msg_namelen as usize,
                 )
             };
-            let mut datagram = Datagram {
-                len: (header.msg_len as usize).min(self.slot),
-                truncated: msg.msg_flags & libc::MSG_TRUNC != 0,
-                source: source.map(|(address, _)| address),
-                source_scope: source.map_or(0, |(_, scope)| scope),
-                timestamp: None,
-                queued_error: None,
-                ttl: None,
-                traffic_class: None,
-            };
+            let mut datagram = Datagram::received(
+                (header.msg_len as usize).min(self.slot),
+                msg.msg_flags & libc::MSG_TRUNC != 0,
+                source,
+            );
             // SAFETY: `msg` describes the control messages the kernel wrote into this
             // slot's control buffer (msg_controllen was updated by recvmmsg).
             unsafe { read_control_messages(msg, &mut datagram) };
