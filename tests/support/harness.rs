@@ -122,10 +122,16 @@ pub fn run(mut tests: Vec<Test>) -> ExitCode {
                     return Ok(Completion::ignored_with(reason));
                 }
                 CURRENT.with(|current| *current.borrow_mut() = Some(name));
-                // A panic fails the test: libtest-mimic catches it.
-                run();
+                let outcome = std::panic::catch_unwind(run);
                 CURRENT.with(|current| *current.borrow_mut() = None);
-                Ok(Completion::Completed)
+                match outcome {
+                    Ok(()) => Ok(Completion::Completed),
+                    Err(payload) => match payload.downcast::<Skipped>() {
+                        Ok(skipped) => Ok(Completion::ignored_with(skipped.0)),
+                        // A panic fails the test: libtest-mimic catches it again.
+                        Err(payload) => std::panic::resume_unwind(payload),
+                    },
+                }
             });
             match missing {
                 Some(reason) => trial.with_ignored_flag(true).with_kind(reason),
@@ -166,6 +172,17 @@ pub fn run(mut tests: Vec<Test>) -> ExitCode {
         }
     }
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// What [`skip`] unwinds with.
+struct Skipped(String);
+
+/// Ends the running test as ignored, `reason` shown on its line (`... ignored (reason)`):
+/// for what only the test can find out, such as a system tool that is not installed. Call
+/// it from the test's own thread.
+pub fn skip(reason: impl Into<String>) -> ! {
+    // resume_unwind does not run the panic hook: nothing is printed as a panic.
+    std::panic::resume_unwind(Box::new(Skipped(reason.into())))
 }
 
 fn is_root() -> bool {
