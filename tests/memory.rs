@@ -9,7 +9,14 @@ use futures::StreamExt;
 use icmplib::{Family, MultipingOptions, PingOptions, Pinger};
 use support::{Netns, SimulatedNet};
 
-#[test]
+support::harness::tests![
+    Root many_pings_and_sweeps_leave_nothing_in_flight_and_memory_flat,
+];
+
+fn main() -> std::process::ExitCode {
+    support::harness::run(tests())
+}
+
 fn many_pings_and_sweeps_leave_nothing_in_flight_and_memory_flat() {
     if !support::require_root() {
         return;

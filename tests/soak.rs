@@ -19,6 +19,14 @@ use std::time::Duration;
 use icmplib::{Error, Family, Host, LookupFailure, MultipingOptions, Pinger, Resolver};
 use support::{DnsResponder, Lab};
 
+support::harness::tests![
+    Root a_daemon_sweeps_through_its_faults,
+];
+
+fn main() -> std::process::ExitCode {
+    support::harness::run(tests())
+}
+
 /// The system allocator, counting the bytes it has handed out and not had back: a leak
 /// shows here round after round, whatever the allocator keeps for itself.
 struct Counting;
@@ -204,7 +212,6 @@ fn check(round: usize, fault: Fault, hosts: &[Host]) {
     }
 }
 
-#[test]
 fn a_daemon_sweeps_through_its_faults() {
     if !support::require_root() {
         return;

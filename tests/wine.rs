@@ -6,7 +6,6 @@
 //! and points `ICMPLIB_WINE_DIR` at it: `unit.exe`, `windows.exe` and the
 //! `bcryptprimitives.dll` shim Wine 8 lacks. Without it this test says it skips, or fails
 //! when `ICMPLIB_REQUIRE_WINE=1` (CI).
-#![cfg(target_os = "linux")]
 
 mod support;
 
@@ -19,6 +18,14 @@ use std::time::Duration;
 
 use icmplib::Family;
 use support::{Chain, Netns, Reject, TempDir};
+
+support::harness::tests![
+    Wine the_windows_build_passes_its_tests_under_wine,
+];
+
+fn main() -> std::process::ExitCode {
+    support::harness::run(tests())
+}
 
 /// Debian's 64-bit Wine loader (not on PATH) and its server.
 const WINE: &str = "/usr/lib/wine/wine64";
@@ -105,7 +112,6 @@ fn assert_passed(output: &Output, what: &str) {
     );
 }
 
-#[test]
 fn the_windows_build_passes_its_tests_under_wine() {
     if !support::require_root() {
         return;

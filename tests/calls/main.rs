@@ -14,3 +14,19 @@ mod resolve;
 mod sockets;
 mod traceroute;
 mod watch;
+
+fn main() -> std::process::ExitCode {
+    support::harness::run(
+        [
+            mtu::tests(),
+            multiping::tests(),
+            ping::tests(),
+            pinger::tests(),
+            resolve::tests(),
+            sockets::tests(),
+            traceroute::tests(),
+            watch::tests(),
+        ]
+        .concat(),
+    )
+}

@@ -13,6 +13,18 @@ use icmplib::{
 };
 use support::{Chain, example, output_text};
 
+support::harness::tests![
+    Root a_request_too_big_for_a_link_gets_its_mtu_from_the_router,
+    Root low_level_sockets_take_dont_fragment,
+    Root path_mtu_finds_the_narrow_link,
+    Root path_mtu_of_a_host_that_does_not_answer_is_an_error,
+    Root without_dont_fragment_a_large_request_is_answered,
+    Root the_examples_take_dont_fragment_and_report_the_path_mtu,
+    Root path_mtu_works_as_nobody,
+    Root path_mtu_of_loopback_is_its_mtu,
+    Root one_hosts_packet_too_big_does_not_fail_another_hosts_requests,
+];
+
 const NARROW: u32 = 1280;
 
 fn lab() -> Chain {
@@ -41,7 +53,6 @@ fn narrow_payload(family: Family) -> usize {
     }
 }
 
-#[test]
 fn a_request_too_big_for_a_link_gets_its_mtu_from_the_router() {
     if !support::require_root() {
         return;
@@ -104,7 +115,6 @@ fn a_request_too_big_for_a_link_gets_its_mtu_from_the_router() {
     }
 }
 
-#[test]
 fn low_level_sockets_take_dont_fragment() {
     if !support::require_root() {
         return;
@@ -160,7 +170,6 @@ fn low_level_sockets_take_dont_fragment() {
     });
 }
 
-#[test]
 fn path_mtu_finds_the_narrow_link() {
     if !support::require_root() {
         return;
@@ -194,7 +203,6 @@ fn path_mtu_finds_the_narrow_link() {
     }
 }
 
-#[test]
 fn path_mtu_of_a_host_that_does_not_answer_is_an_error() {
     if !support::require_root() {
         return;
@@ -213,7 +221,6 @@ fn path_mtu_of_a_host_that_does_not_answer_is_an_error() {
     );
 }
 
-#[test]
 fn without_dont_fragment_a_large_request_is_answered() {
     if !support::require_root() {
         return;
@@ -244,7 +251,6 @@ fn without_dont_fragment_a_large_request_is_answered() {
     });
 }
 
-#[test]
 fn the_examples_take_dont_fragment_and_report_the_path_mtu() {
     if !support::require_root() {
         return;
@@ -284,7 +290,6 @@ fn the_examples_take_dont_fragment_and_report_the_path_mtu() {
 }
 
 /// As `nobody`: datagram sockets, the routers' messages read from the error queue.
-#[test]
 fn path_mtu_works_as_nobody() {
     if let Some(role) = support::child_role() {
         let (name, args) = support::role_parts(&role);
@@ -327,7 +332,6 @@ fn path_mtu_works_as_nobody() {
 
 /// Loopback carries 65,536 bytes: the largest IPv4 request passes at once, and IPv6 finds
 /// the interface's MTU from this host's own refusal (its largest request is 65,575 bytes).
-#[test]
 fn path_mtu_of_loopback_is_its_mtu() {
     if !support::require_root() {
         return;
@@ -352,7 +356,6 @@ fn path_mtu_of_loopback_is_its_mtu() {
 
 /// A router's Fragmentation Needed for one host's request is the socket's pending error
 /// (`EMSGSIZE`) until read: it must not fail the next send, to another host.
-#[test]
 fn one_hosts_packet_too_big_does_not_fail_another_hosts_requests() {
     if !support::require_root() {
         return;

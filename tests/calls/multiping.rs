@@ -16,6 +16,23 @@ use icmplib::{
 };
 use support::{Chain, Craft, DnsResponder, Netns, Reject, Reply, SimulatedNet};
 
+support::harness::tests![
+    Root a_slash_20_is_all_alive_in_input_order_at_every_concurrency,
+    Root blocking_multiping_works_from_a_plain_thread,
+    Root each_target_gets_its_own_result_in_the_router_chain,
+    Root the_stream_pulls_targets_only_as_room_frees_up,
+    Root a_sweep_leaves_turns_to_the_other_tasks_of_its_runtime,
+    Root a_sweep_forgets_requests_that_timed_out_or_were_abandoned,
+    Root a_sweep_waits_for_room_when_the_send_buffer_is_full,
+    Root a_sweep_of_names_alone_finishes,
+    Root a_huge_interval_waits_instead_of_panicking,
+    Root the_rate_limit_spaces_requests,
+    Root whole_call_failures_are_errors,
+    Root no_round_trip_is_zero,
+    Root more_than_65_536_requests_to_one_address_all_leave,
+    Root a_sweep_over_several_sockets_finds_every_host_once,
+];
+
 /// The `hosts` first host addresses of 127.1.0.0/16.
 fn loopback_block(hosts: u32) -> Vec<String> {
     (1..=hosts)
@@ -30,7 +47,6 @@ fn sweep_options(in_flight: usize) -> MultipingOptions {
         .concurrent_tasks(in_flight)
 }
 
-#[test]
 fn a_slash_20_is_all_alive_in_input_order_at_every_concurrency() {
     if !support::require_root() {
         return;
@@ -60,7 +76,6 @@ fn a_slash_20_is_all_alive_in_input_order_at_every_concurrency() {
     });
 }
 
-#[test]
 fn blocking_multiping_works_from_a_plain_thread() {
     if !support::require_root() {
         return;
@@ -73,7 +88,6 @@ fn blocking_multiping_works_from_a_plain_thread() {
     });
 }
 
-#[test]
 fn each_target_gets_its_own_result_in_the_router_chain() {
     if !support::require_root() {
         return;
@@ -142,7 +156,6 @@ fn each_target_gets_its_own_result_in_the_router_chain() {
     );
 }
 
-#[test]
 fn the_stream_pulls_targets_only_as_room_frees_up() {
     if !support::require_root() {
         return;
@@ -186,7 +199,6 @@ async fn one_turn() {
 
 /// A sweep of thousands of hosts lets the other tasks of its runtime run: between two
 /// turns of a task beside it, it starts a few hundred requests, not all of them at once.
-#[test]
 fn a_sweep_leaves_turns_to_the_other_tasks_of_its_runtime() {
     if !support::require_root() {
         return;
@@ -225,7 +237,6 @@ fn a_sweep_leaves_turns_to_the_other_tasks_of_its_runtime() {
 
 /// A sweep keeps nothing it should not: requests that timed out, late replies, the
 /// requests of a stream dropped midway.
-#[test]
 fn a_sweep_forgets_requests_that_timed_out_or_were_abandoned() {
     if !support::require_root() {
         return;
@@ -285,7 +296,6 @@ fn link_to_nowhere(netns: &Netns, device: &str) {
 
 /// A sweep faster than its link: the socket's send buffer fills (the requests wait in a
 /// slow queue) and the sweep waits for room instead of failing or losing requests.
-#[test]
 fn a_sweep_waits_for_room_when_the_send_buffer_is_full() {
     if !support::require_root() {
         return;
@@ -334,7 +344,6 @@ fn a_sweep_waits_for_room_when_the_send_buffer_is_full() {
 }
 
 /// Names only: each lookup must wake the sweep, with no reply or timer to do it instead.
-#[test]
 fn a_sweep_of_names_alone_finishes() {
     if !support::require_root() {
         return;
@@ -362,7 +371,6 @@ fn a_sweep_of_names_alone_finishes() {
 }
 
 /// An interval too long for the clock waits as good as forever, without a panic.
-#[test]
 fn a_huge_interval_waits_instead_of_panicking() {
     if !support::require_root() {
         return;
@@ -380,7 +388,6 @@ fn a_huge_interval_waits_instead_of_panicking() {
     });
 }
 
-#[test]
 fn the_rate_limit_spaces_requests() {
     if !support::require_root() {
         return;
@@ -400,7 +407,6 @@ fn the_rate_limit_spaces_requests() {
     });
 }
 
-#[test]
 fn whole_call_failures_are_errors() {
     if let Some(role) = support::child_role() {
         assert_eq!(role, "noraw");
@@ -465,7 +471,6 @@ fn whole_call_failures_are_errors() {
 /// monotonic clock came out early when the reader was interrupted between reading the two
 /// clocks: about one loopback reply in 30,000 had a round trip of exactly 0. Over 200,000
 /// replies (3 requests to each of 65,534 hosts), none may.
-#[test]
 fn no_round_trip_is_zero() {
     if !support::require_root() {
         return;
@@ -499,7 +504,6 @@ fn no_round_trip_is_zero() {
 /// of 1,000 probes per distance to 127.0.0.1 burned 133 s of CPU). A raw socket now takes
 /// another identifier: 70,000 requests to one silent address are all in flight at once,
 /// and all leave.
-#[test]
 fn more_than_65_536_requests_to_one_address_all_leave() {
     if !support::require_root() {
         return;
@@ -542,7 +546,6 @@ fn icmp_sockets(raw: bool) -> usize {
 /// targets shared out, the hosts back in input order (or streamed, each once). Datagram
 /// sockets, and raw ones, each of which filters in the kernel the replies to its own
 /// identifier (were a filter wrong, its shard's hosts would be dead).
-#[test]
 fn a_sweep_over_several_sockets_finds_every_host_once() {
     if !support::require_root() {
         return;

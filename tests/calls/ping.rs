@@ -11,6 +11,22 @@ use std::time::Duration;
 use icmplib::{Error, Family, Host, PingOptions, async_ping, ping};
 use support::{Craft, Netns, Reply, SimulatedNet, icmp_sockets};
 
+support::harness::tests![
+    Root async_ping_answers_on_loopback_raw,
+    Root spawned_calls_take_addresses_and_own_their_arguments,
+    Root async_ping_answers_on_loopback_datagram,
+    Root blocking_ping_from_several_threads_and_runtimes,
+    Root bad_input_gets_typed_errors,
+    Root a_thousand_concurrent_pings_share_one_socket_per_family,
+    Root simulated_host_rules_raw,
+    Root simulated_host_rules_datagram,
+    Root a_pinger_outlives_the_runtime_that_opened_its_sockets,
+    Root an_address_the_source_cannot_reach_is_an_invalid_option,
+    Root traffic_class_and_ttl_go_on_the_wire_per_request,
+    Root requests_that_fail_at_once_leave_turns_to_the_other_tasks,
+    Root a_runtime_without_its_drivers_is_an_error_that_says_which,
+];
+
 fn fast(count: usize) -> PingOptions {
     PingOptions::default()
         .count(count)
@@ -42,7 +58,6 @@ async fn loopback(privileged: bool) {
     }
 }
 
-#[test]
 fn async_ping_answers_on_loopback_raw() {
     if !support::require_root() {
         return;
@@ -52,7 +67,6 @@ fn async_ping_answers_on_loopback_raw() {
 
 /// The calls' futures own what they need: spawned with a target given as an address
 /// value and options that are dropped before the tasks run, each still finds its host.
-#[test]
 fn spawned_calls_take_addresses_and_own_their_arguments() {
     if !support::require_root() {
         return;
@@ -87,7 +101,6 @@ fn spawned_calls_take_addresses_and_own_their_arguments() {
     });
 }
 
-#[test]
 fn async_ping_answers_on_loopback_datagram() {
     if let Some(role) = support::child_role() {
         assert_eq!(role, "dgram");
@@ -111,7 +124,6 @@ fn async_ping_answers_on_loopback_datagram() {
     );
 }
 
-#[test]
 fn blocking_ping_from_several_threads_and_runtimes() {
     if !support::require_root() {
         return;
@@ -137,7 +149,6 @@ fn blocking_ping_from_several_threads_and_runtimes() {
     });
 }
 
-#[test]
 fn bad_input_gets_typed_errors() {
     if !support::require_root() {
         return;
@@ -195,7 +206,6 @@ fn bad_input_gets_typed_errors() {
     });
 }
 
-#[test]
 fn a_thousand_concurrent_pings_share_one_socket_per_family() {
     if !support::require_root() {
         return;
@@ -478,7 +488,6 @@ fn simulated_net(netns: &Netns) -> SimulatedNet {
     net
 }
 
-#[test]
 fn simulated_host_rules_raw() {
     if !support::require_root() {
         return;
@@ -492,7 +501,6 @@ fn simulated_host_rules_raw() {
     }
 }
 
-#[test]
 fn simulated_host_rules_datagram() {
     if let Some(role) = support::child_role() {
         assert_eq!(role, "sim");
@@ -513,7 +521,6 @@ fn simulated_host_rules_datagram() {
     support::assert_child_passed(&netns.spawn_unprivileged("simulated_host_rules_datagram", "sim"));
 }
 
-#[test]
 fn a_pinger_outlives_the_runtime_that_opened_its_sockets() {
     if !support::require_root() {
         return;
@@ -547,7 +554,6 @@ fn a_pinger_outlives_the_runtime_that_opened_its_sockets() {
     });
 }
 
-#[test]
 fn an_address_the_source_cannot_reach_is_an_invalid_option() {
     if !support::require_root() {
         return;
@@ -574,7 +580,6 @@ fn an_address_the_source_cannot_reach_is_an_invalid_option() {
     });
 }
 
-#[test]
 fn traffic_class_and_ttl_go_on_the_wire_per_request() {
     if !support::require_root() {
         return;
@@ -635,7 +640,6 @@ fn traffic_class_and_ttl_go_on_the_wire_per_request() {
 /// [`POLLS`] times on a current-thread runtime, so it is still pending after them only if
 /// its polls sent at most [`SENDS_PER_POLL`] requests each on average, then gave the worker
 /// back; a neighbour task counts the turns it got in between.
-#[test]
 fn requests_that_fail_at_once_leave_turns_to_the_other_tasks() {
     if !support::require_root() {
         return;
@@ -723,7 +727,6 @@ async fn polled<F: std::future::Future>(call: F) -> (Option<F::Output>, usize) {
 /// A runtime without its time or I/O driver made tokio panic inside the
 /// library ("timers are disabled", "IO is disabled"); each is now `Error::Runtime` saying
 /// which driver to enable.
-#[test]
 fn a_runtime_without_its_drivers_is_an_error_that_says_which() {
     if !support::require_root() {
         return;

@@ -11,6 +11,13 @@ use std::time::{Duration, Instant};
 use icmplib::{Error, PingOptions, Pinger, async_ping};
 use support::{Netns, icmp_sockets};
 
+support::harness::tests![
+    Root a_pinger_answers_on_a_second_runtime_while_the_first_is_idle,
+    Root one_off_source_addresses_leave_no_sockets_behind,
+    Root a_request_after_a_burst_is_woken_by_its_reply,
+    Root the_options_privileged_and_source_override_the_pingers_own,
+];
+
 fn fast(count: usize) -> PingOptions {
     PingOptions::default()
         .count(count)
@@ -56,7 +63,6 @@ fn datagram_sockets() -> usize {
 /// (alive, never driven again): B must get its replies when they come, not when its
 /// requests time out. Before sockets belonged to their runtime, the replies waited for
 /// A's receive task, and each request took its whole timeout.
-#[test]
 fn a_pinger_answers_on_a_second_runtime_while_the_first_is_idle() {
     if !support::require_root() {
         return;
@@ -84,7 +90,6 @@ fn a_pinger_answers_on_a_second_runtime_while_the_first_is_idle() {
 
 /// 1,000 pings, each from a source address of its own: once they have ended, a handful
 /// of sockets stay open (the ones used last), not one per source.
-#[test]
 fn one_off_source_addresses_leave_no_sockets_behind() {
     if !support::require_root() {
         return;
@@ -121,7 +126,6 @@ fn one_off_source_addresses_leave_no_sockets_behind() {
 /// While replies keep coming the reader takes the socket out of the reactor and reads on
 /// its own; once the burst is over it must register the socket again, or the next
 /// request would wait for its timeout (here a minute).
-#[test]
 fn a_request_after_a_burst_is_woken_by_its_reply() {
     if !support::require_root() {
         return;
@@ -162,7 +166,6 @@ fn a_request_after_a_burst_is_woken_by_its_reply() {
 
 /// A pinger's `privileged` and `source` apply unless the options ask for something else:
 /// `privileged: false`, or a source of their own.
-#[test]
 fn the_options_privileged_and_source_override_the_pingers_own() {
     if !support::require_root() {
         return;

@@ -9,11 +9,17 @@ use std::time::Duration;
 use icmplib::{Error, Family, PingOptions, Pinger, Resolver};
 use support::{DnsResponder, Netns};
 
+support::harness::tests![
+    Root names_resolve_through_the_configured_server,
+    Root the_hosts_file_is_read_first,
+    Root names_resolve_under_a_file_descriptor_limit,
+    Root a_dead_name_server_does_not_stall_the_calls,
+];
+
 fn ip(text: &str) -> IpAddr {
     text.parse().unwrap()
 }
 
-#[test]
 fn names_resolve_through_the_configured_server() {
     if !support::require_root() {
         return;
@@ -88,7 +94,6 @@ fn names_resolve_through_the_configured_server() {
     assert!(dns.queries("alive.test") > 0);
 }
 
-#[test]
 fn the_hosts_file_is_read_first() {
     if !support::require_root() {
         return;
@@ -101,8 +106,7 @@ fn the_hosts_file_is_read_first() {
         })
     };
     if !listed("127.0.0.1") {
-        eprintln!("skipping: /etc/hosts does not map localhost to 127.0.0.1");
-        return;
+        support::harness::skip("/etc/hosts does not map localhost to 127.0.0.1");
     }
     let netns = Netns::new("hosts");
     let dns = DnsResponder::start(&netns, &[("localhost", &[ip("127.0.0.99")])]);
@@ -138,7 +142,6 @@ fn many_names(count: u32) -> Vec<(String, IpAddr)> {
 /// that may open 1,024 files: each name in flight held up to two resolver sockets, the
 /// resolver ran out of descriptors, and 15-87 % of the names were reported as names that
 /// do not exist. Every one must resolve (and answer).
-#[test]
 fn names_resolve_under_a_file_descriptor_limit() {
     if let Some(role) = support::child_role() {
         let (_, args) = support::role_parts(&role);
@@ -204,7 +207,6 @@ fn names_resolve_under_a_file_descriptor_limit() {
 /// after 15 s whatever its own timeout, and a sweep of 1,000 addresses and 2 names ended
 /// after 15 s. Resolution has its own timeout and attempts; the lookup fails saying the
 /// servers did not answer, and the addresses of the sweep do not wait for the names.
-#[test]
 fn a_dead_name_server_does_not_stall_the_calls() {
     if !support::require_root() {
         return;

@@ -10,6 +10,18 @@ use icmplib::packet::Kind;
 use icmplib::{AsyncIcmpSocket, Error, Family, IcmpRequest, IcmpV4Socket, IcmpV6Socket};
 use support::{Chain, Netns, Reject};
 
+support::harness::tests![
+    Root raw_sockets_round_trip_on_loopback,
+    Root datagram_sockets_round_trip_on_loopback,
+    Root a_reply_with_another_payload_is_not_taken,
+    Root receive_times_out_after_about_the_timeout,
+    Root binding_an_address_the_machine_lacks_is_a_socket_address_error,
+    Root broadcast_needs_the_broadcast_flag,
+    Root unprivileged_process_gets_socket_permission_for_raw_sockets,
+    Root routers_send_time_exceeded_and_unreachable_to_raw_sockets,
+    Root routers_send_time_exceeded_and_unreachable_to_datagram_sockets,
+];
+
 const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Sends `request` on a blocking socket of its family and returns the matching reply.
@@ -64,7 +76,6 @@ fn loopback_round_trips(privileged: bool) {
     });
 }
 
-#[test]
 fn raw_sockets_round_trip_on_loopback() {
     if !support::require_root() {
         return;
@@ -72,7 +83,6 @@ fn raw_sockets_round_trip_on_loopback() {
     Netns::new("rawlo").run(|| loopback_round_trips(true));
 }
 
-#[test]
 fn datagram_sockets_round_trip_on_loopback() {
     if let Some(role) = support::child_role() {
         assert_eq!(role, "dgram");
@@ -88,7 +98,6 @@ fn datagram_sockets_round_trip_on_loopback() {
     support::assert_child_passed(&output);
 }
 
-#[test]
 fn a_reply_with_another_payload_is_not_taken() {
     if !support::require_root() {
         return;
@@ -109,7 +118,6 @@ fn a_reply_with_another_payload_is_not_taken() {
     });
 }
 
-#[test]
 fn receive_times_out_after_about_the_timeout() {
     if !support::require_root() {
         return;
@@ -136,7 +144,6 @@ fn receive_times_out_after_about_the_timeout() {
     });
 }
 
-#[test]
 fn binding_an_address_the_machine_lacks_is_a_socket_address_error() {
     if !support::require_root() {
         return;
@@ -160,7 +167,6 @@ fn binding_an_address_the_machine_lacks_is_a_socket_address_error() {
     });
 }
 
-#[test]
 fn broadcast_needs_the_broadcast_flag() {
     if !support::require_root() {
         return;
@@ -182,7 +188,6 @@ fn broadcast_needs_the_broadcast_flag() {
     });
 }
 
-#[test]
 fn unprivileged_process_gets_socket_permission_for_raw_sockets() {
     if let Some(role) = support::child_role() {
         assert_eq!(role, "noraw");
@@ -349,7 +354,6 @@ fn chain_args(chain: &Chain) -> Vec<String> {
     .collect()
 }
 
-#[test]
 fn routers_send_time_exceeded_and_unreachable_to_raw_sockets() {
     if !support::require_root() {
         return;
@@ -363,7 +367,6 @@ fn routers_send_time_exceeded_and_unreachable_to_raw_sockets() {
     });
 }
 
-#[test]
 fn routers_send_time_exceeded_and_unreachable_to_datagram_sockets() {
     if let Some(role) = support::child_role() {
         let (name, args) = support::role_parts(&role);

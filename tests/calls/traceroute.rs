@@ -11,6 +11,18 @@ use icmplib::{
 };
 use support::{Chain, Netns, Reject};
 
+support::harness::tests![
+    Root the_hops_are_the_routers_then_the_target_raw,
+    Root the_hops_are_the_routers_then_the_target_unprivileged,
+    Root the_path_is_the_one_the_system_traceroute_finds,
+    Root first_hop_max_hops_and_fast,
+    Root an_unreachable_destination_ends_the_trace_on_the_router_that_said_so,
+    Root a_router_that_stays_silent_is_left_out_and_later_hops_found,
+    Root traceroutes_and_pings_at_once_share_sockets_and_keep_their_replies,
+    Root the_blocking_form_and_bad_options,
+    Root a_late_answer_to_an_earlier_probe_is_not_taken_for_a_later_one,
+];
+
 fn quick() -> TracerouteOptions {
     TracerouteOptions::default()
         .count(2)
@@ -74,7 +86,6 @@ fn addresses(args: &[&str]) -> Vec<IpAddr> {
     args.iter().map(|a| a.parse().unwrap()).collect()
 }
 
-#[test]
 fn the_hops_are_the_routers_then_the_target_raw() {
     if !support::require_root() {
         return;
@@ -87,7 +98,6 @@ fn the_hops_are_the_routers_then_the_target_raw() {
         .block_on(move || async move { check_full_paths(v4, v6, true).await });
 }
 
-#[test]
 fn the_hops_are_the_routers_then_the_target_unprivileged() {
     if let Some(role) = support::child_role() {
         let (name, args) = support::role_parts(&role);
@@ -126,7 +136,6 @@ fn not_root() -> bool {
         .is_some_and(|line| line.split_whitespace().nth(1) != Some("0"))
 }
 
-#[test]
 fn the_path_is_the_one_the_system_traceroute_finds() {
     if !support::require_root() {
         return;
@@ -136,8 +145,7 @@ fn the_path_is_the_one_the_system_traceroute_finds() {
         .output()
         .is_ok();
     if !available {
-        eprintln!("skipping: traceroute is not installed");
-        return;
+        support::harness::skip("traceroute is not installed");
     }
     let chain = Chain::new(3);
     chain.warm_up();
@@ -169,7 +177,6 @@ fn the_path_is_the_one_the_system_traceroute_finds() {
     }
 }
 
-#[test]
 fn first_hop_max_hops_and_fast() {
     if !support::require_root() {
         return;
@@ -207,7 +214,6 @@ fn first_hop_max_hops_and_fast() {
     });
 }
 
-#[test]
 fn an_unreachable_destination_ends_the_trace_on_the_router_that_said_so() {
     if !support::require_root() {
         return;
@@ -246,7 +252,6 @@ fn an_unreachable_destination_ends_the_trace_on_the_router_that_said_so() {
     });
 }
 
-#[test]
 fn a_router_that_stays_silent_is_left_out_and_later_hops_found() {
     if !support::require_root() {
         return;
@@ -274,7 +279,6 @@ fn a_router_that_stays_silent_is_left_out_and_later_hops_found() {
     }
 }
 
-#[test]
 fn traceroutes_and_pings_at_once_share_sockets_and_keep_their_replies() {
     if !support::require_root() {
         return;
@@ -317,7 +321,6 @@ fn traceroutes_and_pings_at_once_share_sockets_and_keep_their_replies() {
     });
 }
 
-#[test]
 fn the_blocking_form_and_bad_options() {
     if !support::require_root() {
         return;
@@ -339,7 +342,6 @@ fn the_blocking_form_and_bad_options() {
     });
 }
 
-#[test]
 fn a_late_answer_to_an_earlier_probe_is_not_taken_for_a_later_one() {
     if !support::require_root() {
         return;

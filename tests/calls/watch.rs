@@ -10,6 +10,18 @@ use futures::StreamExt;
 use icmplib::{Error, Family, Pinger, WatchEvent, WatchOptions};
 use support::{Lab, Netns};
 
+support::harness::tests![
+    Root a_live_a_silent_and_a_flapping_host,
+    Root targets_added_and_removed_while_it_runs,
+    IcmpSockets options_that_cannot_work_are_refused,
+    Root a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer,
+    Root a_name_is_looked_up_again_and_followed_when_it_changes,
+    Root a_rate_limit_holds_for_the_whole_watch,
+    Root a_target_removed_and_added_again_is_probed_once,
+    Root a_name_that_does_not_resolve_counts_as_lost,
+    IcmpSockets a_watch_with_nothing_to_do_and_no_handle_ends,
+];
+
 /// Drops echo requests to `host` inside `netns` (nftables table `table`), or with
 /// `drop = false` lets them through again.
 fn block(netns: &Netns, table: &str, host: IpAddr, drop: bool) {
@@ -64,7 +76,6 @@ fn timeouts(events: &[WatchEvent], target: &str) -> usize {
         .count()
 }
 
-#[test]
 fn a_live_a_silent_and_a_flapping_host() {
     if !support::require_root() {
         return;
@@ -136,7 +147,6 @@ fn a_live_a_silent_and_a_flapping_host() {
     );
 }
 
-#[test]
 fn targets_added_and_removed_while_it_runs() {
     if !support::require_root() {
         return;
@@ -210,7 +220,7 @@ fn targets_added_and_removed_while_it_runs() {
     );
 }
 
-#[tokio::test]
+#[tokio::main(flavor = "current_thread")]
 async fn options_that_cannot_work_are_refused() {
     let pinger = Pinger::new();
     for options in [
@@ -225,7 +235,6 @@ async fn options_that_cannot_work_are_refused() {
     }
 }
 
-#[test]
 fn a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer() {
     if !support::require_root() {
         return;
@@ -274,7 +283,6 @@ fn a_duplicate_reply_is_an_event_and_a_count_not_a_second_answer() {
     assert_eq!(stats.duplicates(), duplicates);
 }
 
-#[test]
 fn a_name_is_looked_up_again_and_followed_when_it_changes() {
     if !support::require_root() {
         return;
@@ -337,7 +345,6 @@ fn a_name_is_looked_up_again_and_followed_when_it_changes() {
     assert!(dns.queries("flip.test") >= 4);
 }
 
-#[test]
 fn a_rate_limit_holds_for_the_whole_watch() {
     if !support::require_root() {
         return;
@@ -371,7 +378,6 @@ fn a_rate_limit_holds_for_the_whole_watch() {
     );
 }
 
-#[test]
 fn a_target_removed_and_added_again_is_probed_once() {
     if !support::require_root() {
         return;
@@ -410,7 +416,6 @@ fn a_target_removed_and_added_again_is_probed_once() {
     assert!((8..=12).contains(&replies), "{replies} replies");
 }
 
-#[test]
 fn a_name_that_does_not_resolve_counts_as_lost() {
     if !support::require_root() {
         return;
@@ -446,7 +451,7 @@ fn a_name_that_does_not_resolve_counts_as_lost() {
     assert!(errors >= 3, "{errors} errors");
 }
 
-#[tokio::test]
+#[tokio::main(flavor = "current_thread")]
 async fn a_watch_with_nothing_to_do_and_no_handle_ends() {
     let (handle, mut watch) = Pinger::new()
         .watch(Vec::<String>::new(), &options())

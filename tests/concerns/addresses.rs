@@ -12,6 +12,12 @@ use std::time::Duration;
 use icmplib::{PingOptions, TracerouteOptions, async_ping, async_traceroute};
 use support::{Netns, veth_pair};
 
+support::harness::tests![
+    Root link_local_targets_with_their_zone_answer,
+    Root a_link_local_hop_of_a_traceroute_carries_its_zone,
+    Root an_ipv4_mapped_address_is_pinged_as_the_ipv4_address,
+];
+
 fn fast() -> PingOptions {
     PingOptions::default()
         .count(2)
@@ -43,7 +49,6 @@ fn link_local_pair() -> (Netns, Netns) {
     (client, target)
 }
 
-#[test]
 fn link_local_targets_with_their_zone_answer() {
     if !support::require_root() {
         return;
@@ -79,7 +84,6 @@ fn link_local_targets_with_their_zone_answer() {
     });
 }
 
-#[test]
 fn a_link_local_hop_of_a_traceroute_carries_its_zone() {
     if !support::require_root() {
         return;
@@ -102,7 +106,6 @@ fn a_link_local_hop_of_a_traceroute_carries_its_zone() {
     });
 }
 
-#[test]
 fn an_ipv4_mapped_address_is_pinged_as_the_ipv4_address() {
     if !support::require_root() {
         return;

@@ -9,12 +9,16 @@ use std::time::Duration;
 use icmplib::{Error, Family, PingOptions, Pinger, TracerouteOptions};
 use support::{Craft, Netns, Reply, SimulatedNet};
 
+support::harness::tests![
+    Root a_reply_followed_by_an_error_about_the_same_request_counts,
+    Root every_answered_probe_of_a_traceroute_counts,
+];
+
 /// A host that answers each request and is followed, a few
 /// microseconds later, by an ICMP error about the same request. On a datagram socket the
 /// reply waits on the normal queue and the error on the error queue; the error queue was
 /// read first, so the error won (41-48 of 50 replies counted, IPv4 and IPv6). Raw sockets,
 /// with one queue, are checked too.
-#[test]
 fn a_reply_followed_by_an_error_about_the_same_request_counts() {
     if !support::require_root() {
         return;
@@ -63,7 +67,6 @@ fn a_reply_followed_by_an_error_about_the_same_request_counts() {
 /// Two Destination Unreachable messages a few microseconds apart, each
 /// quoting its own probe of a parallel traceroute, gave `packets_sent 2, packets_received
 /// 1`: every answered probe counts.
-#[test]
 fn every_answered_probe_of_a_traceroute_counts() {
     if !support::require_root() {
         return;

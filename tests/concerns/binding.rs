@@ -9,6 +9,14 @@ use std::time::Duration;
 use icmplib::{Error, PingOptions, Pinger};
 use support::{Netns, example};
 
+support::harness::tests![
+    Root an_interface_picks_the_link_that_works,
+    Root a_mark_routes_by_its_table,
+    Root a_missing_interface_is_a_clear_error,
+    Root a_mark_without_cap_net_admin_says_so,
+    Root the_examples_take_an_interface_and_a_mark,
+];
+
 /// The destination: a host on the far end of `up1` only.
 const V4: &str = "203.0.113.7";
 const V6: &str = "2001:db8:ff::7";
@@ -97,7 +105,6 @@ fn options(privileged: bool) -> PingOptions {
         .privileged(privileged)
 }
 
-#[test]
 fn an_interface_picks_the_link_that_works() {
     if !support::require_root() {
         return;
@@ -128,7 +135,6 @@ fn an_interface_picks_the_link_that_works() {
     });
 }
 
-#[test]
 fn a_mark_routes_by_its_table() {
     if !support::require_root() {
         return;
@@ -148,7 +154,6 @@ fn a_mark_routes_by_its_table() {
     });
 }
 
-#[test]
 fn a_missing_interface_is_a_clear_error() {
     if !support::require_root() {
         return;
@@ -166,7 +171,6 @@ fn a_missing_interface_is_a_clear_error() {
 }
 
 /// Without CAP_NET_ADMIN, a mark is refused, and the error says what is missing.
-#[test]
 fn a_mark_without_cap_net_admin_says_so() {
     if let Some(role) = support::child_role() {
         if role == "mark" {
@@ -191,7 +195,6 @@ fn a_mark_without_cap_net_admin_says_so() {
     support::assert_child_passed(&output);
 }
 
-#[test]
 fn the_examples_take_an_interface_and_a_mark() {
     if !support::require_root() {
         return;

@@ -8,12 +8,16 @@ use std::time::Duration;
 use icmplib::{Family, MultipingOptions, PingOptions, Pinger};
 use support::Lab;
 
+support::harness::tests![
+    Root a_link_slower_than_the_requests_loses_no_live_host,
+    Root requests_larger_than_the_mtu_leave_in_fragments,
+];
+
 /// 4,032 requests (1,008 live hosts, 4 each, no pause) over a 1 Mbit/s
 /// link whose queue holds 10 kB. Linux drops what overflows the link's queue: a raw IPv4
 /// socket counted those requests as sent and lost (1,142 of 4,032 answered, 510 hosts
 /// reported dead), an unprivileged IPv6 socket got no signal at all (927 answered). Every
 /// mode must now get every reply.
-#[test]
 fn a_link_slower_than_the_requests_loses_no_live_host() {
     if !support::require_root() {
         return;
@@ -54,7 +58,6 @@ fn a_link_slower_than_the_requests_loses_no_live_host() {
 
 /// Requests larger than the link's MTU leave as IP fragments, all at once: the small send
 /// buffer sockets are opened with must grow for them, on every kind of socket.
-#[test]
 fn requests_larger_than_the_mtu_leave_in_fragments() {
     if !support::require_root() {
         return;

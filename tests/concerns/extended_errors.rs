@@ -13,6 +13,11 @@ use icmplib::{Family, Hop, TracerouteOptions, async_traceroute};
 use support::Chain;
 use support::forger::Forger;
 
+support::harness::tests![
+    Root a_router_quoting_128_bytes_and_an_extension_is_found_raw,
+    Root a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged,
+];
+
 /// Both layouts: with the RFC 4884 length field, and the older form (length 0, the
 /// extension after exactly 128 bytes of quote).
 const LAYOUTS: [QuoteLayout; 2] = [QuoteLayout::Rfc4884, QuoteLayout::Padded128];
@@ -65,7 +70,6 @@ fn chain() -> Chain {
     chain
 }
 
-#[test]
 fn a_router_quoting_128_bytes_and_an_extension_is_found_raw() {
     if !support::require_root() {
         return;
@@ -87,7 +91,6 @@ fn a_router_quoting_128_bytes_and_an_extension_is_found_raw() {
     }
 }
 
-#[test]
 fn a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged() {
     const TEST: &str = "a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged";
     if let Some(role) = support::child_role() {

@@ -11,3 +11,17 @@ mod binding;
 mod exhaustion;
 mod extended_errors;
 mod reply_metadata;
+
+fn main() -> std::process::ExitCode {
+    support::harness::run(
+        [
+            addresses::tests(),
+            answers::tests(),
+            binding::tests(),
+            exhaustion::tests(),
+            extended_errors::tests(),
+            reply_metadata::tests(),
+        ]
+        .concat(),
+    )
+}

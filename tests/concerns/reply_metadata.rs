@@ -8,6 +8,11 @@ use std::time::Duration;
 use icmplib::{AsyncIcmpSocket, Family, IcmpRequest, IcmpV4Socket, IcmpV6Socket};
 use support::Lab;
 
+support::harness::tests![
+    Root replies_carry_the_ttl_and_traffic_class_they_arrived_with,
+    Root blocking_sockets_read_them_too,
+];
+
 /// An odd TTL / hop limit for the lab's hosts, so that no default can pass for it.
 const HOST_TTL: u8 = 57;
 
@@ -24,7 +29,6 @@ fn lab(tag: &str) -> Lab {
     lab
 }
 
-#[test]
 fn replies_carry_the_ttl_and_traffic_class_they_arrived_with() {
     if !support::require_root() {
         return;
@@ -51,7 +55,6 @@ fn replies_carry_the_ttl_and_traffic_class_they_arrived_with() {
     });
 }
 
-#[test]
 fn blocking_sockets_read_them_too() {
     if !support::require_root() {
         return;

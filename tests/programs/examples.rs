@@ -9,6 +9,20 @@ use std::time::Duration;
 use icmplib::Family;
 use support::{Craft, Netns, Reply, SimulatedNet, example};
 
+support::harness::tests![
+    Root ping_prints_replies_and_a_summary,
+    Root ping_exit_status_says_alive_down_or_error,
+    Root ping_unprivileged_as_a_normal_user,
+    Root multiping_summary_counts_a_sweep,
+    Root multiping_json_keeps_input_order_and_exit_status,
+    Root multiping_prints_each_target_as_given,
+    Root examples_keep_the_zone_of_a_link_local_target,
+    Root examples_say_what_is_wrong_with_their_input,
+    Root traceroute_prints_the_path_like_traceroute,
+    Root multiping_without_file_descriptors_fails_as_a_whole,
+    Root multiping_loops_like_fping,
+];
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn stdout(output: &Output) -> String {
@@ -79,7 +93,6 @@ fn check_no_float_noise(host: &serde_json::Value) {
     }
 }
 
-#[test]
 fn ping_prints_replies_and_a_summary() {
     if !support::require_root() {
         return;
@@ -138,7 +151,6 @@ fn unreachable_host(net: &SimulatedNet, n: u8) -> std::net::IpAddr {
     host
 }
 
-#[test]
 fn ping_exit_status_says_alive_down_or_error() {
     if !support::require_root() {
         return;
@@ -186,7 +198,6 @@ fn ping_exit_status_says_alive_down_or_error() {
     }
 }
 
-#[test]
 fn ping_unprivileged_as_a_normal_user() {
     if !support::require_root() {
         return;
@@ -216,7 +227,6 @@ fn ping_unprivileged_as_a_normal_user() {
     );
 }
 
-#[test]
 fn multiping_summary_counts_a_sweep() {
     if !support::require_root() {
         return;
@@ -254,7 +264,6 @@ fn multiping_summary_counts_a_sweep() {
     );
 }
 
-#[test]
 fn multiping_json_keeps_input_order_and_exit_status() {
     if !support::require_root() {
         return;
@@ -370,7 +379,6 @@ fn multiping_json_keeps_input_order_and_exit_status() {
 /// A host pinged by name is printed by its name, as fping does,
 /// not as a second line with the same address; its JSON keeps the target as given; no
 /// progress is written when standard error is not a terminal.
-#[test]
 fn multiping_prints_each_target_as_given() {
     if !support::require_root() {
         return;
@@ -422,7 +430,6 @@ fn multiping_prints_each_target_as_given() {
 }
 
 /// A link-local target keeps its zone through the examples: it says which link to use.
-#[test]
 fn examples_keep_the_zone_of_a_link_local_target() {
     if !support::require_root() {
         return;
@@ -469,7 +476,6 @@ fn examples_keep_the_zone_of_a_link_local_target() {
 
 /// Input the examples cannot use is refused with a message that says
 /// what is wrong, and exit status 2; a TOS in hex is taken.
-#[test]
 fn examples_say_what_is_wrong_with_their_input() {
     if !support::require_root() {
         return;
@@ -545,7 +551,6 @@ fn examples_say_what_is_wrong_with_their_input() {
     }
 }
 
-#[test]
 fn traceroute_prints_the_path_like_traceroute() {
     if !support::require_root() {
         return;
@@ -666,7 +671,6 @@ fn traceroute_prints_the_path_like_traceroute() {
 /// host down and exited 1. It must fail as a whole: exit 2, with a message naming the
 /// limit. Tried at each limit from a few descriptors up to enough: every run exits 0 (it
 /// had enough) or 2, never 1, and some run names its limit.
-#[test]
 fn multiping_without_file_descriptors_fails_as_a_whole() {
     if !support::require_root() {
         return;
@@ -703,7 +707,6 @@ fn multiping_without_file_descriptors_fails_as_a_whole() {
 }
 
 /// fping's loop mode, a line per reply or timeout, `-c` rounds.
-#[test]
 fn multiping_loops_like_fping() {
     if !support::require_root() {
         return;

@@ -13,6 +13,13 @@ use std::time::Duration;
 use icmplib::Family;
 use support::{Chain, Netns, Reject, example};
 
+support::harness::tests![
+    Nothing shape_keeps_what_it_is_told,
+    Root ping_lines_match_iputils_ping,
+    Root multiping_lines_match_fping,
+    Root traceroute_lines_match_traceroute,
+];
+
 const TIMEOUT: Duration = Duration::from_secs(60);
 
 fn text(bytes: &[u8]) -> String {
@@ -64,7 +71,6 @@ fn with_silent_range(netns: &Netns) -> &'static str {
     "198.51.100.5"
 }
 
-#[test]
 fn shape_keeps_what_it_is_told() {
     assert_eq!(
         shape("64 bytes from ::1: time=0.040 ms, 12ms", &["::1"], true),
@@ -75,7 +81,6 @@ fn shape_keeps_what_it_is_told() {
 
 /// iputils ping and our ping print the same lines: header, replies with TTL and a time of
 /// three decimals, nothing for a lost request, the statistics and `rtt min/avg/max/mdev`.
-#[test]
 fn ping_lines_match_iputils_ping() {
     if !support::require_root() {
         return;
@@ -110,7 +115,6 @@ fn ping_lines_match_iputils_ping() {
 
 /// fping and our multiping print the same lines: `-c` (per probe on stdout, statistics
 /// on stderr), `-C -q`, the default `is alive`, `-a`, `-u` and `-s`.
-#[test]
 fn multiping_lines_match_fping() {
     if !support::require_root() {
         return;
@@ -200,7 +204,6 @@ fn multiping_lines_match_fping() {
 
 /// traceroute -I -n and our traceroute print the same lines through a chain: times with
 /// three decimals, `*` for a silent router, `!H` for a host unreachable.
-#[test]
 fn traceroute_lines_match_traceroute() {
     if !support::require_root() {
         return;

@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 use icmplib::Family;
 use support::{Lab, Netns, example};
 
+support::harness::tests![
+    Root metrics_and_status_of_live_silent_and_blocked_hosts,
+    Nothing bad_input_is_refused_at_start,
+];
+
 /// A daemon started in a namespace, killed if the test ends early.
 struct Daemon(Child);
 
@@ -65,7 +70,6 @@ fn block(netns: &Netns, host: std::net::IpAddr) {
     ));
 }
 
-#[test]
 fn metrics_and_status_of_live_silent_and_blocked_hosts() {
     if !support::require_root() {
         return;
@@ -192,7 +196,6 @@ fn metrics_and_status_of_live_silent_and_blocked_hosts() {
     let _ = std::fs::remove_file(&config);
 }
 
-#[test]
 fn bad_input_is_refused_at_start() {
     let dir = std::env::temp_dir();
     let bad_json = dir.join(format!("healthd-bad-{}.json", std::process::id()));

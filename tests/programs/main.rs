@@ -8,3 +8,7 @@ mod support;
 mod examples;
 mod formats;
 mod healthd;
+
+fn main() -> std::process::ExitCode {
+    support::harness::run([examples::tests(), formats::tests(), healthd::tests()].concat())
+}

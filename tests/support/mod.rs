@@ -11,6 +11,7 @@
 mod chain;
 mod dns;
 pub mod forger;
+pub mod harness;
 mod lab;
 mod netns;
 mod tun;
@@ -31,20 +32,26 @@ pub use tun::{Craft, Reply, Script, SimulatedNet, craft_replies};
 /// [`Netns::spawn_unprivileged`].
 pub const ROLE_ENV: &str = "ICMPLIB_TEST_ROLE";
 
-/// Environment variable that turns "skip when not root" into a failure.
+/// Environment variable that turns "ignored when not root" into a failure.
 pub const REQUIRE_ROOT_ENV: &str = "ICMPLIB_REQUIRE_ROOT";
+
+/// Environment variable that turns "ignored without `ICMPLIB_WINE_DIR`" into a failure.
+pub const REQUIRE_WINE_ENV: &str = "ICMPLIB_REQUIRE_WINE";
 
 /// True when the process is root.
 ///
-/// When not root: panics if `ICMPLIB_REQUIRE_ROOT=1`, else prints
-/// "skipping <test>: needs root" to stderr and returns false, so callers
-/// write `if !support::require_root() { return; }`.
+/// A test listed as needing root ([`harness::Needs::Root`]) is not run without root, so
+/// this is a second guard: when not root, panics if `ICMPLIB_REQUIRE_ROOT=1`, else prints
+/// "skipping <test>: needs root" to stderr and returns false, so callers write
+/// `if !support::require_root() { return; }`.
 pub fn require_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } == 0 {
         return true;
     }
-    let test = std::thread::current().name().unwrap_or("test").to_string();
+    let test = harness::current_test()
+        .or_else(|| std::thread::current().name().map(str::to_string))
+        .unwrap_or_else(|| "test".to_string());
     if std::env::var(REQUIRE_ROOT_ENV).as_deref() == Ok("1") {
         panic!("{test} needs root (network namespaces) and {REQUIRE_ROOT_ENV}=1 is set");
     }
@@ -94,7 +101,8 @@ pub fn example(name: &str) -> std::path::PathBuf {
 
 /// The full name of the test function `name` in this test binary, as `--exact` wants it:
 /// `module::name` in a binary made of modules (tests/calls, ...), `name` in one of a single
-/// file. Found in the binary's own `--list`; panics unless exactly one test has that name.
+/// file. Found in the binary's own `--list` (lines `name: test`, or `[needs root] name: test`
+/// for a test that is ignored there); panics unless exactly one test has that name.
 pub fn full_test_name(name: &str) -> String {
     let exe = std::env::current_exe().expect("current_exe");
     let output = std::process::Command::new(&exe)
@@ -106,6 +114,12 @@ pub fn full_test_name(name: &str) -> String {
     let found: Vec<&str> = list
         .lines()
         .filter_map(|line| line.strip_suffix(": test"))
+        .map(|test| match test.strip_prefix('[') {
+            Some(kind_and_test) => kind_and_test
+                .split_once("] ")
+                .map_or(test, |(_, test)| test),
+            None => test,
+        })
         .filter(|test| *test == name || test.ends_with(&format!("::{name}")))
         .collect();
     match found.as_slice() {
@@ -124,9 +138,17 @@ pub fn assert_child_passed(output: &std::process::Output) {
         output.status
     );
     assert!(
-        text.contains("1 passed"),
-        "child did not run the test:\n{text}"
+        ran_one_test(&text),
+        "child did not run exactly one test:\n{text}"
     );
+}
+
+/// True when `output` (a test binary's) ends in a summary of exactly one test run and
+/// passed: none failed, none ignored.
+pub fn ran_one_test(output: &str) -> bool {
+    output
+        .lines()
+        .any(|line| line.starts_with("test result: ok. 1 passed; 0 failed; 0 ignored;"))
 }
 
 /// Splits a child role of the form `name:arg1,arg2` into its name and arguments.

@@ -7,3 +7,7 @@ mod support;
 
 mod network_support;
 mod tun_support;
+
+fn main() -> std::process::ExitCode {
+    support::harness::run([network_support::tests(), tun_support::tests()].concat())
+}

@@ -11,6 +11,14 @@ use std::sync::{Arc, Mutex};
 use icmplib::Family;
 use support::{Chain, Netns, Reject};
 
+support::harness::tests![
+    Root netns_has_only_loopback_and_is_deleted,
+    Root code_runs_inside_the_namespace,
+    Root chain_routes_answers_and_rejects,
+    Root loss_drops_echo_requests,
+    Root unprivileged_child_gets_ping_sockets_only,
+];
+
 fn netns_list() -> String {
     let output = std::process::Command::new("ip")
         .args(["netns", "list"])
@@ -40,7 +48,6 @@ fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-#[test]
 fn netns_has_only_loopback_and_is_deleted() {
     if !support::require_root() {
         return;
@@ -108,7 +115,6 @@ fn netns_has_only_loopback_and_is_deleted() {
     assert!(!listed(&name), "{name} survived a panic");
 }
 
-#[test]
 fn code_runs_inside_the_namespace() {
     if !support::require_root() {
         return;
@@ -175,7 +181,6 @@ fn ping(chain: &Chain, args: &[&str]) -> (bool, String) {
     (output.status.success(), stdout(&output))
 }
 
-#[test]
 fn chain_routes_answers_and_rejects() {
     if !support::require_root() {
         return;
@@ -260,7 +265,6 @@ fn chain_routes_answers_and_rejects() {
     );
 }
 
-#[test]
 fn loss_drops_echo_requests() {
     if !support::require_root() {
         return;
@@ -316,7 +320,6 @@ fn errno_of_socket(domain: i32, kind: i32, protocol: i32) -> Result<(), i32> {
     Ok(())
 }
 
-#[test]
 fn unprivileged_child_gets_ping_sockets_only() {
     match support::child_role().as_deref() {
         Some("whoami") => {
@@ -377,8 +380,8 @@ fn unprivileged_child_gets_ping_sockets_only() {
             output.status
         );
         assert!(
-            text.contains("1 passed"),
-            "child {role} did not run the test:\n{text}"
+            support::ran_one_test(&text),
+            "child {role} did not run exactly one test:\n{text}"
         );
     }
 }

@@ -14,6 +14,17 @@ use icmplib::packet::{
 };
 use support::{Craft, Netns, Reply, SimulatedNet, craft_replies};
 
+support::harness::tests![
+    Root good_replies_are_counted,
+    Root delayed_reply_shows_in_the_rtt,
+    Root two_replies_make_a_duplicate,
+    Root bad_checksum_is_not_a_reply,
+    Root errors_quote_the_request,
+    Root other_crafts_reach_ping,
+    Root silent_host_and_cleanup,
+    Nothing crafted_bytes,
+];
+
 const FAMILIES: [Family; 2] = [Family::V4, Family::V6];
 
 /// Runs `timeout 10 ping -n <-4|-6> args... address` in `netns`; returns stdout and stderr.
@@ -89,7 +100,6 @@ fn snmp_counter(netns: &Netns, name: &str) -> u64 {
     panic!("no counter {name} in /proc/net/snmp{{,6}}:\n{text}");
 }
 
-#[test]
 fn good_replies_are_counted() {
     if !support::require_root() {
         return;
@@ -110,7 +120,6 @@ fn good_replies_are_counted() {
     }
 }
 
-#[test]
 fn delayed_reply_shows_in_the_rtt() {
     if !support::require_root() {
         return;
@@ -130,7 +139,6 @@ fn delayed_reply_shows_in_the_rtt() {
     }
 }
 
-#[test]
 fn two_replies_make_a_duplicate() {
     if !support::require_root() {
         return;
@@ -151,7 +159,6 @@ fn two_replies_make_a_duplicate() {
 /// before icmp_rcv checks it). So the badness is checked by the kernel's counter, and the
 /// "not counted" part with ping on an ICMP datagram socket, where the kernel checks first.
 /// ICMPv6 checksums are verified by the kernel for raw sockets too.
-#[test]
 fn bad_checksum_is_not_a_reply() {
     if !support::require_root() {
         return;
@@ -186,7 +193,6 @@ fn bad_checksum_is_not_a_reply() {
     }
 }
 
-#[test]
 fn errors_quote_the_request() {
     if !support::require_root() {
         return;
@@ -227,7 +233,6 @@ fn errors_quote_the_request() {
     }
 }
 
-#[test]
 fn other_crafts_reach_ping() {
     if !support::require_root() {
         return;
@@ -275,7 +280,6 @@ fn other_crafts_reach_ping() {
     assert_eq!(sim.scripts_dropped(), 1);
 }
 
-#[test]
 fn silent_host_and_cleanup() {
     if !support::require_root() {
         return;
@@ -403,7 +407,6 @@ fn echo_reply(family: Family, icmp: &[u8]) -> (u16, u16, Vec<u8>) {
     (echo.id, echo.sequence, echo.payload.to_vec())
 }
 
-#[test]
 fn crafted_bytes() {
     let one = |family, craft: &Craft| {
         let mut packets = craft_replies(&request(family, 56), craft).unwrap();
