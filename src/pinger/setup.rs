@@ -142,11 +142,14 @@ impl Pinger {
     /// [`Error::Runtime`], [`Error::InvalidOption`], and the socket's errors that fail a
     /// call ([`Error::fails_the_call`]).
     pub(crate) fn set_up(&self, plan: Plan<'_>) -> Result<Call> {
+        // The call's own faults first: finding the socket kind opens sockets, and a
+        // process that may open none would hear of that instead.
+        check(&plan)?;
         let privileged = self.privileged(plan.probe.socket_kind)?;
         let source = plan.probe.source.or(self.inner.source);
         let engines = self.engines_for(privileged, source, plan.probe.dont_fragment, 0);
         let resolver = self.inner.resolver.clone();
-        prepare(plan, engines, resolver, privileged, source)
+        finish(plan, engines, resolver, privileged, source)
     }
 
     /// The engines of a call on sockets of `privileged` kind from `source`, with
@@ -179,6 +182,7 @@ impl Pinger {
 ///
 /// # Errors
 /// As [`Pinger::set_up`].
+#[cfg(test)]
 pub(crate) fn prepare(
     plan: Plan<'_>,
     engines: Arc<dyn Engines>,
@@ -186,6 +190,13 @@ pub(crate) fn prepare(
     privileged: bool,
     source: Option<IpAddr>,
 ) -> Result<Call> {
+    check(&plan)?;
+    finish(plan, engines, resolver, privileged, source)
+}
+
+/// What a call may be refused for before anything about sockets is known: outside a
+/// runtime, or its options.
+fn check(plan: &Plan<'_>) -> Result<()> {
     runtime::current(plan.probing.name())?;
     let probe = plan.probe;
     match plan.probing {
@@ -209,6 +220,19 @@ pub(crate) fn prepare(
             "rate_limit must be at least 1 request per second",
         ));
     }
+    Ok(())
+}
+
+/// The rest of a call's set-up, once [`check`]ed: what this system refuses for the socket
+/// kind, the settings, and the socket of a call that opens it first.
+fn finish(
+    plan: Plan<'_>,
+    engines: Arc<dyn Engines>,
+    resolver: Option<Resolver>,
+    privileged: bool,
+    source: Option<IpAddr>,
+) -> Result<Call> {
+    let probe = plan.probe;
     if probe.traffic_class != 0 {
         limits::check(Capability::TrafficClass, privileged)?;
     }
