@@ -67,10 +67,10 @@ impl Pinger {
     pub(super) async fn multiping_sharded(
         &self,
         call: Call,
-        addresses: Vec<Target>,
+        targets: Vec<Target>,
         options: &MultipingOptions,
     ) -> Result<Vec<Host>> {
-        let shards = self.shards(call, addresses.into_iter(), options);
+        let shards = self.shards(call, targets.into_iter(), options);
         let tasks = Tasks::spawn(&tokio::runtime::Handle::current(), shards, |shard| {
             gather(shard, |finished| finished.target.index)
         });

@@ -1,6 +1,7 @@
 //! The probe scheduler: the one way a target is probed, for `ping` (one target),
-//! `multiping` (many, with a bound on those in flight) and `traceroute` (one target over
-//! distances).
+//! `multiping` (many, with a bound on those in flight), `traceroute` (one target over
+//! distances), path MTU (one target, growing sizes) and `watch` (targets that come and go,
+//! probed without end, their events handed out as they happen).
 //!
 //! A [`Scheduler`] takes targets from an iterator, resolves names, and for each target asks
 //! its [`Job`] what to send next: a probe with a TTL, now or after a pause. It hands the

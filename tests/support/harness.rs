@@ -52,7 +52,8 @@ impl Test {
     /// Why this test cannot run in this process, if it cannot.
     fn missing(&self) -> Option<&'static str> {
         let wine = std::env::var_os(WINE_DIR_ENV).is_some() || env_is_1(super::REQUIRE_WINE_ENV);
-        let root = is_root() || env_is_1(super::REQUIRE_ROOT_ENV) || super::child_role().is_some();
+        let root =
+            super::is_root() || env_is_1(super::REQUIRE_ROOT_ENV) || super::child_role().is_some();
         match self.needs {
             Needs::Nothing => None,
             Needs::IcmpSockets if !root && !ping_sockets_allowed() => Some(NEEDS_ICMP),
@@ -185,22 +186,9 @@ pub fn skip(reason: impl Into<String>) -> ! {
     std::panic::resume_unwind(Box::new(Skipped(reason.into())))
 }
 
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() == 0 }
-}
-
 /// True when this process may open a datagram ICMP ("ping") socket.
 fn ping_sockets_allowed() -> bool {
-    // SAFETY: plain socket(2) and close(2) on the descriptor it returned.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, libc::IPPROTO_ICMP);
-        if fd < 0 {
-            return false;
-        }
-        libc::close(fd);
-    }
-    true
+    icmplib::IcmpV4Socket::new(None, false).is_ok()
 }
 
 fn env_is_1(name: &str) -> bool {

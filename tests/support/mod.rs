@@ -38,6 +38,12 @@ pub const REQUIRE_ROOT_ENV: &str = "ICMPLIB_REQUIRE_ROOT";
 /// Environment variable that turns "ignored without `ICMPLIB_WINE_DIR`" into a failure.
 pub const REQUIRE_WINE_ENV: &str = "ICMPLIB_REQUIRE_WINE";
 
+/// True when this process runs as root.
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// True when the process is root.
 ///
 /// A test listed as needing root ([`harness::Needs::Root`]) is not run without root, so
@@ -45,8 +51,7 @@ pub const REQUIRE_WINE_ENV: &str = "ICMPLIB_REQUIRE_WINE";
 /// "skipping <test>: needs root" to stderr and returns false, so callers write
 /// `if !support::require_root() { return; }`.
 pub fn require_root() -> bool {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    if unsafe { libc::geteuid() } == 0 {
+    if is_root() {
         return true;
     }
     let test = harness::current_test()
