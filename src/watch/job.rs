@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use super::event::WatchEvent;
 use super::options::Rules;
-use super::target::{Tracked, next_due};
+use super::target::{Tracked, first_due, next_due};
 use crate::clock::{later, millis};
 use crate::error::{Error, Result};
 use crate::scheduler::{Events, Job, Next, Now};
@@ -70,7 +70,7 @@ impl Job for WatchJob {
                 if self.looked_up {
                     self.until = self.rules.resolve_every.map(|every| later(now, every));
                 }
-                next_due(&self.rules, self.target.slot(), now)
+                first_due(&self.rules, self.target.slot(), now)
             }
         };
         if self.until.is_some_and(|until| due >= until) {

@@ -298,6 +298,23 @@ pub(crate) fn next_due(rules: &Rules, slot: u32, now: Instant) -> Instant {
     crate::clock::later(first, wait)
 }
 
+/// When a target's first probe is due: at its place in the period now if that passed by
+/// at most a quarter of a period, else at its next place. A watch's first place is its
+/// very start, which its first poll comes just after (and a name's first probe comes
+/// after its lookup): waiting a whole period for it would leave a new watch silent for a
+/// period, a one-probe watch for its whole period.
+pub(crate) fn first_due(rules: &Rules, slot: u32, now: Instant) -> Instant {
+    let next = next_due(rules, slot, now);
+    let first = crate::clock::later(rules.epoch, phase(slot, rules.period));
+    if next > first
+        && let Some(previous) = next.checked_sub(rules.period)
+        && now.saturating_duration_since(previous) <= rules.period / 4
+    {
+        return previous;
+    }
+    next
+}
+
 /// The targets waiting for the scheduler, in the order they came: new ones, names to
 /// look up again, lookups to try again. A target removed meanwhile is skipped.
 #[derive(Debug, Default)]
@@ -382,6 +399,20 @@ mod tests {
         assert_eq!(next_due(&rules, slot, at(50)), at(50));
         assert_eq!(next_due(&rules, slot, at(51)), at(150));
         assert_eq!(next_due(&rules, slot, at(1_049)), at(1_050));
+    }
+
+    #[test]
+    fn a_first_probe_takes_a_place_just_passed() {
+        let rules = rules(Duration::from_millis(100));
+        let at = |ms| rules.epoch + Duration::from_millis(ms);
+        // The start of the watch, polled a little after it.
+        assert_eq!(first_due(&rules, 0, at(0)), at(0));
+        assert_eq!(first_due(&rules, 0, at(3)), at(0));
+        // Half way through the period: not passed, passed by a quarter, by more.
+        assert_eq!(first_due(&rules, 1, at(10)), at(50));
+        assert_eq!(first_due(&rules, 1, at(75)), at(50));
+        assert_eq!(first_due(&rules, 1, at(76)), at(150));
+        assert_eq!(first_due(&rules, 1, at(1_060)), at(1_050));
     }
 
     /// However many targets, the busiest stretch of a tenth of the even spacing holds at

@@ -316,6 +316,26 @@ async fn an_add_then_a_remove_leave_nothing() {
     assert!(fake.sent().is_empty(), "{} probes", fake.sent().len());
 }
 
+/// A watch polled a little after it was made (as always outside paused time: on a real
+/// clock its first poll comes microseconds to milliseconds later) probes at once, not a
+/// period later: a one-probe watch of 5 s once stayed silent for its 5 s.
+#[tokio::test(start_paused = true)]
+async fn a_watch_first_polled_after_its_start_probes_at_once() {
+    let fake = FakeTransport::raw_v6();
+    fake.echo(ms(1));
+    let options = WatchOptions::default().period(ms(10_000)).timeout(ms(500));
+    let (handle, mut watch) = watch_on(v6(&fake), &options, addresses(1)).unwrap();
+    tokio::time::advance(ms(3)).await;
+    let polled = clock::now();
+    let first = tokio::time::timeout(ms(100), watch.next()).await;
+    handle.stop();
+    assert!(
+        matches!(first, Ok(Some(WatchEvent::Reply { .. }))),
+        "{first:?}"
+    );
+    assert_eq!(probed_since(&fake, polled).len(), 1);
+}
+
 /// A watch whose socket cannot open fails at once, as a sweep's stream does, rather than
 /// reporting every target down every period.
 #[tokio::test(start_paused = true)]
