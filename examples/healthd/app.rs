@@ -23,6 +23,8 @@ pub struct App {
     board: RwLock<Arc<Board>>,
     /// Bumped with each new board, so that a recorder sees a change with one load.
     generation: AtomicU64,
+    /// Probes settled (answered, timed out or failed), all targets together.
+    pub settled: AtomicU64,
     process: Mutex<Process>,
     /// The last encoding of each format (classic, OpenMetrics) and when it ended: the
     /// scrapes that waited for an encoding take its result (8 scrapers at once cost
@@ -37,9 +39,11 @@ impl App {
             style,
             board: RwLock::new(Arc::new(board)),
             generation: AtomicU64::new(0),
+            settled: AtomicU64::new(0),
             process: Mutex::new(Process {
                 reload_successful: true,
                 reload_at_ms: unix_ms(),
+                settled: 0,
             }),
             encoded: Default::default(),
             prober,
@@ -114,7 +118,10 @@ impl App {
         let (_, board) = self.board();
         let process = {
             let process = self.process.lock().unwrap_or_else(|e| e.into_inner());
-            Process { ..*process }
+            Process {
+                settled: self.settled.load(Ordering::Relaxed),
+                ..*process
+            }
         };
         let style = self.style;
         let body = tokio::task::spawn_blocking(move || {

@@ -26,7 +26,15 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 #[derive(Parser)]
 #[command(
     about = "A health-check daemon: ICMP probes, Prometheus metrics, JSON status",
-    after_help = "SIGHUP reads the config file again; SIGTERM or Ctrl-C stops (within 2 s)."
+    after_help = "The config file is JSON, every key optional:\n  \
+        {\"listen\": \"127.0.0.1:9867\", \"metrics\": \"native\" | \"smokeping\", \"privileged\": true,\n   \
+        \"max_connections\": 256, \"name_servers\": [\"192.0.2.53:53\"],\n   \
+        \"groups\": [{\"hosts\": [\"192.0.2.1\", \"db.example\"], \"period\": 1, \"timeout\": 1,\n     \
+        \"size\": 56, \"tos\": 0, \"ttl\": 64, \"source\": \"192.0.2.10\", \"up_after\": 1,\n     \
+        \"down_after\": 3, \"window\": 100, \"labels\": {\"site\": \"par1\"}}]}\n\
+        Periods and timeouts are in seconds (a period at least 0.01), size in payload bytes.\n\n\
+        Endpoints: /metrics, /status, /probe?target=HOST, /.\n\
+        SIGHUP reads the config file again; SIGTERM or Ctrl-C stops (within 2 s)."
 )]
 pub struct Args {
     /// A JSON config file (see the example's docs).

@@ -32,6 +32,8 @@ pub struct Process {
     pub reload_successful: bool,
     /// Unix time of the last successful (re)load, in milliseconds.
     pub reload_at_ms: u64,
+    /// Probes settled, all targets together.
+    pub settled: u64,
 }
 
 /// How the metrics of a style are named.
@@ -47,6 +49,7 @@ struct Names {
     error_replies: Option<&'static str>,
     reload_successful: &'static str,
     reload_at: &'static str,
+    settled: Option<&'static str>,
     /// Whether the series carry `source` and the groups' labels.
     all_labels: bool,
 }
@@ -62,6 +65,7 @@ const NATIVE: Names = Names {
     error_replies: Some("icmp_error_replies"),
     reload_successful: "healthd_config_last_reload_successful",
     reload_at: "healthd_config_last_reload_success_timestamp_seconds",
+    settled: Some("healthd_probes_settled"),
     all_labels: true,
 };
 
@@ -76,6 +80,7 @@ const SMOKEPING: Names = Names {
     error_replies: None,
     reload_successful: "smokeping_prober_config_last_reload_successful",
     reload_at: "smokeping_prober_config_last_reload_success_timestamp_seconds",
+    settled: None,
     all_labels: false,
 };
 
@@ -211,6 +216,16 @@ pub fn encode(board: &Board, process: &Process, style: Style, openmetrics: bool)
     );
     let at = decimal_seconds(process.reload_at_ms * 1_000_000);
     let _ = writeln!(out, "{name} {at}");
+    if let Some(name) = names.settled {
+        header(
+            out,
+            name,
+            "counter",
+            "Probes settled (answered, timed out or failed), all targets together.",
+            openmetrics,
+        );
+        let _ = writeln!(out, "{name}_total {}", process.settled);
+    }
     if openmetrics {
         out.push_str("# EOF\n");
     }

@@ -54,7 +54,8 @@
 //! smokeping_prober's buckets, 50 µs × 2ⁿ up to 26.2 s), `icmp_response_ttl`,
 //! `icmp_response_duplicates_total`, `icmp_timeouts_total`, `icmp_send_errors_total`,
 //! `icmp_error_replies_total`, `icmp_up`; a request counts once its outcome is known, so
-//! that requests = replies + timeouts + send errors + error replies. `--metrics smokeping`
+//! that requests = replies + timeouts + send errors + error replies; and, for the daemon,
+//! `healthd_probes_settled_total` and `healthd_config_last_reload_successful`. `--metrics smokeping`
 //! shows exactly smokeping_prober 0.6's names and labels (`smokeping_requests_total`,
 //! `smokeping_response_duration_seconds`, `smokeping_response_ttl`,
 //! `smokeping_response_duplicates_total`, labels `host` and `ip`), so that its
@@ -77,6 +78,7 @@ mod probe;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use clap::Parser;
@@ -209,7 +211,9 @@ async fn record(app: Arc<App>, mut events: Watch) {
         if app.generation() != generation {
             (generation, board) = app.board();
         }
-        board.record(&event);
+        if board.record(&event) {
+            app.settled.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

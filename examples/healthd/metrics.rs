@@ -95,8 +95,8 @@ impl Cell {
         }
     }
 
-    /// Adds `event`'s outcome to the figures.
-    pub fn record(&self, event: &WatchEvent) {
+    /// Adds `event`'s outcome to the figures; true when it settled a probe.
+    pub fn record(&self, event: &WatchEvent) -> bool {
         match event {
             WatchEvent::Reply {
                 address, rtt, ttl, ..
@@ -141,10 +141,15 @@ impl Cell {
             WatchEvent::Duplicate { address, .. } => {
                 self.saw(*address);
                 self.duplicates.fetch_add(1, Relaxed);
+                return false;
             }
-            WatchEvent::State { up, .. } => self.up.store(u8::from(*up), Relaxed),
-            _ => {}
+            WatchEvent::State { up, .. } => {
+                self.up.store(u8::from(*up), Relaxed);
+                return false;
+            }
+            _ => return false,
         }
+        true
     }
 
     /// The figures now (each counter read once; a reply landing meanwhile shows in the
@@ -187,10 +192,11 @@ impl Board {
         self.order.push(entry);
     }
 
-    /// Adds `event` to its target's figures (an event of a target just removed finds none).
-    pub fn record(&self, event: &WatchEvent) {
-        if let Some(entry) = self.by_host.get(event.target()) {
-            entry.cell.record(event);
-        }
+    /// Adds `event` to its target's figures (an event of a target just removed finds
+    /// none); true when it settled a probe.
+    pub fn record(&self, event: &WatchEvent) -> bool {
+        self.by_host
+            .get(event.target())
+            .is_some_and(|entry| entry.cell.record(event))
     }
 }
