@@ -25,6 +25,7 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 
 #[derive(Parser)]
 #[command(
+    version,
     about = "A health-check daemon: ICMP probes, Prometheus metrics, JSON status",
     after_help = "The config file is JSON, every key optional:\n  \
         {\"listen\": \"127.0.0.1:9867\", \"metrics\": \"native\" | \"smokeping\", \"privileged\": true,\n   \
