@@ -13,7 +13,7 @@
 //! - `poll` / `poll_writable`: wait for a blocking socket (`poll(2)`, `WSAPoll`);
 //!   `AsyncSocket`: the socket registered with tokio;
 //! - `bind_interface`, `set_mark` (`SO_MARK`), `set_dont_fragment`, `route_mtu`,
-//!   `set_recv_buffer_size`; `interface_index` / `interface_name`: zones by name;
+//!   `set_recv_buffer_size`; `interface_index` / `interface_name` / `interface_exists`: zones;
 //! - `keep_ids` / `keep_all_ids`: the in-kernel identifier filter of a raw socket
 //!   (`SO_ATTACH_FILTER`, Linux; refused elsewhere);
 //! - `is_out_of_files`, `is_too_big`, ...: what an error of the system means.
