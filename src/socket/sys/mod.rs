@@ -77,15 +77,16 @@ fn datagram_in<'a>(
     (&datagrams[index], &buffers[start..start + slot])
 }
 
-/// Identifiers one filter keeps at most (an engine's own, its extra and chosen ones).
-pub(crate) const MAX_FILTER_IDS: usize = 16;
+/// Identifiers one filter keeps at most (an engine's own, its extra and the chosen ones
+/// in use): 256, a program of about 270 instructions (the kernel takes 4,096).
+pub(crate) const MAX_FILTER_IDS: usize = 256;
 
 /// Refuses, for `keep_ids`, no identifier or more than [`MAX_FILTER_IDS`].
 fn check_filter_ids(ids: &[u16]) -> io::Result<()> {
     if ids.is_empty() || ids.len() > MAX_FILTER_IDS {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "an identifier filter keeps 1 to 16 identifiers",
+            "an identifier filter keeps 1 to 256 identifiers",
         ));
     }
     Ok(())
