@@ -1,6 +1,8 @@
 //! Name resolution with hickory-resolver: [`resolve`], [`async_resolve`] and the
 //! [`Resolver`] they use.
 
+mod name;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -166,6 +168,7 @@ impl Resolver {
         if let Some(address) = parse_literal(name) {
             return check_literal(name, address, family).map(|address| vec![address]);
         }
+        name::check_name(name)?;
         current("Resolver::lookup")?;
         let lookup = tokio::time::timeout(self.deadline, self.inner.lookup_ip(name))
             .await
@@ -228,6 +231,7 @@ pub(crate) async fn resolve_target(
     if let Some(address) = parse_literal(target) {
         return check_literal(target, address, family);
     }
+    name::check_name(target)?;
     match resolver {
         Some(resolver) => resolver.lookup_first(target, family).await,
         None => Resolver::system()?.lookup_first(target, family).await,
@@ -277,6 +281,7 @@ pub async fn async_resolve(name: &str, family: Option<Family>) -> Result<Vec<IpA
     if let Some(address) = parse_literal(name) {
         return check_literal(name, address, family).map(|address| vec![address]);
     }
+    name::check_name(name)?;
     current("async_resolve")?;
     Resolver::system()?.lookup(name, family).await
 }
@@ -312,5 +317,37 @@ mod tests {
             reason,
             "2001:db8::1 is an IPv6 address, but IPv4 was asked for"
         );
+    }
+
+    /// Names that are not names never reach the name servers (here the discard port on
+    /// loopback: a question sent there would go unanswered, a timeout after 1 ms tries),
+    /// whichever way they are looked up.
+    #[tokio::test]
+    async fn names_that_are_not_names_are_refused_before_any_lookup() {
+        let resolver = Resolver::builder()
+            .name_servers(&["127.0.0.1:9".parse().unwrap()])
+            .timeout(Duration::from_millis(1))
+            .attempts(1)
+            .build()
+            .unwrap();
+        for name in ["", "300.1.1.1", "127.1", "0x7f000001"] {
+            let looked_up = resolver.lookup(name, None).await.unwrap_err();
+            assert!(
+                matches!(looked_up, Error::InvalidOption { .. }),
+                "{name}: {looked_up}"
+            );
+            let target = resolve_target(name, None, Some(&resolver))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(target, Error::InvalidOption { .. }),
+                "{name}: {target}"
+            );
+            let resolved = async_resolve(name, None).await.unwrap_err();
+            assert!(
+                matches!(resolved, Error::InvalidOption { .. }),
+                "{name}: {resolved}"
+            );
+        }
     }
 }

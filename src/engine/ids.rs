@@ -5,7 +5,10 @@
 //! Every raw socket receives a copy of every ICMP message the host receives: the filter
 //! drops the echo replies to other sockets' identifiers (another shard of a sweep,
 //! another pinger, another program) before they are queued. It follows the identifiers
-//! requests leave with, chosen ones included; past [`MAX_FILTER_IDS`], it goes.
+//! requests leave with, chosen ones included: a chosen identifier stays in it while there
+//! is room, and leaves it when room is needed and no request with it is in flight. Only
+//! while more chosen identifiers than a filter holds ([`MAX_FILTER_IDS`]) are in flight at
+//! once does the socket keep every reply, and the filter comes back when they leave.
 
 use std::io;
 use std::net::IpAddr;
@@ -51,12 +54,37 @@ pub(super) struct Ids {
     /// More identifiers, taken (raw sockets) when 65,536 requests to one peer are in
     /// flight under the others: each one gives room for 65,536 more.
     extra: Mutex<Vec<u16>>,
-    /// The identifiers whose echo replies the raw socket's in-kernel filter keeps: the
-    /// own one, then the extra and the chosen ones. `None` when the socket keeps every
-    /// reply (datagram sockets, systems without the filter, more identifiers than a
-    /// filter holds).
-    kept: Mutex<Option<Vec<u16>>>,
+    /// The raw socket's in-kernel filter.
+    filter: Mutex<Filter>,
+    /// Whether the filter is off for too many chosen identifiers in flight (read without
+    /// the lock on every request, by [`Ids::retry`]).
+    every: std::sync::atomic::AtomicBool,
 }
+
+/// What a raw socket's identifier filter keeps.
+#[derive(Debug)]
+struct Filter {
+    state: Kept,
+    /// The engine's own identifiers (its own, its extra ones): never left out.
+    permanent: Vec<u16>,
+    /// Calls while every reply is kept, to try the filter again every [`RETRY_EVERY`].
+    waiting: u32,
+}
+
+#[derive(Debug, PartialEq)]
+enum Kept {
+    /// No filter: a datagram socket (the kernel matches its identifier), or a system
+    /// without one.
+    Nothing,
+    /// The replies to these identifiers: the permanent ones, then chosen ones.
+    Ids(Vec<u16>),
+    /// Every reply: more chosen identifiers are in flight than a filter holds.
+    Every,
+}
+
+/// While every reply is kept, the filter is tried again at one request in this many
+/// (each try looks through the requests in flight for their identifiers).
+const RETRY_EVERY: u32 = 64;
 
 impl Ids {
     /// A new identifier for the engine of `transport`, whose socket keeps only the
@@ -64,18 +92,26 @@ impl Ids {
     /// raw sockets, each would otherwise read every reply of both.
     pub(super) fn new(transport: &dyn Transport) -> Ids {
         let own = next_engine_id();
-        let mut kept = None;
+        let mut state = Kept::Nothing;
         if transport.keeps_id() {
             match transport.keep_ids(Some(&[own])) {
-                Ok(()) => kept = Some(vec![own]),
+                Ok(()) => state = Kept::Ids(vec![own]),
                 Err(error) => tracing::debug!(%error, "no identifier filter on a raw socket"),
             }
-            FILTERS.store(if kept.is_some() { 1 } else { 2 }, Ordering::Relaxed);
+            FILTERS.store(
+                if state == Kept::Nothing { 2 } else { 1 },
+                Ordering::Relaxed,
+            );
         }
         Ids {
             own,
             extra: Mutex::new(Vec::new()),
-            kept: Mutex::new(kept),
+            filter: Mutex::new(Filter {
+                state,
+                permanent: vec![own],
+                waiting: 0,
+            }),
+            every: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -90,6 +126,7 @@ impl Ids {
         transport: &dyn Transport,
     ) -> u16 {
         if !table.is_full(peer, self.own) {
+            self.retry(table, transport);
             return self.own;
         }
         let mut extra = lock(&self.extra);
@@ -98,7 +135,7 @@ impl Ids {
         }
         if extra.len() + 1 < MAX_IDS {
             let id = next_engine_id();
-            if self.keep(id, transport).is_ok() {
+            if self.keep(id, true, table, transport).is_ok() {
                 extra.push(id);
                 return id;
             }
@@ -107,24 +144,52 @@ impl Ids {
     }
 
     /// Makes sure the socket's filter keeps the replies with `id` (a raw socket's),
-    /// before a request leaves with it: added to the filter, or, past the identifiers a
-    /// filter holds or when that fails, the filter is removed and every reply kept.
+    /// before a request leaves with it (`permanent` for the engine's own identifiers).
+    /// When the filter is full, the chosen identifiers no request in `table` uses leave
+    /// it; when more chosen ones than it holds are in flight, or the system refuses the
+    /// filter, it is removed and every reply kept, until [`Ids::retry`] finds room.
     ///
     /// # Errors
     /// When even the removal fails: a request with `id` would not see its answer.
-    pub(super) fn keep(&self, id: u16, transport: &dyn Transport) -> io::Result<()> {
-        let mut kept = lock(&self.kept);
-        let Some(ids) = kept.as_mut() else {
-            return Ok(());
+    pub(super) fn keep<W>(
+        &self,
+        id: u16,
+        permanent: bool,
+        table: &PendingTable<W>,
+        transport: &dyn Transport,
+    ) -> io::Result<()> {
+        let mut filter = lock(&self.filter);
+        if permanent {
+            filter.permanent.push(id);
+        }
+        let mut ids = match &filter.state {
+            Kept::Nothing => return Ok(()),
+            Kept::Ids(ids) if ids.contains(&id) => return Ok(()),
+            Kept::Ids(ids) => ids.clone(),
+            Kept::Every => filter.permanent.clone(),
         };
-        if ids.contains(&id) {
-            return Ok(());
-        }
         ids.push(id);
-        if ids.len() <= MAX_FILTER_IDS && transport.keep_ids(Some(ids)).is_ok() {
+        if ids.len() > MAX_FILTER_IDS || filter.state == Kept::Every {
+            let in_flight = table.ids_in_flight();
+            ids.retain(|kept| {
+                *kept == id || filter.permanent.contains(kept) || in_flight.contains(kept)
+            });
+            if filter.state == Kept::Every {
+                for used in in_flight {
+                    if !ids.contains(&used) {
+                        ids.push(used);
+                    }
+                }
+            }
+        }
+        if ids.len() <= MAX_FILTER_IDS && transport.keep_ids(Some(&ids)).is_ok() {
+            filter.state = Kept::Ids(ids);
+            self.every.store(false, Ordering::Relaxed);
             return Ok(());
         }
-        ids.pop();
+        if filter.state == Kept::Every {
+            return Ok(());
+        }
         transport.keep_ids(None).map_err(|error| {
             io::Error::new(
                 error.kind(),
@@ -134,7 +199,38 @@ impl Ids {
                 ),
             )
         })?;
-        *kept = None;
+        tracing::debug!(
+            "more chosen identifiers in flight than a filter holds: every reply is read"
+        );
+        filter.state = Kept::Every;
+        filter.waiting = 0;
+        self.every.store(true, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// While every reply is kept: at one call in [`RETRY_EVERY`], the filter again, if
+    /// the identifiers in flight now fit in one.
+    pub(super) fn retry<W>(&self, table: &PendingTable<W>, transport: &dyn Transport) {
+        if !self.every.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut filter = lock(&self.filter);
+        if filter.state != Kept::Every {
+            return;
+        }
+        filter.waiting += 1;
+        if !filter.waiting.is_multiple_of(RETRY_EVERY) {
+            return;
+        }
+        let mut ids = filter.permanent.clone();
+        for used in table.ids_in_flight() {
+            if !ids.contains(&used) {
+                ids.push(used);
+            }
+        }
+        if ids.len() <= MAX_FILTER_IDS && transport.keep_ids(Some(&ids)).is_ok() {
+            filter.state = Kept::Ids(ids);
+            self.every.store(false, Ordering::Relaxed);
+        }
     }
 }

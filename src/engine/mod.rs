@@ -382,7 +382,7 @@ impl Engine {
             let mut table = core.table();
             let id = match probe.id {
                 Some(id) if keeps_id => {
-                    core.ids.keep(id, core.transport.as_ref())?;
+                    core.ids.keep(id, false, &table, core.transport.as_ref())?;
                     id
                 }
                 Some(id) => id,

@@ -278,6 +278,12 @@ impl<W> PendingTable<W> {
         self.entries.len()
     }
 
+    /// The identifiers of the requests in flight (a look through them all: for the rare
+    /// times a raw socket's identifier filter is full).
+    pub fn ids_in_flight(&self) -> std::collections::HashSet<u16> {
+        self.entries.keys().map(|key| key.id).collect()
+    }
+
     /// Allocated room, to check that memory does not grow with requests in total.
     #[cfg(test)]
     pub fn capacity(&self) -> usize {

@@ -542,8 +542,8 @@ async fn the_receive_buffer_grows_with_the_requests_in_flight() {
 
 /// A raw socket's filter keeps the engine's own identifier from the start, and each
 /// identifier a request leaves with before it leaves (chosen or extra): replies to
-/// all of them are answered; past 16 identifiers the filter goes and every reply is
-/// kept. (On the fake, replies with an identifier the filter does not keep never
+/// all of them are answered; the filter stays whatever the identifiers, and goes only
+/// while more are in flight at once than it holds. (On the fake, replies with an identifier the filter does not keep never
 /// arrive, as in the kernel.)
 #[tokio::test(start_paused = true)]
 async fn a_raw_engine_filters_replies_to_the_identifiers_it_sends_with() {
@@ -565,12 +565,31 @@ async fn a_raw_engine_filters_replies_to_the_identifiers_it_sends_with() {
             "{answered:?}"
         );
     }
-    assert_eq!(fake.kept_ids().map(|ids| ids.len()), Some(16));
-    // The 17th identifier: no filter, and its reply is still answered.
-    chosen.id = Some(own.wrapping_add(200));
-    launch(&engine, &chosen, &inbox, 99);
+    // 300 chosen identifiers one after the other: the filter stays, the identifiers no
+    // request uses leaving it as room is needed (it once went for good at the 17th).
+    for (token, id) in (100..).zip(own.wrapping_add(1_000)..own.wrapping_add(1_300)) {
+        chosen.id = Some(id);
+        launch(&engine, &chosen, &inbox, token);
+        assert!(matches!(answers(&inbox).await[..], [(t, Ok(_))] if t == token));
+        let kept = fake.kept_ids().expect("a filter, whatever the identifiers");
+        assert!(kept.contains(&own) && kept.contains(&id), "{id}: {kept:?}");
+        assert!(kept.len() <= crate::socket::sys::MAX_FILTER_IDS);
+    }
+    // More chosen identifiers in flight at once than a filter holds: every reply is
+    // kept meanwhile, and every request answered.
+    let many: Vec<u16> = (0..300).map(|n| own.wrapping_add(2_000 + n)).collect();
+    for (token, id) in (1_000..).zip(&many) {
+        chosen.id = Some(*id);
+        launch(&engine, &chosen, &inbox, token);
+    }
     assert_eq!(fake.kept_ids(), None);
-    assert!(matches!(answers(&inbox).await[..], [(99, Ok(_))]));
+    assert_eq!(settled(&inbox).await.len(), many.len());
+    // Once they left, the filter comes back.
+    for token in 2_000..2_064 {
+        launch(&engine, &probe(HOST_V6, b""), &inbox, token);
+    }
+    assert_eq!(fake.kept_ids(), Some(vec![own]));
+    assert_eq!(settled(&inbox).await.len(), 64);
     // A datagram socket has no such filter (the kernel gives it its own replies).
     let datagram = FakeTransport::datagram_v4();
     let _engine = datagram.engine();

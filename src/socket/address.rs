@@ -23,10 +23,12 @@ pub(crate) fn parse_address(text: &str) -> Option<Result<(IpAddr, u32)>> {
             "{text}: an IPv4 address has no zone"
         ))));
     }
+    // A zone is an interface's name or index; an index must name an interface too, or
+    // the first send fails with "network unreachable", which says nothing of the zone.
     let scope = zone
         .parse::<u32>()
         .ok()
-        .filter(|index| *index != 0)
+        .filter(|index| *index != 0 && sys::interface_exists(*index) != Some(false))
         .or_else(|| sys::interface_index(zone));
     Some(
         scope.map(|scope| (address, scope)).ok_or_else(|| {
@@ -110,15 +112,35 @@ mod tests {
         assert_eq!(parsed("192.0.2.1"), Some((ip("192.0.2.1"), 0)));
         assert_eq!(parsed("[2001:db8::1]"), Some((ip("2001:db8::1"), 0)));
         assert_eq!(parsed("::ffff:192.0.2.1"), Some((ip("192.0.2.1"), 0)));
-        assert_eq!(parsed("fe80::1%7"), Some((ip("fe80::1"), 7)));
-        assert_eq!(parsed("[fe80::1%7]"), Some((ip("fe80::1"), 7)));
         assert_eq!(parsed("example.test"), None);
         // Loopback's interface exists on every Unix the tests run on (Windows zones
-        // are numbers).
+        // are numbers, taken as they are).
         if cfg!(unix) {
             let lo = parsed("fe80::1%lo").unwrap();
             assert!(lo.1 > 0);
             assert_eq!(address_text(lo.0, lo.1), "fe80::1%lo");
+            let index = lo.1;
+            assert_eq!(
+                parsed(&format!("fe80::1%{index}")),
+                Some((ip("fe80::1"), index))
+            );
+            assert_eq!(
+                parsed(&format!("[fe80::1%{index}]")),
+                Some((ip("fe80::1"), index))
+            );
+            // An index no interface has says so, not "network unreachable" at the send.
+            match parse_address("fe80::1%4000000000") {
+                Some(Err(error)) => {
+                    assert!(
+                        error
+                            .to_string()
+                            .contains("no network interface '4000000000'")
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+        } else {
+            assert_eq!(parsed("fe80::1%7"), Some((ip("fe80::1"), 7)));
         }
         assert_eq!(address_text(ip("fe80::1"), 0), "fe80::1");
         for bad in ["fe80::1%no-such-interface", "192.0.2.1%7", "fe80::1%0"] {

@@ -393,3 +393,59 @@ impl std::os::fd::AsRawFd for AsyncIcmpSocket {
         self.inner.get_ref().as_raw_fd()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::packet::Kind;
+
+    fn received(kind: Kind, time: Instant) -> Received {
+        Received {
+            source: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            source_scope: 0,
+            peer: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+            id: 7,
+            sequence: 1,
+            icmp_type: 0,
+            code: 0,
+            kind,
+            payload: None,
+            quote_unbounded: false,
+            bytes: 0,
+            time,
+            ttl: None,
+            traffic_class: None,
+            mtu: None,
+        }
+    }
+
+    /// A datagram socket's two queues read error queue first (as a drain does when the
+    /// socket signalled an error): the reply that arrived before the error is handed out
+    /// first all the same, and an error that arrived before a reply goes first.
+    #[test]
+    fn held_errors_go_out_in_the_order_of_arrival() {
+        let start = Instant::now();
+        let at = |micros| start + Duration::from_micros(micros);
+        let mut errors = QueuedErrors::default();
+        errors.keep(received(Kind::DestinationUnreachable, at(20)), &[]);
+        errors.keep(received(Kind::DestinationUnreachable, at(5)), &[]);
+        let mut out = Vec::new();
+        let mut on_reply = |received: &Received, _: &[u8]| out.push((received.kind, received.time));
+        // The reply read next arrived at 10 µs: the error of 5 µs goes before it, the one
+        // of 20 µs after.
+        errors.hand_out_before(at(10), &mut on_reply);
+        on_reply(&received(Kind::EchoReply, at(10)), &[]);
+        errors.hand_out_all(&mut on_reply);
+        assert_eq!(
+            out,
+            [
+                (Kind::DestinationUnreachable, at(5)),
+                (Kind::EchoReply, at(10)),
+                (Kind::DestinationUnreachable, at(20)),
+            ]
+        );
+    }
+}

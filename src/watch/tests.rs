@@ -349,6 +349,28 @@ async fn a_watch_without_permission_fails_the_call() {
     assert!(error.fails_the_call());
 }
 
+/// A period under the floor (1 ms, the resolution of tokio's timers) is refused, not
+/// rounded up to it in silence.
+#[tokio::test(start_paused = true)]
+async fn a_period_under_a_millisecond_is_refused() {
+    let fake = FakeTransport::raw_v6();
+    for period in [Duration::ZERO, Duration::from_micros(999)] {
+        let options = WatchOptions::default().period(period);
+        let Err(error) = watch_on(v6(&fake), &options, addresses(1)) else {
+            panic!("a watch with a period of {period:?} started");
+        };
+        assert!(error.to_string().contains("at least 1 ms"), "{error}");
+    }
+    assert!(
+        watch_on(
+            v6(&fake),
+            &WatchOptions::default().period(ms(1)),
+            addresses(1)
+        )
+        .is_ok()
+    );
+}
+
 /// A target's cell holds its window and its state, not much more: about 0.5 KiB besides
 /// 4 bytes a probe of the window.
 #[test]

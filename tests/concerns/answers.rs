@@ -14,11 +14,19 @@ support::harness::tests![
     Root every_answered_probe_of_a_traceroute_counts,
 ];
 
-/// A host that answers each request and is followed, a few
-/// microseconds later, by an ICMP error about the same request. On a datagram socket the
-/// reply waits on the normal queue and the error on the error queue; the error queue was
-/// read first, so the error won (41-48 of 50 replies counted, IPv4 and IPv6). Raw sockets,
-/// with one queue, are checked too.
+/// A host that answers each request and is followed, a millisecond later, by an ICMP
+/// error about the same request. On a datagram socket the reply waits on the normal queue
+/// and the error on the error queue; the error queue was read first, so the error won
+/// (41-48 of 50 replies counted, IPv4 and IPv6). Raw sockets, with one queue, are checked
+/// too.
+///
+/// The error used to follow its reply at once, and one reply in 50 was then lost in about
+/// one run in four (13 of 50), always an unprivileged one. Not the library's doing: the
+/// kernel had queued that reply after its error. The sockets' kernel timestamps put it
+/// 50-140 µs after the error, and the reader read the error, found the normal queue empty,
+/// and read the reply in its next drain 94 µs later. The TUN host writes the reply first,
+/// from one thread (pinned to one CPU, it changed nothing). The first valid answer to
+/// arrive wins, as it must, so the host now leaves a millisecond between the two.
 fn a_reply_followed_by_an_error_about_the_same_request_counts() {
     if !support::require_root() {
         return;
@@ -33,7 +41,7 @@ fn a_reply_followed_by_an_error_about_the_same_request_counts() {
             vec![
                 Reply::good(),
                 Reply::after(
-                    0,
+                    1,
                     Craft::Unreachable {
                         from: router,
                         code: 1,

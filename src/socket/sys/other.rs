@@ -46,6 +46,10 @@ pub(crate) fn interface_index(_: &str) -> Option<u32> {
     None
 }
 
+pub(crate) fn interface_exists(_: u32) -> Option<bool> {
+    None
+}
+
 pub(crate) fn interface_name(_: u32) -> Option<String> {
     None
 }

@@ -32,7 +32,9 @@ pub(crate) use errors::{
 #[cfg(target_os = "linux")]
 pub(crate) use linux::{RecvBatch, keep_all_ids, keep_ids};
 pub(crate) use mtu::{is_too_big, route_mtu, set_dont_fragment};
-pub(crate) use options::{bind_interface, interface_index, interface_name, set_mark};
+pub(crate) use options::{
+    bind_interface, interface_exists, interface_index, interface_name, set_mark,
+};
 pub(crate) use readiness::{AsyncSocket, poll, poll_writable};
 pub(crate) use recv::{recv, recv_error_queue};
 pub(crate) use send::send_to;

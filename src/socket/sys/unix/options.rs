@@ -123,6 +123,12 @@ pub(crate) fn interface_index(name: &str) -> Option<u32> {
     (index != 0).then_some(index)
 }
 
+/// Whether a network interface of index `index` exists (`if_indextoname(3)`); `None`
+/// where the system cannot tell.
+pub(crate) fn interface_exists(index: u32) -> Option<bool> {
+    Some(interface_name(index).is_some())
+}
+
 /// The name of the network interface of index `index` (`if_indextoname(3)`).
 pub(crate) fn interface_name(index: u32) -> Option<String> {
     let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];

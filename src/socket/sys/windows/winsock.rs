@@ -91,6 +91,11 @@ pub(crate) fn interface_index(_: &str) -> Option<u32> {
     None
 }
 
+/// See [`interface_index`]: not known here.
+pub(crate) fn interface_exists(_: u32) -> Option<bool> {
+    None
+}
+
 /// See [`interface_index`]: zones show as numbers.
 pub(crate) fn interface_name(_: u32) -> Option<String> {
     None

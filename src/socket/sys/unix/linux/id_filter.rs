@@ -41,34 +41,49 @@ const LD_H_IND: u16 = (libc::BPF_LD | libc::BPF_H | libc::BPF_IND) as u16;
 /// `ldxb 4*([k]&0xf)`: the IPv4 header's length.
 const LDX_B_MSH: u16 = (libc::BPF_LDX | libc::BPF_B | libc::BPF_MSH) as u16;
 const JEQ_K: u16 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16;
+const JA: u16 = (libc::BPF_JMP | libc::BPF_JA) as u16;
 const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 
-/// The program: load the ICMP type; anything but an echo reply is kept; an echo
-/// reply is kept when its identifier is one of `ids` (1 to 16 of them), else dropped.
+/// Identifier tests per block of the program: a conditional jump's offsets are a byte, so
+/// a match jumps to a keep at the end of its own block.
+const BLOCK: usize = 200;
+
+/// The program: load the ICMP type; anything but an echo reply is kept; an echo reply
+/// is kept when its identifier is one of `ids` (1 to [`MAX_FILTER_IDS`]), else dropped.
 /// A raw IPv4 socket's filter sees the packet from its IP header (of variable length:
 /// `X` holds it, and loads are relative to it); a raw IPv6 socket's from the ICMPv6
 /// header. A load past the end of a packet drops it.
+///
+/// The identifiers are tested in blocks of at most [`BLOCK`], each ending with a jump
+/// over its own keep to the next block: `jeq id, keep-of-this-block` ... `ja +1`,
+/// `ret keep`; after the last block, `ret drop`.
 fn program(family: Family, ids: &[u16]) -> Vec<SockFilter> {
-    // At most 16 identifiers, so every jump below fits in a byte.
-    let n = ids.len().min(MAX_FILTER_IDS) as u8;
+    let ids = &ids[..ids.len().min(MAX_FILTER_IDS)];
     let (echo_reply, load_type, load_id) = match family {
         Family::V4 => (0, LD_B_IND, LD_H_IND),
         Family::V6 => (129, LD_B_ABS, LD_H_ABS),
     };
-    let mut program = Vec::with_capacity(usize::from(n) + 6);
+    let keep = || SockFilter::new(RET_K, 0, 0, u32::MAX);
+    let mut program = Vec::with_capacity(ids.len() + 2 * ids.len().div_ceil(BLOCK) + 6);
     if family == Family::V4 {
         program.push(SockFilter::new(LDX_B_MSH, 0, 0, 0));
     }
     program.push(SockFilter::new(load_type, 0, 0, 0));
-    // Not an echo reply: past the identifier tests and the drop, to the keep.
-    program.push(SockFilter::new(JEQ_K, 0, n + 2, echo_reply));
+    // An echo reply: past the keep, to the identifier tests; else the keep.
+    program.push(SockFilter::new(JEQ_K, 1, 0, echo_reply));
+    program.push(keep());
     program.push(SockFilter::new(load_id, 0, 0, 4));
-    for (i, id) in ids.iter().take(usize::from(n)).enumerate() {
-        // One of ours: past the remaining tests and the drop.
-        program.push(SockFilter::new(JEQ_K, n - i as u8, 0, u32::from(*id)));
+    for block in ids.chunks(BLOCK) {
+        let tests = block.len();
+        for (i, id) in block.iter().enumerate() {
+            // One of ours: past the block's remaining tests and its jump, to its keep.
+            let to_keep = u8::try_from(tests - i).unwrap_or(u8::MAX);
+            program.push(SockFilter::new(JEQ_K, to_keep, 0, u32::from(*id)));
+        }
+        program.push(SockFilter::new(JA, 0, 0, 1));
+        program.push(keep());
     }
     program.push(SockFilter::new(RET_K, 0, 0, 0));
-    program.push(SockFilter::new(RET_K, 0, 0, u32::MAX));
     program
 }
 
@@ -160,12 +175,41 @@ mod tests {
         }
     }
 
+    /// As many identifiers as a filter holds, in several blocks: each block's matches
+    /// are kept, the identifiers around them dropped.
+    #[test]
+    fn a_filter_holds_its_most_identifiers() {
+        for (family, loopback) in [
+            (Family::V4, IpAddr::V4(Ipv4Addr::LOCALHOST)),
+            (Family::V6, IpAddr::V6(Ipv6Addr::LOCALHOST)),
+        ] {
+            let (Some(sender), Some(filtered)) = (raw_socket(family), raw_socket(family)) else {
+                return;
+            };
+            // Even identifiers kept, odd ones not.
+            let base = (rand::random::<u16>() & 0x3fff) * 2;
+            let kept: Vec<u16> = (0..MAX_FILTER_IDS as u16).map(|n| base + 2 * n).collect();
+            keep_ids(&filtered, family, &kept).expect("filter");
+            // The first and last of each block and one past them.
+            let mut asked = Vec::new();
+            for block in kept.chunks(BLOCK) {
+                for id in [block[0], block[block.len() - 1]] {
+                    asked.extend([id, id + 1]);
+                }
+            }
+            ping(&sender, loopback, &asked);
+            let mut expected: Vec<u16> = asked.iter().copied().filter(|id| id % 2 == 0).collect();
+            expected.sort_unstable();
+            assert_eq!(replies(&filtered, family), expected, "{family:?}");
+        }
+    }
+
     #[test]
     fn no_or_too_many_identifiers_are_refused() {
         let Some(socket) = raw_socket(Family::V4) else {
             return;
         };
-        for ids in [&[][..], &[7; 17][..]] {
+        for ids in [&[][..], &[7; MAX_FILTER_IDS + 1][..]] {
             let error = keep_ids(&socket, Family::V4, ids).expect_err("refused");
             assert_eq!(error.kind(), io::ErrorKind::InvalidInput);
         }
