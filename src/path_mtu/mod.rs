@@ -24,10 +24,18 @@ pub use options::{PathMtu, PathMtuOptions};
 /// Requests leave with Don't Fragment set
 /// ([`DontFragment::Probe`](crate::DontFragment::Probe)), one at a time. The first is the
 /// largest the family allows, so that this host's own limit (its interface's MTU) comes
-/// first; every Fragmentation Needed / Packet Too Big answer's MTU is tried next; when a
-/// size gets no answer at all ([`PathMtuOptions`]'s `count` times), the interval between
-/// what passed and what did not is halved. It ends in a handful of probes where routers
-/// say their MTU, in at most `max_probes` (about 17 sizes) where they are silent.
+/// first; every Fragmentation Needed / Packet Too Big answer's MTU is tried next (a
+/// router's below 552 bytes for IPv4, 1,280 for IPv6, is not); when a size gets no answer
+/// at all ([`PathMtuOptions`]'s `count` times, two more for each probe seen lost), the
+/// interval between what passed and what did not is halved, and the largest size that
+/// passed is sent again as a control (lost too, that is a loss seen).
+///
+/// Nothing a message says is taken without a probe: the answer is a size that passed,
+/// and the size above it was refused by this host, refused twice by routers, or stayed
+/// silent `count` + 3 times (two more per loss seen), each time followed by a control.
+/// A forged Fragmentation Needed or a lossy path can make a search longer, or leave it
+/// [incomplete](PathMtu::is_complete), not wrong. It ends in a handful of probes where
+/// routers say their MTU, in at most `max_probes` where they are silent.
 ///
 /// Works unprivileged on Linux: the routers' messages are read from the socket's error
 /// queue. Not on Windows yet, which cannot set Don't Fragment here

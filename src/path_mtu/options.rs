@@ -114,8 +114,12 @@ impl PathMtu {
         self.probes_sent
     }
 
-    /// False when [`max_probes`](PathMtuOptions::max_probes) ran out before the search
-    /// narrowed down to one size: [`PathMtu::mtu`] passes, and something larger may too.
+    /// True when the answer was verified: [`PathMtu::mtu`] passed, and the size above it
+    /// was refused by this host, refused twice by routers (a message may be forged), or
+    /// stayed silent as often as the losses the search saw ask (see
+    /// [`path_mtu`](crate::path_mtu)). False when
+    /// [`max_probes`](PathMtuOptions::max_probes) ran out first: [`PathMtu::mtu`] passes,
+    /// and something larger may too.
     pub fn is_complete(&self) -> bool {
         self.complete
     }

@@ -182,7 +182,7 @@ impl SocketClass {
     /// as the socket's pending error (`IP_RECVERR`), whatever its destination: that send
     /// did not happen. It is tried again (after clearing any error that arrived
     /// meanwhile); a send that fails for its own reason fails the same way every time, and
-    /// that error is returned. So an `EMSGSIZE` left by a router's Fragmentation Needed
+    /// that error is returned once it came twice in a row. So an `EMSGSIZE` left by a router's Fragmentation Needed
     /// for another request does not pass for this one's refusal. A request larger than the socket's small send buffer grows
     /// it first ([`sys::fit_send_buffer`]).
     pub fn send_encoded(
@@ -207,11 +207,20 @@ impl SocketClass {
             )
         };
         let mut result = send();
+        let mut previous = None;
         for _ in 0..SEND_RETRIES {
             match &result {
                 Err(error)
                     if !sys::is_send_buffer_full(error) && !sys::is_socket_failure(error) =>
                 {
+                    // The same error twice in a row is this send's own (a pending error is
+                    // reported once): tried again, it fails the same way. A size this host
+                    // refuses cost 9 sends before.
+                    let code = error.raw_os_error();
+                    if previous.is_some() && previous == code {
+                        break;
+                    }
+                    previous = code;
                     let _ = socket.take_error();
                     result = send();
                 }

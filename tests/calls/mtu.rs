@@ -23,6 +23,7 @@ support::harness::tests![
     Root path_mtu_works_as_nobody,
     Root path_mtu_of_loopback_is_its_mtu,
     Root one_hosts_packet_too_big_does_not_fail_another_hosts_requests,
+    Root a_lossy_black_hole_is_never_reported_as_a_path_mtu,
 ];
 
 const NARROW: u32 = 1280;
@@ -394,4 +395,47 @@ fn one_hosts_packet_too_big_does_not_fail_another_hosts_requests() {
             );
         }
     }
+}
+
+/// A router that drops packets over 1,300 bytes without a word (a "black hole": no
+/// Fragmentation Needed), behind 30 % random loss of the echo requests at the target: 20
+/// searches at once, and none calls a wrong size complete. Before, 10 of 12 such runs
+/// reported sizes of 612 to 1,285 bytes as complete (and 1 of 20 at 5 % loss).
+fn a_lossy_black_hole_is_never_reported_as_a_path_mtu() {
+    if !support::require_root() {
+        return;
+    }
+    const HOLE: usize = 1300;
+    let chain = Chain::new(3);
+    chain.warm_up();
+    chain.router(2).nft(&format!(
+        "table inet hole {{\n chain forward {{\n type filter hook forward priority -10;\n \
+         ip length > {HOLE} drop\n }}\n}}\n"
+    ));
+    chain.target_ns().add_loss(30);
+    let target = chain.target(Family::V4).to_string();
+    let found = chain.client().block_on_multi(move || async move {
+        let pinger = Pinger::builder().privileged(true).build();
+        let options = PathMtuOptions::default().timeout(Duration::from_millis(150));
+        let searches: Vec<_> = (0..20)
+            .map(|_| tokio::spawn(pinger.path_mtu(&target, &options)))
+            .collect();
+        let mut found = Vec::new();
+        for search in searches {
+            found.push(search.await.unwrap());
+        }
+        found
+    });
+    let mut complete = 0;
+    for result in &found {
+        // A search may also end without any size answered (every probe lost): an error.
+        let Ok(found) = result else { continue };
+        if found.is_complete() {
+            complete += 1;
+            assert_eq!(found.mtu() as usize, HOLE, "{found}: {found:?}");
+        } else {
+            assert!(found.mtu() as usize <= HOLE, "{found:?}");
+        }
+    }
+    println!("{complete} of 20 searches complete, every one at {HOLE} bytes");
 }
