@@ -169,8 +169,14 @@ fn chosen_identifiers_and_sources_come_and_go_without_a_lost_reply() {
                 );
             }
             assert_eq!(pinger.requests_in_flight(), 0, "round {round}");
-            // The sources' engines close when their readers notice.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The sources' engines close when their readers notice: waited for (up to
+            // 5 s), so that a busy machine does not count them open.
+            let settled = tokio::time::Instant::now() + Duration::from_secs(5);
+            while open_files() > warm.map_or(usize::MAX, |(files, _, _)| files)
+                && tokio::time::Instant::now() < settled
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             eprintln!(
                 "round {round:2}: {} hosts, {} files, {} KiB resident, {} KiB live",
                 swept.len(),

@@ -322,7 +322,8 @@ pub fn canonical(text: &str) -> Result<Arc<str>, String> {
 /// A host name (RFC 1123): labels of 1 to 63 letters, digits and hyphens, not starting
 /// or ending with a hyphen, 253 characters at most; and a last label that is not all
 /// digits (RFC 3696 §2), so that `300.1.1.1`, a mistyped address, is not looked up as a
-/// name.
+/// name; nor a short form of an address (`127.1`, `0x7f000001`), which the library
+/// refuses too.
 fn is_host_name(text: &str) -> bool {
     let name = text.strip_suffix('.').unwrap_or(text);
     let labels_valid = name.split('.').all(|label| {
@@ -335,5 +336,16 @@ fn is_host_name(text: &str) -> bool {
         .rsplit('.')
         .next()
         .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
-    !name.is_empty() && name.len() <= 253 && labels_valid && !last_numeric
+    // `0x7f000001`, `0177.1`: inet_aton's forms of an address, which the library refuses.
+    let number = |label: &str| {
+        label
+            .strip_prefix("0x")
+            .or_else(|| label.strip_prefix("0X"))
+            .map_or_else(
+                || label.chars().all(|c| c.is_ascii_digit()),
+                |hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
+            )
+    };
+    let numeric_form = name.split('.').count() <= 4 && name.split('.').all(number);
+    !name.is_empty() && name.len() <= 253 && labels_valid && !last_numeric && !numeric_form
 }

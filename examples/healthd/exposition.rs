@@ -141,7 +141,7 @@ pub fn encode(board: &Board, process: &Process, style: Style, openmetrics: bool)
     {
         let comma = if labels.is_empty() { "" } else { "," };
         for (bound, count) in BUCKETS_NS.iter().zip(&figures.cumulative) {
-            let le = decimal_seconds(*bound);
+            let le = go_seconds(*bound);
             let _ = writeln!(out, "{name}_bucket{{{labels}{comma}le=\"{le}\"}} {count}");
         }
         let replies = figures.cumulative[BUCKETS_NS.len()];
@@ -272,6 +272,38 @@ fn escape(value: &str) -> std::borrow::Cow<'_, str> {
         .replace('"', "\\\"")
         .replace('\n', "\\n")
         .into()
+}
+
+/// Nanoseconds as seconds the way Go's Prometheus client writes a bucket's bound
+/// (`strconv.FormatFloat(v, 'g', -1, 64)`): in decimal, but with an exponent below
+/// 0.0001 (`5e-05`). An `le` label is a label: written otherwise, the same bound is
+/// another series, and smokeping_prober's dashboards and queries would miss ours.
+fn go_seconds(ns: u64) -> String {
+    if ns == 0 || ns >= 100_000 {
+        return decimal_seconds(ns);
+    }
+    // ns = digits × 10^zeros; seconds = digits × 10^(zeros − 9).
+    let zeros = trailing_zeros(ns);
+    let digits = (ns / 10u64.pow(zeros)).to_string();
+    let exponent = i64::from(zeros) - 9 + digits.len() as i64 - 1;
+    let (first, rest) = digits.split_at(1);
+    let mantissa = if rest.is_empty() {
+        first.to_owned()
+    } else {
+        format!("{first}.{rest}")
+    };
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
+}
+
+/// The count of `n`'s trailing decimal zeros.
+fn trailing_zeros(mut n: u64) -> u32 {
+    let mut zeros = 0;
+    while n != 0 && n.is_multiple_of(10) {
+        n /= 10;
+        zeros += 1;
+    }
+    zeros
 }
 
 /// Nanoseconds as seconds in decimal, exactly (`407312` is `0.000407312`), without the

@@ -79,6 +79,7 @@ pub async fn serve(
             let mut open = open.lock().unwrap_or_else(|e| e.into_inner());
             // Full: the oldest connection makes room (a scrape in flight on it finishes
             // within the grace; an idle one, a slow or a silent client, goes at once).
+            // Those finishing their grace may exceed the limit for that second.
             if open.closers.len() >= max_connections
                 && let Some((_, oldest)) = open.closers.pop_first()
             {
@@ -94,11 +95,9 @@ pub async fn serve(
         let stop = stop.clone();
         let open = Arc::clone(&open);
         connections.spawn(async move {
+            // Out of the open ones when it ends, however it ends.
+            let _gone = Gone { open, id };
             connection(stream, handler, closer, stop).await;
-            open.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .closers
-                .remove(&id);
         });
         // Reap the connections that ended.
         while connections.try_join_next().is_some() {}
@@ -112,6 +111,22 @@ pub async fn serve(
     connections.abort_all();
 }
 
+/// Takes a connection out of the open ones when its task ends.
+struct Gone {
+    open: Arc<Mutex<Open>>,
+    id: u64,
+}
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        self.open
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .closers
+            .remove(&self.id);
+    }
+}
+
 /// Serves one connection until it ends, it is closed to make room, or the stop.
 async fn connection(
     stream: TcpStream,
@@ -121,10 +136,17 @@ async fn connection(
 ) {
     let _ = stream.set_nodelay(true);
     let io = TokioIo::new(Stalls::new(stream));
-    let service = service_fn(move |request| {
-        let handler = Arc::clone(&handler);
-        async move { Ok::<_, std::convert::Infallible>(handler(request).await) }
-    });
+    // Whether a request ever reached the handler: a connection that sent none (silent,
+    // or still sending its head) has nothing to finish when it is closed.
+    let served = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let service = {
+        let served = Arc::clone(&served);
+        service_fn(move |request| {
+            served.store(true, std::sync::atomic::Ordering::Relaxed);
+            let handler = Arc::clone(&handler);
+            async move { Ok::<_, std::convert::Infallible>(handler(request).await) }
+        })
+    };
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
@@ -136,7 +158,11 @@ async fn connection(
         () = closer.notified() => {}
         _ = stop.wait_for(|stop| *stop) => {}
     }
-    // Closing: an idle connection ends now, a request in flight gets the grace.
+    // Closing: a connection that never sent a request ends now (hyper would wait for
+    // its head: it is not idle), an idle one too, a request in flight gets the grace.
+    if !served.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
     connection.as_mut().graceful_shutdown();
     let _ = tokio::time::timeout(STOP_GRACE, connection).await;
 }

@@ -260,9 +260,11 @@ async fn signals(
             eprintln!("healthd: cannot watch for signals: stop it with SIGKILL");
             return std::future::pending().await;
         };
+        // Made once: a Ctrl-C during a reload is not lost.
+        let mut interrupt = std::pin::pin!(tokio::signal::ctrl_c());
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => return,
+                _ = &mut interrupt => return,
                 _ = terminate.recv() => return,
                 _ = hangup.recv() => reload(args, setup, pinger, app, running),
             }

@@ -71,9 +71,9 @@ impl Prober {
             .headers()
             .get("x-prometheus-scrape-timeout-seconds")
             .and_then(|value| value.to_str().ok()?.parse::<f64>().ok())
-            .map_or(Duration::from_secs(5), |scrape| {
-                Duration::from_secs_f64((scrape - 0.5).clamp(0.1, 60.0))
-            });
+            .filter(|scrape| scrape.is_finite())
+            .and_then(|scrape| Duration::try_from_secs_f64((scrape - 0.5).clamp(0.1, 60.0)).ok())
+            .unwrap_or(Duration::from_secs(5));
         let Ok(_turn) = self.turns.acquire().await else {
             return text(StatusCode::SERVICE_UNAVAILABLE, "stopping\n");
         };

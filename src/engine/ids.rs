@@ -159,16 +159,31 @@ impl Ids {
         transport: &dyn Transport,
     ) -> io::Result<()> {
         let mut filter = lock(&self.filter);
-        if permanent {
-            filter.permanent.push(id);
-        }
         let mut ids = match &filter.state {
             Kept::Nothing => return Ok(()),
-            Kept::Ids(ids) if ids.contains(&id) => return Ok(()),
+            Kept::Ids(ids) if ids.contains(&id) => {
+                if permanent {
+                    filter.permanent.push(id);
+                }
+                return Ok(());
+            }
             Kept::Ids(ids) => ids.clone(),
-            Kept::Every => filter.permanent.clone(),
+            Kept::Every => {
+                // Every reply is read already; looking through the requests in flight
+                // for room is for one request in RETRY_EVERY.
+                if permanent {
+                    filter.permanent.push(id);
+                }
+                filter.waiting += 1;
+                if !filter.waiting.is_multiple_of(RETRY_EVERY) {
+                    return Ok(());
+                }
+                filter.permanent.clone()
+            }
         };
-        ids.push(id);
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
         if ids.len() > MAX_FILTER_IDS || filter.state == Kept::Every {
             let in_flight = table.ids_in_flight();
             ids.retain(|kept| {
@@ -183,6 +198,9 @@ impl Ids {
             }
         }
         if ids.len() <= MAX_FILTER_IDS && transport.keep_ids(Some(&ids)).is_ok() {
+            if permanent && !filter.permanent.contains(&id) {
+                filter.permanent.push(id);
+            }
             filter.state = Kept::Ids(ids);
             self.every.store(false, Ordering::Relaxed);
             return Ok(());
@@ -202,6 +220,9 @@ impl Ids {
         tracing::debug!(
             "more chosen identifiers in flight than a filter holds: every reply is read"
         );
+        if permanent {
+            filter.permanent.push(id);
+        }
         filter.state = Kept::Every;
         filter.waiting = 0;
         self.every.store(true, Ordering::Relaxed);

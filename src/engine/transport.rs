@@ -91,7 +91,7 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     /// When the system refuses; the engine goes on with the buffer it has.
     fn set_recv_buffer_size(&self, bytes: usize) -> Result<()>;
 
-    /// Keeps only the echo replies with one of `ids` (1 to 16 identifiers) in the kernel,
+    /// Keeps only the echo replies with one of `ids` (1 to 256 identifiers) in the kernel,
     /// or every reply again for `None`: each raw socket receives a copy of every reply
     /// the host receives, and this drops the others' before they are queued. Other
     /// messages (ICMP errors) all pass.

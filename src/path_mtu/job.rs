@@ -135,7 +135,7 @@ impl Search {
             && (too_big == self.refused_here
                 || count(&self.refusals) >= ROUTER_REFUSALS
                 // The last size's silence decides the answer: one more than elsewhere.
-                || count(&self.silent_sizes) >= self.needed() + BOUNDARY_SILENCES)
+                || count(&self.silent_sizes) >= self.needed().saturating_add(BOUNDARY_SILENCES))
     }
 
     /// The smallest size seen not to pass.
@@ -149,7 +149,9 @@ impl Search {
     /// Silent probes a size needs to count as too big.
     fn needed(&self) -> usize {
         // Each loss seen makes a run of silences two tries likelier to be losses too.
-        (self.tries + 2 * self.losses).min(MAX_TRIES.max(self.tries))
+        self.tries
+            .saturating_add(self.losses.saturating_mul(2))
+            .min(MAX_TRIES.max(self.tries))
     }
 
     fn floor(&self) -> usize {

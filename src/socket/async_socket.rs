@@ -137,7 +137,7 @@ impl AsyncIcmpSocket {
         Ok(self.inner.get_ref().recv_buffer_size()?)
     }
 
-    /// Keeps only the echo replies with one of `ids` (1 to 16) in the kernel, or all of
+    /// Keeps only the echo replies with one of `ids` (1 to 256) in the kernel, or all of
     /// them again for `None` (a raw socket on Linux; see `sys::keep_ids`).
     pub(crate) fn keep_ids(&self, ids: Option<&[u16]>) -> io::Result<()> {
         let socket = self.inner.get_ref();

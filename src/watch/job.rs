@@ -70,7 +70,13 @@ impl Job for WatchJob {
                 if self.looked_up {
                     self.until = self.rules.resolve_every.map(|every| later(now, every));
                 }
-                first_due(&self.rules, self.target.slot(), now)
+                // A target's first probe may take a place just passed; after a new lookup,
+                // the place its last probe took is not taken again.
+                if self.target.first_job() {
+                    first_due(&self.rules, self.target.slot(), now)
+                } else {
+                    next_due(&self.rules, self.target.slot(), now)
+                }
             }
         };
         if self.until.is_some_and(|until| due >= until) {

@@ -23,6 +23,9 @@ pub(crate) struct Tracked {
     slot: u32,
     /// Removed from the watch: a target added again under the same name is another one.
     removed: AtomicBool,
+    /// A job probed it already: the next job (after a new lookup) keeps to the places of
+    /// the period, without taking one just passed again.
+    started: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -36,11 +39,17 @@ struct State {
 }
 
 impl Tracked {
+    /// True the first time only: whether this is the target's first job.
+    pub(crate) fn first_job(&self) -> bool {
+        !self.started.swap(true, Ordering::Relaxed)
+    }
+
     pub(crate) fn new(name: Arc<str>, slot: u32, rules: &Rules) -> Tracked {
         Tracked {
             name,
             slot,
             removed: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             state: Mutex::new(State {
                 up: None,
                 answers_in_a_row: 0,

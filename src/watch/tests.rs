@@ -336,6 +336,41 @@ async fn a_watch_first_polled_after_its_start_probes_at_once() {
     assert_eq!(probed_since(&fake, polled).len(), 1);
 }
 
+/// A name looked up again (its job ended after `resolve_every`, a new one starts just
+/// after its last probe) keeps to its places: the place its last probe took is not taken
+/// again, as a target's very first probe may take one just passed.
+#[test]
+fn a_new_job_after_a_lookup_does_not_probe_the_place_just_taken() {
+    use crate::scheduler::{Job, Now};
+    let rules = Arc::new(
+        WatchOptions::default()
+            .period(ms(1_000))
+            .rules(clock::now())
+            .unwrap(),
+    );
+    let target = Arc::new(target::Tracked::new("name.example".into(), 0, &rules));
+    let address = "2001:db8::1".parse().unwrap();
+    let epoch = rules.epoch;
+    let at = |after: Duration| Now {
+        instant: epoch + after,
+        wall: std::time::SystemTime::now(),
+    };
+    let mut first = WatchJob::new(Arc::clone(&target), address, Arc::clone(&rules), true);
+    let probe = first.next(0, at(ms(3))).unwrap();
+    assert_eq!(
+        probe.after,
+        Duration::ZERO,
+        "the watch's first place, just passed"
+    );
+    let mut again = WatchJob::new(target, address, rules, true);
+    let probe = again.next(0, at(ms(5))).unwrap();
+    assert_eq!(
+        probe.after,
+        ms(995),
+        "the next place, not the one just taken"
+    );
+}
+
 /// A watch whose socket cannot open fails at once, as a sweep's stream does, rather than
 /// reporting every target down every period.
 #[tokio::test(start_paused = true)]

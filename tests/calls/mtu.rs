@@ -438,4 +438,7 @@ fn a_lossy_black_hole_is_never_reported_as_a_path_mtu() {
         }
     }
     println!("{complete} of 20 searches complete, every one at {HOLE} bytes");
+    // In 2,000 simulated searches at 30 % loss about half complete: none would be one in
+    // a million or so.
+    assert!(complete >= 1, "{found:?}");
 }

@@ -569,11 +569,12 @@ fn the_smokeping_style_has_smokeping_probers_names_and_labels() {
         shape(&their_text),
         "ours:\n{our_text}\ntheirs:\n{their_text}"
     );
-    // The same buckets, to the bound.
-    let bounds = |text: &str| -> Vec<f64> {
+    // The same buckets, written the same way: `le` is a label, and `0.00005` is not
+    // `5e-05` to Prometheus.
+    let bounds = |text: &str| -> Vec<String> {
         text.lines()
             .filter(|line| line.starts_with("smokeping_response_duration_seconds_bucket"))
-            .filter_map(|line| line.split("le=\"").nth(1)?.split('"').next()?.parse().ok())
+            .filter_map(|line| Some(line.split("le=\"").nth(1)?.split('"').next()?.to_owned()))
             .collect()
     };
     assert_eq!(bounds(&our_text), bounds(&their_text));
@@ -791,6 +792,7 @@ fn bad_input_is_refused_at_start() {
         (vec!["bad_name!"], "neither an IP address nor a host name"),
         (vec!["300.1.1.1"], "neither an IP address nor a host name"),
         (vec!["127.1"], "neither an IP address nor a host name"),
+        (vec!["0x7f000001"], "neither an IP address nor a host name"),
         (vec![""], "neither an IP address nor a host name"),
         (vec![], "no targets"),
         (

@@ -47,6 +47,10 @@ const RET_K: u16 = (libc::BPF_RET | libc::BPF_K) as u16;
 /// Identifier tests per block of the program: a conditional jump's offsets are a byte, so
 /// a match jumps to a keep at the end of its own block.
 const BLOCK: usize = 200;
+const _: () = assert!(
+    BLOCK <= u8::MAX as usize,
+    "a block's jumps must fit in a byte"
+);
 
 /// The program: load the ICMP type; anything but an echo reply is kept; an echo reply
 /// is kept when its identifier is one of `ids` (1 to [`MAX_FILTER_IDS`]), else dropped.
