@@ -8,13 +8,12 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use icmplib::{Family, MultipingOptions, PingOptions, Pinger};
 use support::Lab;
+use support::process::{live_kib, open_files, resident_kib};
 
 support::harness::tests![
     Root chosen_identifiers_and_sources_come_and_go_without_a_lost_reply,
@@ -24,44 +23,8 @@ fn main() -> std::process::ExitCode {
     support::harness::run(tests())
 }
 
-/// The system allocator, counting the bytes it has handed out and not had back.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call goes on to the system allocator with the caller's arguments; the
-// count beside it changes nothing the allocator relies on.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
-        unsafe { System.dealloc(pointer, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        let moved = unsafe { System.realloc(pointer, layout, new_size) };
-        if !moved.is_null() {
-            LIVE_BYTES.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        moved
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: support::process::Counting = support::process::Counting;
 
 const ROUNDS: u16 = 12;
 /// Lab hosts swept each round.
@@ -71,23 +34,6 @@ const HOSTS: u32 = 600;
 const CHOSEN: u16 = 40;
 /// Source addresses (and so sockets) opened and closed each round.
 const SOURCES: u8 = 8;
-
-fn live_kib() -> isize {
-    LIVE_BYTES.load(Ordering::Relaxed) >> 10
-}
-
-fn resident_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
-fn open_files() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
-}
 
 /// The `n`-th extra source address of the client, on its link (203.0.113.0/24).
 fn source(round: u16, n: u8) -> Ipv4Addr {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use icmplib::{Family, MultipingOptions, PingOptions, Pinger};
+use support::process::resident_kib;
 use support::{Netns, SimulatedNet};
 
 support::harness::tests![
@@ -159,12 +160,3 @@ fn many_pings_and_sweeps_leave_nothing_in_flight_and_memory_flat() {
 
 /// Sockets opened at once by source address in the memory check.
 const SOCKETS: u8 = 50;
-
-fn resident_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
-}

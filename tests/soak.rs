@@ -9,14 +9,13 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::IpAddr;
 use std::process::Command;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use icmplib::{Error, Family, Host, LookupFailure, MultipingOptions, Pinger, Resolver};
+use support::process::{live_kib, open_files, resident_kib};
 use support::{DnsResponder, Lab};
 
 support::harness::tests![
@@ -27,49 +26,8 @@ fn main() -> std::process::ExitCode {
     support::harness::run(tests())
 }
 
-/// The system allocator, counting the bytes it has handed out and not had back: a leak
-/// shows here round after round, whatever the allocator keeps for itself.
-struct Counting;
-
-static LIVE_BYTES: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every call goes on to the system allocator with the caller's arguments; the
-// count beside it changes nothing the allocator relies on.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed on unchanged.
-        let pointer = unsafe { System.alloc(layout) };
-        if !pointer.is_null() {
-            LIVE_BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        }
-        pointer
-    }
-
-    unsafe fn dealloc(&self, pointer: *mut u8, layout: Layout) {
-        // SAFETY: the caller's contract for `dealloc` is passed on unchanged.
-        unsafe { System.dealloc(pointer, layout) };
-        LIVE_BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, pointer: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: the caller's contract for `realloc` is passed on unchanged.
-        let moved = unsafe { System.realloc(pointer, layout, new_size) };
-        if !moved.is_null() {
-            LIVE_BYTES.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        moved
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
-
-fn live_kib() -> isize {
-    LIVE_BYTES.load(Ordering::Relaxed) >> 10
-}
+static ALLOCATOR: support::process::Counting = support::process::Counting;
 
 /// Addresses per family swept each round, and names.
 const ADDRESSES: u32 = 150;
@@ -133,19 +91,6 @@ fn records() -> Vec<(String, Vec<IpAddr>)> {
         records.extend((1..=5).map(|n| (format!("r{round}-{n}.test"), vec![v4(n)])));
     }
     records
-}
-
-fn open_files() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, Iterator::count)
-}
-
-fn resident_kib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 fn run(program: &str, args: &[&str]) {

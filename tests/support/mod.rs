@@ -14,6 +14,7 @@ pub mod forger;
 pub mod harness;
 mod lab;
 mod netns;
+pub mod process;
 mod tun;
 
 // Not every test binary uses every item.
