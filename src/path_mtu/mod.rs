@@ -2,10 +2,11 @@
 //! echo requests of chosen sizes and Don't Fragment set: [`path_mtu`] and
 //! [`async_path_mtu`] on the process's default [`Pinger`], the same call as its method,
 //! [`PathMtuOptions`] and what it finds ([`PathMtu`]), and the job and the pure search
-//! behind it (`job.rs`).
+//! behind it (`job.rs`, `search.rs`).
 
 mod job;
 mod options;
+mod search;
 
 use std::future::Future;
 
