@@ -707,6 +707,33 @@ fn a_reload_keeps_counters_and_a_bad_one_keeps_the_config() {
         Some(1.0)
     );
 
+    // The kept target moves to a group of its own whose probes differ (another watch):
+    // its counters go on under its new labels, and the new target stays in the old watch.
+    write(
+        &dir,
+        "healthd.json",
+        &format!(
+            r#"{{"groups": [{{"hosts": ["{new}"], "period": 0.1, "labels": {{"site": "b"}}}},
+                            {{"hosts": ["{kept}"], "period": 0.15, "timeout": 0.1,
+                              "labels": {{"site": "c"}}}}]}}"#
+        ),
+    );
+    daemon.signal("HUP");
+    std::thread::sleep(Duration::from_millis(1_000));
+    let moved = get(&lab.client, 9177, "/metrics");
+    let kept_moved = requests(&moved, &kept, "c").unwrap_or_else(|| panic!("{moved}"));
+    assert!(
+        kept_moved >= kept_after + 4.0,
+        "counters kept across watches: {kept_after} then {kept_moved}"
+    );
+    assert!(requests(&moved, &kept, "b").is_none(), "{moved}");
+    let new_before = requests(&after, &new, "b").unwrap_or_default();
+    assert!(
+        requests(&moved, &new, "b").is_some_and(|n| n >= new_before + 5.0),
+        "{moved}"
+    );
+    let kept_after = kept_moved;
+
     // A bad config: the one in use stays, and the gauge says so.
     write(
         &dir,
@@ -722,7 +749,7 @@ fn a_reload_keeps_counters_and_a_bad_one_keeps_the_config() {
         "{bad}"
     );
     assert!(
-        requests(&bad, &kept, "b").is_some_and(|n| n > kept_after),
+        requests(&bad, &kept, "c").is_some_and(|n| n > kept_after),
         "{bad}"
     );
     let said = daemon.stop();
