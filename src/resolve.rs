@@ -3,6 +3,8 @@
 
 mod name;
 
+pub(crate) use name::check_name;
+
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -168,7 +170,7 @@ impl Resolver {
         if let Some(address) = parse_literal(name) {
             return check_literal(name, address, family).map(|address| vec![address]);
         }
-        name::check_name(name)?;
+        check_name(name)?;
         current("Resolver::lookup")?;
         let lookup = tokio::time::timeout(self.deadline, self.inner.lookup_ip(name))
             .await
@@ -231,7 +233,7 @@ pub(crate) async fn resolve_target(
     if let Some(address) = parse_literal(target) {
         return check_literal(target, address, family);
     }
-    name::check_name(target)?;
+    check_name(target)?;
     match resolver {
         Some(resolver) => resolver.lookup_first(target, family).await,
         None => Resolver::system()?.lookup_first(target, family).await,
@@ -281,7 +283,7 @@ pub async fn async_resolve(name: &str, family: Option<Family>) -> Result<Vec<IpA
     if let Some(address) = parse_literal(name) {
         return check_literal(name, address, family).map(|address| vec![address]);
     }
-    name::check_name(name)?;
+    check_name(name)?;
     current("async_resolve")?;
     Resolver::system()?.lookup(name, family).await
 }

@@ -32,6 +32,29 @@ impl Target {
         &self.0
     }
 
+    /// Refuses, as every call does before any lookup, a target that is neither an
+    /// address nor a name: the empty string, a name whose last label is all digits
+    /// (`300.1.1.1`), a short form of an address (`127.1`, `0x7f000001`: write it in
+    /// full). For a daemon that checks its configuration before it runs.
+    ///
+    /// ```
+    /// use icmplib::Target;
+    ///
+    /// assert!(Target::from("example.org").check().is_ok());
+    /// assert!(Target::from("192.0.2.1").check().is_ok());
+    /// assert!(Target::from("300.1.1.1").check().is_err());
+    /// assert!(Target::from("127.1").check().is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`](crate::Error::InvalidOption), saying why.
+    pub fn check(&self) -> crate::Result<()> {
+        if crate::resolve::parse_literal(&self.0).is_some() {
+            return Ok(());
+        }
+        crate::resolve::check_name(&self.0)
+    }
+
     /// The text, shared.
     pub(crate) fn into_shared(self) -> Arc<str> {
         self.0

@@ -312,18 +312,22 @@ pub fn canonical(text: &str) -> Result<Arc<str>, String> {
     if let Ok(address) = text.parse::<IpAddr>() {
         return Ok(Arc::from(address.to_string()));
     }
-    if is_host_name(text) {
-        let name = text.strip_suffix('.').unwrap_or(text);
-        return Ok(Arc::from(name.to_ascii_lowercase()));
+    if !is_host_name(text) {
+        return Err(format!("'{text}' is neither an IP address nor a host name"));
     }
-    Err(format!("'{text}' is neither an IP address nor a host name"))
+    // The library's own refusals too (`300.1.1.1`, `127.1`): at start, not every period.
+    icmplib::Target::from(text)
+        .check()
+        .map_err(|error| match error {
+            icmplib::Error::InvalidOption { reason } => reason,
+            other => other.to_string(),
+        })?;
+    let name = text.strip_suffix('.').unwrap_or(text);
+    Ok(Arc::from(name.to_ascii_lowercase()))
 }
 
-/// A host name (RFC 1123): labels of 1 to 63 letters, digits and hyphens, not starting
-/// or ending with a hyphen, 253 characters at most; and a last label that is not all
-/// digits (RFC 3696 §2), so that `300.1.1.1`, a mistyped address, is not looked up as a
-/// name; nor a short form of an address (`127.1`, `0x7f000001`), which the library
-/// refuses too.
+/// A host name's syntax (RFC 1123): labels of 1 to 63 letters, digits and hyphens, not
+/// starting or ending with a hyphen, 253 characters at most.
 fn is_host_name(text: &str) -> bool {
     let name = text.strip_suffix('.').unwrap_or(text);
     let labels_valid = name.split('.').all(|label| {
@@ -332,20 +336,5 @@ fn is_host_name(text: &str) -> bool {
             && !label.starts_with('-')
             && !label.ends_with('-')
     });
-    let last_numeric = name
-        .rsplit('.')
-        .next()
-        .is_some_and(|last| last.chars().all(|c| c.is_ascii_digit()));
-    // `0x7f000001`, `0177.1`: inet_aton's forms of an address, which the library refuses.
-    let number = |label: &str| {
-        label
-            .strip_prefix("0x")
-            .or_else(|| label.strip_prefix("0X"))
-            .map_or_else(
-                || label.chars().all(|c| c.is_ascii_digit()),
-                |hex| !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
-            )
-    };
-    let numeric_form = name.split('.').count() <= 4 && name.split('.').all(number);
-    !name.is_empty() && name.len() <= 253 && labels_valid && !last_numeric && !numeric_form
+    !name.is_empty() && name.len() <= 253 && labels_valid
 }

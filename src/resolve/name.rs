@@ -5,7 +5,7 @@
 //! - The short numeric forms `inet_aton(3)` accepts (`127.1`, `0x7f000001`, `2130706433`,
 //!   `0177.0.0.1`), which iputils ping takes as addresses, are refused with the address
 //!   they stand for: written in full, an address says what it is; a short form is more
-//!   often a typo (`10.1` for `10.0.0.1` or for `10.1.0.0`?).
+//!   often a typo (`127.1` for `127.0.0.1` or for `127.1.0.0`?).
 //! - A name whose last label is all digits (`300.1.1.1`, `1.2.3.4.5`) is not a host name
 //!   (RFC 1123 §2.1, RFC 3696 §2: a top-level domain is never all-numeric): a mistyped
 //!   address, which a lookup would send to the name servers and time out on.
@@ -89,7 +89,8 @@ mod tests {
             ("0x7f000001", "127.0.0.1"),
             ("2130706433", "127.0.0.1"),
             ("0177.0.0.1", "127.0.0.1"),
-            ("10.1", "10.0.0.1"),
+            ("192.0.513", "192.0.2.1"),
+            ("0xc0000201", "192.0.2.1"),
         ] {
             let error = check_name(short).unwrap_err().to_string();
             assert!(

@@ -818,8 +818,8 @@ fn bad_input_is_refused_at_start() {
         (vec!["--config", "/nonexistent/healthd.json"], "cannot read"),
         (vec!["bad_name!"], "neither an IP address nor a host name"),
         (vec!["300.1.1.1"], "neither an IP address nor a host name"),
-        (vec!["127.1"], "neither an IP address nor a host name"),
-        (vec!["0x7f000001"], "neither an IP address nor a host name"),
+        (vec!["127.1"], "short form of the address 127.0.0.1"),
+        (vec!["0x7f000001"], "short form of the address 127.0.0.1"),
         (vec![""], "neither an IP address nor a host name"),
         (vec![], "no targets"),
         (
