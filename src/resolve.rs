@@ -1,10 +1,6 @@
 //! Name resolution with hickory-resolver: [`resolve`], [`async_resolve`] and the
 //! [`Resolver`] they use.
 
-mod name;
-
-pub(crate) use name::check_name;
-
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +13,7 @@ use hickory_resolver::net::{DnsError, NetError};
 use crate::error::{Error, LookupFailure, Result};
 use crate::family::Family;
 use crate::runtime::{block_on, current};
-use crate::socket::address::split_address;
+use crate::target::{check_name, split_address};
 
 /// A DNS resolver: the system's configuration (`/etc/resolv.conf`) or name servers of
 /// your choice, with the hosts file (`/etc/hosts`) consulted first. Cheap to clone.

@@ -5,6 +5,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::sys;
 use crate::error::{Error, Result};
+use crate::target::split_address;
 
 /// An address written as text: IPv4, or IPv6 optionally in brackets and with a zone
 /// (`fe80::1%eth0`, `fe80::1%2`), with the index of the zone's interface (0 for none). An
@@ -35,20 +36,6 @@ pub(crate) fn parse_address(text: &str) -> Option<Result<(IpAddr, u32)>> {
             Error::invalid(format!("{text}: there is no network interface '{zone}'"))
         }),
     )
-}
-
-/// The syntax of [`parse_address`] alone: the address (IPv4-mapped ones as IPv4) and the
-/// zone as written, if any, without asking which interface it names. `None` for a name.
-pub(crate) fn split_address(text: &str) -> Option<(IpAddr, Option<&str>)> {
-    let bare = text
-        .strip_prefix('[')
-        .and_then(|rest| rest.strip_suffix(']'))
-        .unwrap_or(text);
-    let (address, zone) = match bare.split_once('%') {
-        Some((address, zone)) => (address, Some(zone)),
-        None => (bare, None),
-    };
-    Some((address.parse::<IpAddr>().ok()?.to_canonical(), zone))
 }
 
 /// `address` as text, with the zone of a link-local IPv6 address (`fe80::1%eth0`: the

@@ -1,9 +1,15 @@
 //! What a call probes: [`Target`], an IP address or a name, taken by every call as
-//! `impl Into<Target>`.
+//! `impl Into<Target>`; and what every call checks of it before anything else: the
+//! syntax of an address as written (`split_address`), and what may go to the name
+//! servers (`name.rs`).
+
+mod name;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
+
+pub(crate) use name::check_name;
 
 /// What a call probes: an IP address, or a name to look up (an IPv6 address may carry its
 /// zone, `fe80::1%eth0`). Every call takes `impl Into<Target>`, so it is given as any of
@@ -49,10 +55,10 @@ impl Target {
     /// # Errors
     /// [`Error::InvalidOption`](crate::Error::InvalidOption), saying why.
     pub fn check(&self) -> crate::Result<()> {
-        if crate::resolve::parse_literal(&self.0).is_some() {
+        if split_address(&self.0).is_some() {
             return Ok(());
         }
-        crate::resolve::check_name(&self.0)
+        check_name(&self.0)
     }
 
     /// The text, shared.
@@ -121,6 +127,20 @@ impl<T: Clone + Into<Target>> From<&T> for Target {
     fn from(target: &T) -> Target {
         target.clone().into()
     }
+}
+
+/// An address as written, its syntax alone: the address (IPv4-mapped ones as IPv4) and the
+/// zone as written, if any, without asking which interface it names. `None` for a name.
+pub(crate) fn split_address(text: &str) -> Option<(IpAddr, Option<&str>)> {
+    let bare = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .unwrap_or(text);
+    let (address, zone) = match bare.split_once('%') {
+        Some((address, zone)) => (address, Some(zone)),
+        None => (bare, None),
+    };
+    Some((address.parse::<IpAddr>().ok()?.to_canonical(), zone))
 }
 
 #[cfg(test)]
