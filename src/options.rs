@@ -71,6 +71,21 @@ pub struct ProbeOptions {
     /// A request larger than the path MTU then fails with
     /// [`Error::PacketTooBig`], which gives the MTU that passes.
     pub dont_fragment: DontFragment,
+    /// For a name with several addresses: `false` (default) probes its first address only,
+    /// as `ping` does; `true` goes on to the next address when one gets no answer, as a
+    /// `connect()` loop does. Applies to ping, multiping and watch (a traceroute or a path
+    /// MTU search refuses it: one path is one address).
+    ///
+    /// A ping or a host of a sweep sends its `count` requests to the first address; if
+    /// none is answered (timeouts, ICMP errors or failures to send), `count` more to the
+    /// next, and so on: the [`Host`](crate::Host) is that of the address that answered,
+    /// or of the last one tried. An address that cannot be probed at all (its family is
+    /// excluded, no socket for it) is passed over at once. A watched name moves to its
+    /// next address at the first probe lost there, its probes in flight forgotten; after
+    /// its last address, the name is looked up again and probed from its first. Each lost
+    /// probe is an event and counts in the target's state, whichever address it went to.
+    /// A name with one address, and an IP address, are probed as without it.
+    pub try_next_address: bool,
 }
 
 impl Default for ProbeOptions {
@@ -88,6 +103,7 @@ impl Default for ProbeOptions {
             traffic_class: 0,
             ttl: DEFAULT_TTL,
             dont_fragment: DontFragment::System,
+            try_next_address: false,
         }
     }
 }
@@ -213,6 +229,13 @@ macro_rules! probe_setter {
             self
         }
     };
+    (try_next_address) => {
+        /// Sets [`ProbeOptions::try_next_address`](crate::ProbeOptions::try_next_address).
+        pub fn try_next_address(mut self, try_next_address: bool) -> Self {
+            $crate::options::HasProbe::probe_mut(&mut self).try_next_address = try_next_address;
+            self
+        }
+    };
     (dont_fragment) => {
         /// Sets [`ProbeOptions::dont_fragment`](crate::ProbeOptions::dont_fragment).
         pub fn dont_fragment(
@@ -227,7 +250,7 @@ macro_rules! probe_setter {
 pub(crate) use {probe_setter, probe_setters};
 
 probe_setters!(ProbeOptions: count, interval, timeout, id, source, family, socket_kind, payload,
-    payload_size, traffic_class, ttl, dont_fragment);
+    payload_size, traffic_class, ttl, dont_fragment, try_next_address);
 
 impl ProbeOptions {
     /// Checks the options: a count and a timeout above zero, a TTL of at least 1, a

@@ -187,15 +187,6 @@ impl Resolver {
         }
         Ok(addresses)
     }
-
-    /// The first address of `name` (see [`Resolver::lookup`]).
-    pub(crate) async fn lookup_first(&self, name: &str, family: Option<Family>) -> Result<IpAddr> {
-        let addresses = self.lookup(name, family).await?;
-        addresses
-            .first()
-            .copied()
-            .ok_or_else(|| Error::name_not_found(name))
-    }
 }
 
 /// What a failed lookup of `name` says: the name does not exist, the servers did not
@@ -218,22 +209,6 @@ fn lookup_error(name: &str, error: NetError) -> Error {
 /// here: a lookup returns addresses); an IPv4-mapped IPv6 address is the IPv4 address.
 pub(crate) fn parse_literal(name: &str) -> Option<IpAddr> {
     split_address(name).map(|(address, _)| address)
-}
-
-/// Resolves `target` to one address: literals directly, names with a system resolver.
-pub(crate) async fn resolve_target(
-    target: &str,
-    family: Option<Family>,
-    resolver: Option<&Resolver>,
-) -> Result<IpAddr> {
-    if let Some(address) = parse_literal(target) {
-        return check_literal(target, address, family);
-    }
-    check_name(target)?;
-    match resolver {
-        Some(resolver) => resolver.lookup_first(target, family).await,
-        None => Resolver::system()?.lookup_first(target, family).await,
-    }
 }
 
 /// An address written as `name`, if of `family`: a literal of the other family is a
@@ -333,13 +308,6 @@ mod tests {
             assert!(
                 matches!(looked_up, Error::InvalidOption { .. }),
                 "{name}: {looked_up}"
-            );
-            let target = resolve_target(name, None, Some(&resolver))
-                .await
-                .unwrap_err();
-            assert!(
-                matches!(target, Error::InvalidOption { .. }),
-                "{name}: {target}"
             );
             let resolved = async_resolve(name, None).await.unwrap_err();
             assert!(

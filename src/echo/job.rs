@@ -21,6 +21,8 @@ pub(crate) struct EchoJob {
     ttl: u8,
     pause: Pause,
     sent: usize,
+    /// Requests sent whose outcome is known.
+    settled: usize,
     rtts: Vec<f64>,
     duplicates: usize,
     error: Option<Error>,
@@ -34,6 +36,7 @@ impl EchoJob {
             ttl: options.ttl,
             pause: Pause::new(options.interval),
             sent: 0,
+            settled: 0,
             rtts: Vec::new(),
             duplicates: 0,
             error: None,
@@ -77,6 +80,7 @@ impl Job for EchoJob {
         _now: Now,
         _events: &mut Events<Infallible>,
     ) {
+        self.settled += 1;
         match outcome {
             Ok(reply) => match reply.raise_for_status() {
                 Ok(()) => self
@@ -97,6 +101,11 @@ impl Job for EchoJob {
         _events: &mut Events<Infallible>,
     ) {
         self.duplicates += 1;
+    }
+
+    /// Every request asked for has its outcome, and none was a reply.
+    fn unanswered(&self) -> bool {
+        self.left == 0 && self.settled == self.sent && self.rtts.is_empty()
     }
 
     fn finish(self, address: IpAddr, scope_id: u32) -> Host {
@@ -129,8 +138,48 @@ mod tests {
         assert_eq!(job.next_now(0).unwrap().after, Duration::from_millis(250));
         job.sent_now(9);
         assert_eq!(job.next_now(0), None, "all three asked for");
+        assert!(!job.unanswered(), "the last request is in flight");
+        job.timed_out(9);
+        assert!(job.unanswered(), "every request is settled, none answered");
         let host = job.finish("192.0.2.1".parse().unwrap(), 0);
         assert_eq!((host.packets_sent(), host.packets_received()), (2, 0));
         assert!(matches!(host.error(), Some(Error::SocketBroadcast)));
+    }
+
+    /// An answer from `source` of this ICMPv4 type and code, received now.
+    fn answer(icmp_type: u8, code: u8) -> IcmpReply {
+        IcmpReply {
+            source: "192.0.2.1".parse().unwrap(),
+            scope_id: 0,
+            family: crate::family::Family::V4,
+            id: 1,
+            sequence: 1,
+            icmp_type,
+            code,
+            bytes_received: 64,
+            time: Instant::now(),
+            ttl: Some(64),
+            traffic_class: None,
+            mtu: None,
+        }
+    }
+
+    #[test]
+    fn one_reply_among_the_requests_is_an_answer_an_icmp_error_is_not() {
+        let options = ProbeOptions::default().count(2);
+        for (outcomes, unanswered) in [
+            ([(3, 1), (3, 1)], true),
+            ([(3, 1), (0, 0)], false),
+            ([(0, 0), (3, 1)], false),
+        ] {
+            let mut job = EchoJob::new(&options);
+            for (icmp_type, code) in outcomes {
+                assert!(!job.unanswered(), "requests are left to send");
+                job.next_now(0).unwrap();
+                job.sent_now(64);
+                job.settled_now(64, Instant::now(), Ok(answer(icmp_type, code)));
+            }
+            assert_eq!(job.unanswered(), unanswered, "{outcomes:?}");
+        }
     }
 }

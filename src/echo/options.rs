@@ -29,7 +29,7 @@ pub struct PingOptions {
 }
 
 probe_setters!(PingOptions { probe }: count, interval, timeout, id, source, family, socket_kind, payload,
-    payload_size, traffic_class, ttl, dont_fragment);
+    payload_size, traffic_class, ttl, dont_fragment, try_next_address);
 
 impl From<ProbeOptions> for PingOptions {
     fn from(probe: ProbeOptions) -> PingOptions {
@@ -89,7 +89,7 @@ impl Default for MultipingOptions {
 }
 
 probe_setters!(MultipingOptions { probe }: count, interval, timeout, id, source, family, socket_kind,
-    payload, payload_size, traffic_class, ttl, dont_fragment);
+    payload, payload_size, traffic_class, ttl, dont_fragment, try_next_address);
 
 impl From<ProbeOptions> for MultipingOptions {
     /// These requests, 50 hosts in flight, no rate limit.

@@ -69,6 +69,11 @@ impl PathMtuOptions {
         if self.max_probes == 0 {
             return Err(Error::invalid("max_probes must be at least 1"));
         }
+        if self.probe.try_next_address {
+            return Err(Error::invalid(
+                "try_next_address does not apply to a path MTU search: it searches one path, to one address",
+            ));
+        }
         Ok(())
     }
 }
@@ -139,5 +144,21 @@ impl fmt::Display for PathMtu {
             f.write_str(", at least")?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_path_mtu_options_are_refused() {
+        assert!(Error::is_invalid(
+            &PathMtuOptions::default().max_probes(0).check()
+        ));
+        let mut every_address = PathMtuOptions::default();
+        every_address.probe.try_next_address = true;
+        assert!(Error::is_invalid(&every_address.check()));
+        assert!(PathMtuOptions::default().check().is_ok());
     }
 }

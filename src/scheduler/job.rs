@@ -99,6 +99,15 @@ pub(crate) trait Job {
     ) {
     }
 
+    /// Whether the job is through with its address without an answer worth staying for:
+    /// when the call tries a name's next address and the name has several, the scheduler
+    /// then ends it at once (its probes in flight forgotten) and starts a job at the next
+    /// address, or, after the last, finishes it. Asked after every outcome; by default,
+    /// never.
+    fn unanswered(&self) -> bool {
+        false
+    }
+
     /// What the target's probing came to, for `address` (reached through interface
     /// `scope_id`, 0 for none).
     fn finish(self, address: IpAddr, scope_id: u32) -> Self::Output;

@@ -36,6 +36,7 @@ mod pacer;
 mod probes;
 mod settings;
 mod slab;
+mod targets;
 
 #[cfg(test)]
 mod tests;
@@ -48,16 +49,14 @@ use std::task::{Context, Poll};
 use std::time::{Instant, SystemTime};
 
 use futures::future::BoxFuture;
-use futures::stream::{FuturesUnordered, Stream, StreamExt};
+use futures::stream::{FuturesUnordered, Stream};
 use tokio::time::Sleep;
 
 use crate::clock;
 use crate::engine::{Engine, Inbox, Ticket, Token};
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::resolve::{Resolver, check_literal, resolve_target};
-use crate::socket::address::parse_address;
-use crate::socket::core::check_target;
+use crate::resolve::Resolver;
 use crate::socket::reply::IcmpReply;
 #[cfg(test)]
 pub(crate) use job::Told;
@@ -112,8 +111,8 @@ pub(crate) struct Finished<T, O> {
     pub result: std::result::Result<O, Failed>,
 }
 
-/// A name being looked up, for the target of this key.
-type Lookup = BoxFuture<'static, (Key, Result<IpAddr>)>;
+/// A name being looked up, for the target of this key: its addresses.
+type Lookup = BoxFuture<'static, (Key, Result<Vec<IpAddr>>)>;
 
 /// A target in flight.
 #[derive(Debug)]
@@ -132,6 +131,12 @@ struct Flight<T, J> {
     in_flight: u32,
     /// A probe is due (after a pause, the rate limit, or a blocked send).
     scheduled: bool,
+    /// The name's addresses after this one, the next last, when the call tries them
+    /// ([`Settings::next_address`]); empty otherwise.
+    rest: Vec<IpAddr>,
+    /// The name has several addresses and the call tries them: its job may be through
+    /// with one ([`Job::unanswered`]).
+    several: bool,
 }
 
 /// A probe in flight.
@@ -262,159 +267,6 @@ where
             read_after_send: false,
             sent_unread: 0,
         }
-    }
-
-    /// The engine of this call for `family` and interface `scope_id`, looked up again if
-    /// it closed.
-    fn engine(&mut self, family: Family, scope_id: u32) -> Result<Engine> {
-        if scope_id != 0 {
-            return self.engines.engine(family, scope_id);
-        }
-        let slot = &mut self.family_engines[usize::from(family == Family::V6)];
-        if let Some(engine) = slot.as_ref().filter(|engine| !engine.is_closed()) {
-            return Ok(engine.clone());
-        }
-        let engine = self.engines.engine(family, 0)?;
-        *slot = Some(engine.clone());
-        Ok(engine)
-    }
-
-    /// Takes targets while there is room in flight and in the turn. Targets finished and
-    /// not yet handed out count as in flight: a scheduler holds at most `concurrency`.
-    fn take_targets(&mut self, now: Instant) {
-        while !self.exhausted
-            && self.flights.len() + self.finished.len() < self.settings.concurrency
-            && self.work < PER_TURN
-        {
-            let Some(target) = self.targets.next() else {
-                self.exhausted = true;
-                break;
-            };
-            let index = self.taken;
-            self.taken += 1;
-            self.work += 1;
-            let literal = parse_address(target.as_ref()).map(|parsed| {
-                parsed.and_then(|(address, scope_id)| {
-                    check_literal(target.as_ref(), address, self.settings.family)
-                        .map(|address| (address, scope_id))
-                })
-            });
-            let key = self.flights.insert(Flight {
-                index,
-                target,
-                address: None,
-                scope_id: 0,
-                engine: None,
-                job: None,
-                in_flight: 0,
-                scheduled: false,
-            });
-            match literal {
-                Some(Ok((address, scope_id))) => self.start(key, address, scope_id, now),
-                Some(Err(error)) => self.fail(key, error),
-                None => self.look_up(key),
-            }
-        }
-    }
-
-    /// Looks up the name of target `key` when there is room among the lookups in flight,
-    /// later otherwise; [`Scheduler::poll_lookups`] takes it on.
-    fn look_up(&mut self, key: Key) {
-        if self.lookups.as_ref().map_or(0, FuturesUnordered::len) >= MAX_LOOKUPS {
-            return self.names.push_back(key);
-        }
-        let Some(flight) = self.flights.get(key) else {
-            return;
-        };
-        let name = flight.target.as_ref().to_owned();
-        let family = self.settings.lookup_family();
-        let resolver = match &self.resolver {
-            Some(resolver) => resolver.clone(),
-            None => match Resolver::system() {
-                Ok(resolver) => self.resolver.insert(resolver).clone(),
-                Err(error) => return self.fail(key, error),
-            },
-        };
-        // A lookup's future is large (about 2 KiB); boxed, it costs only the names, not
-        // every address of a sweep.
-        let lookups = self.lookups.get_or_insert_with(FuturesUnordered::new);
-        lookups.push(Box::pin(async move {
-            (key, resolve_target(&name, family, Some(&resolver)).await)
-        }));
-    }
-
-    /// Starts the targets whose names were looked up, and the lookups that waited for room.
-    fn poll_lookups(&mut self, cx: &mut Context<'_>, now: Instant) {
-        loop {
-            while self.lookups.as_ref().map_or(0, FuturesUnordered::len) < MAX_LOOKUPS
-                && let Some(key) = self.names.pop_front()
-            {
-                self.look_up(key);
-            }
-            let Some(lookups) = self.lookups.as_mut() else {
-                return;
-            };
-            let Poll::Ready(Some((key, resolved))) = lookups.poll_next_unpin(cx) else {
-                return;
-            };
-            match resolved {
-                Ok(address) => self.start(key, address, 0, now),
-                Err(error) => self.fail(key, error),
-            }
-        }
-    }
-
-    /// Target `key` has its address: checks it and starts its job.
-    fn start(&mut self, key: Key, address: IpAddr, scope_id: u32, now: Instant) {
-        let family = Family::of(&address);
-        let engine = check_target(address)
-            .and_then(|()| self.settings.check_family(family))
-            .and_then(|()| self.engine(family, scope_id));
-        let Some(flight) = self.flights.get_mut(key) else {
-            return;
-        };
-        flight.address = Some(address);
-        flight.scope_id = scope_id;
-        match engine {
-            Ok(engine) => {
-                flight.engine = Some(engine);
-                flight.job = Some((self.jobs)(&flight.target, address));
-                self.advance(key, now);
-            }
-            Err(error) => self.fail(key, error),
-        }
-    }
-
-    /// Target `key` could not be probed.
-    fn fail(&mut self, key: Key, error: Error) {
-        let Some(flight) = self.flights.remove(key) else {
-            return;
-        };
-        self.finished.push_back(Finished {
-            index: flight.index,
-            target: flight.target,
-            result: Err(Failed {
-                error,
-                address: flight.address,
-            }),
-        });
-        self.work += 1;
-    }
-
-    /// Target `key` is done: its job's output.
-    fn finish(&mut self, key: Key) {
-        let Some(flight) = self.flights.remove(key) else {
-            return;
-        };
-        let (Some(job), Some(address)) = (flight.job, flight.address) else {
-            return;
-        };
-        self.finished.push_back(Finished {
-            index: flight.index,
-            target: flight.target,
-            result: Ok(job.finish(address, flight.scope_id)),
-        });
-        self.work += 1;
     }
 
     /// One round of work: everything that is due now. After probes left, their answers

@@ -59,12 +59,15 @@ where
             let Some(flight) = self.flights.get_mut(key) else {
                 return;
             };
-            if flight.scheduled {
-                return;
-            }
             let Some(job) = flight.job.as_mut() else {
                 return;
             };
+            if flight.several && job.unanswered() {
+                return self.move_on(key, now);
+            }
+            if flight.scheduled {
+                return;
+            }
             let Some(next) = job.next(flight.in_flight as usize, clocks) else {
                 if flight.in_flight == 0 {
                     self.finish(key);

@@ -36,6 +36,9 @@ pub(crate) struct Settings {
     /// How early a probe may leave to share a wake-up with those due just after it (none
     /// by default: a watch of many targets sets it, as its probes are due all the time).
     pub slack: Duration,
+    /// A name's next address is probed when its job is through with one unanswered
+    /// ([`ProbeOptions::try_next_address`]).
+    pub next_address: bool,
 }
 
 impl Settings {
@@ -59,6 +62,7 @@ impl Settings {
             payload_size: probe.payload_size,
             traffic_class: probe.traffic_class,
             slack: Duration::ZERO,
+            next_address: probe.try_next_address,
         }
     }
 

@@ -101,6 +101,11 @@ impl TracerouteOptions {
                 "ttl does not apply to a traceroute: its probes carry TTLs first_hop to max_hops",
             ));
         }
+        if self.probe.try_next_address {
+            return Err(Error::invalid(
+                "try_next_address does not apply to a traceroute: it traces one path, to one address",
+            ));
+        }
         Ok(())
     }
 }
@@ -121,6 +126,9 @@ mod tests {
         let mut with_ttl = TracerouteOptions::default();
         with_ttl.probe.ttl = 3;
         assert!(Error::is_invalid(&check(with_ttl)));
+        let mut every_address = TracerouteOptions::default();
+        every_address.probe.try_next_address = true;
+        assert!(Error::is_invalid(&check(every_address)));
         assert!(check(TracerouteOptions::default().first_hop(5).max_hops(5)).is_ok());
     }
 }

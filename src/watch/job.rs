@@ -28,6 +28,8 @@ pub(crate) struct WatchJob {
     due: Option<Instant>,
     /// When a job for a name hands over to a new lookup.
     until: Option<Instant>,
+    /// A probe was lost: a watch that tries a name's next address moves on.
+    lost: bool,
 }
 
 impl WatchJob {
@@ -44,6 +46,7 @@ impl WatchJob {
             looked_up,
             due: None,
             until: None,
+            lost: false,
         }
     }
 
@@ -52,7 +55,8 @@ impl WatchJob {
     }
 
     /// A probe sent at `sent_at` was lost, as `event` says.
-    fn lost(&self, sent_at: Instant, event: WatchEvent, events: &mut Events<WatchEvent>) {
+    fn lost(&mut self, sent_at: Instant, event: WatchEvent, events: &mut Events<WatchEvent>) {
+        self.lost = true;
         events.push_back(event);
         self.target.record(&self.rules, sent_at, None, events);
     }
@@ -163,6 +167,11 @@ impl Job for WatchJob {
             sequence: reply.sequence(),
         });
         self.target.duplicate(now.instant);
+    }
+
+    /// A probe was lost here: asked only when the watch tries a name's next address.
+    fn unanswered(&self) -> bool {
+        self.lost
     }
 
     fn finish(self, _address: IpAddr, _scope_id: u32) {}

@@ -74,7 +74,7 @@ impl Default for WatchOptions {
 
 // No count and no interval: a watch probes each target once a period, without end.
 probe_setters!(WatchOptions { probe }: timeout, id, source, family, socket_kind, payload, payload_size,
-    traffic_class, ttl, dont_fragment);
+    traffic_class, ttl, dont_fragment, try_next_address);
 
 impl From<ProbeOptions> for WatchOptions {
     /// These probe options, with the watch's other defaults.

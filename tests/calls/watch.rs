@@ -19,6 +19,7 @@ support::harness::tests![
     Root a_rate_limit_holds_for_the_whole_watch,
     Root a_target_removed_and_added_again_is_probed_once,
     Root a_name_that_does_not_resolve_counts_as_lost,
+    Root a_watched_name_moves_to_its_next_address_only_when_asked,
     IcmpSockets a_watch_with_nothing_to_do_and_no_handle_ends,
 ];
 
@@ -459,4 +460,106 @@ async fn a_watch_with_nothing_to_do_and_no_handle_ends() {
     drop(handle);
     let end = tokio::time::timeout(Duration::from_secs(2), watch.next()).await;
     assert!(matches!(end, Ok(None)), "{end:?}");
+}
+
+/// The addresses of `target`'s events that are replies (true) or timeouts (false), in
+/// order.
+fn outcomes(events: &[WatchEvent], target: &str) -> Vec<(IpAddr, bool)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            WatchEvent::Reply {
+                target: t, address, ..
+            } if &**t == target => Some((*address, true)),
+            WatchEvent::Timeout {
+                target: t, address, ..
+            } if &**t == target => Some((*address, false)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A name whose first address is silent and second alive stays down by default; with
+/// `try_next_address` it moves to the second at the first loss and stays there, up. A
+/// name whose every address is silent goes round them, one probe a period, its name
+/// looked up again after the last.
+fn a_watched_name_moves_to_its_next_address_only_when_asked() {
+    if !support::require_root() {
+        return;
+    }
+    let netns = Netns::new("watchnext");
+    let [live, silent, silent2]: [IpAddr; 3] =
+        ["127.0.0.1", "127.0.0.2", "127.0.0.3"].map(|a| a.parse().unwrap());
+    block(&netns, "silent", silent, true);
+    block(&netns, "silent2", silent2, true);
+    let dns = support::DnsResponder::start(
+        &netns,
+        &[
+            ("two.test", &[silent, live]),
+            ("dead.test", &[silent, silent2]),
+        ],
+    );
+    dns.set_ttl(0);
+    let server = dns.address();
+    let run = |try_next: bool| {
+        netns.block_on_multi(move || async move {
+            let resolver = icmplib::Resolver::builder()
+                .name_servers(&[server])
+                .build()
+                .unwrap();
+            let pinger = Pinger::builder().resolver(resolver).build();
+            let options = options().try_next_address(try_next);
+            let (handle, mut watch) = pinger.watch(["two.test", "dead.test"], &options).unwrap();
+            let mut events = Vec::new();
+            let start = Instant::now();
+            while let Ok(Some(event)) =
+                tokio::time::timeout(Duration::from_secs(2), watch.next()).await
+            {
+                events.push(event);
+                if start.elapsed() > Duration::from_millis(2_000) {
+                    break;
+                }
+            }
+            let up = handle.is_up("two.test");
+            handle.stop();
+            (events, up, start.elapsed())
+        })
+    };
+    let (events, up, _) = run(false);
+    // Looked up once: the questions of one lookup.
+    let one_lookup = dns.queries("dead.test");
+    let first_only = outcomes(&events, "two.test");
+    assert!(
+        first_only.len() >= 6 && first_only.iter().all(|o| *o == (silent, false)),
+        "{first_only:?}"
+    );
+    assert_eq!(up, Some(false));
+
+    let queries_before = dns.queries("dead.test");
+    let (events, up, elapsed) = run(true);
+    let two = outcomes(&events, "two.test");
+    // One loss at the silent address, then every probe answered at the live one.
+    assert_eq!(two[0], (silent, false), "{two:?}");
+    assert!(two.len() >= 6, "{two:?}");
+    assert!(two[1..].iter().all(|o| *o == (live, true)), "{two:?}");
+    assert_eq!(states(&events, "two.test"), [(true, None)]);
+    assert_eq!(up, Some(true));
+    // Round the dead name's addresses, one probe a period, never faster.
+    let dead = outcomes(&events, "dead.test");
+    let period = options().period;
+    let most = usize::try_from(elapsed.as_millis() / period.as_millis()).unwrap() + 2;
+    assert!(
+        dead.len() >= 4 && dead.len() <= most,
+        "{} probes: {dead:?}",
+        dead.len()
+    );
+    for (i, outcome) in dead.iter().enumerate() {
+        let expected = if i % 2 == 0 { silent } else { silent2 };
+        assert_eq!(*outcome, (expected, false), "{dead:?}");
+    }
+    let lookups = (dns.queries("dead.test") - queries_before) / one_lookup;
+    assert!(
+        lookups >= 3,
+        "looked up {lookups} times, not after each round"
+    );
 }
