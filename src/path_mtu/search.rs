@@ -49,10 +49,14 @@ pub(crate) enum Outcome {
 /// lossy path silence says less: after a size stayed silent, the largest size that passed
 /// is sent again as a control (lost too, that is a loss seen), and the size above the one
 /// found is checked again against what the whole search saw, with [`BOUNDARY_SILENCES`]
-/// silences more, each followed by a control, before the answer is taken. An MTU a message gives is only the next size to
-/// try, never the answer, and a router's claim below what the kernel would use
-/// ([`MIN_CLAIM_V4`], [`IPV6_MIN_MTU`]) is not even tried. So a search that ends has seen
-/// its answer pass and the size above it fail: what [`PathMtu::is_complete`] says.
+/// silences more, each followed by a control, before the answer is taken. An MTU a
+/// message gives is only the next size to try, never the answer, and a router's claim
+/// below what the kernel would use ([`MIN_CLAIM_V4`], [`IPV6_MIN_MTU`]) is not even
+/// tried. A size a router refused that passes later proves refusals forged (anyone who
+/// sees a probe can quote it): from then on a size counts as refused only once refused
+/// [`ROUTER_REFUSALS`] times, a lone refusal being a reason to send the size again. So a
+/// search that ends has seen its answer pass and the size above it fail: what
+/// [`PathMtu::is_complete`] says.
 #[derive(Debug, Clone)]
 pub(crate) struct Search {
     family: Family,
@@ -80,6 +84,9 @@ pub(crate) struct Search {
     /// The probe in flight is a control: the largest size that passed, sent after a size
     /// stayed silent, to tell loss from size (lost too, it is a loss seen).
     control: bool,
+    /// A size a router refused passed since: refusals are being forged, and a size counts
+    /// as refused by routers only once refused [`ROUTER_REFUSALS`] times.
+    contradicted: bool,
 }
 
 impl Search {
@@ -99,6 +106,7 @@ impl Search {
             losses: 0,
             claimed: None,
             control: false,
+            contradicted: false,
         }
     }
 
@@ -134,10 +142,26 @@ impl Search {
 
     /// The smallest size seen not to pass.
     fn too_big(&self) -> usize {
-        [&self.refusals, &self.silent_sizes]
+        let refused = self
+            .refusals
+            .iter()
+            .find(|(_, refusals)| **refusals >= self.refusals_needed())
+            .map(|(size, _)| *size);
+        let silent = self.silent_sizes.keys().next().copied();
+        [refused, silent]
             .into_iter()
-            .filter_map(|sizes| sizes.keys().next().copied())
+            .flatten()
             .fold(self.refused_here, usize::min)
+    }
+
+    /// Refusals by routers a size needs to count as refused: one, until a refused size
+    /// passed.
+    fn refusals_needed(&self) -> usize {
+        if self.contradicted {
+            ROUTER_REFUSALS
+        } else {
+            1
+        }
     }
 
     /// Silent probes a size needs to count as too big.
@@ -166,7 +190,8 @@ impl Search {
             Outcome::Passed => {
                 self.losses += self.silent;
                 self.silent_sizes.remove(&size);
-                self.refusals.remove(&size);
+                // A refusal proven false: one is worth nothing from now on.
+                self.contradicted |= self.refusals.remove(&size).is_some();
                 self.passed = Some(self.passed.map_or(size, |passed| passed.max(size)));
             }
             Outcome::Silent => {
@@ -188,7 +213,14 @@ impl Search {
             }
             Outcome::TooBig { mtu, from_router } => {
                 if from_router {
-                    *self.refusals.entry(size).or_default() += 1;
+                    let refusals = self.refusals.entry(size).or_default();
+                    *refusals += 1;
+                    if *refusals < self.refusals_needed() {
+                        // Once refusals were seen forged, a lone one is only a reason to
+                        // try the size again (its claim not followed).
+                        self.silent = 0;
+                        return;
+                    }
                 } else {
                     self.refused_here = self.refused_here.min(size);
                 }
@@ -357,15 +389,25 @@ mod tests {
         assert_eq!(search.next(), Some(27 + (1500 - 27) / 2));
     }
 
+    /// Forged Fragmentation Needed messages giving an MTU, quoting real probes that go on
+    /// (and would pass).
+    #[derive(Debug, Clone, Copy)]
+    enum Forge {
+        /// For the first probe that leaves.
+        First(u32),
+        /// For the first probe of each size above the MTU claimed.
+        EachSize(u32),
+    }
+
     /// A path as the lab builds it: this host refuses sizes above its link's 1,500, a
     /// router drops those above `mtu` without a word, `loss` percent of the probes are
-    /// lost at random, and `forged` answers the first probe that leaves with a forged
-    /// Fragmentation Needed giving that MTU. The search's answer within `max_probes`:
-    /// the size found and whether the search called it complete.
+    /// lost at random, and `forged` answers probes with a forged Fragmentation Needed
+    /// (before their answer). The search's answer within `max_probes`: the size found
+    /// and whether the search called it complete.
     fn lab_search(
         mtu: usize,
         loss: u64,
-        forged: Option<u32>,
+        forged: Option<Forge>,
         seed: u64,
         max_probes: usize,
     ) -> (Option<usize>, bool) {
@@ -378,14 +420,25 @@ mod tests {
             rng % 100 < loss
         };
         let mut forged = forged;
+        let mut claimed = std::collections::HashSet::new();
         for _ in 0..max_probes {
             let Some(size) = search.next() else { break };
+            let forgery = match forged {
+                Some(Forge::First(claim)) => {
+                    forged = None;
+                    Some(claim)
+                }
+                Some(Forge::EachSize(claim)) => {
+                    (size > claim as usize && claimed.insert(size)).then_some(claim)
+                }
+                None => None,
+            };
             let outcome = if size > 1500 {
                 Outcome::TooBig {
                     mtu: Some(1500),
                     from_router: false,
                 }
-            } else if let Some(claim) = forged.take() {
+            } else if let Some(claim) = forgery {
                 router(claim)
             } else if size > mtu || lost() {
                 Outcome::Silent
@@ -403,12 +456,48 @@ mod tests {
     fn forged_claims_are_checked() {
         for claim in [0, 1, 68, 576, 1_000, 1_600] {
             for seed in 0..20 {
-                let (found, complete) = lab_search(1_500, 0, Some(claim), seed, 48);
+                let (found, complete) = lab_search(1_500, 0, Some(Forge::First(claim)), seed, 48);
                 assert!(
                     !complete || found == Some(1_500),
                     "claim {claim}: {found:?}"
                 );
                 assert!(complete, "claim {claim}: not complete in 48 probes");
+            }
+        }
+    }
+
+    /// A forger that refuses the first probe of every size above its claim (one message
+    /// per size a search tries, each quoting the real probe, which goes on and passes):
+    /// once a size refused passes, one refusal proves nothing and each size needs two, so
+    /// the search still finds the path's MTU, complete, on a clean path and through a
+    /// black hole at 1,300 bytes (whatever the claim: below it, above it, absurd), and with
+    /// loss never calls a wrong size complete. Before, the search walked up one byte per
+    /// two probes from the claim and ran out of probes.
+    #[test]
+    fn a_forged_refusal_of_every_size_is_checked() {
+        for (mtu, claim) in [
+            (1_500, 0),
+            (1_500, 1),
+            (1_500, 68),
+            (1_500, 576),
+            (1_500, 1_400),
+            (1_300, 576),
+            (1_300, 1_400),
+        ] {
+            for loss in [0, 10] {
+                let mut complete_runs = 0;
+                for seed in 0..200 {
+                    let forge = Some(Forge::EachSize(claim));
+                    let (found, complete) = lab_search(mtu, loss, forge, seed, 48);
+                    assert!(
+                        !complete || found == Some(mtu),
+                        "path {mtu}, claim {claim}, {loss} % loss, seed {seed}: {found:?}"
+                    );
+                    complete_runs += usize::from(complete);
+                }
+                if loss == 0 {
+                    assert_eq!(complete_runs, 200, "path {mtu}, claim {claim}");
+                }
             }
         }
     }

@@ -8,9 +8,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use icmplib::{
-    DontFragment, Error, Family, IcmpRequest, IcmpV4Socket, IcmpV6Socket, PathMtuOptions,
+    DontFragment, Error, Family, IcmpRequest, IcmpV4Socket, IcmpV6Socket, PathMtu, PathMtuOptions,
     PingOptions, Pinger,
 };
+use support::forger::{Forger, Forgery};
 use support::{Chain, example, output_text};
 
 support::harness::tests![
@@ -24,6 +25,7 @@ support::harness::tests![
     Root path_mtu_of_loopback_is_its_mtu,
     Root one_hosts_packet_too_big_does_not_fail_another_hosts_requests,
     Root a_lossy_black_hole_is_never_reported_as_a_path_mtu,
+    Root forged_claims_and_black_holes_are_checked_not_believed,
 ];
 
 const NARROW: u32 = 1280;
@@ -441,4 +443,97 @@ fn a_lossy_black_hole_is_never_reported_as_a_path_mtu() {
     // In 2,000 simulated searches at 30 % loss about half complete: none would be one in
     // a million or so.
     assert!(complete >= 1, "{found:?}");
+}
+
+/// 20 path MTU searches at once from the chain's client to its target, each with a pinger
+/// of its own (so that each has its own identifier), half raw, half unprivileged.
+fn twenty_searches(chain: &Chain) -> Vec<icmplib::Result<PathMtu>> {
+    let target = chain.target(Family::V4).to_string();
+    chain.client().block_on_multi(move || async move {
+        let options = PathMtuOptions::default().timeout(Duration::from_millis(400));
+        let searches: Vec<_> = (0..20)
+            .map(|i| {
+                let pinger = Pinger::builder().privileged(i % 2 == 0).build();
+                tokio::spawn(pinger.path_mtu(&target, &options))
+            })
+            .collect();
+        let mut found = Vec::new();
+        for search in searches {
+            found.push(search.await.unwrap());
+        }
+        found
+    })
+}
+
+/// Forged Fragmentation Needed messages from the first router — for the first probe of
+/// every size above the claim, from each search, quoting the real probe, which goes on and
+/// is answered — claiming 0, 1, 68 and 576 bytes on a clean 1,500-byte path; then a
+/// second router dropping packets over 1,300 bytes without a word (a black hole): alone,
+/// and with forged claims below it (576) and above it (1,400). 20 searches each: every
+/// one that says it is complete found the path's real MTU, and on these lossless paths
+/// most do (measured: 20 of 20 in each case but the black hole with forged claims below
+/// it, 19 of 20). Before, one forged message made a search say "68, complete", and a
+/// forger answering every size walked the search up a byte at a time until it ran out of
+/// probes.
+fn forged_claims_and_black_holes_are_checked_not_believed() {
+    if !support::require_root() {
+        return;
+    }
+    const CLEAN: u32 = 1500;
+    const HOLE: u32 = 1300;
+    let chain = Chain::new(3);
+    chain.client().allow_unprivileged_ping();
+    chain.warm_up();
+    let mut cases = Vec::new();
+    // A forged claim also lands in the client's route cache, and the searches of the
+    // same case get it as a hint at their first probe (one more claim to check); each case
+    // starts without one.
+    let forged_case = |chain: &Chain, claim: u32, path: u32, cases: &mut Vec<_>| {
+        chain.forget_path_mtus();
+        let forger = Forger::forge(chain, 1, Forgery::TooBig { mtu: claim });
+        let found = twenty_searches(chain);
+        let forged = forger.forged();
+        drop(forger);
+        // The first forged claim goes into the client's route cache too, and the other
+        // searches get it as a hint at their first probe.
+        assert!(forged >= 1, "claim {claim}: nothing forged");
+        cases.push((
+            format!("claim {claim} ({forged} forged), path {path}"),
+            path,
+            found,
+        ));
+    };
+    for claim in [0, 1, 68, 576] {
+        forged_case(&chain, claim, CLEAN, &mut cases);
+    }
+    chain.router(2).nft(&format!(
+        "table inet hole {{\n chain forward {{\n type filter hook forward priority -10;\n \
+         ip length > {HOLE} drop\n }}\n}}\n"
+    ));
+    chain.forget_path_mtus();
+    cases.push((
+        format!("silent black hole at {HOLE}"),
+        HOLE,
+        twenty_searches(&chain),
+    ));
+    for claim in [576, 1400] {
+        forged_case(&chain, claim, HOLE, &mut cases);
+    }
+    for (case, path, found) in &cases {
+        let mut complete = 0;
+        for result in found {
+            let found = result
+                .as_ref()
+                .unwrap_or_else(|error| panic!("{case}: {error}"));
+            assert!(found.mtu() <= *path, "{case}: {found:?}");
+            if found.is_complete() {
+                complete += 1;
+                assert_eq!(found.mtu(), *path, "{case}: {found:?}");
+            }
+        }
+        println!("{case}: {complete} of 20 searches complete, every one at {path} bytes");
+        // Lossless paths: a search ends incomplete only when its 48 probes run out (a
+        // forger and a black hole together cost two probes a size and the silences).
+        assert!(complete >= 10, "{case}: {found:#?}");
+    }
 }

@@ -270,11 +270,25 @@ impl Chain {
         self.nodes[link + 1].ip(&["link", "set", "vup", "mtu", &mtu]);
     }
 
-    /// Makes the client forget the path MTUs it learned (`ip route flush cache`, both
-    /// families).
+    /// Makes the client forget the path MTUs it learned: IPv6 with `ip route flush
+    /// cache`; IPv4 by deleting its routes through a gateway and adding them again, since
+    /// `ip route flush cache` leaves IPv4's (they hang off the routes' next hops, which
+    /// live as long as a route uses them).
     pub fn forget_path_mtus(&self) {
-        self.client().ip(&["route", "flush", "cache"]);
-        self.client().ip(&["-6", "route", "flush", "cache"]);
+        let client = self.client();
+        client.ip(&["-6", "route", "flush", "cache"]);
+        let routes = client.ip(&["-4", "route", "show"]);
+        let gatewayed: Vec<Vec<&str>> = routes
+            .lines()
+            .filter(|route| route.contains(" via "))
+            .map(|route| route.split_whitespace().collect())
+            .collect();
+        for route in &gatewayed {
+            client.ip(&[&["-4", "route", "del"], &route[..]].concat());
+        }
+        for route in &gatewayed {
+            client.ip(&[&["-4", "route", "add"], &route[..]].concat());
+        }
     }
 
     /// Makes the router at `distance` forward packets but never send Time Exceeded, as

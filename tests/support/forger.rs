@@ -1,12 +1,17 @@
-//! [`Forger`]: a router of a [`Chain`] whose Time Exceeded messages are written by the
-//! test, laid out as MPLS routers do: the quote padded to 128 bytes, then an RFC 4884
-//! extension structure holding an MPLS label stack (RFC 4950).
+//! [`Forger`]: a router of a [`Chain`] that sends ICMP errors written by the test:
+//! - [`Forgery::TimeExceeded`]: its Time Exceeded messages, laid out as MPLS routers do:
+//!   the quote padded to 128 bytes, then an RFC 4884 extension structure holding an MPLS
+//!   label stack (RFC 4950). The router's own are dropped by an nftables rule on its
+//!   output.
+//! - [`Forgery::TooBig`]: a Fragmentation Needed / Packet Too Big with an MTU of the test's
+//!   choosing, quoting a real echo request that passes through (and goes on: the router
+//!   forwards it all the same), as anyone on the path could forge.
 //!
-//! The router's own Time Exceeded messages are dropped by an nftables rule on its output;
-//! a thread reads the echo requests that expire there from a packet socket on the router
-//! and answers each from the router's address through raw sockets whose packets carry a
-//! mark the rule lets through. Nothing leaves the chain's namespaces.
+//! A thread reads the echo requests from a packet socket on the router and answers from
+//! the router's address through raw sockets whose packets carry a mark the drop rule lets
+//! through. Nothing leaves the chain's namespaces.
 
+use std::collections::HashSet;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -42,8 +47,24 @@ const ETHERNET_HEADER: usize = 14;
 const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 const ETHERTYPE_IPV6: [u8; 2] = [0x86, 0xdd];
 
-/// The router at a distance of a [`Chain`] answering expiring echo requests with forged
-/// Time Exceeded messages, until dropped (then its thread is stopped and joined).
+/// What a [`Forger`] forges.
+#[derive(Debug, Clone, Copy)]
+pub enum Forgery {
+    /// A Time Exceeded for each echo request that expires at the router, its quote laid
+    /// out as given ([`QuoteLayout::Rfc4884`] or [`QuoteLayout::Padded128`]), followed by
+    /// [`MPLS_EXTENSION`].
+    TimeExceeded(QuoteLayout),
+    /// A Fragmentation Needed / Packet Too Big giving `mtu`, for the first echo request of
+    /// each size larger than `mtu` from each sender (source address and identifier): one
+    /// forged message per size a path MTU search tries, quoting its real probe.
+    TooBig {
+        /// The MTU claimed.
+        mtu: u32,
+    },
+}
+
+/// The router at a distance of a [`Chain`] answering echo requests with forged errors,
+/// until dropped (then its thread is stopped and joined).
 pub struct Forger {
     stop: Arc<AtomicBool>,
     forged: Arc<AtomicUsize>,
@@ -56,6 +77,12 @@ impl Forger {
     /// out as `layout` says ([`QuoteLayout::Rfc4884`] or [`QuoteLayout::Padded128`]), followed
     /// by [`MPLS_EXTENSION`]. The router's own Time Exceeded messages are dropped.
     pub fn start(chain: &Chain, distance: usize, layout: QuoteLayout) -> Forger {
+        Forger::forge(chain, distance, Forgery::TimeExceeded(layout))
+    }
+
+    /// Makes router `distance` of `chain` forge `forgery` for the echo requests that
+    /// arrive from the client's side.
+    pub fn forge(chain: &Chain, distance: usize, forgery: Forgery) -> Forger {
         let router = chain.router(distance);
         router.nft(&format!(
             "table inet icmplib_forger\n\
@@ -87,7 +114,7 @@ impl Forger {
             let (stop, forged) = (Arc::clone(&stop), Arc::clone(&forged));
             thread::Builder::new()
                 .name("forger".into())
-                .spawn(move || sockets.serve(mac, layout, &stop, &forged))
+                .spawn(move || sockets.serve(mac, forgery, &stop, &forged))
                 .expect("cannot spawn the forger")
         };
         Forger {
@@ -97,7 +124,7 @@ impl Forger {
         }
     }
 
-    /// Time Exceeded messages forged so far.
+    /// Messages forged so far.
     pub fn forged(&self) -> usize {
         self.forged.load(Ordering::Relaxed)
     }
@@ -158,12 +185,14 @@ impl Sockets {
         }
     }
 
-    /// Reads frames sent to the router's `mac` and answers the expiring echo requests,
-    /// until `stop`, [`LIFETIME`] or [`MAX_FORGED`].
-    fn serve(&self, mac: [u8; 6], layout: QuoteLayout, stop: &AtomicBool, forged: &AtomicUsize) {
+    /// Reads frames sent to the router's `mac` and answers the echo requests as `forgery`
+    /// says, until `stop`, [`LIFETIME`] or [`MAX_FORGED`].
+    fn serve(&self, mac: [u8; 6], forgery: Forgery, stop: &AtomicBool, forged: &AtomicUsize) {
         let deadline = Instant::now() + LIFETIME;
         let mut frame = vec![0u8; 65_536];
         let mut message = Vec::new();
+        // The sizes already claimed too big, per sender.
+        let mut claimed = HashSet::new();
         while !stop.load(Ordering::Relaxed)
             && Instant::now() < deadline
             && forged.load(Ordering::Relaxed) < MAX_FORGED
@@ -178,17 +207,43 @@ impl Sockets {
                 continue;
             }
             let ip = &frame[ETHERNET_HEADER..];
-            let Some((family, source, quoted)) = self.expiring_request(&frame[12..14], ip) else {
+            let Some(request) = self.request(&frame[12..14], ip) else {
                 continue;
             };
-            let quote = Quote {
-                datagram: quoted,
-                extensions: Some(&MPLS_EXTENSION),
-                layout,
-            };
+            let (family, source, quoted) = (request.family, request.source, request.datagram);
             message.clear();
             // The kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets.
-            Message::TimeExceeded { code: 0, quote }.emit(family, &mut message);
+            match forgery {
+                Forgery::TimeExceeded(layout) => {
+                    if request.ttl != 1 {
+                        continue;
+                    }
+                    let quote = Quote {
+                        datagram: quoted,
+                        extensions: Some(&MPLS_EXTENSION),
+                        layout,
+                    };
+                    Message::TimeExceeded { code: 0, quote }.emit(family, &mut message);
+                }
+                Forgery::TooBig { mtu } => {
+                    let size = quoted.len();
+                    if size <= mtu as usize || !claimed.insert((source, request.id, size)) {
+                        continue;
+                    }
+                    // As much of the datagram as a router quotes: what fits in 576 bytes
+                    // (IPv4, RFC 1812) or 1,280 (IPv6, RFC 4443) with the headers.
+                    let room = match family {
+                        Family::V4 => 576 - 20 - 8,
+                        Family::V6 => 1280 - 40 - 8,
+                    };
+                    let quote = Quote {
+                        datagram: &quoted[..size.min(room)],
+                        extensions: None,
+                        layout: QuoteLayout::Plain,
+                    };
+                    Message::PacketTooBig { mtu, quote }.emit(family, &mut message);
+                }
+            }
             let socket = match family {
                 Family::V4 => &self.v4,
                 Family::V6 => &self.v6,
@@ -200,38 +255,34 @@ impl Sockets {
         }
     }
 
-    /// The family, source and datagram of an echo request with a TTL / hop limit of 1 in
-    /// `ip` (of `ethertype`) not addressed to the router.
-    fn expiring_request<'a>(
-        &self,
-        ethertype: &[u8],
-        ip: &'a [u8],
-    ) -> Option<(Family, IpAddr, &'a [u8])> {
-        let (family, source, destination, datagram, icmp) = if ethertype == ETHERTYPE_IPV4 {
+    /// The echo request in `ip` (of `ethertype`), if it is one not addressed to the
+    /// router.
+    fn request<'a>(&self, ethertype: &[u8], ip: &'a [u8]) -> Option<Request<'a>> {
+        let (family, source, destination, datagram, icmp, ttl) = if ethertype == ETHERTYPE_IPV4 {
             let packet = Ipv4Packet::new_checked(ip).ok()?;
-            if packet.ttl() != 1 || packet.protocol() != IPPROTO_ICMP {
+            if packet.protocol() != IPPROTO_ICMP {
                 return None;
             }
-            let source = IpAddr::V4(packet.source());
             (
                 Family::V4,
-                source,
+                IpAddr::V4(packet.source()),
                 IpAddr::V4(packet.destination()),
                 packet.datagram(),
                 packet.payload(),
+                packet.ttl(),
             )
         } else if ethertype == ETHERTYPE_IPV6 {
             let packet = Ipv6Packet::new_checked(ip).ok()?;
-            if packet.hop_limit() != 1 || packet.next_header() != IPPROTO_ICMPV6 {
+            if packet.next_header() != IPPROTO_ICMPV6 {
                 return None;
             }
-            let source = IpAddr::V6(packet.source());
             (
                 Family::V6,
-                source,
+                IpAddr::V6(packet.source()),
                 IpAddr::V6(packet.destination()),
                 packet.datagram(),
                 packet.payload(),
+                packet.hop_limit(),
             )
         } else {
             return None;
@@ -239,7 +290,24 @@ impl Sockets {
         if self.addresses.contains(&destination) {
             return None;
         }
-        parse_request_header(family, icmp)?;
-        Some((family, source, datagram))
+        let echo = parse_request_header(family, icmp)?;
+        Some(Request {
+            family,
+            source,
+            id: echo.id,
+            ttl,
+            datagram,
+        })
     }
+}
+
+/// An echo request passing through the router.
+struct Request<'a> {
+    family: Family,
+    source: IpAddr,
+    id: u16,
+    /// Its TTL / hop limit on arrival.
+    ttl: u8,
+    /// The whole IP packet.
+    datagram: &'a [u8],
 }
