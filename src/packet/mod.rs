@@ -40,6 +40,7 @@
 
 mod checksum;
 mod echo;
+mod extension;
 mod icmp;
 mod ipv4;
 mod ipv6;
@@ -48,6 +49,9 @@ mod quote;
 
 pub use checksum::{checksum, icmpv6_checksum};
 pub use echo::{Echo, EchoKind, emit_echo, parse_request_header};
+pub use extension::{
+    ExtensionObject, ExtensionObjects, MPLS_CLASS, MPLS_INCOMING_STACK, MplsLabel, parse_extensions,
+};
 pub use icmp::{HEADER_LEN, IcmpPacket, Kind, is_packet_too_big, v4, v6};
 pub use ipv4::{IPV4_MAX_HEADER_LEN, IPV4_MIN_HEADER_LEN, Ipv4Header, Ipv4Packet};
 pub use ipv6::{IPV6_HEADER_LEN, Ipv6Header, Ipv6Packet, UpperLayer};
