@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::ops::Deref;
 
 use crate::error::Error;
 use crate::stats;
@@ -81,7 +80,7 @@ impl serde::Serialize for Host {
 }
 
 /// Rounds to `decimals` decimal places.
-fn round(value: f64, decimals: i32) -> f64 {
+pub(crate) fn round(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     let rounded = (value * scale).round() / scale;
     // Values too large to scale have no decimals to round.
@@ -301,63 +300,6 @@ impl fmt::Display for Host {
     }
 }
 
-/// A host on the path to a traceroute's destination: a [`Host`] (dereferences to it)
-/// with its distance in hops (the TTL of the probes it answered).
-#[derive(Debug, Clone)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Hop {
-    #[cfg_attr(feature = "serde", serde(flatten))]
-    host: Host,
-    distance: u8,
-}
-
-impl Hop {
-    /// A hop at `distance` with the statistics of `host`.
-    pub fn new(host: Host, distance: u8) -> Hop {
-        Hop { host, distance }
-    }
-
-    /// The distance in hops (1 is the first router).
-    pub fn distance(&self) -> u8 {
-        self.distance
-    }
-
-    /// The statistics of the hop.
-    pub fn host(&self) -> &Host {
-        &self.host
-    }
-}
-
-impl Deref for Hop {
-    type Target = Host;
-
-    fn deref(&self) -> &Host {
-        &self.host
-    }
-}
-
-impl fmt::Display for Hop {
-    /// ```
-    /// use icmplib::{Hop, Host};
-    ///
-    /// let hop = Hop::new(Host::new("192.0.2.2", 2, vec![0.5, 0.25]), 1);
-    /// assert_eq!(hop.to_string(), " 1  192.0.2.2  0.5 ms  0.25 ms");
-    /// ```
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:2}  {}", self.distance, self.host.address)?;
-        for rtt in &self.host.rtts {
-            write!(f, "  {} ms", round(*rtt, 3))?;
-        }
-        for _ in self.host.packets_received..self.host.packets_sent {
-            f.write_str("  *")?;
-        }
-        if let Some(error) = &self.host.error {
-            write!(f, "  ({error})")?;
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -453,45 +395,6 @@ mod tests {
             host.to_string()
                 .ends_with("(The name 'nowhere.invalid' cannot be resolved)")
         );
-    }
-
-    #[cfg(feature = "serde")]
-    #[test]
-    fn json_fields_are_those_of_the_spec() {
-        let host = Host::new("192.0.2.1", 2, vec![1.0]).with_error(Some(Error::SocketBroadcast));
-        let value = serde_json::to_value(Hop::new(host, 3)).unwrap();
-        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
-        keys.sort();
-        assert_eq!(
-            keys,
-            [
-                "address",
-                "avg_rtt",
-                "distance",
-                "duplicates",
-                "error",
-                "is_alive",
-                "jitter",
-                "max_rtt",
-                "min_rtt",
-                "packet_loss",
-                "packets_received",
-                "packets_sent",
-                "rtts",
-                "stddev",
-                "target"
-            ]
-        );
-        assert_eq!(value["target"], "192.0.2.1");
-        assert_eq!(value["packet_loss"], 0.5);
-        assert!(
-            value["error"]
-                .as_str()
-                .unwrap()
-                .starts_with("Broadcast is not allowed")
-        );
-        let back: Hop = serde_json::from_value(value).unwrap();
-        assert_eq!((back.distance(), back.packets_sent()), (3, 2));
     }
 
     #[cfg(feature = "serde")]

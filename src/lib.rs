@@ -105,6 +105,7 @@ mod echo;
 mod engine;
 mod error;
 mod family;
+mod hop;
 mod host;
 mod options;
 pub mod packet;
@@ -124,7 +125,8 @@ pub use echo::{
 };
 pub use error::{Error, LookupFailure, Result};
 pub use family::Family;
-pub use host::{Hop, Host};
+pub use hop::Hop;
+pub use host::Host;
 pub use options::ProbeOptions;
 pub use path_mtu::{PathMtu, PathMtuOptions, async_path_mtu, path_mtu};
 pub use pinger::{Pinger, PingerBuilder};

@@ -161,6 +161,7 @@ mod tests {
             ttl: Some(64),
             traffic_class: None,
             mtu: None,
+            mpls: Box::default(),
         }
     }
 

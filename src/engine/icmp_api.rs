@@ -142,6 +142,8 @@ fn received(family: Family, completed: &Completed) -> Option<Received> {
         ttl: reply.ttl,
         traffic_class: reply.tos,
         mtu: None,
+        // The helper API hands over no extension structure.
+        mpls: Box::default(),
     })
 }
 

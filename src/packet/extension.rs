@@ -45,7 +45,7 @@ impl<'a> ExtensionObject<'a> {
     /// The label stack entries of an MPLS label stack object (class 1, C-type 1), top of
     /// the stack first; `None` for another object, or one whose length is not a multiple
     /// of an entry's 4 bytes.
-    pub fn mpls_labels(&self) -> Option<impl Iterator<Item = MplsLabel> + 'a> {
+    pub fn mpls_labels(&self) -> Option<impl Iterator<Item = MplsLabel> + use<'a>> {
         let stack = self.class == MPLS_CLASS
             && self.c_type == MPLS_INCOMING_STACK
             && self.payload.len().is_multiple_of(MPLS_ENTRY_LEN);
@@ -59,6 +59,7 @@ impl<'a> ExtensionObject<'a> {
 
 /// One MPLS label stack entry (RFC 3032), as mtr prints it: `Lbl 100 TC 0 S 1 TTL 1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MplsLabel {
     /// The label (20 bits).
     pub label: u32,

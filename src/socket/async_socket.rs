@@ -419,6 +419,7 @@ mod tests {
             ttl: None,
             traffic_class: None,
             mtu: None,
+            mpls: Box::default(),
         }
     }
 

@@ -13,8 +13,8 @@ use super::sys::{self, Datagram};
 use crate::clock;
 use crate::family::Family;
 use crate::packet::{
-    IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Ipv4Header, Kind, Message, is_packet_too_big,
-    parse_request_header, split_stripped_quote, v4,
+    IPV4_MIN_HEADER_LEN, IPV6_HEADER_LEN, Ipv4Header, Kind, Message, MplsLabel, is_packet_too_big,
+    parse_extensions, parse_request_header, split_stripped_quote, v4,
 };
 
 /// A kernel timestamp older than this is not trusted (the wall clock may have jumped
@@ -48,7 +48,7 @@ impl SocketClass {
             // kernel strips the quoted IP header) and whatever followed the quote in the
             // message: padding, an RFC 4884 extension structure. The kernel tells what
             // came back and from where.
-            let (quoted, _extensions) =
+            let (quoted, extensions) =
                 split_stripped_quote(self.family, stripped_header_len(self.family), bytes);
             let echo = parse_request_header(self.family, quoted)?;
             if !error.from_icmp || self.is_advice(error.icmp_type) {
@@ -76,6 +76,7 @@ impl SocketClass {
                 mtu: (is_packet_too_big(self.family, error.icmp_type, error.code)
                     && error.info != 0)
                     .then_some(error.info),
+                mpls: mpls_labels(extensions),
             });
         }
         let mut source = datagram.source?;
@@ -92,17 +93,19 @@ impl SocketClass {
         if self.is_advice(icmp_type) {
             return None;
         }
-        let (peer, id, sequence, payload) = match message {
-            Message::EchoReply(echo) => (source, echo.id, echo.sequence, echo.payload),
+        let (peer, id, sequence, payload, extensions) = match message {
+            Message::EchoReply(echo) => (source, echo.id, echo.sequence, echo.payload, None),
             _ => {
                 // The quote is cut where its IP header says the request ended, without
                 // the padding or RFC 4884 extensions a router may have appended.
-                let original = message.quote()?.request(self.family)?;
+                let quote = message.quote()?;
+                let original = quote.request(self.family)?;
                 (
                     original.destination,
                     original.id,
                     original.sequence,
                     original.payload,
+                    quote.extensions,
                 )
             }
         };
@@ -122,6 +125,7 @@ impl SocketClass {
             ttl,
             traffic_class,
             mtu: message.mtu(),
+            mpls: mpls_labels(extensions),
         })
     }
 
@@ -231,6 +235,9 @@ pub(crate) struct Received {
     pub traffic_class: Option<u8>,
     /// The MTU a Fragmentation Needed / Packet Too Big message gave.
     pub mtu: Option<u32>,
+    /// The MPLS label stack of an error's RFC 4884 extension structure (empty, and not
+    /// allocated, for the others).
+    pub mpls: Box<[MplsLabel]>,
 }
 
 impl Received {
@@ -274,8 +281,19 @@ impl Received {
             ttl: self.ttl,
             traffic_class: self.traffic_class,
             mtu: self.mtu,
+            mpls: self.mpls.clone(),
         }
     }
+}
+
+/// The first MPLS label stack among the objects of the extension structure `extensions`;
+/// empty without one (or for a structure that is not one).
+fn mpls_labels(extensions: Option<&[u8]>) -> Box<[MplsLabel]> {
+    extensions
+        .and_then(|structure| parse_extensions(structure).ok())
+        .and_then(|mut objects| objects.find_map(|object| object.mpls_labels()))
+        .map(Iterator::collect)
+        .unwrap_or_default()
 }
 
 /// Size of a receive buffer that holds any reply to `request`: its echo reply with an

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::packet::{Kind, is_packet_too_big};
+use crate::packet::{Kind, MplsLabel, is_packet_too_big};
 
 /// An ICMP message received for a request: an echo reply, or an error such as
 /// Destination Unreachable or Time Exceeded.
@@ -28,6 +28,8 @@ pub struct IcmpReply {
     pub(crate) ttl: Option<u8>,
     pub(crate) traffic_class: Option<u8>,
     pub(crate) mtu: Option<u32>,
+    /// The MPLS label stack of an error's RFC 4884 extension; empty otherwise.
+    pub(crate) mpls: Box<[MplsLabel]>,
 }
 
 impl IcmpReply {
@@ -95,6 +97,13 @@ impl IcmpReply {
     /// sockets).
     pub fn bytes_received(&self) -> usize {
         self.bytes_received
+    }
+
+    /// The MPLS label stack (RFC 4950, top first) a router appended to this error in an
+    /// RFC 4884 extension structure: the labels the request carried where it expired or
+    /// was refused. Empty for an echo reply and for errors without one.
+    pub fn mpls_labels(&self) -> &[MplsLabel] {
+        &self.mpls
     }
 
     /// When the message arrived, on the monotonic clock (from the kernel's receive
@@ -183,6 +192,7 @@ mod tests {
             ttl: None,
             traffic_class: None,
             mtu: None,
+            mpls: Box::default(),
         }
     }
 

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 use super::TracerouteOptions;
 use crate::clock::millis;
 use crate::error::{Error, Result};
-use crate::host::{Hop, Host};
-use crate::packet::Kind;
+use crate::hop::Hop;
+use crate::host::Host;
+use crate::packet::{Kind, MplsLabel};
 use crate::scheduler::{Events, Job, Next, Now, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
@@ -26,6 +27,8 @@ struct Answer {
     kind: Kind,
     /// The error the answer stands for, when it ends the trace or is unexpected.
     error: Option<Error>,
+    /// The MPLS label stack the router appended (RFC 4950).
+    mpls: Box<[MplsLabel]>,
 }
 
 impl Answer {
@@ -40,6 +43,7 @@ impl Answer {
             rtt: millis(reply.time().saturating_duration_since(sent_at)),
             kind: reply.kind(),
             error,
+            mpls: reply.mpls_labels().into(),
         }
     }
 
@@ -77,13 +81,20 @@ impl Distance {
                     .filter(|answer| (answer.source, answer.scope_id) == (source, scope_id));
                 let rtts = answers.clone().map(|answer| answer.rtt).collect();
                 let error = answers
+                    .clone()
                     .filter_map(|answer| answer.error.clone())
                     .next_back();
+                let mpls = answers
+                    .filter(|answer| !answer.mpls.is_empty())
+                    .map(|answer| answer.mpls.to_vec())
+                    .next_back()
+                    .unwrap_or_default();
                 let address = address_text(source, scope_id);
                 Hop::new(
                     Host::new(address, self.sent, rtts).with_error(error),
                     distance,
                 )
+                .with_mpls_labels(mpls)
             })
             .collect()
     }
@@ -285,7 +296,34 @@ mod tests {
             rtt,
             kind,
             error: None,
+            mpls: Box::default(),
         }
+    }
+
+    #[test]
+    fn a_hop_carries_the_labels_of_its_last_answer_with_some() {
+        let label = |value| MplsLabel {
+            label: value,
+            traffic_class: 0,
+            bottom_of_stack: true,
+            ttl: 1,
+        };
+        let with = |value| Answer {
+            mpls: vec![label(value)].into(),
+            ..answer("192.0.2.1", 1.0, Kind::TimeExceeded)
+        };
+        let distance = Distance {
+            sent: 4,
+            answers: vec![
+                with(100),
+                with(200),
+                answer("192.0.2.1", 1.0, Kind::TimeExceeded),
+                answer("192.0.2.9", 1.0, Kind::TimeExceeded),
+            ],
+        };
+        let hops = distance.hops(1);
+        assert_eq!(hops[0].mpls_labels(), [label(200)]);
+        assert!(hops[1].mpls_labels().is_empty());
     }
 
     #[test]
@@ -425,6 +463,7 @@ mod tests {
             ttl: None,
             traffic_class: None,
             mtu: None,
+            mpls: Box::default(),
         }
     }
 }

@@ -10,7 +10,7 @@ mod options;
 use std::future::Future;
 
 use crate::error::Result;
-use crate::host::Hop;
+use crate::hop::Hop;
 use crate::pinger::{Pinger, Plan, Probing, only};
 use crate::runtime::block_on;
 use crate::target::Target;

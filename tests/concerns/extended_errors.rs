@@ -8,7 +8,7 @@ use crate::support;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use icmplib::packet::QuoteLayout;
+use icmplib::packet::{MplsLabel, QuoteLayout};
 use icmplib::{Family, Hop, TracerouteOptions, async_traceroute};
 use support::Chain;
 use support::forger::Forger;
@@ -16,6 +16,7 @@ use support::forger::Forger;
 support::harness::tests![
     Root a_router_quoting_128_bytes_and_an_extension_is_found_raw,
     Root a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged,
+    Root the_labels_are_those_traceroute_and_tcpdump_show,
 ];
 
 /// Both layouts: with the RFC 4884 length field, and the older form (length 0, the
@@ -52,6 +53,27 @@ async fn check_trace(addresses: Vec<IpAddr>, privileged: bool) {
     assert_eq!(path(&hops), expected, "privileged={privileged}");
     for hop in &hops {
         assert_eq!(hop.packets_received(), COUNT, "{hop}");
+    }
+    // The forging router's label stack, decoded; the others sent none.
+    assert_eq!(hops[0].mpls_labels(), [forged_label()], "{}", hops[0]);
+    assert!(
+        hops[0]
+            .to_string()
+            .ends_with("[MPLS: Lbl 100 TC 0 S 1 TTL 1]")
+    );
+    for hop in &hops[1..] {
+        assert!(hop.mpls_labels().is_empty(), "{hop}");
+    }
+}
+
+/// The one entry of the forger's label stack: label 100, traffic class 0, bottom of the
+/// stack, TTL 1 (what `traceroute -I -e` shows as `<MPLS:L=100,E=0,S=1,T=1>`).
+fn forged_label() -> MplsLabel {
+    MplsLabel {
+        label: 100,
+        traffic_class: 0,
+        bottom_of_stack: true,
+        ttl: 1,
     }
 }
 
@@ -124,6 +146,72 @@ fn a_router_quoting_128_bytes_and_an_extension_is_found_unprivileged() {
             forger.forged() >= 2 * COUNT,
             "{layout:?}: r1 forged {} messages",
             forger.forged()
+        );
+    }
+}
+
+/// The same forged messages read three ways: our trace's first hop, `traceroute -I -e`
+/// (`<MPLS:L=100,E=0,S=1,T=1>`) and tcpdump's decoding of the Time Exceeded messages on
+/// the client's link, for both layouts.
+fn the_labels_are_those_traceroute_and_tcpdump_show() {
+    if !support::require_root() {
+        return;
+    }
+    let chain = chain();
+    let target = chain.target(Family::V4);
+    for layout in LAYOUTS {
+        let _forger = Forger::start(&chain, 1, layout);
+        let (hops, dump) = std::thread::scope(|scope| {
+            let capture = scope.spawn(|| {
+                let mut tcpdump = std::process::Command::new("tcpdump");
+                tcpdump.args(["-i", "vdown", "-n", "-v", "-l", "-c", "2"]);
+                tcpdump.arg("icmp[icmptype] == icmp-timxceed");
+                chain.client().run_command(tcpdump, Duration::from_secs(10))
+            });
+            // tcpdump opens its socket within a few milliseconds; a second is plenty.
+            std::thread::sleep(Duration::from_secs(1));
+            let address = target.to_string();
+            let hops = chain.client().block_on(move || async move {
+                let options = options(true).max_hops(1);
+                async_traceroute(&address, &options).await.unwrap()
+            });
+            (hops, capture.join().unwrap())
+        });
+        let dump = String::from_utf8_lossy(&dump.stdout).into_owned();
+        let label = hops[0].mpls_labels()[0];
+        assert_eq!(label, forged_label(), "{layout:?}");
+        // tcpdump: "label 100, tc 0, [S], ttl 1" for each of the two messages.
+        let tcpdump_form = format!(
+            "label {}, tc {}, {}ttl {}",
+            label.label,
+            label.traffic_class,
+            if label.bottom_of_stack { "[S], " } else { "" },
+            label.ttl
+        );
+        assert_eq!(dump.matches(&tcpdump_form).count(), 2, "{layout:?}: {dump}");
+        let traceroute = chain.client().exec_ok(&[
+            "traceroute",
+            "-I",
+            "-e",
+            "-n",
+            "-q",
+            "1",
+            "-m",
+            "1",
+            "-w",
+            "2",
+            &target.to_string(),
+        ]);
+        let traceroute_form = format!(
+            "<MPLS:L={},E={},S={},T={}>",
+            label.label,
+            label.traffic_class,
+            u8::from(label.bottom_of_stack),
+            label.ttl
+        );
+        assert!(
+            traceroute.contains(&traceroute_form),
+            "{layout:?}: {traceroute}"
         );
     }
 }
