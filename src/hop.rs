@@ -19,6 +19,10 @@ pub struct Hop {
     /// older JSON: none).
     #[cfg_attr(feature = "serde", serde(default))]
     mpls: Vec<MplsLabel>,
+    /// The flows whose probes met this router at this distance (absent from older JSON:
+    /// none).
+    #[cfg_attr(feature = "serde", serde(default))]
+    flows: Vec<u16>,
 }
 
 impl Hop {
@@ -28,7 +32,23 @@ impl Hop {
             host,
             distance,
             mpls: Vec::new(),
+            flows: Vec::new(),
         }
+    }
+
+    /// This hop as met by these flows.
+    pub fn with_flows(mut self, flows: Vec<u16>) -> Hop {
+        self.flows = flows;
+        self
+    }
+
+    /// The flows of a flow-stable trace whose probes met this router at this distance,
+    /// in order (0 to [`TracerouteOptions::flows`](crate::TracerouteOptions::flows) − 1):
+    /// through a load balancer, the flows of one leg each meet that leg's routers. Empty
+    /// for a trace whose probes belong to no flow
+    /// ([`flow_stable`](crate::TracerouteOptions::flow_stable) `false`).
+    pub fn flows(&self) -> &[u16] {
+        &self.flows
     }
 
     /// This hop with the MPLS label stack its router reported.
@@ -122,6 +142,7 @@ mod tests {
                 "distance",
                 "duplicates",
                 "error",
+                "flows",
                 "is_alive",
                 "jitter",
                 "max_rtt",

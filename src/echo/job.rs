@@ -8,7 +8,7 @@ use crate::clock::millis;
 use crate::error::{Error, Result};
 use crate::host::Host;
 use crate::options::ProbeOptions;
-use crate::scheduler::{Events, Job, Next, Now, Pause};
+use crate::scheduler::{Events, Job, Mark, Next, Now, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 
@@ -55,18 +55,19 @@ impl Job for EchoJob {
         self.left -= 1;
         Some(Next {
             ttl: self.ttl,
+            flow: None,
             after: self.pause.next(),
             payload_size: None,
             last: self.left == 0,
         })
     }
 
-    fn sent(&mut self, _ttl: u8, _now: Now) {
+    fn sent(&mut self, _probe: Mark, _now: Now) {
         self.sent += 1;
     }
 
     /// A request that could not be sent counts as lost, and its error is the host's.
-    fn failed(&mut self, _ttl: u8, error: Error, _now: Now, _events: &mut Events<Infallible>) {
+    fn failed(&mut self, _probe: Mark, error: Error, _now: Now, _events: &mut Events<Infallible>) {
         self.error = Some(error);
     }
 
@@ -74,7 +75,7 @@ impl Job for EchoJob {
     /// kept as the host's error; a timeout only counts as lost.
     fn settle(
         &mut self,
-        _ttl: u8,
+        _probe: Mark,
         sent_at: Instant,
         outcome: Result<IcmpReply>,
         _now: Now,
@@ -95,7 +96,7 @@ impl Job for EchoJob {
 
     fn duplicate(
         &mut self,
-        _ttl: u8,
+        _probe: Mark,
         _reply: &IcmpReply,
         _now: Now,
         _events: &mut Events<Infallible>,

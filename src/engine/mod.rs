@@ -42,7 +42,7 @@ use tokio::sync::{Notify, oneshot};
 
 use crate::clock;
 use crate::error::{Error, Result};
-use crate::packet::Kind;
+use crate::packet::{Kind, keep_flow_sum};
 use crate::socket::async_socket::Drained;
 use crate::socket::received::Received;
 use crate::socket::request::IcmpRequest;
@@ -82,6 +82,10 @@ pub(crate) struct Probe {
     pub id: Option<u16>,
     pub payload: Arc<[u8]>,
     pub ttl: u8,
+    /// The one's complement sum the sequence number and payload keep (ICMP-Paris: the
+    /// first two payload bytes compensate once the sequence number is chosen); `None`
+    /// for the payload as it is.
+    pub flow: Option<u16>,
     pub traffic_class: u8,
     /// How long an answer is wanted after the probe left.
     pub timeout: Duration,
@@ -89,6 +93,14 @@ pub(crate) struct Probe {
     /// last probe of a target), the engine remembers nothing of its answer, and a second
     /// reply is dropped as one for nobody.
     pub duplicates: bool,
+}
+
+/// `payload` with its first two bytes set so that `sequence` and the payload sum to `sum`
+/// (see [`keep_flow_sum`]); as it is when too short to hold them.
+fn flow_payload(payload: &[u8], sum: u16, sequence: u16) -> Arc<[u8]> {
+    let mut bytes = payload.to_vec();
+    keep_flow_sum(sequence, &mut bytes, sum);
+    bytes.into()
 }
 
 /// A handle on an engine; cheap to clone. The reader task stops when the last handle is
@@ -378,6 +390,8 @@ impl Engine {
     ) -> Result<Launched> {
         let core = &self.handle.core;
         let keeps_id = core.transport.keeps_id();
+        // A flow-stable probe's payload is made once its sequence number is chosen.
+        let mut payload = Arc::clone(&probe.payload);
         let (ticket, id, in_flight) = {
             let mut table = core.table();
             let id = match probe.id {
@@ -392,10 +406,15 @@ impl Engine {
                 }
                 None => core.ids.own,
             };
-            let ticket = table.insert(
+            let ticket = table.insert_with(
                 probe.destination,
                 if keeps_id { id } else { 0 },
-                Arc::clone(&probe.payload),
+                |sequence| {
+                    if let Some(sum) = probe.flow {
+                        payload = flow_payload(&probe.payload, sum, sequence);
+                    }
+                    Arc::clone(&payload)
+                },
                 (Arc::clone(inbox), token, probe.duplicates),
             )?;
             (ticket, id, table.len())
@@ -405,7 +424,7 @@ impl Engine {
             probe.destination,
             id,
             ticket.key.sequence,
-            Arc::clone(&probe.payload),
+            payload,
             probe.ttl,
             probe.traffic_class,
         )

@@ -161,11 +161,24 @@ impl<W> PendingTable<W> {
     /// # Errors
     /// The table's error once it is closed; [`Error::InvalidOption`] at once if all
     /// 65,536 sequence numbers for this peer and id are in flight.
+    #[cfg(test)]
     pub fn insert(
         &mut self,
         peer: IpAddr,
         id: u16,
         payload: Arc<[u8]>,
+        waiter: W,
+    ) -> Result<Ticket> {
+        self.insert_with(peer, id, |_| payload, waiter)
+    }
+
+    /// As [`PendingTable::insert`], the payload made by `payload` once the sequence number
+    /// is chosen (a flow-stable probe's payload depends on it).
+    pub fn insert_with(
+        &mut self,
+        peer: IpAddr,
+        id: u16,
+        payload: impl FnOnce(u16) -> Arc<[u8]>,
         waiter: W,
     ) -> Result<Ticket> {
         if let Some(error) = &self.closed {
@@ -201,7 +214,7 @@ impl<W> PendingTable<W> {
                 let generation = self.next_generation;
                 self.next_generation += 1;
                 slot.insert(Entry {
-                    payload,
+                    payload: payload(sequence),
                     waiter,
                     generation,
                 });

@@ -52,6 +52,49 @@ pub fn checksum(data: &[u8]) -> u16 {
     fold(accumulate(0, data))
 }
 
+/// The fewest payload bytes [`keep_flow_sum`] needs: the two it sets.
+pub const FLOW_BYTES: usize = 2;
+
+/// Sets the first two bytes of an echo request's `payload` so that its sequence number and
+/// payload add up (one's complement, as the checksum adds) to `sum`: requests to one
+/// destination with the same identifier and payload length then all carry the same ICMP
+/// checksum, whatever their sequence numbers and the rest of their payloads (ICMP-Paris:
+/// a router that balances by a hash of the ICMP header sends them all the same way). The
+/// identifier need not be known: a datagram socket's kernel fills it in, the same for
+/// every request of the socket.
+///
+/// `sum` must be 1 to 0xfffe (0 and 0xffff are one's complement's two zeros, which the
+/// checksum would not tell apart); `false`, with the payload untouched, for another sum
+/// or a payload shorter than [`FLOW_BYTES`].
+///
+/// ```
+/// use icmplib::Family;
+/// use icmplib::packet::{EchoKind, emit_echo, keep_flow_sum};
+///
+/// let mut checksums = Vec::new();
+/// for (sequence, filler) in [(1, 0x00), (2, 0x5a), (700, 0xff)] {
+///     let mut payload = vec![filler; 56];
+///     assert!(keep_flow_sum(sequence, &mut payload, 0x1234));
+///     let mut message = Vec::new();
+///     emit_echo(Family::V4, EchoKind::Request, 7, sequence, &payload, &mut message);
+///     checksums.push([message[2], message[3]]);
+/// }
+/// assert!(checksums.windows(2).all(|pair| pair[0] == pair[1]));
+/// ```
+pub fn keep_flow_sum(sequence: u16, payload: &mut [u8], sum: u16) -> bool {
+    if !(1..=0xfffe).contains(&sum) || payload.len() < FLOW_BYTES {
+        return false;
+    }
+    payload[..FLOW_BYTES].fill(0);
+    // What the sequence number and the payload add up to without the two bytes, folded
+    // (not complemented).
+    let rest = !fold(accumulate(u32::from(sequence), payload));
+    // rest + (sum + !rest) = sum + 0xffff = sum, in one's complement, for sum in 1..=0xfffe.
+    let compensation = !fold(u32::from(sum) + u32::from(!rest));
+    payload[..FLOW_BYTES].copy_from_slice(&compensation.to_be_bytes());
+    true
+}
+
 /// The ICMPv6 checksum of `message` sent from `source` to `destination`: the Internet
 /// checksum over the IPv6 pseudo-header (RFC 8200 §8.1) followed by the message.
 ///
@@ -134,6 +177,28 @@ mod tests {
             let sum = icmpv6_checksum(&src, &dst, &data);
             data[2..4].copy_from_slice(&sum.to_be_bytes());
             prop_assert_eq!(icmpv6_checksum(&src, &dst, &data), 0);
+        }
+
+        /// Whatever the sequence number and the rest of the payload, the two bytes make
+        /// them add up to the sum asked for; sums that are one's complement zeros and
+        /// payloads too short are refused untouched.
+        #[test]
+        fn a_flow_sum_is_kept(
+            sequence in any::<u16>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..80),
+            sum in any::<u16>(),
+        ) {
+            let mut kept = payload.clone();
+            let done = keep_flow_sum(sequence, &mut kept, sum);
+            prop_assert_eq!(done, payload.len() >= FLOW_BYTES && (1..=0xfffe).contains(&sum));
+            if done {
+                prop_assert_eq!(&kept[FLOW_BYTES..], &payload[FLOW_BYTES..]);
+                let mut data = sequence.to_be_bytes().to_vec();
+                data.extend_from_slice(&kept);
+                prop_assert_eq!(!checksum(&data), sum);
+            } else {
+                prop_assert_eq!(kept, payload);
+            }
         }
     }
 }

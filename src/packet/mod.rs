@@ -47,7 +47,7 @@ mod ipv6;
 mod message;
 mod quote;
 
-pub use checksum::{checksum, icmpv6_checksum};
+pub use checksum::{FLOW_BYTES, checksum, icmpv6_checksum, keep_flow_sum};
 pub use echo::{Echo, EchoKind, emit_echo, parse_request_header};
 pub use extension::{
     ExtensionObject, ExtensionObjects, MPLS_CLASS, MPLS_INCOMING_STACK, MplsLabel, parse_extensions,

@@ -10,7 +10,7 @@ use super::PathMtu;
 use super::search::{Outcome, Search, overhead};
 use crate::error::{Error, Result};
 use crate::family::Family;
-use crate::scheduler::{Events, Job, Next, Now, Pause};
+use crate::scheduler::{Events, Job, Mark, Next, Now, Pause};
 use crate::socket::address::address_text;
 use crate::socket::reply::IcmpReply;
 
@@ -99,25 +99,26 @@ impl Job for PathMtuJob {
         self.probes_left -= 1;
         Some(Next {
             ttl: self.ttl,
+            flow: None,
             after: self.pause.next(),
             payload_size: Some(size - overhead(self.search.family())),
             last: false,
         })
     }
 
-    fn sent(&mut self, _ttl: u8, _now: Now) {
+    fn sent(&mut self, _probe: Mark, _now: Now) {
         self.sent += 1;
     }
 
     /// A send refused for its size is the size's answer; any other failure ends the
     /// search.
-    fn failed(&mut self, _ttl: u8, error: Error, _now: Now, _events: &mut Events<Infallible>) {
+    fn failed(&mut self, _probe: Mark, error: Error, _now: Now, _events: &mut Events<Infallible>) {
         self.record(Err(error));
     }
 
     fn settle(
         &mut self,
-        _ttl: u8,
+        _probe: Mark,
         _sent_at: Instant,
         outcome: Result<IcmpReply>,
         _now: Now,

@@ -8,11 +8,34 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::{Error, Result};
 use crate::socket::reply::IcmpReply;
 
+/// What a job knows one of its probes by when it is told the probe's fate: its TTL and
+/// its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct Mark {
+    pub ttl: u8,
+    /// The one's complement sum the probe's sequence number and payload keep (see
+    /// [`Next::flow`]); `None` for a probe of no flow.
+    pub flow: Option<u16>,
+}
+
+impl Mark {
+    /// A probe with this TTL, of no flow.
+    #[cfg(test)]
+    pub(crate) fn ttl(ttl: u8) -> Mark {
+        Mark { ttl, flow: None }
+    }
+}
+
 /// The next probe a job wants: its TTL, how long after now it should leave, and its
 /// payload size when not the call's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Next {
     pub ttl: u8,
+    /// Keep the probe's ICMP checksum that of a flow: its sequence number and payload sum
+    /// to this (1 to 0xfffe), two payload bytes compensating (ICMP-Paris), so that
+    /// routers balancing by a hash of the ICMP header send every probe of the flow the
+    /// same way. `None`: any checksum.
+    pub flow: Option<u16>,
     pub after: Duration,
     pub payload_size: Option<usize>,
     /// No probe follows this one and the target is done once it is settled: a duplicate
@@ -70,29 +93,29 @@ pub(crate) trait Job {
     /// and not settled. The target is done when this says `None` with nothing in flight.
     fn next(&mut self, in_flight: usize, now: Now) -> Option<Next>;
 
-    /// A probe with this TTL left.
-    fn sent(&mut self, ttl: u8, now: Now);
+    /// The probe `probe` left.
+    fn sent(&mut self, probe: Mark, now: Now);
 
-    /// A probe with this TTL could not leave.
-    fn failed(&mut self, ttl: u8, error: Error, now: Now, events: &mut Events<Self::Event>);
+    /// The probe `probe` could not leave.
+    fn failed(&mut self, probe: Mark, error: Error, now: Now, events: &mut Events<Self::Event>);
 
-    /// The outcome of a probe with this TTL that left at `sent_at`: its answer (an echo
+    /// The outcome of the probe `probe`, which left at `sent_at`: its answer (an echo
     /// reply or an ICMP error about it), [`Error::TimeoutExceeded`], or the engine's error.
     fn settle(
         &mut self,
-        ttl: u8,
+        probe: Mark,
         sent_at: Instant,
         outcome: Result<IcmpReply>,
         now: Now,
         events: &mut Events<Self::Event>,
     );
 
-    /// Another echo reply to a probe with this TTL that was answered already (recognised
+    /// Another echo reply to the probe `probe`, answered already (recognised
     /// among the last few thousand answers of its engine). Not an answer: by default,
     /// nothing.
     fn duplicate(
         &mut self,
-        _ttl: u8,
+        _probe: Mark,
         _reply: &IcmpReply,
         _now: Now,
         _events: &mut Events<Self::Event>,
@@ -121,15 +144,21 @@ pub(crate) trait Told: Job {
     }
 
     fn sent_now(&mut self, ttl: u8) {
-        self.sent(ttl, Now::test());
+        self.sent(Mark::ttl(ttl), Now::test());
     }
 
     fn failed_now(&mut self, ttl: u8, error: Error) {
-        self.failed(ttl, error, Now::test(), &mut Events::new());
+        self.failed(Mark::ttl(ttl), error, Now::test(), &mut Events::new());
     }
 
     fn settled_now(&mut self, ttl: u8, sent_at: Instant, outcome: Result<IcmpReply>) {
-        self.settle(ttl, sent_at, outcome, Now::test(), &mut Events::new());
+        self.settle(
+            Mark::ttl(ttl),
+            sent_at,
+            outcome,
+            Now::test(),
+            &mut Events::new(),
+        );
     }
 
     /// A probe with this TTL got no answer in a second.

@@ -60,7 +60,7 @@ use crate::resolve::Resolver;
 use crate::socket::reply::IcmpReply;
 #[cfg(test)]
 pub(crate) use job::Told;
-pub(crate) use job::{Events, Job, Next, Now, Pause};
+pub(crate) use job::{Events, Job, Mark, Next, Now, Pause};
 pub(crate) use pacer::Pacer;
 use probes::{Blocked, Due};
 pub(crate) use settings::Settings;
@@ -144,7 +144,7 @@ struct Flight<T, J> {
 struct Outstanding {
     flight: Key,
     ticket: Ticket,
-    ttl: u8,
+    mark: Mark,
     /// When it left; `None` while it waits for room in the send buffer.
     sent_at: Option<Instant>,
     deadline: Instant,

@@ -8,7 +8,7 @@ use std::time::Instant;
 use futures::future::BoxFuture;
 
 use super::slab::Key;
-use super::{Job, Now, Outstanding, PER_TURN, Scheduler};
+use super::{Job, Mark, Now, Outstanding, PER_TURN, Scheduler};
 use crate::clock::later;
 use crate::engine::{Launched, Sending};
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub(super) struct Blocked {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Due {
     flight: Key,
-    ttl: u8,
+    mark: Mark,
     payload_size: Option<usize>,
     last: bool,
     paced: bool,
@@ -77,7 +77,10 @@ where
             flight.scheduled = true;
             let due = Due {
                 flight: key,
-                ttl: next.ttl,
+                mark: Mark {
+                    ttl: next.ttl,
+                    flow: next.flow,
+                },
                 payload_size: next.payload_size,
                 last: next.last,
                 paced: false,
@@ -130,7 +133,7 @@ where
         let probe = self.settings.probe(
             address,
             flight.scope_id,
-            due.ttl,
+            due.mark,
             due.payload_size,
             due.last,
         );
@@ -142,7 +145,7 @@ where
                 let deadline = later(sent_at, self.settings.timeout);
                 flight.scheduled = false;
                 flight.in_flight += 1;
-                job.sent(due.ttl, clocks);
+                job.sent(due.mark, clocks);
                 self.read_after_send = true;
                 self.sent_unread += 1;
                 if self.sent_unread >= super::READ_EVERY {
@@ -153,7 +156,7 @@ where
                 self.probes.insert(Outstanding {
                     flight: due.flight,
                     ticket,
-                    ttl: due.ttl,
+                    mark: due.mark,
                     sent_at: Some(sent_at),
                     deadline,
                 });
@@ -169,7 +172,7 @@ where
                 self.probes.insert(Outstanding {
                     flight: due.flight,
                     ticket,
-                    ttl: due.ttl,
+                    mark: due.mark,
                     sent_at: None,
                     deadline: now,
                 });
@@ -183,7 +186,7 @@ where
             }
             Err(error) => {
                 flight.scheduled = false;
-                job.failed(due.ttl, error, clocks, &mut self.events);
+                job.failed(due.mark, error, clocks, &mut self.events);
                 true
             }
         }
@@ -232,12 +235,12 @@ where
                 let deadline = later(sent_at, self.settings.timeout);
                 probe.sent_at = Some(sent_at);
                 probe.deadline = deadline;
-                let ttl = probe.ttl;
+                let mark = probe.mark;
                 self.timeouts.push(deadline, token);
                 if let Some(flight) = self.flights.get_mut(flight) {
                     flight.scheduled = false;
                     if let Some(job) = flight.job.as_mut() {
-                        job.sent(ttl, clocks);
+                        job.sent(mark, clocks);
                     }
                 }
             }
@@ -258,7 +261,7 @@ where
                     flight.scheduled = false;
                     flight.in_flight -= 1;
                     if let Some(job) = flight.job.as_mut() {
-                        job.failed(probe.ttl, error, clocks, &mut self.events);
+                        job.failed(probe.mark, error, clocks, &mut self.events);
                     }
                 }
             }
@@ -298,7 +301,7 @@ where
             };
             // Only an answer in time has duplicates: a late one was a loss.
             if result.is_ok() {
-                self.answered.record(token, flight, probe.ttl);
+                self.answered.record(token, flight, probe.mark);
             }
             self.settle(probe, result, false, now);
             self.advance(flight, now);
@@ -310,7 +313,7 @@ where
         // the next turn, when its original has been handled.
         let clocks = self.clocks(now);
         duplicates.retain(|(token, reply)| {
-            let Some((flight, ttl)) = self.answered.get(*token) else {
+            let Some((flight, mark)) = self.answered.get(*token) else {
                 return self.probes.get(*token).is_some();
             };
             if let Some(job) = self
@@ -318,7 +321,7 @@ where
                 .get_mut(flight)
                 .and_then(|flight| flight.job.as_mut())
             {
-                job.duplicate(ttl, reply, clocks, &mut self.events);
+                job.duplicate(mark, reply, clocks, &mut self.events);
             }
             false
         });
@@ -346,9 +349,9 @@ where
             return;
         };
         if scheduled_until_now {
-            job.sent(probe.ttl, clocks);
+            job.sent(probe.mark, clocks);
         }
-        job.settle(probe.ttl, sent_at, outcome, clocks, &mut self.events);
+        job.settle(probe.mark, sent_at, outcome, clocks, &mut self.events);
     }
 
     /// Settles the probes whose deadline passed without an answer, once their engine has

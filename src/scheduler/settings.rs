@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Pacer;
+use super::{Mark, Pacer};
 use crate::engine::Probe;
 use crate::error::Result;
 use crate::family::Family;
@@ -83,13 +83,13 @@ impl Settings {
         check_payload_size(Some(family), self.payload_len())
     }
 
-    /// The probe to send to `destination` (through interface `scope_id`) with this TTL,
-    /// and `payload_size` random bytes when given.
+    /// The probe to send to `destination` (through interface `scope_id`) with the TTL and
+    /// flow of `mark`, and `payload_size` random bytes when given.
     pub(super) fn probe(
         &self,
         destination: IpAddr,
         scope_id: u32,
-        ttl: u8,
+        mark: Mark,
         payload_size: Option<usize>,
         last: bool,
     ) -> Probe {
@@ -103,7 +103,8 @@ impl Settings {
             scope_id,
             id: self.id,
             payload,
-            ttl,
+            ttl: mark.ttl,
+            flow: mark.flow,
             traffic_class: self.traffic_class,
             timeout: self.timeout,
             duplicates: !last,

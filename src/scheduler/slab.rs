@@ -5,6 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Instant;
 
+use super::job::Mark;
+
 /// A key of a [`Slab`]: the slot's index in the low 32 bits, its generation in the high
 /// 32 bits, so that a key stays unique after its slot is reused (4 billion times).
 pub(super) type Key = u64;
@@ -432,30 +434,30 @@ mod tests {
     }
 }
 
-/// The probes answered lately, by token, with their target and TTL: where a duplicate of
+/// The probes answered lately, by token, with their target and mark: where a duplicate of
 /// their answer goes. A ring, searched only when a duplicate comes (rare), so that an
 /// answer costs a push and nothing more. Bounded like the engine's memory of answers.
 #[derive(Debug, Default)]
 pub(super) struct Recent {
-    entries: VecDeque<(Key, Key, u8)>,
+    entries: VecDeque<(Key, Key, Mark)>,
 }
 
 /// Probes remembered: as many as an engine remembers answers.
 const RECENT: usize = 4_096;
 
 impl Recent {
-    pub(super) fn record(&mut self, probe: Key, flight: Key, ttl: u8) {
+    pub(super) fn record(&mut self, probe: Key, flight: Key, mark: Mark) {
         if self.entries.len() == RECENT {
             self.entries.pop_front();
         }
-        self.entries.push_back((probe, flight, ttl));
+        self.entries.push_back((probe, flight, mark));
     }
 
-    pub(super) fn get(&self, probe: Key) -> Option<(Key, u8)> {
+    pub(super) fn get(&self, probe: Key) -> Option<(Key, Mark)> {
         self.entries
             .iter()
             .rev()
             .find(|(key, _, _)| *key == probe)
-            .map(|(_, flight, ttl)| (*flight, *ttl))
+            .map(|(_, flight, mark)| (*flight, *mark))
     }
 }

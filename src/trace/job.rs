@@ -1,112 +1,20 @@
 //! The probes of a traceroute and the hops they find: echo requests of growing TTL, one
-//! hop after the other or every hop at once.
+//! hop after the other or every hop at once, each probe once per flow.
 
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use super::TracerouteOptions;
-use crate::clock::millis;
+use super::distance::{Answer, Distance};
 use crate::error::{Error, Result};
 use crate::hop::Hop;
-use crate::host::Host;
-use crate::packet::{Kind, MplsLabel};
-use crate::scheduler::{Events, Job, Next, Now, Pause};
-use crate::socket::address::address_text;
+use crate::scheduler::{Events, Job, Mark, Next, Now, Pause};
 use crate::socket::reply::IcmpReply;
 
-/// What came back for one probe.
-#[derive(Debug, Clone)]
-struct Answer {
-    /// Who answered: a router (Time Exceeded, Destination Unreachable) or the host.
-    source: IpAddr,
-    /// The interface a link-local source answered on; 0 for other sources.
-    scope_id: u32,
-    /// Round-trip time in milliseconds.
-    rtt: f64,
-    kind: Kind,
-    /// The error the answer stands for, when it ends the trace or is unexpected.
-    error: Option<Error>,
-    /// The MPLS label stack the router appended (RFC 4950).
-    mpls: Box<[MplsLabel]>,
-}
-
-impl Answer {
-    fn from_reply(reply: &IcmpReply, sent_at: Instant) -> Answer {
-        let error = match reply.kind() {
-            Kind::EchoReply | Kind::TimeExceeded => None,
-            _ => reply.raise_for_status().err(),
-        };
-        Answer {
-            source: reply.source(),
-            scope_id: reply.scope_id(),
-            rtt: millis(reply.time().saturating_duration_since(sent_at)),
-            kind: reply.kind(),
-            error,
-            mpls: reply.mpls_labels().into(),
-        }
-    }
-
-    /// True when the trace ends with this answer: the host itself, or a router saying it
-    /// cannot be reached.
-    fn ends_trace(&self) -> bool {
-        matches!(self.kind, Kind::EchoReply | Kind::DestinationUnreachable)
-    }
-}
-
-/// The probes of one distance: how many were sent, and the answers that came back.
-#[derive(Debug, Default)]
-struct Distance {
-    sent: usize,
-    answers: Vec<Answer>,
-}
-
-impl Distance {
-    /// The hops at `distance`: one per address that answered, in the order of their first
-    /// answer, so that several routers answering at one distance (ECMP) each appear
-    /// rather than being merged. Each counts every probe sent at that distance.
-    fn hops(&self, distance: u8) -> Vec<Hop> {
-        let mut sources: Vec<(IpAddr, u32)> = Vec::new();
-        for answer in &self.answers {
-            if !sources.contains(&(answer.source, answer.scope_id)) {
-                sources.push((answer.source, answer.scope_id));
-            }
-        }
-        sources
-            .into_iter()
-            .map(|(source, scope_id)| {
-                let answers = self
-                    .answers
-                    .iter()
-                    .filter(|answer| (answer.source, answer.scope_id) == (source, scope_id));
-                let rtts = answers.clone().map(|answer| answer.rtt).collect();
-                let error = answers
-                    .clone()
-                    .filter_map(|answer| answer.error.clone())
-                    .next_back();
-                let mpls = answers
-                    .filter(|answer| !answer.mpls.is_empty())
-                    .map(|answer| answer.mpls.to_vec())
-                    .next_back()
-                    .unwrap_or_default();
-                let address = address_text(source, scope_id);
-                Hop::new(
-                    Host::new(address, self.sent, rtts).with_error(error),
-                    distance,
-                )
-                .with_mpls_labels(mpls)
-            })
-            .collect()
-    }
-
-    fn ends_trace(&self) -> bool {
-        self.answers.iter().any(Answer::ends_trace)
-    }
-}
-
-/// The probes of a traceroute: `count` per distance from `first` to `last`, one distance
-/// after the other (as the Python library does, but with `fast` really moving on once a
-/// distance answered), or in `parallel`: `count` rounds of every distance at once,
+/// The probes of a traceroute: `count` per distance and flow from `first` to `last`, one
+/// distance after the other (as the Python library does, but with `fast` really moving on
+/// once a distance answered), or in `parallel`: `count` rounds of every distance at once,
 /// `interval` apart. The trace is cut at the first distance where it ends.
 #[derive(Debug)]
 pub(crate) struct TraceJob {
@@ -117,10 +25,15 @@ pub(crate) struct TraceJob {
     pause: Pause,
     fast: bool,
     parallel: bool,
+    /// The sums each flow's probes keep (see [`Next::flow`]); empty when the probes
+    /// belong to no flow (then there is one, flow 0, of any checksum).
+    sums: Vec<u16>,
     /// By distance, from `first`.
     distances: Vec<Distance>,
     /// The distance of the next probe.
     ttl: u8,
+    /// The flow of the next probe.
+    flow: u16,
     /// Probes asked for at `ttl` (one after the other), or rounds done (in parallel).
     asked: usize,
     done: bool,
@@ -130,10 +43,35 @@ pub(crate) struct TraceJob {
     fatal: Option<Error>,
 }
 
+/// The sums the probes of `flows` flows keep, from `seed`: distinct, each 1 to 0xfffe
+/// (one's complement has two zeros), spread over the whole range so that a balancer's
+/// hash sends neighbouring flows apart as likely as any.
+fn flow_sums(seed: u16, flows: u16) -> Vec<u16> {
+    // 0x9e37 and 0xfffe are coprime: the first 0xfffe flows get distinct sums.
+    (0..u32::from(flows))
+        .map(|flow| {
+            let spread = (u32::from(seed) + flow * 0x9e37) % 0xfffe;
+            // Below 0xfffe, plus one: 1 to 0xfffe.
+            u16::try_from(spread + 1).unwrap_or(1)
+        })
+        .collect()
+}
+
 impl TraceJob {
-    /// The probes `options` describe.
+    /// The probes `options` describe; flows get sums of their own, different from one
+    /// trace to the next.
     pub(crate) fn new(options: &TracerouteOptions) -> TraceJob {
+        TraceJob::with_seed(options, rand::random())
+    }
+
+    /// As [`TraceJob::new`], the flows' sums drawn from `seed`.
+    pub(crate) fn with_seed(options: &TracerouteOptions, seed: u16) -> TraceJob {
         let (first, last) = (options.first_hop, options.max_hops.max(options.first_hop));
+        let flows = if options.flow_stable {
+            options.flows.max(1)
+        } else {
+            1
+        };
         TraceJob {
             first,
             last,
@@ -141,8 +79,14 @@ impl TraceJob {
             pause: Pause::new(options.probe.interval),
             fast: options.fast,
             parallel: options.parallel,
-            distances: (first..=last).map(|_| Distance::default()).collect(),
+            sums: if options.flow_stable {
+                flow_sums(seed, flows)
+            } else {
+                Vec::new()
+            },
+            distances: (first..=last).map(|_| Distance::new(flows)).collect(),
             ttl: first,
+            flow: 0,
             asked: 0,
             done: false,
             failed_send: None,
@@ -150,13 +94,40 @@ impl TraceJob {
         }
     }
 
+    /// Flows traced (one when the probes belong to none).
+    fn flows(&self) -> u16 {
+        u16::try_from(self.sums.len()).unwrap_or(u16::MAX).max(1)
+    }
+
     fn distance(&mut self, ttl: u8) -> Option<&mut Distance> {
         self.distances
             .get_mut(usize::from(ttl.checked_sub(self.first)?))
     }
 
-    /// The next probe of a parallel trace: every distance of a round at once, rounds
-    /// `interval` apart.
+    /// The flow a probe of this mark belongs to.
+    fn flow_of(&self, probe: Mark) -> u16 {
+        probe
+            .flow
+            .and_then(|sum| self.sums.iter().position(|s| *s == sum))
+            .and_then(|flow| u16::try_from(flow).ok())
+            .unwrap_or(0)
+    }
+
+    /// The probe at `ttl` for the current flow, `after` this long; moves to the next flow.
+    fn probe(&mut self, ttl: u8, after: Duration) -> Next {
+        let flow = self.sums.get(usize::from(self.flow)).copied();
+        self.flow = (self.flow + 1) % self.flows();
+        Next {
+            ttl,
+            flow,
+            after,
+            payload_size: None,
+            last: false,
+        }
+    }
+
+    /// The next probe of a parallel trace: every distance of a round at once, once per
+    /// flow, rounds `interval` apart.
     fn next_in_parallel(&mut self) -> Option<Next> {
         if self.asked >= self.count {
             self.done = true;
@@ -164,36 +135,34 @@ impl TraceJob {
         }
         let ttl = self.ttl;
         // A round's first probe follows the pause; the others leave with it.
-        let after = if ttl == self.first {
+        let after = if ttl == self.first && self.flow == 0 {
             self.pause.next()
         } else {
             Duration::ZERO
         };
-        if ttl == self.last {
-            self.ttl = self.first;
-            self.asked += 1;
-        } else {
-            self.ttl += 1;
+        let next = self.probe(ttl, after);
+        if self.flow == 0 {
+            if ttl == self.last {
+                self.ttl = self.first;
+                self.asked += 1;
+            } else {
+                self.ttl += 1;
+            }
         }
-        Some(Next {
-            ttl,
-            after,
-            payload_size: None,
-            last: false,
-        })
+        Some(next)
     }
 
     /// The next probe of a trace one distance after the other, once the last one is
     /// settled.
     fn next_in_turn(&mut self) -> Option<Next> {
+        let per_distance = self.count * usize::from(self.flows());
         loop {
-            let (asked, count, fast) = (self.asked, self.count, self.fast);
+            let (asked, fast) = (self.asked, self.fast);
             let (ttl, last) = (self.ttl, self.last);
             let distance = self.distance(ttl)?;
-            let answered = !distance.answers.is_empty();
             // This distance is done once all its probes were asked for, or (fast) once
-            // one was answered.
-            let done_here = asked >= count || (fast && answered);
+            // every flow was answered.
+            let done_here = asked >= per_distance || (fast && distance.every_flow_answered());
             if !done_here {
                 break;
             }
@@ -202,15 +171,12 @@ impl TraceJob {
                 return None;
             }
             self.ttl += 1;
+            self.flow = 0;
             self.asked = 0;
         }
         self.asked += 1;
-        Some(Next {
-            ttl: self.ttl,
-            after: self.pause.next(),
-            payload_size: None,
-            last: false,
-        })
+        let after = self.pause.next();
+        Some(self.probe(self.ttl, after))
     }
 }
 
@@ -231,20 +197,24 @@ impl Job for TraceJob {
         }
     }
 
-    fn sent(&mut self, ttl: u8, _now: Now) {
-        if let Some(distance) = self.distance(ttl) {
-            distance.sent += 1;
+    fn sent(&mut self, probe: Mark, _now: Now) {
+        let flow = usize::from(self.flow_of(probe));
+        if let Some(sent) = self
+            .distance(probe.ttl)
+            .and_then(|distance| distance.sent.get_mut(flow))
+        {
+            *sent += 1;
         }
     }
 
     /// A probe whose send failed (a passing error) is not counted and the trace goes on.
-    fn failed(&mut self, _ttl: u8, error: Error, _now: Now, _events: &mut Events<Infallible>) {
+    fn failed(&mut self, _probe: Mark, error: Error, _now: Now, _events: &mut Events<Infallible>) {
         self.failed_send.get_or_insert(error);
     }
 
     fn settle(
         &mut self,
-        ttl: u8,
+        probe: Mark,
         sent_at: Instant,
         outcome: Result<IcmpReply>,
         _now: Now,
@@ -252,8 +222,11 @@ impl Job for TraceJob {
     ) {
         match outcome {
             Ok(reply) => {
-                if let Some(distance) = self.distance(ttl) {
-                    distance.answers.push(Answer::from_reply(&reply, sent_at));
+                let flow = self.flow_of(probe);
+                if let Some(distance) = self.distance(probe.ttl) {
+                    distance
+                        .answers
+                        .push(Answer::from_reply(&reply, flow, sent_at));
                 }
             }
             Err(Error::TimeoutExceeded { .. }) => {}
@@ -269,9 +242,10 @@ impl Job for TraceJob {
         if let Some(error) = self.fatal {
             return Err(error);
         }
+        let flows = !self.sums.is_empty();
         let mut hops = Vec::new();
         for (ttl, distance) in (self.first..=self.last).zip(&self.distances) {
-            hops.extend(distance.hops(ttl));
+            hops.extend(distance.hops(ttl, flows));
             if distance.ends_trace() {
                 break;
             }
@@ -288,104 +262,6 @@ mod tests {
     use super::*;
     use crate::family::Family;
     use crate::scheduler::Told;
-
-    fn answer(source: &str, rtt: f64, kind: Kind) -> Answer {
-        Answer {
-            source: source.parse().unwrap(),
-            scope_id: 0,
-            rtt,
-            kind,
-            error: None,
-            mpls: Box::default(),
-        }
-    }
-
-    #[test]
-    fn a_hop_carries_the_labels_of_its_last_answer_with_some() {
-        let label = |value| MplsLabel {
-            label: value,
-            traffic_class: 0,
-            bottom_of_stack: true,
-            ttl: 1,
-        };
-        let with = |value| Answer {
-            mpls: vec![label(value)].into(),
-            ..answer("192.0.2.1", 1.0, Kind::TimeExceeded)
-        };
-        let distance = Distance {
-            sent: 4,
-            answers: vec![
-                with(100),
-                with(200),
-                answer("192.0.2.1", 1.0, Kind::TimeExceeded),
-                answer("192.0.2.9", 1.0, Kind::TimeExceeded),
-            ],
-        };
-        let hops = distance.hops(1);
-        assert_eq!(hops[0].mpls_labels(), [label(200)]);
-        assert!(hops[1].mpls_labels().is_empty());
-    }
-
-    #[test]
-    fn routers_answering_at_one_distance_are_kept_apart() {
-        let distance = Distance {
-            sent: 3,
-            answers: vec![
-                answer("192.0.2.2", 1.0, Kind::TimeExceeded),
-                answer("192.0.2.6", 2.0, Kind::TimeExceeded),
-                answer("192.0.2.2", 3.0, Kind::TimeExceeded),
-            ],
-        };
-        let hops = distance.hops(4);
-        assert_eq!(hops.len(), 2);
-        assert_eq!(
-            (hops[0].address(), hops[0].rtts()),
-            ("192.0.2.2", &[1.0, 3.0][..])
-        );
-        assert_eq!(
-            (hops[1].address(), hops[1].rtts()),
-            ("192.0.2.6", &[2.0][..])
-        );
-        assert!(
-            hops.iter()
-                .all(|hop| hop.distance() == 4 && hop.packets_sent() == 3)
-        );
-        assert!(!distance.ends_trace());
-    }
-
-    #[test]
-    fn silent_distances_have_no_hop_and_ends_are_found() {
-        assert!(
-            Distance {
-                sent: 2,
-                answers: vec![]
-            }
-            .hops(3)
-            .is_empty()
-        );
-        let reached = Distance {
-            sent: 2,
-            answers: vec![answer("192.0.2.9", 1.0, Kind::EchoReply)],
-        };
-        assert!(reached.ends_trace());
-        let mut unreachable = answer("192.0.2.5", 1.0, Kind::DestinationUnreachable);
-        unreachable.error = Some(Error::DestinationUnreachable {
-            source: unreachable.source,
-            code: 1,
-            family: Family::V4,
-        });
-        let blocked = Distance {
-            sent: 1,
-            answers: vec![unreachable],
-        };
-        assert!(blocked.ends_trace());
-        let hops = blocked.hops(2);
-        assert!(matches!(
-            hops[0].error(),
-            Some(Error::DestinationUnreachable { code: 1, .. })
-        ));
-        assert!(hops[0].is_alive(), "the router answered");
-    }
 
     fn asked(job: &mut TraceJob, in_flight: usize) -> Vec<(u8, u64)> {
         std::iter::from_fn(|| job.next_now(in_flight))
@@ -409,11 +285,97 @@ mod tests {
     }
 
     #[test]
+    fn each_flow_keeps_its_sum_and_every_distance_is_probed_once_per_flow() {
+        let options = TracerouteOptions::default()
+            .max_hops(2)
+            .count(2)
+            .flows(3)
+            .interval(Duration::from_millis(50))
+            .parallel(true);
+        let mut job = TraceJob::with_seed(&options, 0xfffd);
+        let probes: Vec<(u8, Option<u16>, u64)> = std::iter::from_fn(|| job.next_now(0))
+            .map(|next| (next.ttl, next.flow, next.after.as_millis() as u64))
+            .collect();
+        let sums = flow_sums(0xfffd, 3);
+        assert_eq!(sums.len(), 3);
+        assert!(sums.iter().all(|sum| (1..=0xfffe).contains(sum)));
+        let mut expected = Vec::new();
+        for round in 0..2 {
+            for ttl in 1..=2 {
+                for (flow, sum) in sums.iter().enumerate() {
+                    let after = if round == 1 && ttl == 1 && flow == 0 {
+                        50
+                    } else {
+                        0
+                    };
+                    expected.push((ttl, Some(*sum), after));
+                }
+            }
+        }
+        assert_eq!(probes, expected);
+        // Without flow-stable probes: no sum, one probe per distance per round.
+        let mut varying = TraceJob::new(&options.clone().flows(1).flow_stable(false));
+        assert!(std::iter::from_fn(|| varying.next_now(0)).all(|next| next.flow.is_none()));
+    }
+
+    #[test]
+    fn flow_sums_are_distinct_and_never_a_zero() {
+        for seed in [0, 1, 0x7fff, 0xfffd, 0xfffe, 0xffff] {
+            let mut sums = flow_sums(seed, TracerouteOptions::MAX_FLOWS);
+            assert!(sums.iter().all(|sum| (1..=0xfffe).contains(sum)));
+            sums.sort_unstable();
+            sums.dedup();
+            assert_eq!(sums.len(), usize::from(TracerouteOptions::MAX_FLOWS));
+        }
+    }
+
+    #[test]
+    fn an_answer_is_counted_for_its_flow() {
+        let options = TracerouteOptions::default().max_hops(1).count(1).flows(2);
+        let mut job = TraceJob::with_seed(&options, 7);
+        let router: IpAddr = "2001:db8::1".parse().unwrap();
+        let first = job.next_now(0).unwrap();
+        let second = {
+            let mark = Mark {
+                ttl: first.ttl,
+                flow: first.flow,
+            };
+            job.sent(mark, Now::test());
+            job.settle(
+                mark,
+                Instant::now(),
+                Ok(time_exceeded(router)),
+                Now::test(),
+                &mut Events::new(),
+            );
+            job.next_now(0).unwrap()
+        };
+        assert_ne!(first.flow, second.flow);
+        let mark = Mark {
+            ttl: second.ttl,
+            flow: second.flow,
+        };
+        job.sent(mark, Now::test());
+        job.settle(
+            mark,
+            Instant::now(),
+            Ok(time_exceeded(router)),
+            Now::test(),
+            &mut Events::new(),
+        );
+        assert_eq!(job.next_now(0), None);
+        let hops = job.finish(router, 0).unwrap();
+        assert_eq!(hops[0].flows(), [0, 1]);
+        assert_eq!(hops[0].packets_sent(), 2);
+    }
+
+    #[test]
     fn a_trace_in_turn_waits_for_each_probe_and_moves_on_when_fast() {
         let options = TracerouteOptions::default()
             .max_hops(3)
             .count(2)
             .fast(true)
+            .flow_stable(false)
             .interval(Duration::from_millis(50));
         let mut job = TraceJob::new(&options);
         assert_eq!(job.next_now(0).map(|next| next.ttl), Some(1));
@@ -426,6 +388,7 @@ mod tests {
             job.next_now(0),
             Some(Next {
                 ttl: 2,
+                flow: None,
                 after: Duration::from_millis(50),
                 payload_size: None,
                 last: false,

@@ -3,6 +3,7 @@
 //! [`async_traceroute`] on the process's default [`Pinger`], the same call as its method,
 //! [`TracerouteOptions`], and the job that probes the distances (`job.rs`).
 
+mod distance;
 mod job;
 pub(crate) use job::TraceJob;
 mod options;

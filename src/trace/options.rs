@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::options::{ProbeOptions, probe_setters};
+use crate::packet::FLOW_BYTES;
 use crate::socket::request::DEFAULT_TTL;
 
 /// Options of [`traceroute`](crate::traceroute), [`async_traceroute`](crate::async_traceroute)
@@ -31,6 +32,20 @@ pub struct TracerouteOptions {
     /// Probe every hop at once (default false: one hop after the other, as the Python
     /// library): a whole trace then takes about one timeout instead of one per silent hop.
     pub parallel: bool,
+    /// Keep every probe of a flow on one path through load balancers (default true): the
+    /// probes of a flow carry the same ICMP type, code and checksum (two payload bytes
+    /// compensate for the sequence number: ICMP-Paris, as scamper and yarrp do) and the
+    /// same TOS, so that a router balancing by a hash of them sends them all the same
+    /// way. One trace, one path. `false` sends probes whose checksums vary, as most
+    /// traceroutes do: a balancer then spreads them, and routers of several paths show up
+    /// mixed at one distance. Needs a payload of at least 2 bytes, not a fixed one.
+    pub flow_stable: bool,
+    /// Flows traced at once (default 1, at most [`TracerouteOptions::MAX_FLOWS`]): each probe of a round
+    /// goes once per flow, each flow with its own checksum. Every path found is then
+    /// reported: a hop lists the flows that met its router at its distance
+    /// ([`Hop::flows`](crate::Hop::flows)), so that two flows through different legs
+    /// of a balancer are told apart. Needs `flow_stable`.
+    pub flows: u16,
 }
 
 impl Default for TracerouteOptions {
@@ -56,11 +71,16 @@ impl From<ProbeOptions> for TracerouteOptions {
             max_hops: 30,
             fast: false,
             parallel: false,
+            flow_stable: true,
+            flows: 1,
         }
     }
 }
 
 impl TracerouteOptions {
+    /// The most flows one trace follows at once.
+    pub const MAX_FLOWS: u16 = 64;
+
     /// Sets [`TracerouteOptions::first_hop`].
     pub fn first_hop(mut self, first_hop: u8) -> Self {
         self.first_hop = first_hop;
@@ -85,6 +105,18 @@ impl TracerouteOptions {
         self
     }
 
+    /// Sets [`TracerouteOptions::flow_stable`].
+    pub fn flow_stable(mut self, flow_stable: bool) -> Self {
+        self.flow_stable = flow_stable;
+        self
+    }
+
+    /// Sets [`TracerouteOptions::flows`].
+    pub fn flows(mut self, flows: u16) -> Self {
+        self.flows = flows;
+        self
+    }
+
     /// Checks the distances, and that no TTL was set (each probe carries its own).
     pub(crate) fn check(&self) -> Result<()> {
         if self.first_hop == 0 {
@@ -104,6 +136,32 @@ impl TracerouteOptions {
         if self.probe.try_next_address {
             return Err(Error::invalid(
                 "try_next_address does not apply to a traceroute: it traces one path, to one address",
+            ));
+        }
+        if !(1..=Self::MAX_FLOWS).contains(&self.flows) {
+            return Err(Error::invalid(format!(
+                "flows must be 1 to {}, not {}",
+                Self::MAX_FLOWS,
+                self.flows
+            )));
+        }
+        if self.flow_stable {
+            if self.probe.payload.is_some() {
+                return Err(Error::invalid(
+                    "a fixed payload cannot keep a flow's checksum: two of its bytes must \
+                     compensate for each sequence number (or set flow_stable(false))",
+                ));
+            }
+            if self.probe.payload_size < FLOW_BYTES {
+                return Err(Error::invalid(format!(
+                    "flow-stable probes need a payload of at least {FLOW_BYTES} bytes, not {} \
+                     (or set flow_stable(false))",
+                    self.probe.payload_size
+                )));
+            }
+        } else if self.flows > 1 {
+            return Err(Error::invalid(
+                "flows needs flow_stable: probes whose checksums vary belong to no flow",
             ));
         }
         Ok(())
@@ -126,6 +184,30 @@ mod tests {
         let mut with_ttl = TracerouteOptions::default();
         with_ttl.probe.ttl = 3;
         assert!(Error::is_invalid(&check(with_ttl)));
+        assert!(Error::is_invalid(&check(
+            TracerouteOptions::default().flows(0)
+        )));
+        assert!(Error::is_invalid(&check(
+            TracerouteOptions::default().flows(TracerouteOptions::MAX_FLOWS + 1)
+        )));
+        assert!(Error::is_invalid(&check(
+            TracerouteOptions::default().flow_stable(false).flows(2)
+        )));
+        assert!(Error::is_invalid(&check(
+            TracerouteOptions::default().payload_size(1)
+        )));
+        assert!(Error::is_invalid(&check(
+            TracerouteOptions::default().payload(vec![1, 2, 3])
+        )));
+        assert!(check(TracerouteOptions::default().flows(TracerouteOptions::MAX_FLOWS)).is_ok());
+        assert!(
+            check(
+                TracerouteOptions::default()
+                    .flow_stable(false)
+                    .payload_size(0)
+            )
+            .is_ok()
+        );
         let mut every_address = TracerouteOptions::default();
         every_address.probe.try_next_address = true;
         assert!(Error::is_invalid(&check(every_address)));

@@ -11,7 +11,7 @@ use super::options::Rules;
 use super::target::{Tracked, first_due, next_due};
 use crate::clock::{later, millis};
 use crate::error::{Error, Result};
-use crate::scheduler::{Events, Job, Next, Now};
+use crate::scheduler::{Events, Job, Mark, Next, Now};
 use crate::socket::reply::IcmpReply;
 
 /// The probes of one watched target at one address.
@@ -96,15 +96,16 @@ impl Job for WatchJob {
         self.due = Some(later(due, self.rules.period));
         Some(Next {
             ttl: self.rules.ttl,
+            flow: None,
             after: due.saturating_duration_since(now),
             payload_size: None,
             last: false,
         })
     }
 
-    fn sent(&mut self, _ttl: u8, _now: Now) {}
+    fn sent(&mut self, _probe: Mark, _now: Now) {}
 
-    fn failed(&mut self, _ttl: u8, error: Error, now: Now, events: &mut Events<WatchEvent>) {
+    fn failed(&mut self, _probe: Mark, error: Error, now: Now, events: &mut Events<WatchEvent>) {
         let event = WatchEvent::Error {
             target: self.name(),
             address: Some(self.address),
@@ -115,7 +116,7 @@ impl Job for WatchJob {
 
     fn settle(
         &mut self,
-        _ttl: u8,
+        _probe: Mark,
         sent_at: Instant,
         outcome: Result<IcmpReply>,
         now: Now,
@@ -156,7 +157,7 @@ impl Job for WatchJob {
 
     fn duplicate(
         &mut self,
-        _ttl: u8,
+        _probe: Mark,
         reply: &IcmpReply,
         now: Now,
         events: &mut Events<WatchEvent>,
