@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod flows;
 mod mtu;
 mod multiping;
 mod ping;
@@ -18,6 +19,7 @@ mod watch;
 fn main() -> std::process::ExitCode {
     support::harness::run(
         [
+            flows::tests(),
             mtu::tests(),
             multiping::tests(),
             ping::tests(),

@@ -8,6 +8,7 @@
 //! only documentation prefixes are used inside them.
 #![allow(dead_code)]
 
+mod balancer;
 mod chain;
 mod dns;
 pub mod forger;
@@ -18,6 +19,8 @@ pub mod process;
 mod tun;
 
 // Not every test binary uses every item.
+#[allow(unused_imports)]
+pub use balancer::Balancer;
 #[allow(unused_imports)]
 pub use chain::{Chain, Reject};
 #[allow(unused_imports)]
