@@ -23,6 +23,9 @@ pub struct Hop {
     /// none).
     #[cfg_attr(feature = "serde", serde(default))]
     flows: Vec<u16>,
+    /// The router's name (reverse DNS), when asked for and found (absent from older JSON).
+    #[cfg_attr(feature = "serde", serde(default))]
+    name: Option<String>,
 }
 
 impl Hop {
@@ -33,7 +36,21 @@ impl Hop {
             distance,
             mpls: Vec::new(),
             flows: Vec::new(),
+            name: None,
         }
+    }
+
+    /// This hop with its router's name.
+    pub fn with_name(mut self, name: Option<String>) -> Hop {
+        self.name = name;
+        self
+    }
+
+    /// The router's name from a reverse lookup (PTR), when the trace asked for names
+    /// ([`TracerouteOptions::names`](crate::TracerouteOptions::names)) and one was found
+    /// in time.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
     }
 
     /// This hop as met by these flows.
@@ -91,9 +108,14 @@ impl fmt::Display for Hop {
     /// assert_eq!(hop.to_string(), " 1  192.0.2.2  0.5 ms  0.25 ms");
     /// ```
     ///
-    /// MPLS labels follow, as mtr shows them: `[MPLS: Lbl 100 TC 0 S 1 TTL 1]`.
+    /// A name comes first, the address after it in brackets, as traceroute shows them:
+    /// ` 1  router.example (192.0.2.2)  0.5 ms`. MPLS labels follow, as mtr shows them:
+    /// `[MPLS: Lbl 100 TC 0 S 1 TTL 1]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:2}  {}", self.distance, self.host.address())?;
+        match &self.name {
+            Some(name) => write!(f, "{:2}  {name} ({})", self.distance, self.host.address())?,
+            None => write!(f, "{:2}  {}", self.distance, self.host.address())?,
+        }
         for rtt in self.host.rtts() {
             write!(f, "  {} ms", round(*rtt, 3))?;
         }
@@ -125,6 +147,13 @@ mod tests {
             " 1  192.0.2.2  0.5 ms  [MPLS: Lbl 100 TC 0 S 1 TTL 1]"
         );
         assert_eq!(hop.mpls_labels(), [label]);
+        let named = hop.with_name(Some("r1.example".into()));
+        assert!(
+            named
+                .to_string()
+                .starts_with(" 1  r1.example (192.0.2.2)  0.5 ms"),
+            "{named}"
+        );
     }
 
     #[cfg(feature = "serde")]
@@ -148,6 +177,7 @@ mod tests {
                 "max_rtt",
                 "min_rtt",
                 "mpls",
+                "name",
                 "packet_loss",
                 "packets_received",
                 "packets_sent",

@@ -9,6 +9,7 @@ use hickory_resolver::TokioResolver;
 use hickory_resolver::config::{LookupIpStrategy, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::rr::RData;
 
 use crate::error::{Error, LookupFailure, Result};
 use crate::family::Family;
@@ -186,6 +187,46 @@ impl Resolver {
             return Err(Error::name_not_found(name));
         }
         Ok(addresses)
+    }
+}
+
+impl Resolver {
+    /// The name of `address` from its PTR record (reverse DNS), without the final dot;
+    /// `Ok(None)` when the address has none. Waits as long as a lookup does.
+    ///
+    /// ```no_run
+    /// # async fn run() -> icmplib::Result<()> {
+    /// let resolver = icmplib::Resolver::system()?;
+    /// let name = resolver.reverse("192.0.2.1".parse().unwrap()).await?;
+    /// println!("{}", name.as_deref().unwrap_or("(no name)"));
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::NameLookup`] when the servers did not answer in time, one failed, or this
+    /// machine could not ask; [`Error::Runtime`] outside a tokio runtime.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: dropping the future abandons the lookup.
+    pub async fn reverse(&self, address: IpAddr) -> Result<Option<String>> {
+        current("Resolver::reverse")?;
+        let text = address.to_string();
+        let looked_up = tokio::time::timeout(self.deadline, self.inner.reverse_lookup(address))
+            .await
+            .map_err(|_| Error::name_lookup(&text, LookupFailure::Timeout, None))?;
+        let lookup = match looked_up {
+            Ok(lookup) => lookup,
+            Err(NetError::Dns(DnsError::NoRecordsFound(_))) => return Ok(None),
+            Err(error) => return Err(lookup_error(&text, error)),
+        };
+        Ok(lookup
+            .answers()
+            .iter()
+            .find_map(|record| match &record.data {
+                RData::PTR(name) => Some(name.to_string().trim_end_matches('.').to_owned()),
+                _ => None,
+            }))
     }
 }
 

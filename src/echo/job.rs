@@ -56,6 +56,7 @@ impl Job for EchoJob {
         Some(Next {
             ttl: self.ttl,
             flow: None,
+            tag: 0,
             after: self.pause.next(),
             payload_size: None,
             last: self.left == 0,

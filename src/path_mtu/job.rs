@@ -100,6 +100,7 @@ impl Job for PathMtuJob {
         Some(Next {
             ttl: self.ttl,
             flow: None,
+            tag: 0,
             after: self.pause.next(),
             payload_size: Some(size - overhead(self.search.family())),
             last: false,

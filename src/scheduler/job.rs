@@ -8,21 +8,36 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::error::{Error, Result};
 use crate::socket::reply::IcmpReply;
 
-/// What a job knows one of its probes by when it is told the probe's fate: its TTL and
-/// its flow.
+/// What a job knows one of its probes by when it is told the probe's fate: its TTL, its
+/// flow and the job's own tag.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) struct Mark {
     pub ttl: u8,
     /// The one's complement sum the probe's sequence number and payload keep (see
     /// [`Next::flow`]); `None` for a probe of no flow.
     pub flow: Option<u16>,
+    /// What the job tagged the probe with ([`Next::tag`]).
+    pub tag: u32,
 }
 
 impl Mark {
-    /// A probe with this TTL, of no flow.
+    /// A probe with this TTL, of no flow, untagged.
     #[cfg(test)]
     pub(crate) fn ttl(ttl: u8) -> Mark {
-        Mark { ttl, flow: None }
+        Mark {
+            ttl,
+            flow: None,
+            tag: 0,
+        }
+    }
+
+    /// The mark of the probe `next` asks for.
+    pub(crate) fn of(next: &Next) -> Mark {
+        Mark {
+            ttl: next.ttl,
+            flow: next.flow,
+            tag: next.tag,
+        }
     }
 }
 
@@ -36,6 +51,9 @@ pub(crate) struct Next {
     /// routers balancing by a hash of the ICMP header send every probe of the flow the
     /// same way. `None`: any checksum.
     pub flow: Option<u16>,
+    /// The job's own number for the probe, given back with its fate (a continuous trace's
+    /// round); 0 when the job needs none.
+    pub tag: u32,
     pub after: Duration,
     pub payload_size: Option<usize>,
     /// No probe follows this one and the target is done once it is settled: a duplicate

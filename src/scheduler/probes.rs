@@ -77,10 +77,7 @@ where
             flight.scheduled = true;
             let due = Due {
                 flight: key,
-                mark: Mark {
-                    ttl: next.ttl,
-                    flow: next.flow,
-                },
+                mark: Mark::of(&next),
                 payload_size: next.payload_size,
                 last: next.last,
                 paced: false,

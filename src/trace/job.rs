@@ -46,7 +46,7 @@ pub(crate) struct TraceJob {
 /// The sums the probes of `flows` flows keep, from `seed`: distinct, each 1 to 0xfffe
 /// (one's complement has two zeros), spread over the whole range so that a balancer's
 /// hash sends neighbouring flows apart as likely as any.
-fn flow_sums(seed: u16, flows: u16) -> Vec<u16> {
+pub(crate) fn flow_sums(seed: u16, flows: u16) -> Vec<u16> {
     // 0x9e37 and 0xfffe are coprime: the first 0xfffe flows get distinct sums.
     (0..u32::from(flows))
         .map(|flow| {
@@ -120,6 +120,7 @@ impl TraceJob {
         Next {
             ttl,
             flow,
+            tag: 0,
             after,
             payload_size: None,
             last: false,
@@ -336,10 +337,7 @@ mod tests {
         let router: IpAddr = "2001:db8::1".parse().unwrap();
         let first = job.next_now(0).unwrap();
         let second = {
-            let mark = Mark {
-                ttl: first.ttl,
-                flow: first.flow,
-            };
+            let mark = Mark::of(&first);
             job.sent(mark, Now::test());
             job.settle(
                 mark,
@@ -351,10 +349,7 @@ mod tests {
             job.next_now(0).unwrap()
         };
         assert_ne!(first.flow, second.flow);
-        let mark = Mark {
-            ttl: second.ttl,
-            flow: second.flow,
-        };
+        let mark = Mark::of(&second);
         job.sent(mark, Now::test());
         job.settle(
             mark,
@@ -389,6 +384,7 @@ mod tests {
             Some(Next {
                 ttl: 2,
                 flow: None,
+                tag: 0,
                 after: Duration::from_millis(50),
                 payload_size: None,
                 last: false,

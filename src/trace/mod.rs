@@ -5,14 +5,16 @@
 
 mod distance;
 mod job;
-pub(crate) use job::TraceJob;
+pub(crate) use job::{TraceJob, flow_sums};
 mod options;
 
 use std::future::Future;
 
 use crate::error::Result;
 use crate::hop::Hop;
+use crate::names::Names;
 use crate::pinger::{Pinger, Plan, Probing, only};
+use crate::resolve::Resolver;
 use crate::runtime::block_on;
 use crate::target::Target;
 
@@ -82,9 +84,35 @@ impl Pinger {
         async move {
             options.check()?;
             let call = pinger.set_up(Plan::new(Probing::Trace, &options.probe))?;
+            let resolver = call.resolver.clone();
             let mut scheduler =
                 call.schedule(std::iter::once(target), |_, _| TraceJob::new(&options));
-            only(&mut scheduler).await?
+            let hops = only(&mut scheduler).await??;
+            drop(scheduler);
+            Ok(if options.names {
+                name(hops, resolver).await
+            } else {
+                hops
+            })
         }
     }
+}
+
+/// `hops` with the names of their routers, those found within the names' timeout, through
+/// `resolver` (the system's when none is given; without one, no names).
+async fn name(hops: Vec<Hop>, resolver: Option<Resolver>) -> Vec<Hop> {
+    let Some(resolver) = resolver.or_else(|| Resolver::system().ok()) else {
+        return hops;
+    };
+    let mut names = Names::new(resolver);
+    names.all(hops.iter().filter_map(|hop| hop.ip())).await;
+    hops.into_iter()
+        .map(|hop| {
+            let name = hop
+                .ip()
+                .and_then(|ip| names.get(ip))
+                .map(|name| name.to_string());
+            hop.with_name(name)
+        })
+        .collect()
 }

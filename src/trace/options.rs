@@ -46,6 +46,10 @@ pub struct TracerouteOptions {
     /// ([`Hop::flows`](crate::Hop::flows)), so that two flows through different legs
     /// of a balancer are told apart. Needs `flow_stable`.
     pub flows: u16,
+    /// Look up each hop's name (reverse DNS, through the pinger's resolver), at once for
+    /// every hop once the trace is done, within 2 s (default false). No probe waits for
+    /// a name; the trace's result waits at most those 2 s.
+    pub names: bool,
 }
 
 impl Default for TracerouteOptions {
@@ -73,6 +77,7 @@ impl From<ProbeOptions> for TracerouteOptions {
             parallel: false,
             flow_stable: true,
             flows: 1,
+            names: false,
         }
     }
 }
@@ -108,6 +113,12 @@ impl TracerouteOptions {
     /// Sets [`TracerouteOptions::flow_stable`].
     pub fn flow_stable(mut self, flow_stable: bool) -> Self {
         self.flow_stable = flow_stable;
+        self
+    }
+
+    /// Sets [`TracerouteOptions::names`].
+    pub fn names(mut self, names: bool) -> Self {
+        self.names = names;
         self
     }
 

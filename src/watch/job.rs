@@ -97,6 +97,7 @@ impl Job for WatchJob {
         Some(Next {
             ttl: self.rules.ttl,
             flow: None,
+            tag: 0,
             after: due.saturating_duration_since(now),
             payload_size: None,
             last: false,

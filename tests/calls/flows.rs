@@ -39,7 +39,9 @@ fn trace(lab: &Balancer, options: TracerouteOptions) -> Vec<Hop> {
 
 /// The hops at `distance`.
 fn at(hops: &[Hop], distance: u8) -> Vec<&Hop> {
-    hops.iter().filter(|hop| hop.distance() == distance).collect()
+    hops.iter()
+        .filter(|hop| hop.distance() == distance)
+        .collect()
 }
 
 fn one_flow_keeps_to_one_leg_flows_map_both_and_varying_probes_mix_them() {
@@ -120,7 +122,10 @@ fn an_unprivileged_flow_keeps_to_one_leg() {
             .unwrap();
         for _ in 0..3 {
             let hops = runtime
-                .block_on(icmplib::async_traceroute(&target, &options().privileged(false)))
+                .block_on(icmplib::async_traceroute(
+                    &target,
+                    &options().privileged(false),
+                ))
                 .unwrap();
             let second = at(&hops, 2);
             assert_eq!(second.len(), 1, "{hops:#?}");
@@ -139,4 +144,3 @@ fn an_unprivileged_flow_keeps_to_one_leg() {
     let output = lab.client().spawn_unprivileged(TEST, &role);
     support::assert_child_passed(&output);
 }
-

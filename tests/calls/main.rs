@@ -12,6 +12,7 @@ mod multiping;
 mod ping;
 mod pinger;
 mod resolve;
+mod route;
 mod sockets;
 mod traceroute;
 mod watch;
@@ -25,6 +26,7 @@ fn main() -> std::process::ExitCode {
             ping::tests(),
             pinger::tests(),
             resolve::tests(),
+            route::tests(),
             sockets::tests(),
             traceroute::tests(),
             watch::tests(),

@@ -113,15 +113,13 @@ impl Balancer {
              }}\n",
             lab.target()
         ));
-        let ping = lab.client().exec(&[
-            "ping",
-            "-c",
-            "1",
-            "-W",
-            "2",
-            &lab.target().to_string(),
-        ]);
-        assert!(ping.status.success(), "the balancer lab's target does not answer");
+        let ping = lab
+            .client()
+            .exec(&["ping", "-c", "1", "-W", "2", &lab.target().to_string()]);
+        assert!(
+            ping.status.success(),
+            "the balancer lab's target does not answer"
+        );
         lab
     }
 

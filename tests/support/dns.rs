@@ -1,5 +1,6 @@
 //! A tiny DNS responder for resolver tests: answers A and AAAA questions for the names it
-//! was given over UDP on loopback, NXDOMAIN for the rest, and counts the questions.
+//! was given, and PTR questions for the addresses given names ([`DnsResponder::set_ptr`]),
+//! over UDP on loopback, NXDOMAIN for the rest, and counts the questions.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
@@ -14,6 +15,8 @@ use super::Netns;
 pub struct DnsResponder {
     address: SocketAddr,
     records: Arc<Mutex<HashMap<String, Vec<IpAddr>>>>,
+    /// Reverse names: the `in-addr.arpa` / `ip6.arpa` name of an address, and its name.
+    pointers: Arc<Mutex<HashMap<String, String>>>,
     /// The TTL of its answers, in seconds (60 unless set).
     ttl: Arc<AtomicU32>,
     queries: Arc<Mutex<HashMap<String, usize>>>,
@@ -41,15 +44,25 @@ impl DnsResponder {
         let queries = Arc::new(Mutex::new(HashMap::new()));
         let silent = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
+        let pointers = Arc::new(Mutex::new(HashMap::new()));
         let thread = {
             let (queries, silent, stop) =
                 (Arc::clone(&queries), Arc::clone(&silent), Arc::clone(&stop));
             let (records, ttl) = (Arc::clone(&records), Arc::clone(&ttl));
-            std::thread::spawn(move || serve(&socket, &records, &ttl, &queries, &silent, &stop))
+            let pointers = Arc::clone(&pointers);
+            std::thread::spawn(move || {
+                let zone = Zone {
+                    records: &records,
+                    pointers: &pointers,
+                    ttl: &ttl,
+                };
+                serve(&socket, &zone, &queries, &silent, &stop);
+            })
         };
         DnsResponder {
             address,
             records,
+            pointers,
             ttl,
             queries,
             silent,
@@ -70,6 +83,14 @@ impl DnsResponder {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .insert(name.to_string(), addresses.to_vec());
+    }
+
+    /// Answers the reverse lookup of `address` with `name` from now on.
+    pub fn set_ptr(&self, address: IpAddr, name: &str) {
+        self.pointers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(arpa_name(address), name.to_string());
     }
 
     /// Gives its answers a TTL of `seconds` (0: resolvers keep none).
@@ -98,10 +119,37 @@ impl Drop for DnsResponder {
     }
 }
 
+/// What a responder serves.
+struct Zone<'a> {
+    records: &'a Mutex<HashMap<String, Vec<IpAddr>>>,
+    pointers: &'a Mutex<HashMap<String, String>>,
+    ttl: &'a AtomicU32,
+}
+
+/// The reverse-lookup name of `address`: `4.3.2.1.in-addr.arpa`, or the nibbles of an
+/// IPv6 address reversed under `ip6.arpa`.
+pub fn arpa_name(address: IpAddr) -> String {
+    match address {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            format!("{d}.{c}.{b}.{a}.in-addr.arpa")
+        }
+        IpAddr::V6(v6) => {
+            let mut labels: Vec<String> = v6
+                .octets()
+                .iter()
+                .flat_map(|byte| [byte >> 4, byte & 0xf])
+                .map(|nibble| format!("{nibble:x}"))
+                .collect();
+            labels.reverse();
+            format!("{}.ip6.arpa", labels.join("."))
+        }
+    }
+}
+
 fn serve(
     socket: &UdpSocket,
-    records: &Mutex<HashMap<String, Vec<IpAddr>>>,
-    ttl: &AtomicU32,
+    zone: &Zone<'_>,
     queries: &Mutex<HashMap<String, usize>>,
     silent: &AtomicBool,
     stop: &AtomicBool,
@@ -122,13 +170,24 @@ fn serve(
         if silent.load(Ordering::Relaxed) {
             continue;
         }
-        let addresses = records
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&name)
-            .cloned();
-        let ttl = ttl.load(Ordering::Relaxed);
-        let reply = answer(&buf[..question_end], addresses.as_ref(), qtype, ttl);
+        let ttl = zone.ttl.load(Ordering::Relaxed);
+        let reply = if qtype == PTR {
+            let pointer = zone
+                .pointers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&name)
+                .cloned();
+            answer_ptr(&buf[..question_end], pointer.as_deref(), ttl)
+        } else {
+            let addresses = zone
+                .records
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get(&name)
+                .cloned();
+            answer(&buf[..question_end], addresses.as_ref(), qtype, ttl)
+        };
         let _ = socket.send_to(&reply, peer);
     }
 }
@@ -151,6 +210,34 @@ fn parse_question(packet: &[u8]) -> Option<(String, u16, usize)> {
     }
     let qtype = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
     Some((labels.join("."), qtype, at + 4))
+}
+
+/// The type number of a PTR question.
+const PTR: u16 = 12;
+
+/// A response to the PTR query whose header and question are `query`: `name`, or
+/// NXDOMAIN.
+fn answer_ptr(query: &[u8], name: Option<&str>, ttl: u32) -> Vec<u8> {
+    let mut reply = query.to_vec();
+    reply[2] = 0x81 | (query[2] & 0x01);
+    reply[3] = 0x80 | if name.is_none() { 3 } else { 0 };
+    reply[6..8].copy_from_slice(&u16::from(name.is_some()).to_be_bytes());
+    reply[8..12].fill(0);
+    if let Some(name) = name {
+        let mut data = Vec::new();
+        for label in name.split('.').filter(|label| !label.is_empty()) {
+            data.push(u8::try_from(label.len()).expect("a label of at most 63 bytes"));
+            data.extend_from_slice(label.as_bytes());
+        }
+        data.push(0);
+        reply.extend_from_slice(&[0xc0, 12]);
+        reply.extend_from_slice(&PTR.to_be_bytes());
+        reply.extend_from_slice(&[0, 1]);
+        reply.extend_from_slice(&ttl.to_be_bytes());
+        reply.extend_from_slice(&u16::try_from(data.len()).unwrap().to_be_bytes());
+        reply.extend_from_slice(&data);
+    }
+    reply
 }
 
 /// A response to the query whose header and question are `query`.

@@ -24,7 +24,7 @@ pub use balancer::Balancer;
 #[allow(unused_imports)]
 pub use chain::{Chain, Reject};
 #[allow(unused_imports)]
-pub use dns::DnsResponder;
+pub use dns::{DnsResponder, arpa_name};
 #[allow(unused_imports)]
 pub use lab::{Lab, veth_pair};
 #[allow(unused_imports)]

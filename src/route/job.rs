@@ -1,0 +1,292 @@
+//! The probes of a continuous trace: rounds of every distance at once (once per flow),
+//! `interval` apart, each probe's fate an event and a figure of its distance, each round
+//! handed out once all its probes settled. Rounds may overlap (a silent distance waits
+//! for its timeout while the next round leaves), at most [`MAX_OPEN_ROUNDS`] at once.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::event::{RouteEvent, RouteRound};
+use super::options::RouteWatchOptions;
+use super::stats::HopStats;
+use crate::clock::{later, millis};
+use crate::error::{Error, Result};
+use crate::packet::Kind;
+use crate::scheduler::{Events, Job, Mark, Next, Now};
+use crate::socket::reply::IcmpReply;
+use crate::trace::flow_sums;
+
+/// Rounds in flight at most: the next waits for the oldest to settle (with a timeout
+/// longer than four intervals, rounds come one timeout apart).
+pub(crate) const MAX_OPEN_ROUNDS: usize = 4;
+
+/// A round whose probes have not all settled.
+#[derive(Debug)]
+struct Open {
+    round: u64,
+    /// Its last distance: fixed when its first probe leaves (a round is asked for a whole
+    /// interval before it is due, when the round before may not have found the end yet).
+    horizon: Option<u8>,
+    expected: usize,
+    settled: usize,
+    /// Where the path ended in this round, if it did.
+    reached: Option<u8>,
+}
+
+/// The job of a continuous trace.
+#[derive(Debug)]
+pub(crate) struct RouteJob {
+    first: u8,
+    max: u8,
+    interval: Duration,
+    rounds: Option<u64>,
+    /// The sums each flow keeps; empty for probes of no flow.
+    sums: Vec<u16>,
+    /// By distance, from `first`.
+    hops: Vec<HopStats>,
+    /// The last distance probed by the rounds that start now.
+    horizon: u8,
+    open: VecDeque<Open>,
+    /// The number of the next round to start.
+    next_round: u64,
+    /// The distance (wider than a TTL, to step past 255) and flow of the next probe of the
+    /// round being sent.
+    cursor: Option<(u16, u16)>,
+    /// When round 0 left (moved on when the trace fell behind).
+    start: Option<Instant>,
+}
+
+impl RouteJob {
+    /// The rounds `options` describe.
+    pub(crate) fn new(options: &RouteWatchOptions) -> RouteJob {
+        RouteJob::with_seed(options, rand::random())
+    }
+
+    /// As [`RouteJob::new`], the flows' sums drawn from `seed`.
+    pub(crate) fn with_seed(options: &RouteWatchOptions, seed: u16) -> RouteJob {
+        let (first, max) = (options.first_hop, options.max_hops.max(options.first_hop));
+        RouteJob {
+            first,
+            max,
+            interval: options.probe.interval,
+            rounds: options.rounds,
+            sums: if options.flow_stable {
+                flow_sums(seed, options.flows.max(1))
+            } else {
+                Vec::new()
+            },
+            hops: (first..=max).map(HopStats::new).collect(),
+            horizon: max,
+            open: VecDeque::new(),
+            next_round: 0,
+            cursor: None,
+            start: None,
+        }
+    }
+
+    fn flows(&self) -> u16 {
+        u16::try_from(self.sums.len()).unwrap_or(u16::MAX).max(1)
+    }
+
+    fn flow_of(&self, probe: Mark) -> u16 {
+        probe
+            .flow
+            .and_then(|sum| self.sums.iter().position(|s| *s == sum))
+            .and_then(|flow| u16::try_from(flow).ok())
+            .unwrap_or(0)
+    }
+
+    fn hop(&mut self, distance: u8) -> Option<&mut HopStats> {
+        self.hops
+            .get_mut(usize::from(distance.checked_sub(self.first)?))
+    }
+
+    /// Starts the next round, if its turn has come in number: how long until it is due.
+    fn start_round(&mut self, now: Instant) -> Option<Duration> {
+        if self.rounds.is_some_and(|rounds| self.next_round >= rounds)
+            || self.open.len() >= MAX_OPEN_ROUNDS
+        {
+            return None;
+        }
+        let start = *self.start.get_or_insert(now);
+        let offset = self
+            .interval
+            .checked_mul(u32::try_from(self.next_round).unwrap_or(u32::MAX))
+            .unwrap_or(Duration::MAX);
+        let mut due = later(start, offset);
+        // Behind (rounds waited for room, or the process was busy): on from now, without
+        // a burst of rounds to catch up.
+        if now.saturating_duration_since(due) > self.interval {
+            self.start = now.checked_sub(offset);
+            due = now;
+        }
+        self.open.push_back(Open {
+            round: self.next_round,
+            horizon: None,
+            expected: usize::MAX,
+            settled: 0,
+            reached: None,
+        });
+        self.next_round += 1;
+        Some(due.saturating_duration_since(now))
+    }
+
+    /// The round being sent fixes its last distance when its first probe leaves (or
+    /// fails to): where the path ended in the last round handed out.
+    fn fix_horizon(&mut self) {
+        let (horizon, first, flows) = (self.horizon, self.first, self.flows());
+        if let Some(open) = self.open.back_mut()
+            && open.horizon.is_none()
+        {
+            open.horizon = Some(horizon);
+            open.expected = usize::from(horizon - first + 1) * usize::from(flows);
+        }
+    }
+
+    /// One probe of `round` at `distance` and `flow` settled, answered by `answer`.
+    fn settled(
+        &mut self,
+        probe: Mark,
+        answer: Option<(IpAddr, f64, Kind, Vec<crate::packet::MplsLabel>)>,
+        events: &mut Events<RouteEvent>,
+    ) {
+        let (distance, flow, round) = (probe.ttl, self.flow_of(probe), u64::from(probe.tag));
+        let round = self
+            .open
+            .iter()
+            .map(|open| open.round)
+            .find(|open| open & u64::from(u32::MAX) == round)
+            .unwrap_or(round);
+        let event = match answer {
+            Some((source, rtt, kind, mpls)) => {
+                let reached = matches!(kind, Kind::EchoReply | Kind::DestinationUnreachable);
+                if let Some(hop) = self.hop(distance) {
+                    hop.answered(source, flow, rtt, &mpls);
+                }
+                if reached && let Some(open) = self.open.iter_mut().find(|open| open.round == round)
+                {
+                    open.reached = Some(open.reached.map_or(distance, |d| d.min(distance)));
+                }
+                RouteEvent::Reply {
+                    round,
+                    distance,
+                    flow,
+                    source,
+                    rtt,
+                    reached,
+                    mpls,
+                }
+            }
+            None => {
+                if let Some(hop) = self.hop(distance) {
+                    hop.lost();
+                }
+                RouteEvent::Lost {
+                    round,
+                    distance,
+                    flow,
+                }
+            }
+        };
+        events.push_back(event);
+        if let Some(open) = self.open.iter_mut().find(|open| open.round == round) {
+            open.settled += 1;
+        }
+        // Rounds are handed out in order, each once all its probes settled.
+        while let Some(open) = self.open.front()
+            && open.settled >= open.expected
+            && let Some(open) = self.open.pop_front()
+        {
+            let horizon = open.horizon.unwrap_or(self.max);
+            let last = open.reached.unwrap_or(horizon).min(horizon);
+            self.horizon = open.reached.unwrap_or(self.max);
+            let hops = self
+                .hops
+                .iter()
+                .filter(|hop| hop.distance() <= last)
+                .cloned()
+                .collect();
+            events.push_back(RouteEvent::Round(RouteRound {
+                round: open.round,
+                reached: open.reached,
+                hops,
+            }));
+        }
+    }
+}
+
+impl Job for RouteJob {
+    type Output = ();
+    type Event = RouteEvent;
+
+    fn next(&mut self, _in_flight: usize, now: Now) -> Option<Next> {
+        let (after, distance, flow) = loop {
+            match self.cursor {
+                // Past the round's last distance (known once its first probe left).
+                Some((distance, _))
+                    if self
+                        .open
+                        .back()
+                        .and_then(|open| open.horizon)
+                        .is_some_and(|horizon| distance > u16::from(horizon)) =>
+                {
+                    self.cursor = None;
+                }
+                Some((distance, flow)) => match u8::try_from(distance) {
+                    Ok(distance) => break (Duration::ZERO, distance, flow),
+                    Err(_) => self.cursor = None,
+                },
+                None => {
+                    let after = self.start_round(now.instant)?;
+                    break (after, self.first, 0);
+                }
+            }
+        };
+        let round = self.next_round - 1;
+        self.cursor = Some(if flow + 1 < self.flows() {
+            (u16::from(distance), flow + 1)
+        } else {
+            (u16::from(distance) + 1, 0)
+        });
+        Some(Next {
+            ttl: distance,
+            flow: self.sums.get(usize::from(flow)).copied(),
+            // Rounds beyond 2^32 share tags with rounds long settled.
+            tag: u32::try_from(round & u64::from(u32::MAX)).unwrap_or(0),
+            after,
+            payload_size: None,
+            last: false,
+        })
+    }
+
+    fn sent(&mut self, _probe: Mark, _now: Now) {
+        self.fix_horizon();
+    }
+
+    fn failed(&mut self, probe: Mark, _error: Error, _now: Now, events: &mut Events<RouteEvent>) {
+        self.fix_horizon();
+        self.settled(probe, None, events);
+    }
+
+    fn settle(
+        &mut self,
+        probe: Mark,
+        sent_at: Instant,
+        outcome: Result<IcmpReply>,
+        _now: Now,
+        events: &mut Events<RouteEvent>,
+    ) {
+        let answer = outcome.ok().map(|reply| {
+            (
+                reply.source(),
+                millis(reply.time().saturating_duration_since(sent_at)),
+                reply.kind(),
+                reply.mpls_labels().to_vec(),
+            )
+        });
+        self.settled(probe, answer, events);
+    }
+
+    fn finish(self, _address: IpAddr, _scope_id: u32) {}
+}
