@@ -38,8 +38,10 @@ pub struct Responder {
 ///   `jitter_interarrival` RFC 3550's smoothed estimate, J += (|D| − J) / 16 (Jint).
 ///
 /// [`Pinger::watch_route`]: crate::Pinger::watch_route
+///
+/// With the `serde` feature a hop serializes as its figures under these names (`loss`
+/// from 0 to 1, absent figures as `null`) and its `responders`.
 #[derive(Debug, Clone, PartialEq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct HopStats {
     distance: u8,
     sent: u64,
@@ -206,6 +208,30 @@ impl HopStats {
     /// 16.
     pub fn responders(&self) -> &[Responder] {
         &self.responders
+    }
+}
+
+#[cfg(feature = "serde")]
+impl serde::Serialize for HopStats {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+
+        let mut hop = serializer.serialize_struct("HopStats", 15)?;
+        hop.serialize_field("distance", &self.distance)?;
+        hop.serialize_field("sent", &self.sent)?;
+        hop.serialize_field("received", &self.received)?;
+        hop.serialize_field("loss", &self.loss())?;
+        hop.serialize_field("last", &self.last)?;
+        hop.serialize_field("avg", &self.avg())?;
+        hop.serialize_field("best", &self.best)?;
+        hop.serialize_field("worst", &self.worst)?;
+        hop.serialize_field("stddev", &self.stddev())?;
+        hop.serialize_field("jitter", &self.jitter)?;
+        hop.serialize_field("jitter_avg", &self.jitter_avg())?;
+        hop.serialize_field("jitter_max", &self.jitter_max())?;
+        hop.serialize_field("jitter_interarrival", &self.jitter_interarrival())?;
+        hop.serialize_field("responders", &self.responders)?;
+        hop.end()
     }
 }
 

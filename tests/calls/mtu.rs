@@ -281,7 +281,7 @@ fn the_examples_take_dont_fragment_and_report_the_path_mtu() {
     assert_eq!(dont.status.code(), Some(0), "{}", output_text(&dont));
     let bad = run(&ping, &["-c", "1", "-M", "sometimes", &target]);
     assert_eq!(bad.status.code(), Some(2), "{}", output_text(&bad));
-    let trace = run(&traceroute, &["--mtu", "-W", "0.5", &target]);
+    let trace = run(&traceroute, &["-n", "--mtu", "-W", "0.5", &target]);
     let text = output_text(&trace);
     assert_eq!(trace.status.code(), Some(0), "{text}");
     let router: IpAddr = chain.hop_address(1, Family::V4);

@@ -220,7 +220,7 @@ fn the_examples_take_an_interface_and_a_mark() {
     }
     let output = lab.client.run_program(
         &traceroute,
-        &["-c", "1", "-W", "0.3", "-I", "up1", V4],
+        &["-n", "-q", "1", "-W", "0.3", "-I", "up1", V4],
         timeout,
     );
     let text = String::from_utf8_lossy(&output.stdout);

@@ -455,7 +455,7 @@ fn examples_keep_the_zone_of_a_link_local_target() {
     );
     let output = client.run_program(
         &example("traceroute"),
-        &["-c", "1", "-m", "3", "fe80::2%out"],
+        &["-n", "-q", "1", "-m", "3", "fe80::2%out"],
         TIMEOUT,
     );
     assert!(
@@ -564,7 +564,8 @@ fn traceroute_prints_the_path_like_traceroute() {
     for family in [Family::V4, Family::V6] {
         let target = chain.target(family).to_string();
         let args = [
-            "-c",
+            "-n",
+            "-q",
             "2",
             "-W",
             "0.5",
@@ -601,6 +602,7 @@ fn traceroute_prints_the_path_like_traceroute() {
 
         // JSON, unprivileged, all hops at once.
         let args = [
+            "-n",
             "--json",
             "--unprivileged",
             "--parallel",
@@ -637,7 +639,7 @@ fn traceroute_prints_the_path_like_traceroute() {
     // drops this address's packets without a word, and router 2 is silent).
     for family in [Family::V4, Family::V6] {
         let silent = chain.silent(family).to_string();
-        let args = ["--parallel", "-W", "0.5", "-m", "5", silent.as_str()];
+        let args = ["-n", "--parallel", "-W", "0.5", "-m", "5", silent.as_str()];
         let output = chain.client().run_program(&traceroute, &args, TIMEOUT);
         assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
         let text = stdout(&output);
@@ -656,10 +658,11 @@ fn traceroute_prints_the_path_like_traceroute() {
     }
     // Not reached within the hop limit: exit status 1; a bad option: 2.
     let target = chain.target(Family::V4).to_string();
-    let output =
-        chain
-            .client()
-            .run_program(&traceroute, &["-m", "2", "-W", "0.5", &target], TIMEOUT);
+    let output = chain.client().run_program(
+        &traceroute,
+        &["-n", "-m", "2", "-W", "0.5", &target],
+        TIMEOUT,
+    );
     assert_eq!(output.status.code(), Some(1));
     let output = chain
         .client()

@@ -8,7 +8,16 @@ mod support;
 mod examples;
 mod formats;
 mod healthd;
+mod trace_modes;
 
 fn main() -> std::process::ExitCode {
-    support::harness::run([examples::tests(), formats::tests(), healthd::tests()].concat())
+    support::harness::run(
+        [
+            examples::tests(),
+            formats::tests(),
+            healthd::tests(),
+            trace_modes::tests(),
+        ]
+        .concat(),
+    )
 }

@@ -1,42 +1,73 @@
 //! `traceroute` with icmplib, privileged or not, one hop at a time or all at once; flags
-//! and lines as `traceroute -I -n` (`-q -f -m -w -s -n`, `!H !N !P !X`), `--help` says
-//! where they differ.
+//! and lines as `traceroute -I` (`-q -f -m -w -s -n`, `!H !N !P !X`, MPLS labels), and
+//! mtr's continuous modes (`--report` with `-c` rounds, `--live`); `--help` says where
+//! they differ.
 //!
 //! ```text
 //! cargo run --release --example traceroute -- [-q PROBES] [-f FIRST_HOP] [-m MAX_HOPS]
 //!     [-w SECONDS] [-i SECONDS] [-s ADDRESS|INTERFACE] [-n] [--fast] [--parallel] [--mtu]
-//!     [--unprivileged] [-4|-6] [--json] HOST
+//!     [--flows N] [--classic] [--report|--live] [-c ROUNDS] [--unprivileged] [-4|-6]
+//!     [--json] HOST
 //! ```
 //!
 //! Lines like traceroute's: every distance up to where the trace stopped, `* *` for one
-//! where nobody answered; `--json`, a JSON array of the hops that answered. With `--mtu`,
-//! the path MTU too, like `tracepath`: `pmtu N` after the router that reported it, and a
-//! last line with the path MTU (on standard error with `--json`). Exit status: 0 when the
-//! host was reached, 1 when not, 2 on error.
+//! where nobody answered, the routers' names (unless `-n`), MPLS labels as mtr shows them;
+//! `--json`, a JSON array of the hops that answered. With `--mtu`, the path MTU too, like
+//! `tracepath`: `pmtu N` after the router that reported it, and a last line with the path
+//! MTU (on standard error with `--json`). `--report`: `-c` rounds (10), then mtr's report
+//! table (`--json`: the last round's figures); `--live`: the table after every round,
+//! redrawn in place on a terminal, one line per round otherwise (`--json`: a JSON object
+//! per round), for `-c` rounds (600). Exit status: 0 when the host was reached, 1 when
+//! not, 2 on error.
 
+#[path = "../common/mod.rs"]
 mod common;
+mod report;
 
 use std::net::IpAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use futures::StreamExt;
 use icmplib::{
-    Error, Family, Hop, PathMtu, PathMtuOptions, Pinger, TracerouteOptions, async_resolve,
+    Error, Family, Hop, PathMtu, PathMtuOptions, Pinger, RouteEvent, RouteRound, RouteWatchOptions,
+    TracerouteOptions, async_resolve,
 };
 
 #[derive(Parser)]
 #[command(
     about = "Print the route packets take to a host",
-    after_help = "Lines as traceroute -I -n prints them, except: probes are always ICMP echo \
-requests (traceroute's -I), 2 probes per hop by default rather than 3, no names are looked \
-up, -i is the pause between probes (traceroute's -z), not an interface, and --fast, \
---parallel, --mtu, --unprivileged and --json are this example's own."
+    after_help = "Lines as traceroute -I -e prints them, except: probes are always ICMP echo \
+requests (traceroute's -I), 2 probes per hop by default rather than 3, MPLS labels are shown \
+as mtr shows them ([MPLS: Lbl 100 TC 0 S 1 TTL 1]), -i is the pause between probes \
+(traceroute's -z) or between rounds (mtr's -i), not an interface, and probes are flow-stable \
+(one path through per-flow load balancers, as traceroute's Paris variant; --classic sends \
+varying ones). --report and -c are mtr's -r and -c; --live is mtr's display, for -c rounds. \
+--fast, --parallel, --mtu, --flows, --unprivileged and --json are this example's own."
 )]
 struct Args {
-    /// Probes per hop (traceroute's -q; -c is kept as another name for it).
-    #[arg(short = 'q', short_alias = 'c', default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    /// Probes per hop (traceroute's -q).
+    #[arg(short = 'q', default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
     probes: u64,
+    /// Rounds of --report (10) or --live (600) (mtr's -c).
+    #[arg(short = 'c', value_parser = clap::value_parser!(u64).range(1..))]
+    rounds: Option<u64>,
+    /// Report mode (mtr's -r): -c rounds, then a table of each hop's loss and round trips.
+    #[arg(short = 'r', long, conflicts_with = "live")]
+    report: bool,
+    /// Live mode (mtr's display): the table after every round, redrawn in place on a
+    /// terminal, one line per round otherwise.
+    #[arg(short = 'l', long)]
+    live: bool,
+    /// Trace this many flows at once and show which flows met each router: every path
+    /// through a load balancer.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    flows: u16,
+    /// Probes whose checksums vary, as classic traceroute sends them (a load balancer
+    /// then mixes its legs at one distance).
+    #[arg(long, conflicts_with = "flows")]
+    classic: bool,
     /// TTL of the first probes.
     #[arg(short = 'f', default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..))]
     first_hop: u8,
@@ -53,8 +84,7 @@ struct Args {
     /// ICMP probes for traceroute, is kept as another name: probes are always ICMP here).
     #[arg(short = 's', short_alias = 'I')]
     source: Option<String>,
-    /// Print addresses only: accepted for traceroute's sake, this example never looks up
-    /// the names of the routers.
+    /// Print addresses only: do not look up the routers' names.
     #[arg(short = 'n')]
     numeric: bool,
     /// Go to the next hop as soon as one probe was answered.
@@ -118,7 +148,10 @@ async fn run(args: &Args) -> Result<Found, Error> {
         .timeout(args.timeout)
         .interval(args.interval)
         .fast(args.fast)
-        .parallel(args.parallel);
+        .parallel(args.parallel)
+        .flow_stable(!args.classic)
+        .flows(args.flows)
+        .names(!args.numeric);
     common::socket_kind(&mut options.probe, args.unprivileged);
     // -s takes an address or an interface.
     let mut pinger = Pinger::builder();
@@ -162,9 +195,15 @@ fn marker(error: Option<&Error>) -> Option<String> {
 
 /// A hop as traceroute -n prints it: ` 1  192.0.2.1  0.123 ms  0.100 ms  *`, each time
 /// with three decimals and the hop's marker after it (`0.123 ms !H`).
-fn hop_line(hop: &Hop) -> String {
+fn hop_line(hop: &Hop, flows: bool) -> String {
     let mark = marker(hop.error());
-    let mut line = format!("{:2}  {}", hop.distance(), hop.address());
+    let mut line = match hop.name() {
+        Some(name) => format!("{:2}  {name} ({})", hop.distance(), hop.address()),
+        None => format!("{:2}  {}", hop.distance(), hop.address()),
+    };
+    for label in hop.mpls_labels() {
+        line.push_str(&format!(" [MPLS: {label}]"));
+    }
     for rtt in hop.rtts() {
         line.push_str(&format!("  {rtt:.3} ms"));
         if let Some(mark) = &mark {
@@ -180,12 +219,102 @@ fn hop_line(hop: &Hop) -> String {
     for _ in 0..lost {
         line.push_str("  *");
     }
+    if flows {
+        let list: Vec<String> = hop.flows().iter().map(u16::to_string).collect();
+        line.push_str(&format!("  flows {}", list.join(",")));
+    }
     line
+}
+
+/// `--report` and `--live`: a continuous trace of `args.rounds` rounds; the last round's
+/// figures, and whether the host was reached in it.
+async fn watch(args: &Args) -> Result<Option<RouteRound>, Error> {
+    let family = match (args.ipv4, args.ipv6) {
+        (true, _) => Some(Family::V4),
+        (_, true) => Some(Family::V6),
+        _ => None,
+    };
+    let address = async_resolve(&args.host, family).await?[0];
+    let target = if args.host.contains('%') {
+        args.host.clone()
+    } else {
+        address.to_string()
+    };
+    let default_rounds = if args.live { 600 } else { 10 };
+    let mut options = RouteWatchOptions::default()
+        .rounds(Some(args.rounds.unwrap_or(default_rounds)))
+        .first_hop(args.first_hop)
+        .max_hops(args.max_hops)
+        .timeout(args.timeout)
+        .flow_stable(!args.classic)
+        .flows(args.flows)
+        .names(!args.numeric);
+    // mtr's rounds are a second apart; -i, when given, sets it.
+    options.probe.interval = if args.interval == Duration::from_millis(50) {
+        Duration::from_secs(1)
+    } else {
+        args.interval
+    };
+    common::socket_kind(&mut options.probe, args.unprivileged);
+    let mut pinger = Pinger::builder();
+    match args.source.as_ref().map(|text| text.parse::<IpAddr>()) {
+        Some(Ok(source)) => options.probe.source = Some(source),
+        Some(Err(_)) => pinger = pinger.interface(args.source.clone().unwrap_or_default()),
+        None => {}
+    }
+    let mut trace = pinger.build().watch_route(&target, &options)?;
+    let mut last = None;
+    while let Some(event) = trace.next().await {
+        match event {
+            RouteEvent::Round(round) => {
+                if args.live {
+                    if args.json {
+                        println!("{}", serde_json::to_string(&round).unwrap_or_default());
+                    } else {
+                        report::live(&round, &args.host, args.numeric, args.flows > 1);
+                    }
+                }
+                last = Some(round);
+            }
+            RouteEvent::Error(error) => return Err(error),
+            _ => {}
+        }
+    }
+    Ok(last)
+}
+
+/// `--report` and `--live` to their end: the exit status.
+async fn continuous(args: &Args) -> ExitCode {
+    let last = match watch(args).await {
+        Ok(last) => last,
+        Err(error) => {
+            eprintln!("traceroute: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(round) = last else {
+        return ExitCode::from(1);
+    };
+    if args.report {
+        if args.json {
+            println!("{}", serde_json::to_string(&round).unwrap_or_default());
+        } else {
+            print!("{}", report::table(&round, args.numeric, args.flows > 1));
+        }
+    }
+    if round.reached().is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    if args.report || args.live {
+        return continuous(&args).await;
+    }
     let (address, hops, path_mtu) = match run(&args).await {
         Ok(result) => result,
         Err(error) => {
@@ -225,7 +354,7 @@ async fn main() -> ExitCode {
                 );
             }
             for hop in here {
-                let line = hop_line(hop);
+                let line = hop_line(hop, args.flows > 1);
                 match path_mtu.as_ref().and_then(|found| found.as_ref().ok()) {
                     Some(found) if found.reported_by() == hop.ip() => {
                         println!("{line}  pmtu {}", found.mtu());
