@@ -108,6 +108,49 @@ fn check(
     );
 }
 
+/// The label stack of Time Exceeded and Destination Unreachable messages of both families
+/// and both layouts decodes to the entry the bytes hold: label 100, TC 0, bottom, TTL 1.
+#[test]
+fn the_labels_of_every_kind_of_extended_error_decode() {
+    for family in [Family::V4, Family::V6] {
+        let unit = if family == Family::V4 { 4 } else { 8 };
+        for length in [(128 / unit) as u8, 0] {
+            let quote = request(family, 56);
+            let mut exceeded = time_exceeded(family, length, &quote, 128, &MPLS_EXTENSION);
+            // The same message as a Destination Unreachable (host unreachable / address
+            // unreachable), its ICMPv4 checksum filled in again.
+            let mut unreachable = exceeded.clone();
+            unreachable[..2].copy_from_slice(match family {
+                Family::V4 => &[3, 1],
+                Family::V6 => &[1, 3],
+            });
+            for message in [&mut exceeded, &mut unreachable] {
+                if family == Family::V4 {
+                    message[2..4].fill(0);
+                    let sum = checksum(message);
+                    message[2..4].copy_from_slice(&sum.to_be_bytes());
+                }
+                let parsed = Message::parse(family, message).unwrap();
+                let quote = parsed.quote().unwrap();
+                let objects: Vec<_> = parse_extensions(quote.extensions.unwrap())
+                    .unwrap()
+                    .collect();
+                let labels: Vec<MplsLabel> = objects[0].mpls_labels().unwrap().collect();
+                assert_eq!(
+                    labels,
+                    [MplsLabel {
+                        label: 100,
+                        traffic_class: 0,
+                        bottom_of_stack: true,
+                        ttl: 1,
+                    }],
+                    "{family} {parsed:?}"
+                );
+            }
+        }
+    }
+}
+
 /// A quote padded to 128 bytes before an MPLS extension: with RFC 4884's length field
 /// (compliant), or without it (routers older than RFC 4884, which still append one).
 #[test]
