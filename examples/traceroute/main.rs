@@ -31,8 +31,8 @@ use std::time::Duration;
 use clap::Parser;
 use futures::StreamExt;
 use icmplib::{
-    Error, Family, Hop, PathMtu, PathMtuOptions, Pinger, RouteEvent, RouteRound, RouteWatchOptions,
-    TracerouteOptions, async_resolve,
+    Error, Family, Hop, PathMtu, PathMtuOptions, Pinger, ProbeOptions, RouteEvent, RouteRound,
+    RouteWatchOptions, TracerouteOptions, async_resolve,
 };
 
 #[derive(Parser)]
@@ -116,19 +116,38 @@ struct Args {
 /// What a run found: the host's address, the hops, and the path MTU when asked for.
 type Found = (IpAddr, Vec<Hop>, Option<Result<PathMtu, Error>>);
 
-async fn run(args: &Args) -> Result<Found, Error> {
+/// The host's address, and the target to trace: the address, or, for a link-local one,
+/// the host as given, with its zone (`fe80::1%eth0`: it says which link).
+async fn target(args: &Args) -> Result<(IpAddr, String), Error> {
     let family = match (args.ipv4, args.ipv6) {
         (true, _) => Some(Family::V4),
         (_, true) => Some(Family::V6),
         _ => None,
     };
     let address = async_resolve(&args.host, family).await?[0];
-    // A link-local address keeps its zone (`fe80::1%eth0`): it says which link.
     let target = if args.host.contains('%') {
         args.host.clone()
     } else {
         address.to_string()
     };
+    Ok((address, target))
+}
+
+/// The pinger `args` ask for, with the socket kind and source set in `probe`: `-s` takes
+/// an address or an interface.
+fn pinger(args: &Args, probe: &mut ProbeOptions) -> Pinger {
+    common::socket_kind(probe, args.unprivileged);
+    let mut pinger = Pinger::builder();
+    match args.source.as_ref().map(|text| text.parse::<IpAddr>()) {
+        Some(Ok(source)) => probe.source = Some(source),
+        Some(Err(_)) => pinger = pinger.interface(args.source.clone().unwrap_or_default()),
+        None => {}
+    }
+    pinger.build()
+}
+
+async fn run(args: &Args) -> Result<Found, Error> {
+    let (address, target) = target(args).await?;
     let progress = format!(
         "traceroute to {} ({address}), {} hops max, {} byte packets",
         args.host,
@@ -152,15 +171,7 @@ async fn run(args: &Args) -> Result<Found, Error> {
         .flow_stable(!args.classic)
         .flows(args.flows)
         .names(!args.numeric);
-    common::socket_kind(&mut options.probe, args.unprivileged);
-    // -s takes an address or an interface.
-    let mut pinger = Pinger::builder();
-    match args.source.as_ref().map(|text| text.parse::<IpAddr>()) {
-        Some(Ok(source)) => options.probe.source = Some(source),
-        Some(Err(_)) => pinger = pinger.interface(args.source.clone().unwrap_or_default()),
-        None => {}
-    }
-    let pinger = pinger.build();
+    let pinger = pinger(args, &mut options.probe);
     let hops = pinger.traceroute(&target, &options).await?;
     let path_mtu = if args.mtu {
         let mut mtu_options = PathMtuOptions::default().timeout(args.timeout);
@@ -229,17 +240,7 @@ fn hop_line(hop: &Hop, flows: bool) -> String {
 /// `--report` and `--live`: a continuous trace of `args.rounds` rounds; the last round's
 /// figures, and whether the host was reached in it.
 async fn watch(args: &Args) -> Result<Option<RouteRound>, Error> {
-    let family = match (args.ipv4, args.ipv6) {
-        (true, _) => Some(Family::V4),
-        (_, true) => Some(Family::V6),
-        _ => None,
-    };
-    let address = async_resolve(&args.host, family).await?[0];
-    let target = if args.host.contains('%') {
-        args.host.clone()
-    } else {
-        address.to_string()
-    };
+    let (_, target) = target(args).await?;
     let default_rounds = if args.live { 600 } else { 10 };
     let mut options = RouteWatchOptions::default()
         .rounds(Some(args.rounds.unwrap_or(default_rounds)))
@@ -255,14 +256,7 @@ async fn watch(args: &Args) -> Result<Option<RouteRound>, Error> {
     } else {
         args.interval
     };
-    common::socket_kind(&mut options.probe, args.unprivileged);
-    let mut pinger = Pinger::builder();
-    match args.source.as_ref().map(|text| text.parse::<IpAddr>()) {
-        Some(Ok(source)) => options.probe.source = Some(source),
-        Some(Err(_)) => pinger = pinger.interface(args.source.clone().unwrap_or_default()),
-        None => {}
-    }
-    let mut trace = pinger.build().watch_route(&target, &options)?;
+    let mut trace = pinger(args, &mut options.probe).watch_route(&target, &options)?;
     let mut last = None;
     while let Some(event) = trace.next().await {
         match event {

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::packet::Kind;
 use crate::scheduler::{Events, Job, Mark, Next, Now};
 use crate::socket::reply::IcmpReply;
-use crate::trace::flow_sums;
+use crate::trace::Flows;
 
 /// Rounds in flight at most: the next waits for the oldest to settle (with a timeout
 /// longer than four intervals, rounds come one timeout apart).
@@ -41,8 +41,8 @@ pub(crate) struct RouteJob {
     max: u8,
     interval: Duration,
     rounds: Option<u64>,
-    /// The sums each flow keeps; empty for probes of no flow.
-    sums: Vec<u16>,
+    /// The flows followed.
+    flows: Flows,
     /// By distance, from `first`.
     hops: Vec<HopStats>,
     /// The last distance probed by the rounds that start now.
@@ -71,11 +71,7 @@ impl RouteJob {
             max,
             interval: options.probe.interval,
             rounds: options.rounds,
-            sums: if options.flow_stable {
-                flow_sums(seed, options.flows.max(1))
-            } else {
-                Vec::new()
-            },
+            flows: Flows::new(options.flow_stable, options.flows, seed),
             hops: (first..=max).map(HopStats::new).collect(),
             horizon: max,
             open: VecDeque::new(),
@@ -83,18 +79,6 @@ impl RouteJob {
             cursor: None,
             start: None,
         }
-    }
-
-    fn flows(&self) -> u16 {
-        u16::try_from(self.sums.len()).unwrap_or(u16::MAX).max(1)
-    }
-
-    fn flow_of(&self, probe: Mark) -> u16 {
-        probe
-            .flow
-            .and_then(|sum| self.sums.iter().position(|s| *s == sum))
-            .and_then(|flow| u16::try_from(flow).ok())
-            .unwrap_or(0)
     }
 
     fn hop(&mut self, distance: u8) -> Option<&mut HopStats> {
@@ -135,7 +119,7 @@ impl RouteJob {
     /// The round being sent fixes its last distance when its first probe leaves (or
     /// fails to): where the path ended in the last round handed out.
     fn fix_horizon(&mut self) {
-        let (horizon, first, flows) = (self.horizon, self.first, self.flows());
+        let (horizon, first, flows) = (self.horizon, self.first, self.flows.count());
         if let Some(open) = self.open.back_mut()
             && open.horizon.is_none()
         {
@@ -151,7 +135,7 @@ impl RouteJob {
         answer: Option<(IpAddr, f64, Kind, Vec<crate::packet::MplsLabel>)>,
         events: &mut Events<RouteEvent>,
     ) {
-        let (distance, flow, round) = (probe.ttl, self.flow_of(probe), u64::from(probe.tag));
+        let (distance, flow, round) = (probe.ttl, self.flows.of(probe), u64::from(probe.tag));
         let round = self
             .open
             .iter()
@@ -244,14 +228,14 @@ impl Job for RouteJob {
             }
         };
         let round = self.next_round - 1;
-        self.cursor = Some(if flow + 1 < self.flows() {
+        self.cursor = Some(if flow + 1 < self.flows.count() {
             (u16::from(distance), flow + 1)
         } else {
             (u16::from(distance) + 1, 0)
         });
         Some(Next {
             ttl: distance,
-            flow: self.sums.get(usize::from(flow)).copied(),
+            flow: self.flows.sum(flow),
             // Rounds beyond 2^32 share tags with rounds long settled.
             tag: u32::try_from(round & u64::from(u32::MAX)).unwrap_or(0),
             after,

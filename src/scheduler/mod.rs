@@ -139,6 +139,24 @@ struct Flight<T, J> {
     several: bool,
 }
 
+impl<T, J> Flight<T, J> {
+    /// Target `target`, at `index` among the targets, before its address is known.
+    fn new(index: usize, target: T) -> Flight<T, J> {
+        Flight {
+            index,
+            target,
+            address: None,
+            scope_id: 0,
+            engine: None,
+            job: None,
+            in_flight: 0,
+            scheduled: false,
+            rest: Vec::new(),
+            several: false,
+        }
+    }
+}
+
 /// A probe in flight.
 #[derive(Debug)]
 struct Outstanding {

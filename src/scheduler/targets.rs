@@ -59,18 +59,7 @@ where
                         .map(|address| (address, scope_id))
                 })
             });
-            let key = self.flights.insert(Flight {
-                index,
-                target,
-                address: None,
-                scope_id: 0,
-                engine: None,
-                job: None,
-                in_flight: 0,
-                scheduled: false,
-                rest: Vec::new(),
-                several: false,
-            });
+            let key = self.flights.insert(Flight::new(index, target));
             match literal {
                 Some(Ok((address, scope_id))) => self.start(key, address, scope_id, now),
                 Some(Err(error)) => self.fail(key, error),
@@ -200,16 +189,9 @@ where
             return;
         };
         let key = self.flights.insert(Flight {
-            index: old.index,
-            target: old.target,
-            address: None,
-            scope_id: 0,
-            engine: None,
-            job: None,
-            in_flight: 0,
-            scheduled: false,
             rest: old.rest,
             several: true,
+            ..Flight::new(old.index, old.target)
         });
         self.start(key, next, 0, now);
     }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::TracerouteOptions;
 use super::distance::{Answer, Distance};
+use super::flows::Flows;
 use crate::error::{Error, Result};
 use crate::hop::Hop;
 use crate::scheduler::{Events, Job, Mark, Next, Now, Pause};
@@ -25,9 +26,8 @@ pub(crate) struct TraceJob {
     pause: Pause,
     fast: bool,
     parallel: bool,
-    /// The sums each flow's probes keep (see [`Next::flow`]); empty when the probes
-    /// belong to no flow (then there is one, flow 0, of any checksum).
-    sums: Vec<u16>,
+    /// The flows followed.
+    flows: Flows,
     /// By distance, from `first`.
     distances: Vec<Distance>,
     /// The distance of the next probe.
@@ -43,20 +43,6 @@ pub(crate) struct TraceJob {
     fatal: Option<Error>,
 }
 
-/// The sums the probes of `flows` flows keep, from `seed`: distinct, each 1 to 0xfffe
-/// (one's complement has two zeros), spread over the whole range so that a balancer's
-/// hash sends neighbouring flows apart as likely as any.
-pub(crate) fn flow_sums(seed: u16, flows: u16) -> Vec<u16> {
-    // 0x9e37 and 0xfffe are coprime: the first 0xfffe flows get distinct sums.
-    (0..u32::from(flows))
-        .map(|flow| {
-            let spread = (u32::from(seed) + flow * 0x9e37) % 0xfffe;
-            // Below 0xfffe, plus one: 1 to 0xfffe.
-            u16::try_from(spread + 1).unwrap_or(1)
-        })
-        .collect()
-}
-
 impl TraceJob {
     /// The probes `options` describe; flows get sums of their own, different from one
     /// trace to the next.
@@ -67,11 +53,7 @@ impl TraceJob {
     /// As [`TraceJob::new`], the flows' sums drawn from `seed`.
     pub(crate) fn with_seed(options: &TracerouteOptions, seed: u16) -> TraceJob {
         let (first, last) = (options.first_hop, options.max_hops.max(options.first_hop));
-        let flows = if options.flow_stable {
-            options.flows.max(1)
-        } else {
-            1
-        };
+        let flows = Flows::new(options.flow_stable, options.flows, seed);
         TraceJob {
             first,
             last,
@@ -79,12 +61,10 @@ impl TraceJob {
             pause: Pause::new(options.probe.interval),
             fast: options.fast,
             parallel: options.parallel,
-            sums: if options.flow_stable {
-                flow_sums(seed, flows)
-            } else {
-                Vec::new()
-            },
-            distances: (first..=last).map(|_| Distance::new(flows)).collect(),
+            distances: (first..=last)
+                .map(|_| Distance::new(flows.count()))
+                .collect(),
+            flows,
             ttl: first,
             flow: 0,
             asked: 0,
@@ -94,29 +74,15 @@ impl TraceJob {
         }
     }
 
-    /// Flows traced (one when the probes belong to none).
-    fn flows(&self) -> u16 {
-        u16::try_from(self.sums.len()).unwrap_or(u16::MAX).max(1)
-    }
-
     fn distance(&mut self, ttl: u8) -> Option<&mut Distance> {
         self.distances
             .get_mut(usize::from(ttl.checked_sub(self.first)?))
     }
 
-    /// The flow a probe of this mark belongs to.
-    fn flow_of(&self, probe: Mark) -> u16 {
-        probe
-            .flow
-            .and_then(|sum| self.sums.iter().position(|s| *s == sum))
-            .and_then(|flow| u16::try_from(flow).ok())
-            .unwrap_or(0)
-    }
-
     /// The probe at `ttl` for the current flow, `after` this long; moves to the next flow.
     fn probe(&mut self, ttl: u8, after: Duration) -> Next {
-        let flow = self.sums.get(usize::from(self.flow)).copied();
-        self.flow = (self.flow + 1) % self.flows();
+        let flow = self.flows.sum(self.flow);
+        self.flow = (self.flow + 1) % self.flows.count();
         Next {
             ttl,
             flow,
@@ -156,7 +122,7 @@ impl TraceJob {
     /// The next probe of a trace one distance after the other, once the last one is
     /// settled.
     fn next_in_turn(&mut self) -> Option<Next> {
-        let per_distance = self.count * usize::from(self.flows());
+        let per_distance = self.count * usize::from(self.flows.count());
         loop {
             let (asked, fast) = (self.asked, self.fast);
             let (ttl, last) = (self.ttl, self.last);
@@ -199,7 +165,7 @@ impl Job for TraceJob {
     }
 
     fn sent(&mut self, probe: Mark, _now: Now) {
-        let flow = usize::from(self.flow_of(probe));
+        let flow = usize::from(self.flows.of(probe));
         if let Some(sent) = self
             .distance(probe.ttl)
             .and_then(|distance| distance.sent.get_mut(flow))
@@ -223,7 +189,7 @@ impl Job for TraceJob {
     ) {
         match outcome {
             Ok(reply) => {
-                let flow = self.flow_of(probe);
+                let flow = self.flows.of(probe);
                 if let Some(distance) = self.distance(probe.ttl) {
                     distance
                         .answers
@@ -243,7 +209,7 @@ impl Job for TraceJob {
         if let Some(error) = self.fatal {
             return Err(error);
         }
-        let flows = !self.sums.is_empty();
+        let flows = self.flows.stable();
         let mut hops = Vec::new();
         for (ttl, distance) in (self.first..=self.last).zip(&self.distances) {
             hops.extend(distance.hops(ttl, flows));
@@ -297,7 +263,8 @@ mod tests {
         let probes: Vec<(u8, Option<u16>, u64)> = std::iter::from_fn(|| job.next_now(0))
             .map(|next| (next.ttl, next.flow, next.after.as_millis() as u64))
             .collect();
-        let sums = flow_sums(0xfffd, 3);
+        let flows = Flows::new(true, 3, 0xfffd);
+        let sums: Vec<u16> = (0..3).filter_map(|flow| flows.sum(flow)).collect();
         assert_eq!(sums.len(), 3);
         assert!(sums.iter().all(|sum| (1..=0xfffe).contains(sum)));
         let mut expected = Vec::new();
@@ -317,17 +284,6 @@ mod tests {
         // Without flow-stable probes: no sum, one probe per distance per round.
         let mut varying = TraceJob::new(&options.clone().flows(1).flow_stable(false));
         assert!(std::iter::from_fn(|| varying.next_now(0)).all(|next| next.flow.is_none()));
-    }
-
-    #[test]
-    fn flow_sums_are_distinct_and_never_a_zero() {
-        for seed in [0, 1, 0x7fff, 0xfffd, 0xfffe, 0xffff] {
-            let mut sums = flow_sums(seed, TracerouteOptions::MAX_FLOWS);
-            assert!(sums.iter().all(|sum| (1..=0xfffe).contains(sum)));
-            sums.sort_unstable();
-            sums.dedup();
-            assert_eq!(sums.len(), usize::from(TracerouteOptions::MAX_FLOWS));
-        }
     }
 
     #[test]

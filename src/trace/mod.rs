@@ -4,8 +4,10 @@
 //! [`TracerouteOptions`], and the job that probes the distances (`job.rs`).
 
 mod distance;
+mod flows;
 mod job;
-pub(crate) use job::{TraceJob, flow_sums};
+pub(crate) use flows::Flows;
+pub(crate) use job::TraceJob;
 mod options;
 
 use std::future::Future;
