@@ -67,6 +67,11 @@ impl Names {
         None
     }
 
+    /// The name of `address` if a lookup found it; nothing is asked.
+    pub(crate) fn known(&self, address: IpAddr) -> Option<Arc<str>> {
+        self.cache.get(&address).cloned().flatten()
+    }
+
     /// Starts the lookup of `address`, unless it is under way.
     fn ask(&mut self, address: IpAddr) {
         if !self.cache.contains_key(&address) && self.asked.insert(address) {

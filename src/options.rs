@@ -84,7 +84,9 @@ pub struct ProbeOptions {
     /// next address at the first probe lost there, its probes in flight forgotten; after
     /// its last address, the name is looked up again and probed from its first. Each lost
     /// probe is an event and counts in the target's state, whichever address it went to.
-    /// A name with one address, and an IP address, are probed as without it.
+    /// A name with one address, and an IP address, are probed as without it. (A watched
+    /// name whose every address failed is looked up again whatever
+    /// [`resolve_every`](crate::WatchOptions::resolve_every) says.)
     pub try_next_address: bool,
 }
 

@@ -180,9 +180,10 @@ impl Resolver {
             .iter()
             .filter(|address| family.is_none_or(|family| Family::of(address) == family))
             .collect();
-        // IPv4 first, keeping the resolver's order within each family.
+        // IPv4 first, keeping the resolver's order within each family, each address once.
         addresses.sort_by_key(IpAddr::is_ipv6);
-        addresses.dedup();
+        let mut seen = std::collections::HashSet::new();
+        addresses.retain(|address| seen.insert(*address));
         if addresses.is_empty() {
             return Err(Error::name_not_found(name));
         }

@@ -54,11 +54,12 @@ struct Args {
     #[arg(short = 'c', value_parser = clap::value_parser!(u64).range(1..))]
     rounds: Option<u64>,
     /// Report mode (mtr's -r): -c rounds, then a table of each hop's loss and round trips.
-    #[arg(short = 'r', long, conflicts_with = "live")]
+    #[arg(short = 'r', long, conflicts_with_all = ["live", "fast", "parallel", "mtu"])]
     report: bool,
     /// Live mode (mtr's display): the table after every round, redrawn in place on a
-    /// terminal, one line per round otherwise.
-    #[arg(short = 'l', long)]
+    /// terminal, one line per round otherwise. -q does not apply (one probe per distance
+    /// and flow each round).
+    #[arg(short = 'l', long, conflicts_with_all = ["fast", "parallel", "mtu"])]
     live: bool,
     /// Trace this many flows at once and show which flows met each router: every path
     /// through a load balancer.
@@ -77,9 +78,10 @@ struct Args {
     /// Seconds to wait for each answer (traceroute's -w; -W is kept as another name).
     #[arg(short = 'w', short_alias = 'W', default_value = "2", value_parser = common::positive_seconds)]
     timeout: Duration,
-    /// Seconds between probes (traceroute's -z).
-    #[arg(short = 'i', default_value = "0.05", value_parser = common::seconds)]
-    interval: Duration,
+    /// Seconds between probes (traceroute's -z; default 0.05), or between rounds in
+    /// --report and --live (mtr's -i; default 1).
+    #[arg(short = 'i', value_parser = common::seconds)]
+    interval: Option<Duration>,
     /// Source address, or the network interface to send by (traceroute's -s or -i; -I,
     /// ICMP probes for traceroute, is kept as another name: probes are always ICMP here).
     #[arg(short = 's', short_alias = 'I')]
@@ -165,7 +167,7 @@ async fn run(args: &Args) -> Result<Found, Error> {
         .first_hop(args.first_hop)
         .max_hops(args.max_hops)
         .timeout(args.timeout)
-        .interval(args.interval)
+        .interval(args.interval.unwrap_or(Duration::from_millis(50)))
         .fast(args.fast)
         .parallel(args.parallel)
         .flow_stable(!args.classic)
@@ -237,10 +239,10 @@ fn hop_line(hop: &Hop, flows: bool) -> String {
     line
 }
 
-/// `--report` and `--live`: a continuous trace of `args.rounds` rounds; the last round's
-/// figures, and whether the host was reached in it.
-async fn watch(args: &Args) -> Result<Option<RouteRound>, Error> {
-    let (_, target) = target(args).await?;
+/// `--report` and `--live`: a continuous trace of `args.rounds` rounds; the host's
+/// address and the last round's figures.
+async fn watch(args: &Args) -> Result<(IpAddr, Option<RouteRound>), Error> {
+    let (address, target) = target(args).await?;
     let default_rounds = if args.live { 600 } else { 10 };
     let mut options = RouteWatchOptions::default()
         .rounds(Some(args.rounds.unwrap_or(default_rounds)))
@@ -251,11 +253,7 @@ async fn watch(args: &Args) -> Result<Option<RouteRound>, Error> {
         .flows(args.flows)
         .names(!args.numeric);
     // mtr's rounds are a second apart; -i, when given, sets it.
-    options.probe.interval = if args.interval == Duration::from_millis(50) {
-        Duration::from_secs(1)
-    } else {
-        args.interval
-    };
+    options.probe.interval = args.interval.unwrap_or(Duration::from_secs(1));
     let mut trace = pinger(args, &mut options.probe).watch_route(&target, &options)?;
     let mut last = None;
     while let Some(event) = trace.next().await {
@@ -274,13 +272,13 @@ async fn watch(args: &Args) -> Result<Option<RouteRound>, Error> {
             _ => {}
         }
     }
-    Ok(last)
+    Ok((address, last))
 }
 
 /// `--report` and `--live` to their end: the exit status.
 async fn continuous(args: &Args) -> ExitCode {
-    let last = match watch(args).await {
-        Ok(last) => last,
+    let (address, last) = match watch(args).await {
+        Ok(found) => found,
         Err(error) => {
             eprintln!("traceroute: {error}");
             return ExitCode::from(2);
@@ -296,7 +294,17 @@ async fn continuous(args: &Args) -> ExitCode {
             print!("{}", report::table(&round, args.numeric, args.flows > 1));
         }
     }
-    if round.reached().is_some() {
+    // Reached: the host answered where the path ended (not a router's unreachable).
+    let reached = round.reached().is_some_and(|distance| {
+        round.hops().iter().any(|hop| {
+            hop.distance() == distance
+                && hop
+                    .responders()
+                    .iter()
+                    .any(|responder| responder.address == address)
+        })
+    });
+    if reached {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -344,7 +352,7 @@ async fn main() -> ExitCode {
             if here.is_empty() {
                 println!(
                     "{distance:2}  {}",
-                    vec!["*"; args.probes as usize].join(" ")
+                    vec!["*"; args.probes as usize * usize::from(args.flows)].join(" ")
                 );
             }
             for hop in here {

@@ -152,6 +152,10 @@ impl Transport for IcmpApiTransport {
         self.family
     }
 
+    fn keeps_sequence(&self) -> bool {
+        false
+    }
+
     fn keeps_id(&self) -> bool {
         false
     }

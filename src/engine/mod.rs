@@ -30,6 +30,8 @@ pub(crate) mod transport;
 pub(crate) mod fake;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_flow;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -373,6 +375,11 @@ impl Engine {
         self.handle.core.is_closed()
     }
 
+    /// Why the engine closed, once it did (its socket failed, its runtime shut down).
+    pub(crate) fn closed_error(&self) -> Option<Error> {
+        self.handle.core.table().closed().cloned()
+    }
+
     /// Registers `probe` for `inbox` under `token` and sends it if the send buffer has
     /// room; its answer (or the engine's error) goes to `inbox`. The caller owns the
     /// returned ticket: it [forgets](Engine::forget) it when it gives up on the request
@@ -392,6 +399,7 @@ impl Engine {
         let keeps_id = core.transport.keeps_id();
         // A flow-stable probe's payload is made once its sequence number is chosen.
         let mut payload = Arc::clone(&probe.payload);
+        let flow = probe.flow.filter(|_| core.transport.keeps_sequence());
         let (ticket, id, in_flight) = {
             let mut table = core.table();
             let id = match probe.id {
@@ -410,7 +418,7 @@ impl Engine {
                 probe.destination,
                 if keeps_id { id } else { 0 },
                 |sequence| {
-                    if let Some(sum) = probe.flow {
+                    if let Some(sum) = flow {
                         payload = flow_payload(&probe.payload, sum, sequence);
                     }
                     Arc::clone(&payload)

@@ -281,7 +281,6 @@ impl<W> PendingTable<W> {
     }
 
     /// The error the table was closed with, if it was.
-    #[cfg(test)]
     pub fn closed(&self) -> Option<&Error> {
         self.closed.as_ref()
     }

@@ -14,13 +14,12 @@ use super::fake::{Answer, FakeTransport};
 use super::*;
 use crate::packet::{QuoteLayout, v4, v6};
 use crate::socket::reply::IcmpReply;
-use crate::socket::request::random_payload;
 
 const HOST_V6: &str = "2001:db8::7";
-const HOST_V4: &str = "192.0.2.7";
-const RTT: Duration = Duration::from_millis(30);
+pub(super) const HOST_V4: &str = "192.0.2.7";
+pub(super) const RTT: Duration = Duration::from_millis(30);
 
-fn probe(destination: &str, payload: &[u8]) -> Probe {
+pub(super) fn probe(destination: &str, payload: &[u8]) -> Probe {
     Probe {
         destination: destination.parse().unwrap(),
         scope_id: 0,
@@ -35,14 +34,14 @@ fn probe(destination: &str, payload: &[u8]) -> Probe {
 }
 
 /// Launches `probe` for `inbox` under `token`; it must leave at once.
-fn launch(engine: &Engine, probe: &Probe, inbox: &Arc<Inbox>, token: Token) -> Ticket {
+pub(super) fn launch(engine: &Engine, probe: &Probe, inbox: &Arc<Inbox>, token: Token) -> Ticket {
     let launched = engine.launch(probe, inbox, token).expect("launched");
     assert!(matches!(launched.sending, Sending::Sent(_)), "it left");
     launched.ticket
 }
 
 /// Waits for the next answers in `inbox`.
-async fn answers(inbox: &Inbox) -> Vec<(Token, Result<IcmpReply>)> {
+pub(super) async fn answers(inbox: &Inbox) -> Vec<(Token, Result<IcmpReply>)> {
     poll_fn(|cx| {
         inbox.register(cx.waker());
         let mut answers = Vec::new();
@@ -84,54 +83,6 @@ async fn an_echo_reply_reaches_the_inbox_of_its_request() {
     let rtt = reply.time().saturating_duration_since(start);
     assert!(rtt.abs_diff(RTT) < Duration::from_millis(1), "{rtt:?}");
     assert_eq!(engine.in_flight(), 0);
-}
-
-#[tokio::test(start_paused = true)]
-async fn the_probes_of_a_flow_keep_one_checksum_and_are_answered() {
-    let fake = FakeTransport::datagram_v4();
-    fake.echo(RTT);
-    let engine = fake.engine();
-    let inbox = Arc::new(Inbox::default());
-    for token in 0..8 {
-        let mut flowing = probe(HOST_V4, &random_payload(56));
-        flowing.flow = Some(0x4242);
-        launch(&engine, &flowing, &inbox, token);
-    }
-    let answers = answers(&inbox).await;
-    assert_eq!(answers.len(), 8);
-    assert!(
-        answers.iter().all(|(_, reply)| reply.is_ok()),
-        "{answers:?}"
-    );
-    let sent = fake.sent();
-    let checksums: Vec<u16> = sent
-        .iter()
-        .map(|sent| {
-            let mut message = Vec::new();
-            sent.request.encode(&mut message);
-            u16::from_be_bytes([message[2], message[3]])
-        })
-        .collect();
-    let sequences: std::collections::HashSet<u16> =
-        sent.iter().map(|sent| sent.request.sequence()).collect();
-    assert_eq!(sequences.len(), 8, "each its own sequence number");
-    assert!(
-        checksums.windows(2).all(|pair| pair[0] == pair[1]),
-        "{checksums:x?}"
-    );
-    // Without a flow, the checksums vary with the sequence numbers and payloads.
-    for token in 8..16 {
-        launch(&engine, &probe(HOST_V4, &random_payload(56)), &inbox, token);
-    }
-    let varying: std::collections::HashSet<u16> = fake.sent()[8..]
-        .iter()
-        .map(|sent| {
-            let mut message = Vec::new();
-            sent.request.encode(&mut message);
-            u16::from_be_bytes([message[2], message[3]])
-        })
-        .collect();
-    assert!(varying.len() > 1);
 }
 
 #[tokio::test(start_paused = true)]

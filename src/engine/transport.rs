@@ -50,6 +50,14 @@ pub(crate) trait Transport: fmt::Debug + Send + Sync + 'static {
     /// without it.
     fn keeps_id(&self) -> bool;
 
+    /// True when a request leaves with the sequence number the engine chose (sockets);
+    /// false when the system chooses it (Windows' ICMP API): a flow-stable probe's
+    /// payload, made for the engine's number, would keep no checksum, and is sent as it
+    /// is.
+    fn keeps_sequence(&self) -> bool {
+        true
+    }
+
     /// Sends `message`, the encoding of `request`, if there is room now: when it left, or
     /// `None` when the send buffer is full. An answer is wanted for `wait` after that (a
     /// backend that waits for answers itself, as Windows' ICMP API does, waits as long).

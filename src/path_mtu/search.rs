@@ -217,8 +217,7 @@ impl Search {
                     *refusals += 1;
                     if *refusals < self.refusals_needed() {
                         // Once refusals were seen forged, a lone one is only a reason to
-                        // try the size again (its claim not followed).
-                        self.silent = 0;
+                        // try the size again (its claim not followed, its silences kept).
                         return;
                     }
                 } else {

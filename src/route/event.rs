@@ -42,7 +42,7 @@ pub enum RouteEvent {
     /// trace started.
     Round(RouteRound),
     /// The trace cannot go on: its name does not resolve, no socket opens for it, its
-    /// socket failed. The last event.
+    /// socket failed and no other opens. The last event.
     Error(Error),
 }
 

@@ -12,7 +12,7 @@ use super::options::RouteWatchOptions;
 use super::stats::HopStats;
 use crate::clock::{later, millis};
 use crate::error::{Error, Result};
-use crate::packet::Kind;
+use crate::packet::{Kind, MplsLabel};
 use crate::scheduler::{Events, Job, Mark, Next, Now};
 use crate::socket::reply::IcmpReply;
 use crate::trace::Flows;
@@ -32,7 +32,15 @@ struct Open {
     settled: usize,
     /// Where the path ended in this round, if it did.
     reached: Option<u8>,
+    /// What its probes came to, applied to the figures once the round is handed out:
+    /// then the answers past where the path ended (the host answering probes that had
+    /// TTL to spare) are left out, as mtr leaves them out.
+    outcomes: Vec<Outcome>,
 }
+
+/// One probe's fate: its distance, its flow, and who answered in how long (with which
+/// labels), if anyone.
+type Outcome = (u8, u16, Option<(IpAddr, f64, Vec<MplsLabel>)>);
 
 /// The job of a continuous trace.
 #[derive(Debug)]
@@ -111,6 +119,7 @@ impl RouteJob {
             expected: usize::MAX,
             settled: 0,
             reached: None,
+            outcomes: Vec::new(),
         });
         self.next_round += 1;
         Some(due.saturating_duration_since(now))
@@ -132,7 +141,7 @@ impl RouteJob {
     fn settled(
         &mut self,
         probe: Mark,
-        answer: Option<(IpAddr, f64, Kind, Vec<crate::packet::MplsLabel>)>,
+        answer: Option<(IpAddr, f64, Kind, Vec<MplsLabel>)>,
         events: &mut Events<RouteEvent>,
     ) {
         let (distance, flow, round) = (probe.ttl, self.flows.of(probe), u64::from(probe.tag));
@@ -142,15 +151,17 @@ impl RouteJob {
             .map(|open| open.round)
             .find(|open| open & u64::from(u32::MAX) == round)
             .unwrap_or(round);
+        let open = self.open.iter_mut().find(|open| open.round == round);
         let event = match answer {
             Some((source, rtt, kind, mpls)) => {
                 let reached = matches!(kind, Kind::EchoReply | Kind::DestinationUnreachable);
-                if let Some(hop) = self.hop(distance) {
-                    hop.answered(source, flow, rtt, &mpls);
-                }
-                if reached && let Some(open) = self.open.iter_mut().find(|open| open.round == round)
-                {
-                    open.reached = Some(open.reached.map_or(distance, |d| d.min(distance)));
+                if let Some(open) = open {
+                    if reached {
+                        open.reached = Some(open.reached.map_or(distance, |d| d.min(distance)));
+                    }
+                    open.settled += 1;
+                    open.outcomes
+                        .push((distance, flow, Some((source, rtt, mpls.clone()))));
                 }
                 RouteEvent::Reply {
                     round,
@@ -163,8 +174,9 @@ impl RouteJob {
                 }
             }
             None => {
-                if let Some(hop) = self.hop(distance) {
-                    hop.lost();
+                if let Some(open) = open {
+                    open.settled += 1;
+                    open.outcomes.push((distance, flow, None));
                 }
                 RouteEvent::Lost {
                     round,
@@ -174,9 +186,6 @@ impl RouteJob {
             }
         };
         events.push_back(event);
-        if let Some(open) = self.open.iter_mut().find(|open| open.round == round) {
-            open.settled += 1;
-        }
         // Rounds are handed out in order, each once all its probes settled.
         while let Some(open) = self.open.front()
             && open.settled >= open.expected
@@ -185,6 +194,18 @@ impl RouteJob {
             let horizon = open.horizon.unwrap_or(self.max);
             let last = open.reached.unwrap_or(horizon).min(horizon);
             self.horizon = open.reached.unwrap_or(self.max);
+            for (distance, flow, answer) in open.outcomes {
+                if distance > last {
+                    continue;
+                }
+                let Some(hop) = self.hop(distance) else {
+                    continue;
+                };
+                match answer {
+                    Some((source, rtt, mpls)) => hop.answered(source, flow, rtt, &mpls),
+                    None => hop.lost(),
+                }
+            }
             let hops = self
                 .hops
                 .iter()
@@ -253,6 +274,8 @@ impl Job for RouteJob {
         self.settled(probe, None, events);
     }
 
+    /// An answer, or a loss: a timeout, or the engine's failure (its socket failed: the
+    /// scheduler opens another before the next probe, or ends the trace with why).
     fn settle(
         &mut self,
         probe: Mark,
@@ -261,14 +284,15 @@ impl Job for RouteJob {
         _now: Now,
         events: &mut Events<RouteEvent>,
     ) {
-        let answer = outcome.ok().map(|reply| {
-            (
+        let answer = match outcome {
+            Ok(reply) => Some((
                 reply.source(),
                 millis(reply.time().saturating_duration_since(sent_at)),
                 reply.kind(),
                 reply.mpls_labels().to_vec(),
-            )
-        });
+            )),
+            Err(_) => None,
+        };
         self.settled(probe, answer, events);
     }
 

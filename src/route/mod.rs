@@ -97,8 +97,9 @@ impl Pinger {
     /// [`interval`](crate::ProbeOptions::interval), each probe's fate and each round's
     /// per-hop figures ([`HopStats`]: sent, received, loss, last, average, best, worst,
     /// standard deviation, jitter, the routers seen) on the returned stream. Once the path
-    /// ends at a distance, rounds probe up to it; a round that finds no end makes the
-    /// next probe up to `max_hops` again, so that a path that changes is followed. Ends
+    /// ends at a distance, rounds probe up to it; a round that finds no end makes a later
+    /// one probe up to `max_hops` again, so that a path that changes is followed. A
+    /// socket that fails is replaced before the next probe. Ends
     /// after [`rounds`](RouteWatchOptions::rounds), or never, until the stream is
     /// dropped.
     ///
@@ -133,6 +134,7 @@ impl Pinger {
     ) -> Result<RouteWatch> {
         options.check()?;
         let call = self.set_up(Plan::new(Probing::Trace, &options.probe))?;
+        crate::trace::check_flows(options.flows, call.privileged)?;
         let names = match options.names {
             true => call
                 .resolver

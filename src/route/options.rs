@@ -6,6 +6,9 @@ use crate::error::{Error, Result};
 use crate::options::{ProbeOptions, probe_setters};
 use crate::trace::TracerouteOptions;
 
+/// The shortest time between two rounds.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Options of [`Pinger::watch_route`](crate::Pinger::watch_route): the [`ProbeOptions`]
 /// (`interval` between rounds, default 1 s as mtr; `timeout` 2 s; no `count`, no `ttl`),
 /// the distances and flows probed, and how many rounds.
@@ -24,12 +27,14 @@ use crate::trace::TracerouteOptions;
 #[non_exhaustive]
 pub struct RouteWatchOptions {
     /// The probes and the socket. `interval` is the time between the starts of two rounds
-    /// (rounds overlap when their probes wait longer); `count` and `ttl` do not apply.
+    /// (at least 10 ms; rounds overlap when their probes wait longer); `count` and `ttl`
+    /// do not apply.
     pub probe: ProbeOptions,
     /// The TTL of the first probes (default 1).
     pub first_hop: u8,
     /// The largest TTL probed (default 30). Once the path ends at a distance, later
-    /// rounds probe up to it; when a round finds no end, the next probes up to this again.
+    /// rounds probe up to it; when a round finds no end, a later round (the next to leave
+    /// after it was handed out) probes up to this again.
     pub max_hops: u8,
     /// Flow-stable probes (default true), as
     /// [`TracerouteOptions::flow_stable`](crate::TracerouteOptions::flow_stable).
@@ -119,6 +124,12 @@ impl RouteWatchOptions {
                 "rounds must be at least 1 (or None: without end)",
             ));
         }
+        if self.probe.interval < MIN_INTERVAL {
+            return Err(Error::invalid(format!(
+                "interval must be at least {} ms: rounds back to back would flood the path",
+                MIN_INTERVAL.as_millis()
+            )));
+        }
         self.probe.check()?;
         self.as_trace().check()
     }
@@ -146,6 +157,9 @@ mod tests {
         )));
         assert!(Error::is_invalid(&check(
             RouteWatchOptions::default().payload_size(1)
+        )));
+        assert!(Error::is_invalid(&check(
+            RouteWatchOptions::default().interval(Duration::from_millis(9))
         )));
     }
 }

@@ -30,8 +30,10 @@ pub struct Responder {
 /// probe sent there since the trace started, whoever answered. Round-trip times and
 /// jitters are in milliseconds.
 ///
-/// - `sent` counts settled probes (answered or timed out), so that a probe in flight is
-///   not taken for lost; `loss` is `1 − received / sent`.
+/// - `sent` counts settled probes (answered, timed out, or failed to leave), so that a
+///   probe in flight is not taken for lost; `loss` is `1 − received / sent`. Answers from
+///   beyond where the path ended in their round (the host answering probes with TTL to
+///   spare) are left out, as mtr leaves them out.
 /// - `stddev` is the sample standard deviation (n − 1), as mtr's.
 /// - Jitter as trippy's: `jitter` the difference between the last two round trips
 ///   (Jttr), `jitter_avg` its mean (Javg), `jitter_max` its largest (Jmax), and
@@ -137,7 +139,8 @@ impl HopStats {
         self.distance
     }
 
-    /// Probes settled here: answered or timed out (mtr's Snt, less those in flight).
+    /// Probes settled here: answered, timed out or failed to leave (mtr's Snt, less those
+    /// in flight).
     pub fn sent(&self) -> u64 {
         self.sent
     }

@@ -10,7 +10,7 @@ use futures::future::BoxFuture;
 use super::slab::Key;
 use super::{Job, Mark, Now, Outstanding, PER_TURN, Scheduler};
 use crate::clock::later;
-use crate::engine::{Launched, Sending};
+use crate::engine::{Engine, Launched, Sending};
 use crate::error::{Error, Result};
 use crate::socket::reply::IcmpReply;
 
@@ -114,6 +114,15 @@ where
         }
         if self.blocked.is_some() {
             self.ready.push_back(Due { paced: true, ..due });
+            return false;
+        }
+        if self
+            .flights
+            .get(due.flight)
+            .and_then(|flight| flight.engine.as_ref())
+            .is_some_and(Engine::is_closed)
+            && !self.reopen(due.flight)
+        {
             return false;
         }
         let clocks = self.clocks(now);

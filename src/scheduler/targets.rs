@@ -118,6 +118,14 @@ where
                     });
                     addresses.reverse();
                     let Some(first) = addresses.pop() else {
+                        // `lookup` gives at least one address; were it none, the name
+                        // has none.
+                        let name = self
+                            .flights
+                            .get(key)
+                            .map(|flight| flight.target.as_ref().to_owned())
+                            .unwrap_or_default();
+                        self.fail(key, Error::name_not_found(&name));
                         continue;
                     };
                     if let Some(flight) = self.flights.get_mut(key) {
@@ -166,22 +174,10 @@ where
     /// at the name's next address with a new job, under a new key (a probe its old job
     /// had scheduled finds nothing either); after the last, it finishes.
     pub(super) fn move_on(&mut self, key: Key, now: Instant) {
+        self.forget_probes(key);
         let Some(flight) = self.flights.get_mut(key) else {
             return;
         };
-        if flight.in_flight > 0 {
-            let engine = flight.engine.clone();
-            flight.in_flight = 0;
-            self.probes.retain(|_, probe| {
-                if probe.flight != key {
-                    return true;
-                }
-                if let Some(engine) = &engine {
-                    engine.forget(&probe.ticket);
-                }
-                false
-            });
-        }
         let Some(next) = flight.rest.pop() else {
             return self.finish(key);
         };
@@ -197,6 +193,61 @@ where
     }
 
     /// Target `key` could not be probed.
+    /// Forgets the probes target `key` has in flight: their late answers find nothing,
+    /// and nothing of them stays.
+    fn forget_probes(&mut self, key: Key) {
+        let Some(flight) = self.flights.get_mut(key) else {
+            return;
+        };
+        if flight.in_flight == 0 {
+            return;
+        }
+        let engine = flight.engine.clone();
+        flight.in_flight = 0;
+        self.probes.retain(|_, probe| {
+            if probe.flight != key {
+                return true;
+            }
+            if let Some(engine) = &engine {
+                engine.forget(&probe.ticket);
+            }
+            false
+        });
+    }
+
+    /// Target `key`'s engine closed (its socket failed): the call's engine for its family
+    /// is looked up again (a new socket), so that a long trace or watch outlives its
+    /// socket; when none opens, the target fails with why, its probes forgotten. False
+    /// when the target failed.
+    pub(super) fn reopen(&mut self, key: Key) -> bool {
+        let Some(flight) = self.flights.get(key) else {
+            return false;
+        };
+        let (Some(address), scope_id) = (flight.address, flight.scope_id) else {
+            return true;
+        };
+        let engine = self
+            .engine(Family::of(&address), scope_id)
+            .and_then(|engine| match engine.closed_error() {
+                // The system gave the same engine back (no new socket could be made).
+                Some(error) => Err(error),
+                None => Ok(engine),
+            });
+        match engine {
+            Ok(engine) => {
+                if let Some(flight) = self.flights.get_mut(key) {
+                    flight.engine = Some(engine);
+                }
+                true
+            }
+            Err(error) => {
+                self.forget_probes(key);
+                self.fail(key, error);
+                false
+            }
+        }
+    }
+
     fn fail(&mut self, key: Key, error: Error) {
         let Some(flight) = self.flights.remove(key) else {
             return;

@@ -122,7 +122,7 @@ impl TraceJob {
     /// The next probe of a trace one distance after the other, once the last one is
     /// settled.
     fn next_in_turn(&mut self) -> Option<Next> {
-        let per_distance = self.count * usize::from(self.flows.count());
+        let per_distance = self.count.saturating_mul(usize::from(self.flows.count()));
         loop {
             let (asked, fast) = (self.asked, self.fast);
             let (ttl, last) = (self.ttl, self.last);

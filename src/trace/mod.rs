@@ -8,6 +8,7 @@ mod flows;
 mod job;
 pub(crate) use flows::Flows;
 pub(crate) use job::TraceJob;
+
 mod options;
 
 use std::future::Future;
@@ -41,7 +42,9 @@ pub use options::TracerouteOptions;
 ///
 /// # Errors
 /// [`Error::InvalidOption`](crate::Error::InvalidOption) for invalid options (`first_hop`
-/// 0, `max_hops` below it, a zero count or timeout);
+/// 0, `max_hops` below it, a zero count or timeout, a `ttl` or `try_next_address` set,
+/// `flows` out of 1 to 64 or without `flow_stable`, flow-stable probes with a fixed
+/// payload or one under 2 bytes, several flows on Windows without privileges);
 /// [`Error::NameLookup`](crate::Error::NameLookup); socket errors
 /// ([`Error::SocketPermission`](crate::Error::SocketPermission), a failed send);
 /// [`Error::Runtime`](crate::Error::Runtime) within a tokio runtime.
@@ -86,6 +89,7 @@ impl Pinger {
         async move {
             options.check()?;
             let call = pinger.set_up(Plan::new(Probing::Trace, &options.probe))?;
+            check_flows(options.flows, call.privileged)?;
             let resolver = call.resolver.clone();
             let mut scheduler =
                 call.schedule(std::iter::once(target), |_, _| TraceJob::new(&options));
@@ -100,6 +104,22 @@ impl Pinger {
     }
 }
 
+/// Several flows need probes whose sequence numbers the library chooses: Windows' ICMP
+/// helper API (the unprivileged kind there) chooses its own, so that no flow keeps its
+/// checksum.
+///
+/// # Errors
+/// [`Error::InvalidOption`](crate::Error::InvalidOption) for several flows there.
+pub(crate) fn check_flows(flows: u16, privileged: bool) -> Result<()> {
+    if cfg!(windows) && !privileged && flows > 1 {
+        return Err(crate::error::Error::invalid(
+            "flows needs raw sockets on Windows: the ICMP helper API chooses each probe's \
+             sequence number, so no flow keeps its checksum (run elevated, or trace one flow)",
+        ));
+    }
+    Ok(())
+}
+
 /// `hops` with the names of their routers, those found within the names' timeout, through
 /// `resolver` (the system's when none is given; without one, no names).
 async fn name(hops: Vec<Hop>, resolver: Option<Resolver>) -> Vec<Hop> {
@@ -112,7 +132,7 @@ async fn name(hops: Vec<Hop>, resolver: Option<Resolver>) -> Vec<Hop> {
         .map(|hop| {
             let name = hop
                 .ip()
-                .and_then(|ip| names.get(ip))
+                .and_then(|ip| names.known(ip))
                 .map(|name| name.to_string());
             hop.with_name(name)
         })

@@ -38,13 +38,15 @@ pub struct TracerouteOptions {
     /// same TOS, so that a router balancing by a hash of them sends them all the same
     /// way. One trace, one path. `false` sends probes whose checksums vary, as most
     /// traceroutes do: a balancer then spreads them, and routers of several paths show up
-    /// mixed at one distance. Needs a payload of at least 2 bytes, not a fixed one.
+    /// mixed at one distance. Needs a payload of at least 2 bytes, not a fixed one. On
+    /// Windows without privileges (the ICMP helper API, which chooses each probe's
+    /// sequence number) probes cannot keep a checksum: they vary whatever this says.
     pub flow_stable: bool,
     /// Flows traced at once (default 1, at most [`TracerouteOptions::MAX_FLOWS`]): each probe of a round
     /// goes once per flow, each flow with its own checksum. Every path found is then
     /// reported: a hop lists the flows that met its router at its distance
     /// ([`Hop::flows`](crate::Hop::flows)), so that two flows through different legs
-    /// of a balancer are told apart. Needs `flow_stable`.
+    /// of a balancer are told apart. Needs `flow_stable`, and on Windows raw sockets.
     pub flows: u16,
     /// Look up each hop's name (reverse DNS, through the pinger's resolver), at once for
     /// every hop once the trace is done, within 2 s (default false). No probe waits for

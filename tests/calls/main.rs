@@ -9,6 +9,7 @@ mod support;
 mod flows;
 mod mtu;
 mod multiping;
+mod next_address;
 mod ping;
 mod pinger;
 mod resolve;
@@ -20,6 +21,7 @@ mod watch;
 fn main() -> std::process::ExitCode {
     support::harness::run(
         [
+            next_address::tests(),
             flows::tests(),
             mtu::tests(),
             multiping::tests(),
