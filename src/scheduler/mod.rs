@@ -40,6 +40,8 @@ mod targets;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_next;
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -110,6 +112,10 @@ pub(crate) struct Finished<T, O> {
     pub target: T,
     pub result: std::result::Result<O, Failed>,
 }
+
+/// The tests' table of names: a name's addresses, or why it has none.
+#[cfg(test)]
+type TestNames = fn(&str) -> Result<Vec<IpAddr>>;
 
 /// A name being looked up, for the target of this key: its addresses.
 type Lookup = BoxFuture<'static, (Key, Result<Vec<IpAddr>>)>;
@@ -233,6 +239,9 @@ pub(crate) struct Scheduler<I: Iterator, J: Job, F> {
     read_after_send: bool,
     /// Probes sent since the last read of their answers (see [`READ_EVERY`]).
     sent_unread: usize,
+    /// The tests' names, looked up at once instead of by a resolver.
+    #[cfg(test)]
+    test_names: Option<TestNames>,
 }
 
 impl<I, J, F> Scheduler<I, J, F>
@@ -284,7 +293,17 @@ where
             work: 0,
             read_after_send: false,
             sent_unread: 0,
+            #[cfg(test)]
+            test_names: None,
         }
+    }
+
+    /// This scheduler, its names looked up by `names` (the tests' own table) instead of a
+    /// resolver.
+    #[cfg(test)]
+    pub(crate) fn with_test_names(mut self, names: TestNames) -> Self {
+        self.test_names = Some(names);
+        self
     }
 
     /// One round of work: everything that is due now. After probes left, their answers
