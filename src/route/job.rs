@@ -66,20 +66,16 @@ pub(crate) struct RouteJob {
 }
 
 impl RouteJob {
-    /// The rounds `options` describe.
+    /// The rounds `options` describe; flows get sums of their own, different from one
+    /// trace to the next.
     pub(crate) fn new(options: &RouteWatchOptions) -> RouteJob {
-        RouteJob::with_seed(options, rand::random())
-    }
-
-    /// As [`RouteJob::new`], the flows' sums drawn from `seed`.
-    pub(crate) fn with_seed(options: &RouteWatchOptions, seed: u16) -> RouteJob {
         let (first, max) = (options.first_hop, options.max_hops.max(options.first_hop));
         RouteJob {
             first,
             max,
             interval: options.probe.interval,
             rounds: options.rounds,
-            flows: Flows::new(options.flow_stable, options.flows, seed),
+            flows: Flows::new(options.flow_stable, options.flows, rand::random()),
             hops: (first..=max).map(HopStats::new).collect(),
             horizon: max,
             open: VecDeque::new(),

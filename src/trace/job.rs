@@ -291,29 +291,18 @@ mod tests {
         let options = TracerouteOptions::default().max_hops(1).count(1).flows(2);
         let mut job = TraceJob::with_seed(&options, 7);
         let router: IpAddr = "2001:db8::1".parse().unwrap();
-        let first = job.next_now(0).unwrap();
-        let second = {
-            let mark = Mark::of(&first);
+        // The probe `next` asks for leaves and the router answers it.
+        let answered = |job: &mut TraceJob, next: &Next| {
+            let mark = Mark::of(next);
             job.sent(mark, Now::test());
-            job.settle(
-                mark,
-                Instant::now(),
-                Ok(time_exceeded(router)),
-                Now::test(),
-                &mut Events::new(),
-            );
-            job.next_now(0).unwrap()
+            let reply = Ok(time_exceeded(router));
+            job.settle(mark, Instant::now(), reply, Now::test(), &mut Events::new());
         };
+        let first = job.next_now(0).unwrap();
+        answered(&mut job, &first);
+        let second = job.next_now(0).unwrap();
         assert_ne!(first.flow, second.flow);
-        let mark = Mark::of(&second);
-        job.sent(mark, Now::test());
-        job.settle(
-            mark,
-            Instant::now(),
-            Ok(time_exceeded(router)),
-            Now::test(),
-            &mut Events::new(),
-        );
+        answered(&mut job, &second);
         assert_eq!(job.next_now(0), None);
         let hops = job.finish(router, 0).unwrap();
         assert_eq!(hops[0].flows(), [0, 1]);
